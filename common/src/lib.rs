@@ -8,10 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-//pub mod identity;
-//pub mod load;
+pub mod identity;
+pub mod load;
 pub mod path;
-//pub mod support;
-//pub mod validate;
+pub mod support;
+pub mod validate;
 pub mod well_known;
 pub mod xds;

@@ -128,7 +128,11 @@ mod tests {
 
     #[test]
     fn displays_as_operators_write_it() {
-        let path = FieldPath::root().field("spec").field("http").index(1).field("route");
+        let path = FieldPath::root()
+            .field("spec")
+            .field("http")
+            .index(1)
+            .field("route");
         assert_eq!(path.to_string(), "spec.http[1].route");
         assert_eq!(path.schema_path(), "spec.http.route");
         assert_eq!(FieldPath::parse("spec.http[1].route"), path);

@@ -3,7 +3,8 @@
 const PREFIX: &str = "type.googleapis.com/";
 
 pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
-pub const ROUTE_CONFIGURATION: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+pub const ROUTE_CONFIGURATION: &str =
+    "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 pub const CLUSTER_LOAD_ASSIGNMENT: &str =
     "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
@@ -11,7 +12,13 @@ pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets
 
 /// The order Envoy asks for resources in, which warming depends on: clusters before their
 /// endpoints, listeners before their routes.
-pub const PUSH_ORDER: &[&str] = &[CLUSTER, CLUSTER_LOAD_ASSIGNMENT, LISTENER, ROUTE_CONFIGURATION, SECRET];
+pub const PUSH_ORDER: &[&str] = &[
+    CLUSTER,
+    CLUSTER_LOAD_ASSIGNMENT,
+    LISTENER,
+    ROUTE_CONFIGURATION,
+    SECRET,
+];
 
 /// The short name of a type URL (`Listener`), for logs and metrics labels.
 pub fn short_name(type_url: &str) -> &str {

@@ -1,1 +1,10 @@
+//! The mesh.rs data plane: the sidecar and gateway proxy, configured over Envoy's xDS v3.
+//!
+//! The binary's command line lives here, not in `main.rs`, so that tests and `meshctl` can
+//! build and inspect it.
 
+#![forbid(unsafe_code)]
+
+mod cli;
+
+pub use self::cli::Args;

@@ -1,1 +1,10 @@
+//! Test support shared by the mesh.rs crates.
+//!
+//! Tests wait for conditions, not for time: [`eventually`] polls a check with bounded patience
+//! on tokio's clock, so it works under `start_paused` and fails with the last reason it saw.
 
+#![forbid(unsafe_code)]
+
+mod eventually;
+
+pub use self::eventually::{NoneYet, Outcome, Patience, TimedOut, eventually};

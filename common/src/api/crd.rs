@@ -5,8 +5,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 use super::{
-    AuthorizationPolicy, DestinationRule, Gateway, Kind, PeerAuthentication,
-    RequestAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
+    AuthorizationPolicy, DestinationRule, Gateway, Kind, PeerAuthentication, RequestAuthentication,
+    ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
 };
 
 /// One CRD per kind, each serving every API version Istio serves for it, with one schema.
@@ -38,9 +38,12 @@ fn crd(kind: Kind) -> CustomResourceDefinition {
         }
     }
     crd.metadata.labels = Some(
-        [("app.kubernetes.io/part-of".to_string(), "mesh.rs".to_string())]
-            .into_iter()
-            .collect(),
+        [(
+            "app.kubernetes.io/part-of".to_string(),
+            "mesh.rs".to_string(),
+        )]
+        .into_iter()
+        .collect(),
     );
     crd
 }

@@ -105,7 +105,9 @@ pub enum ServerTlsMode {
     OptionalMutual,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum TlsProtocol {
     #[serde(rename = "TLS_AUTO")]
     Auto,

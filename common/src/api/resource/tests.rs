@@ -18,7 +18,10 @@ fn reads_every_served_version_as_one_type() {
         doc["apiVersion"] = json!(format!("networking.istio.io/{version}"));
         let decoded = decode(&doc).unwrap();
         assert_eq!(decoded.resource.kind(), Kind::VirtualService);
-        assert_eq!(decoded.resource.key().to_string(), "VirtualService default/reviews");
+        assert_eq!(
+            decoded.resource.key().to_string(),
+            "VirtualService default/reviews"
+        );
     }
 }
 
@@ -38,7 +41,10 @@ fn keeps_unknown_fields_with_their_paths_and_values() {
     assert_eq!(
         unknown,
         vec![
-            ("spec.http[0].route[0].destination.subsett".to_string(), json!("v1")),
+            (
+                "spec.http[0].route[0].destination.subsett".to_string(),
+                json!("v1")
+            ),
             ("spec.tcpRoutes".to_string(), json!([])),
         ]
     );
@@ -75,11 +81,20 @@ fn unknown_kinds_and_versions_are_named() {
         "PeerAuthentication is not served as \"security.istio.io/v1alpha1\"; use security.istio.io/v1 or security.istio.io/v1beta1"
     );
     let doc = json!({"kind": "Gateway"});
-    assert_eq!(decode(&doc).unwrap_err().to_string(), "apiVersion is missing or not a string");
+    assert_eq!(
+        decode(&doc).unwrap_err().to_string(),
+        "apiVersion is missing or not a string"
+    );
     let doc = json!({"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "g"}});
-    assert_eq!(decode(&doc).unwrap_err().to_string(), "Gateway: missing field `spec`");
+    assert_eq!(
+        decode(&doc).unwrap_err().to_string(),
+        "Gateway: missing field `spec`"
+    );
     let doc = json!({"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {}, "spec": {}});
-    assert_eq!(decode(&doc).unwrap_err().to_string(), "Gateway has no metadata.name");
+    assert_eq!(
+        decode(&doc).unwrap_err().to_string(),
+        "Gateway has no metadata.name"
+    );
 }
 
 #[test]

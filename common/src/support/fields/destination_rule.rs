@@ -1,0 +1,457 @@
+//! DestinationRule: what happens to traffic after routing chose a service.
+//!
+//! A traffic policy appears at four places: for the whole rule, for one port of it, for a
+//! subset, and for one port of a subset. Each place has its own lines, so that the docs list
+//! every field and a policy can be honoured at one place before the others.
+
+use crate::support::Entry;
+
+pub(super) const FIELDS: &[Entry] = fields! {
+    "spec" {
+        host                    planned;
+        trafficPolicy           planned;
+        subsets                 planned;
+        exportTo                planned;
+        workloadSelector        planned;
+    }
+    "spec.workloadSelector" { matchLabels inherit; }
+    "spec.subsets" {
+        name                    inherit;
+        labels                  inherit;
+        trafficPolicy           planned "replaces the rule-wide policy for this subset";
+    }
+
+    // The traffic policy of the whole rule.
+    "spec.trafficPolicy" {
+        loadBalancer            planned;
+        connectionPool          planned;
+        outlierDetection        planned;
+        tls                     planned;
+        portLevelSettings       planned;
+        tunnel                  not_planned
+            "tunnelling through an HTTP CONNECT or POST proxy is not planned";
+        proxyProtocol           not_planned
+            "sending a PROXY protocol header to the destination is not planned";
+    }
+    "spec.trafficPolicy.loadBalancer" {
+        simple                  planned;
+        consistentHash          planned;
+        localityLbSetting       planned
+            "after the rest of loadBalancer: it needs the localities of endpoints";
+        warmupDurationSecs      not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+        warmup                  not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+    }
+    "spec.trafficPolicy.loadBalancer.consistentHash" {
+        httpHeaderName          inherit;
+        httpCookie              inherit;
+        useSourceIp             inherit;
+        httpQueryParameterName  inherit;
+        ringHash                inherit;
+        maglev                  inherit;
+        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+    }
+    "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie" {
+        name                    inherit;
+        path                    inherit;
+        ttl                     inherit;
+        attributes              inherit;
+    }
+    "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes" {
+        name                    inherit;
+        value                   inherit;
+    }
+    "spec.trafficPolicy.loadBalancer.consistentHash.ringHash" { minimumRingSize inherit; }
+    "spec.trafficPolicy.loadBalancer.consistentHash.maglev" { tableSize inherit; }
+    "spec.trafficPolicy.loadBalancer.localityLbSetting" {
+        distribute              inherit;
+        failover                inherit;
+        failoverPriority        inherit;
+        enabled                 inherit;
+    }
+    "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute" { from inherit; to inherit; }
+    "spec.trafficPolicy.loadBalancer.localityLbSetting.failover" { from inherit; to inherit; }
+    "spec.trafficPolicy.loadBalancer.warmup" {
+        duration                inherit;
+        minimumPercent          inherit;
+        aggression              inherit;
+    }
+    "spec.trafficPolicy.connectionPool" { tcp inherit; http inherit; }
+    "spec.trafficPolicy.connectionPool.tcp" {
+        maxConnections          inherit;
+        connectTimeout          inherit;
+        tcpKeepalive            inherit;
+        maxConnectionDuration   inherit;
+        idleTimeout             inherit;
+    }
+    "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
+        probes                  inherit;
+        time                    inherit;
+        interval                inherit;
+    }
+    "spec.trafficPolicy.connectionPool.http" {
+        http1MaxPendingRequests inherit;
+        http2MaxRequests        inherit;
+        maxRequestsPerConnection inherit;
+        maxRetries              inherit;
+        idleTimeout             inherit;
+        h2UpgradePolicy         inherit;
+        useClientProtocol       inherit;
+        maxConcurrentStreams    inherit;
+    }
+    "spec.trafficPolicy.outlierDetection" {
+        splitExternalLocalOriginErrors inherit;
+        consecutiveLocalOriginFailures inherit;
+        consecutiveGatewayErrors inherit;
+        consecutive5xxErrors    inherit;
+        consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
+        interval                inherit;
+        baseEjectionTime        inherit;
+        maxEjectionPercent      inherit;
+        minHealthPercent        inherit;
+    }
+    "spec.trafficPolicy.tls" {
+        mode                    inherit;
+        clientCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+        credentialName          inherit;
+        subjectAltNames         inherit;
+        sni                     inherit;
+        insecureSkipVerify      inherit;
+        caCrl                   inherit;
+    }
+    "spec.trafficPolicy.tunnel" { protocol inherit; targetHost inherit; targetPort inherit; }
+    "spec.trafficPolicy.proxyProtocol" { version inherit; }
+
+    // The traffic policy of the whole rule, for one port.
+    "spec.trafficPolicy.portLevelSettings" {
+        port                    inherit;
+        loadBalancer            planned;
+        connectionPool          planned;
+        outlierDetection        planned;
+        tls                     planned;
+    }
+    "spec.trafficPolicy.portLevelSettings.port" { number inherit; }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer" {
+        simple                  planned;
+        consistentHash          planned;
+        localityLbSetting       planned
+            "after the rest of loadBalancer: it needs the localities of endpoints";
+        warmupDurationSecs      not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+        warmup                  not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash" {
+        httpHeaderName          inherit;
+        httpCookie              inherit;
+        useSourceIp             inherit;
+        httpQueryParameterName  inherit;
+        ringHash                inherit;
+        maglev                  inherit;
+        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie" {
+        name                    inherit;
+        path                    inherit;
+        ttl                     inherit;
+        attributes              inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie.attributes" {
+        name                    inherit;
+        value                   inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.ringHash" {
+        minimumRingSize         inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.maglev" { tableSize inherit; }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.localityLbSetting" {
+        distribute              inherit;
+        failover                inherit;
+        failoverPriority        inherit;
+        enabled                 inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.localityLbSetting.distribute" {
+        from                    inherit;
+        to                      inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.localityLbSetting.failover" {
+        from                    inherit;
+        to                      inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.loadBalancer.warmup" {
+        duration                inherit;
+        minimumPercent          inherit;
+        aggression              inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.connectionPool" { tcp inherit; http inherit; }
+    "spec.trafficPolicy.portLevelSettings.connectionPool.tcp" {
+        maxConnections          inherit;
+        connectTimeout          inherit;
+        tcpKeepalive            inherit;
+        maxConnectionDuration   inherit;
+        idleTimeout             inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
+        probes                  inherit;
+        time                    inherit;
+        interval                inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.connectionPool.http" {
+        http1MaxPendingRequests inherit;
+        http2MaxRequests        inherit;
+        maxRequestsPerConnection inherit;
+        maxRetries              inherit;
+        idleTimeout             inherit;
+        h2UpgradePolicy         inherit;
+        useClientProtocol       inherit;
+        maxConcurrentStreams    inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.outlierDetection" {
+        splitExternalLocalOriginErrors inherit;
+        consecutiveLocalOriginFailures inherit;
+        consecutiveGatewayErrors inherit;
+        consecutive5xxErrors    inherit;
+        consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
+        interval                inherit;
+        baseEjectionTime        inherit;
+        maxEjectionPercent      inherit;
+        minHealthPercent        inherit;
+    }
+    "spec.trafficPolicy.portLevelSettings.tls" {
+        mode                    inherit;
+        clientCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+        credentialName          inherit;
+        subjectAltNames         inherit;
+        sni                     inherit;
+        insecureSkipVerify      inherit;
+        caCrl                   inherit;
+    }
+
+    // The traffic policy of one subset.
+    "spec.subsets.trafficPolicy" {
+        loadBalancer            planned;
+        connectionPool          planned;
+        outlierDetection        planned;
+        tls                     planned;
+        portLevelSettings       planned;
+        tunnel                  not_planned
+            "tunnelling through an HTTP CONNECT or POST proxy is not planned";
+        proxyProtocol           not_planned
+            "sending a PROXY protocol header to the destination is not planned";
+    }
+    "spec.subsets.trafficPolicy.loadBalancer" {
+        simple                  planned;
+        consistentHash          planned;
+        localityLbSetting       planned
+            "after the rest of loadBalancer: it needs the localities of endpoints";
+        warmupDurationSecs      not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+        warmup                  not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.consistentHash" {
+        httpHeaderName          inherit;
+        httpCookie              inherit;
+        useSourceIp             inherit;
+        httpQueryParameterName  inherit;
+        ringHash                inherit;
+        maglev                  inherit;
+        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.consistentHash.httpCookie" {
+        name                    inherit;
+        path                    inherit;
+        ttl                     inherit;
+        attributes              inherit;
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes" {
+        name                    inherit;
+        value                   inherit;
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.consistentHash.ringHash" { minimumRingSize inherit; }
+    "spec.subsets.trafficPolicy.loadBalancer.consistentHash.maglev" { tableSize inherit; }
+    "spec.subsets.trafficPolicy.loadBalancer.localityLbSetting" {
+        distribute              inherit;
+        failover                inherit;
+        failoverPriority        inherit;
+        enabled                 inherit;
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.localityLbSetting.distribute" {
+        from                    inherit;
+        to                      inherit;
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.localityLbSetting.failover" {
+        from                    inherit;
+        to                      inherit;
+    }
+    "spec.subsets.trafficPolicy.loadBalancer.warmup" {
+        duration                inherit;
+        minimumPercent          inherit;
+        aggression              inherit;
+    }
+    "spec.subsets.trafficPolicy.connectionPool" { tcp inherit; http inherit; }
+    "spec.subsets.trafficPolicy.connectionPool.tcp" {
+        maxConnections          inherit;
+        connectTimeout          inherit;
+        tcpKeepalive            inherit;
+        maxConnectionDuration   inherit;
+        idleTimeout             inherit;
+    }
+    "spec.subsets.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
+        probes                  inherit;
+        time                    inherit;
+        interval                inherit;
+    }
+    "spec.subsets.trafficPolicy.connectionPool.http" {
+        http1MaxPendingRequests inherit;
+        http2MaxRequests        inherit;
+        maxRequestsPerConnection inherit;
+        maxRetries              inherit;
+        idleTimeout             inherit;
+        h2UpgradePolicy         inherit;
+        useClientProtocol       inherit;
+        maxConcurrentStreams    inherit;
+    }
+    "spec.subsets.trafficPolicy.outlierDetection" {
+        splitExternalLocalOriginErrors inherit;
+        consecutiveLocalOriginFailures inherit;
+        consecutiveGatewayErrors inherit;
+        consecutive5xxErrors    inherit;
+        consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
+        interval                inherit;
+        baseEjectionTime        inherit;
+        maxEjectionPercent      inherit;
+        minHealthPercent        inherit;
+    }
+    "spec.subsets.trafficPolicy.tls" {
+        mode                    inherit;
+        clientCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+        credentialName          inherit;
+        subjectAltNames         inherit;
+        sni                     inherit;
+        insecureSkipVerify      inherit;
+        caCrl                   inherit;
+    }
+    "spec.subsets.trafficPolicy.tunnel" {
+        protocol                inherit;
+        targetHost              inherit;
+        targetPort              inherit;
+    }
+    "spec.subsets.trafficPolicy.proxyProtocol" { version inherit; }
+
+    // The traffic policy of one subset, for one port.
+    "spec.subsets.trafficPolicy.portLevelSettings" {
+        port                    inherit;
+        loadBalancer            planned;
+        connectionPool          planned;
+        outlierDetection        planned;
+        tls                     planned;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.port" { number inherit; }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer" {
+        simple                  planned;
+        consistentHash          planned;
+        localityLbSetting       planned
+            "after the rest of loadBalancer: it needs the localities of endpoints";
+        warmupDurationSecs      not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+        warmup                  not_planned
+            "slow start is not planned: a new endpoint gets its full share at once";
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash" {
+        httpHeaderName          inherit;
+        httpCookie              inherit;
+        useSourceIp             inherit;
+        httpQueryParameterName  inherit;
+        ringHash                inherit;
+        maglev                  inherit;
+        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie" {
+        name                    inherit;
+        path                    inherit;
+        ttl                     inherit;
+        attributes              inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie.attributes" {
+        name                    inherit;
+        value                   inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.ringHash" {
+        minimumRingSize         inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.maglev" {
+        tableSize               inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.localityLbSetting" {
+        distribute              inherit;
+        failover                inherit;
+        failoverPriority        inherit;
+        enabled                 inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.localityLbSetting.distribute" {
+        from                    inherit;
+        to                      inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.localityLbSetting.failover" {
+        from                    inherit;
+        to                      inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.warmup" {
+        duration                inherit;
+        minimumPercent          inherit;
+        aggression              inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.connectionPool" { tcp inherit; http inherit; }
+    "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp" {
+        maxConnections          inherit;
+        connectTimeout          inherit;
+        tcpKeepalive            inherit;
+        maxConnectionDuration   inherit;
+        idleTimeout             inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
+        probes                  inherit;
+        time                    inherit;
+        interval                inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.http" {
+        http1MaxPendingRequests inherit;
+        http2MaxRequests        inherit;
+        maxRequestsPerConnection inherit;
+        maxRetries              inherit;
+        idleTimeout             inherit;
+        h2UpgradePolicy         inherit;
+        useClientProtocol       inherit;
+        maxConcurrentStreams    inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.outlierDetection" {
+        splitExternalLocalOriginErrors inherit;
+        consecutiveLocalOriginFailures inherit;
+        consecutiveGatewayErrors inherit;
+        consecutive5xxErrors    inherit;
+        consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
+        interval                inherit;
+        baseEjectionTime        inherit;
+        maxEjectionPercent      inherit;
+        minHealthPercent        inherit;
+    }
+    "spec.subsets.trafficPolicy.portLevelSettings.tls" {
+        mode                    inherit;
+        clientCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+        credentialName          inherit;
+        subjectAltNames         inherit;
+        sni                     inherit;
+        insecureSkipVerify      inherit;
+        caCrl                   inherit;
+    }
+};

@@ -1,0 +1,227 @@
+//! The support table itself: one section per kind, every field of its `spec`.
+//!
+//! How to read and edit it: each group lists the fields of one object of the schema. A field
+//! that is a feature of its own (a match kind, retries, outlier detection) has its own support;
+//! a field that is only part of its parent's feature (`uri.exact`, `retries.attempts`) says
+//! `inherit`, so that flipping the feature flips its parts with it. When the control plane
+//! starts honouring a feature, flip its line to `implemented`; when only part of it lands, flip
+//! the feature and mark the missing parts `planned`. A child is never more supported than its
+//! parent (a test holds the table to it).
+//!
+//! A field added to the types in `api/` without a line here fails the completeness test, and a
+//! line whose field no longer exists fails it too.
+
+mod destination_rule;
+mod security;
+mod virtual_service;
+
+use super::Entry;
+use crate::api::Kind;
+
+/// The sections in the order the docs list them.
+pub(super) const SECTIONS: &[(Kind, &[Entry])] = &[
+    (Kind::VirtualService, virtual_service::FIELDS),
+    (Kind::DestinationRule, destination_rule::FIELDS),
+    (Kind::Gateway, GATEWAY),
+    (Kind::ServiceEntry, SERVICE_ENTRY),
+    (Kind::WorkloadEntry, WORKLOAD_ENTRY),
+    (Kind::Sidecar, SIDECAR),
+    (Kind::AuthorizationPolicy, security::AUTHORIZATION_POLICY),
+    (Kind::PeerAuthentication, security::PEER_AUTHENTICATION),
+    (
+        Kind::RequestAuthentication,
+        security::REQUEST_AUTHENTICATION,
+    ),
+];
+
+const GATEWAY: &[Entry] = fields! {
+    "spec" {
+        servers                 planned;
+        selector                planned;
+    }
+    "spec.servers" {
+        port                    inherit;
+        bind                    planned;
+        hosts                   inherit;
+        tls                     planned;
+        defaultEndpoint         not_planned
+            "Istio ignores it on gateways too: it is for Sidecar ingress listeners";
+        name                    inherit;
+    }
+    "spec.servers.port" {
+        number                  inherit;
+        protocol                inherit;
+        name                    inherit;
+        targetPort              not_planned
+            "Istio ignores it on gateways too: it is for ServiceEntry ports";
+    }
+    "spec.servers.tls" {
+        httpsRedirect           inherit;
+        mode                    inherit;
+        serverCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+        caCrl                   inherit;
+        credentialName          inherit;
+        credentialNames         inherit;
+        tlsCertificates         inherit;
+        subjectAltNames         inherit;
+        verifyCertificateSpki   not_planned
+            "pin client certificates with caCertificates and subjectAltNames instead";
+        verifyCertificateHash   not_planned
+            "pin client certificates with caCertificates and subjectAltNames instead";
+        minProtocolVersion      inherit "mesh.rs speaks TLS 1.2 and 1.3 only";
+        maxProtocolVersion      inherit "mesh.rs speaks TLS 1.2 and 1.3 only";
+        cipherSuites            inherit;
+    }
+    "spec.servers.tls.tlsCertificates" {
+        serverCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+    }
+};
+
+const SERVICE_ENTRY: &[Entry] = fields! {
+    "spec" {
+        hosts                   planned;
+        addresses               planned;
+        ports                   planned;
+        location                planned;
+        resolution              planned;
+        endpoints               planned;
+        workloadSelector        planned;
+        exportTo                planned;
+        subjectAltNames         planned "with workload identity";
+    }
+    "spec.ports" { number inherit; protocol inherit; name inherit; targetPort inherit; }
+    "spec.endpoints" {
+        address                 inherit;
+        ports                   inherit;
+        labels                  inherit;
+        network                 not_planned
+            "mesh.rs runs one network: routing through east-west gateways is not planned";
+        locality                planned "with locality-aware load balancing";
+        weight                  inherit;
+        serviceAccount          planned "with workload identity";
+    }
+    "spec.workloadSelector" { matchLabels inherit; }
+};
+
+const WORKLOAD_ENTRY: &[Entry] = fields! {
+    "spec" {
+        address                 planned;
+        ports                   planned;
+        labels                  planned;
+        network                 not_planned
+            "mesh.rs runs one network: routing through east-west gateways is not planned";
+        locality                planned "with locality-aware load balancing";
+        weight                  planned;
+        serviceAccount          planned "with workload identity";
+    }
+};
+
+const SIDECAR: &[Entry] = fields! {
+    "spec" {
+        workloadSelector        planned;
+        ingress                 planned;
+        egress                  planned;
+        inboundConnectionPool   planned "DestinationRule's connectionPool, for inbound connections";
+        outboundTrafficPolicy   planned;
+    }
+    "spec.workloadSelector" { matchLabels inherit; }
+    "spec.ingress" {
+        port                    inherit;
+        bind                    not_planned
+            "inbound listeners serve the captured port on every address";
+        captureMode             not_planned "mesh.rs captures traffic with iptables only";
+        defaultEndpoint         inherit;
+        tls                     not_planned
+            "terminate TLS at a Gateway; traffic between sidecars is mutual TLS already";
+        connectionPool          planned
+            "DestinationRule's connectionPool, for this port's inbound connections";
+    }
+    "spec.ingress.port" { number inherit; protocol inherit; name inherit; targetPort inherit; }
+    "spec.ingress.tls" {
+        httpsRedirect           inherit;
+        mode                    inherit;
+        serverCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+        caCrl                   inherit;
+        credentialName          inherit;
+        credentialNames         inherit;
+        tlsCertificates         inherit;
+        subjectAltNames         inherit;
+        verifyCertificateSpki   inherit;
+        verifyCertificateHash   inherit;
+        minProtocolVersion      inherit;
+        maxProtocolVersion      inherit;
+        cipherSuites            inherit;
+    }
+    "spec.ingress.tls.tlsCertificates" {
+        serverCertificate       inherit;
+        privateKey              inherit;
+        caCertificates          inherit;
+    }
+    "spec.ingress.connectionPool" { tcp inherit; http inherit; }
+    "spec.ingress.connectionPool.tcp" {
+        maxConnections          inherit;
+        connectTimeout          inherit;
+        tcpKeepalive            inherit;
+        maxConnectionDuration   inherit;
+        idleTimeout             inherit;
+    }
+    "spec.ingress.connectionPool.tcp.tcpKeepalive" {
+        probes                  inherit;
+        time                    inherit;
+        interval                inherit;
+    }
+    "spec.ingress.connectionPool.http" {
+        http1MaxPendingRequests inherit;
+        http2MaxRequests        inherit;
+        maxRequestsPerConnection inherit;
+        maxRetries              inherit;
+        idleTimeout             inherit;
+        h2UpgradePolicy         inherit;
+        useClientProtocol       inherit;
+        maxConcurrentStreams    inherit;
+    }
+    "spec.egress" {
+        port                    not_planned
+            "an egress listener serves every port: port-specific egress listeners are not planned";
+        bind                    not_planned "outbound traffic is captured on every address";
+        captureMode             not_planned "mesh.rs captures traffic with iptables only";
+        hosts                   planned;
+    }
+    "spec.egress.port" { number inherit; protocol inherit; name inherit; targetPort inherit; }
+    "spec.inboundConnectionPool" { tcp inherit; http inherit; }
+    "spec.inboundConnectionPool.tcp" {
+        maxConnections          inherit;
+        connectTimeout          inherit;
+        tcpKeepalive            inherit;
+        maxConnectionDuration   inherit;
+        idleTimeout             inherit;
+    }
+    "spec.inboundConnectionPool.tcp.tcpKeepalive" {
+        probes                  inherit;
+        time                    inherit;
+        interval                inherit;
+    }
+    "spec.inboundConnectionPool.http" {
+        http1MaxPendingRequests inherit;
+        http2MaxRequests        inherit;
+        maxRequestsPerConnection inherit;
+        maxRetries              inherit;
+        idleTimeout             inherit;
+        h2UpgradePolicy         inherit;
+        useClientProtocol       inherit;
+        maxConcurrentStreams    inherit;
+    }
+    "spec.outboundTrafficPolicy" {
+        mode                    inherit;
+        egressProxy             not_planned
+            "experimental in Istio: use an egress gateway with a ServiceEntry instead";
+    }
+    "spec.outboundTrafficPolicy.egressProxy" { host inherit; subset inherit; port inherit; }
+    "spec.outboundTrafficPolicy.egressProxy.port" { number inherit; }
+};

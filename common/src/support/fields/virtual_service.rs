@@ -1,0 +1,144 @@
+//! VirtualService: how requests to a host are routed.
+
+use crate::support::Entry;
+
+pub(super) const FIELDS: &[Entry] = fields! {
+    "spec" {
+        hosts                   planned;
+        gateways                planned;
+        http                    planned;
+        tls                     planned;
+        tcp                     planned;
+        exportTo                planned;
+    }
+    "spec.http" {
+        name                    planned;
+        match                   planned;
+        route                   planned;
+        redirect                planned;
+        directResponse          planned;
+        delegate                planned;
+        rewrite                 planned;
+        timeout                 planned;
+        retries                 planned;
+        fault                   planned;
+        mirror                  planned;
+        mirrors                 planned;
+        mirrorPercent           not_planned "deprecated by Istio: use mirrorPercentage";
+        mirrorPercentage        planned;
+        corsPolicy              planned;
+        headers                 planned;
+    }
+    "spec.http.match" {
+        name                    planned;
+        uri                     planned;
+        scheme                  planned;
+        method                  planned;
+        authority               planned;
+        headers                 planned;
+        port                    planned;
+        sourceLabels            planned;
+        gateways                planned;
+        queryParams             planned;
+        ignoreUriCase           planned;
+        withoutHeaders          planned;
+        sourceNamespace         planned;
+        statPrefix              not_planned
+            "mesh.rs reports Istio's standard metrics, not per-route Envoy statistics";
+    }
+    "spec.http.match.uri"       { exact inherit; prefix inherit; regex inherit; }
+    "spec.http.match.scheme"    { exact inherit; prefix inherit; regex inherit; }
+    "spec.http.match.method"    { exact inherit; prefix inherit; regex inherit; }
+    "spec.http.match.authority" { exact inherit; prefix inherit; regex inherit; }
+    "spec.http.route" {
+        destination             inherit;
+        weight                  planned;
+        headers                 planned;
+    }
+    "spec.http.route.destination" { host inherit; subset inherit; port inherit; }
+    "spec.http.route.destination.port" { number inherit; }
+    "spec.http.route.headers" { request inherit; response inherit; }
+    "spec.http.route.headers.request"  { set inherit; add inherit; remove inherit; }
+    "spec.http.route.headers.response" { set inherit; add inherit; remove inherit; }
+    "spec.http.redirect" {
+        uri                     inherit;
+        authority               inherit;
+        port                    inherit;
+        derivePort              inherit;
+        scheme                  inherit;
+        redirectCode            inherit;
+    }
+    "spec.http.directResponse" { status inherit; body inherit; }
+    "spec.http.directResponse.body" { string inherit; bytes inherit; }
+    "spec.http.delegate" { name inherit; namespace inherit; }
+    "spec.http.rewrite" { uri inherit; authority inherit; uriRegexRewrite inherit; }
+    "spec.http.rewrite.uriRegexRewrite" { match inherit; rewrite inherit; }
+    "spec.http.retries" {
+        attempts                inherit;
+        perTryTimeout           inherit;
+        retryOn                 inherit;
+        retryRemoteLocalities   planned "with locality-aware load balancing";
+        backoff                 inherit;
+    }
+    "spec.http.fault" { delay inherit; abort inherit; }
+    "spec.http.fault.delay" {
+        fixedDelay              inherit;
+        exponentialDelay        not_planned "Istio does not implement it either";
+        percentage              inherit;
+        percent                 not_planned "deprecated by Istio: use percentage";
+    }
+    "spec.http.fault.delay.percentage" { value inherit; }
+    "spec.http.fault.abort" {
+        httpStatus              inherit;
+        grpcStatus              inherit;
+        http2Error              not_planned "Istio does not implement it either";
+        percentage              inherit;
+    }
+    "spec.http.fault.abort.percentage" { value inherit; }
+    "spec.http.mirror" { host inherit; subset inherit; port inherit; }
+    "spec.http.mirror.port" { number inherit; }
+    "spec.http.mirrors" { destination inherit; percentage inherit; }
+    "spec.http.mirrors.destination" { host inherit; subset inherit; port inherit; }
+    "spec.http.mirrors.destination.port" { number inherit; }
+    "spec.http.mirrors.percentage" { value inherit; }
+    "spec.http.mirrorPercentage" { value inherit; }
+    "spec.http.corsPolicy" {
+        allowOrigins            inherit;
+        allowOrigin             not_planned "deprecated by Istio: use allowOrigins";
+        allowMethods            inherit;
+        allowHeaders            inherit;
+        exposeHeaders           inherit;
+        maxAge                  inherit;
+        allowCredentials        inherit;
+        unmatchedPreflights     inherit;
+    }
+    "spec.http.corsPolicy.allowOrigins" { exact inherit; prefix inherit; regex inherit; }
+    "spec.http.headers" { request inherit; response inherit; }
+    "spec.http.headers.request"  { set inherit; add inherit; remove inherit; }
+    "spec.http.headers.response" { set inherit; add inherit; remove inherit; }
+    "spec.tls" { match inherit; route inherit; }
+    "spec.tls.match" {
+        sniHosts                inherit;
+        destinationSubnets      inherit;
+        port                    inherit;
+        sourceLabels            inherit;
+        gateways                inherit;
+        sourceNamespace         inherit;
+    }
+    "spec.tls.route" { destination inherit; weight inherit; }
+    "spec.tls.route.destination" { host inherit; subset inherit; port inherit; }
+    "spec.tls.route.destination.port" { number inherit; }
+    "spec.tcp" { match inherit; route inherit; }
+    "spec.tcp.match" {
+        destinationSubnets      inherit;
+        port                    inherit;
+        sourceSubnet            not_planned
+            "deprecated by Istio: match client addresses with an AuthorizationPolicy's ipBlocks";
+        sourceLabels            inherit;
+        gateways                inherit;
+        sourceNamespace         inherit;
+    }
+    "spec.tcp.route" { destination inherit; weight inherit; }
+    "spec.tcp.route.destination" { host inherit; subset inherit; port inherit; }
+    "spec.tcp.route.destination.port" { number inherit; }
+};

@@ -1,0 +1,466 @@
+use std::{collections::BTreeSet, path::Path};
+
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use super::{markdown::escape, *};
+use crate::api::{self, decode};
+
+// === the table against the types ===
+
+/// The JSON schema of a kind's `spec`, as the types in `api/` derive it.
+fn spec_schema(kind: Kind) -> schemars::Schema {
+    use schemars::schema_for;
+    match kind {
+        Kind::VirtualService => schema_for!(api::VirtualServiceSpec),
+        Kind::DestinationRule => schema_for!(api::DestinationRuleSpec),
+        Kind::Gateway => schema_for!(api::GatewaySpec),
+        Kind::ServiceEntry => schema_for!(api::ServiceEntrySpec),
+        Kind::WorkloadEntry => schema_for!(api::WorkloadEntrySpec),
+        Kind::Sidecar => schema_for!(api::SidecarSpec),
+        Kind::AuthorizationPolicy => schema_for!(api::AuthorizationPolicySpec),
+        Kind::PeerAuthentication => schema_for!(api::PeerAuthenticationSpec),
+        Kind::RequestAuthentication => schema_for!(api::RequestAuthenticationSpec),
+    }
+}
+
+/// Every field path of a kind's `spec`: object properties, through `$ref`s, list items and the
+/// alternatives of `oneOf`/`anyOf` (a `StringMatch`'s `exact`, an `Option`'s value), stopping at
+/// maps (`additionalProperties`), whose keys are not fields.
+fn schema_paths(kind: Kind) -> BTreeSet<String> {
+    fn walk(root: &Value, node: &Value, path: &str, out: &mut BTreeSet<String>) {
+        let node = match node.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                let (defs, name) = reference.trim_start_matches("#/").split_once('/').unwrap();
+                &root[defs][name]
+            }
+            None => node,
+        };
+        assert!(!node.is_null(), "{path}: dangling $ref");
+        if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+            for (name, property) in properties {
+                let child = format!("{path}.{name}");
+                out.insert(child.clone());
+                walk(root, property, &child, out);
+            }
+        }
+        if let Some(items) = node.get("items") {
+            walk(root, items, path, out);
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
+            for alternative in node
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                walk(root, alternative, path, out);
+            }
+        }
+    }
+    let root = spec_schema(kind).to_value();
+    let mut out = BTreeSet::new();
+    walk(&root, &root, "spec", &mut out);
+    out
+}
+
+fn table_paths(kind: Kind) -> BTreeSet<String> {
+    table()
+        .iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| f.path.to_string())
+        .collect()
+}
+
+#[test]
+fn every_field_of_every_kind_is_listed() {
+    for &kind in Kind::ALL {
+        let missing: Vec<_> = schema_paths(kind)
+            .difference(&table_paths(kind))
+            .cloned()
+            .collect();
+        assert_eq!(
+            missing,
+            Vec::<String>::new(),
+            "{kind}: fields with no line in support/fields/: decide their support"
+        );
+    }
+}
+
+#[test]
+fn every_listed_field_exists() {
+    for &kind in Kind::ALL {
+        let stale: Vec<_> = table_paths(kind)
+            .difference(&schema_paths(kind))
+            .cloned()
+            .collect();
+        assert_eq!(
+            stale,
+            Vec::<String>::new(),
+            "{kind}: lines for fields the types do not have"
+        );
+    }
+}
+
+#[test]
+fn the_schema_walk_sees_nested_enums_and_stops_at_maps() {
+    let paths = schema_paths(Kind::VirtualService);
+    for present in [
+        "spec.http.match.uri.regex",
+        "spec.http.directResponse.body.bytes",
+        "spec.http.match.headers",
+        "spec.http.route.destination.port.number",
+    ] {
+        assert!(paths.contains(present), "{present}");
+    }
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("spec.http.match.headers."))
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("spec.http.headers.request.set."))
+    );
+}
+
+#[test]
+fn no_field_is_listed_twice() {
+    for &(kind, entries) in fields::SECTIONS {
+        let mut seen = BTreeSet::new();
+        for entry in entries {
+            assert!(
+                seen.insert(entry.path),
+                "{kind} {} is listed twice",
+                entry.path
+            );
+        }
+    }
+    let kinds: BTreeSet<_> = fields::SECTIONS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        kinds.len(),
+        fields::SECTIONS.len(),
+        "a kind has two sections"
+    );
+}
+
+#[test]
+fn parents_come_before_children_and_top_level_fields_decide() {
+    for &(kind, entries) in fields::SECTIONS {
+        let mut seen = BTreeSet::new();
+        for entry in entries {
+            match parent(entry.path) {
+                Some("spec") => assert!(
+                    entry.support.is_some(),
+                    "{kind} {}: a top-level field has no parent to inherit from",
+                    entry.path
+                ),
+                Some(parent) => assert!(
+                    seen.contains(parent),
+                    "{kind} {}: its parent must be listed before it",
+                    entry.path
+                ),
+                None => panic!("{kind} {}: paths start with spec.", entry.path),
+            }
+            seen.insert(entry.path);
+        }
+    }
+}
+
+/// A field honoured inside one that is not would never be reached: `report` stops at the
+/// outermost field that is not implemented. So a parent with an implemented part is itself
+/// implemented, and its missing parts say `planned`.
+#[test]
+fn children_are_never_more_supported_than_their_parents() {
+    for field in table() {
+        if let Some(parent) = parent(field.path).and_then(|p| the_table().get(field.kind, p)) {
+            assert!(
+                field.support >= parent.support,
+                "{} {} is {} under {} {}",
+                field.kind,
+                field.path,
+                field.support,
+                parent.path,
+                parent.support
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_is_implemented_yet() {
+    // The control plane does not translate Istio resources yet; flip this test with the first
+    // field it honours.
+    let implemented: Vec<_> = table()
+        .iter()
+        .filter(|f| f.support == Support::Implemented)
+        .map(|f| format!("{} {}", f.kind, f.path))
+        .collect();
+    assert_eq!(implemented, Vec::<String>::new());
+}
+
+// === lookup ===
+
+#[test]
+fn lookup_finds_fields_and_falls_back_to_the_nearest_listed_ancestor() {
+    let found = |kind, path| lookup(kind, path).map(|f| (f.path, f.support, f.note));
+
+    assert_eq!(
+        found(Kind::VirtualService, "spec.http.mirrorPercent"),
+        Some((
+            "spec.http.mirrorPercent",
+            Support::NotPlanned,
+            "deprecated by Istio: use mirrorPercentage"
+        ))
+    );
+    // An inheriting field has its parent's support.
+    assert_eq!(
+        found(Kind::VirtualService, "spec.http.match.uri.exact"),
+        Some(("spec.http.match.uri.exact", Support::Planned, ""))
+    );
+    // A map key gets its map's entry.
+    assert_eq!(
+        found(Kind::VirtualService, "spec.http.match.headers.x-user"),
+        Some(("spec.http.match.headers", Support::Planned, ""))
+    );
+    assert_eq!(
+        found(Kind::Sidecar, "spec.ingress.tls.mode.extra"),
+        Some(("spec.ingress.tls.mode", Support::NotPlanned, "",))
+    );
+    assert_eq!(found(Kind::VirtualService, "spec.nonsense"), None);
+    assert_eq!(found(Kind::Gateway, "spec.http"), None);
+    assert_eq!(found(Kind::Gateway, ""), None);
+}
+
+#[test]
+fn inherit_follows_the_parent_and_keeps_its_own_exceptions() {
+    let table = landed(&["spec.http", "spec.http.fault"]);
+    let support = |path| table.get(Kind::VirtualService, path).unwrap().support;
+    assert_eq!(support("spec.http.fault.delay"), Support::Implemented);
+    assert_eq!(
+        support("spec.http.fault.delay.fixedDelay"),
+        Support::Implemented
+    );
+    assert_eq!(
+        support("spec.http.fault.abort.percentage.value"),
+        Support::Implemented
+    );
+    assert_eq!(
+        support("spec.http.fault.delay.exponentialDelay"),
+        Support::NotPlanned
+    );
+    assert_eq!(support("spec.http.retries.attempts"), Support::Planned);
+}
+
+// === report ===
+
+/// The VirtualService table as it will be once the control plane honours `paths`.
+fn landed(paths: &[&str]) -> Table {
+    let mut entries: Vec<Entry> = fields::SECTIONS
+        .iter()
+        .find(|(kind, _)| *kind == Kind::VirtualService)
+        .unwrap()
+        .1
+        .to_vec();
+    for path in paths {
+        let entry = entries.iter_mut().find(|e| e.path == *path).unwrap();
+        entry.support = Some(Support::Implemented);
+    }
+    Table::new(&[(Kind::VirtualService, &entries)])
+}
+
+fn virtual_service(spec: Value) -> Resource {
+    let document = json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "reviews", "namespace": "default"},
+        "spec": spec,
+    });
+    let decoded = decode(&document).unwrap();
+    assert_eq!(decoded.unknown_fields, vec![]);
+    decoded.resource
+}
+
+/// Routing for reviews as Istio users write it: a header match to v2 with a mirror, weighted
+/// v1/v3 with a fault, retries and CORS.
+fn reviews() -> Resource {
+    virtual_service(json!({
+        "hosts": ["reviews"],
+        "http": [
+            {
+                "match": [{"headers": {"end-user": {"exact": "jason"}}, "ignoreUriCase": false}],
+                "route": [{"destination": {"host": "reviews", "subset": "v2"}}],
+                "mirror": {"host": "reviews", "subset": "v3"},
+                "mirrorPercent": 10,
+            },
+            {
+                "route": [
+                    {"destination": {"host": "reviews", "subset": "v1"}, "weight": 90},
+                    {"destination": {"host": "reviews", "subset": "v3"}, "weight": 10},
+                ],
+                "fault": {"delay": {
+                    "fixedDelay": "7s",
+                    "exponentialDelay": "1s",
+                    "percentage": {"value": 10.0},
+                }},
+                "retries": {"attempts": 3, "perTryTimeout": "2s"},
+                "corsPolicy": {"allowOrigin": ["*"], "allowMethods": ["GET"]},
+                "timeout": "10s",
+            },
+        ],
+    }))
+}
+
+fn warnings(findings: &[Finding]) -> Vec<(String, String)> {
+    for finding in findings {
+        assert_eq!(finding.severity, crate::validate::Severity::Warning);
+    }
+    findings
+        .iter()
+        .map(|f| (f.path.to_string(), f.message.clone()))
+        .collect()
+}
+
+const PLANNED: &str = "not implemented by mesh.rs yet (planned); it has no effect";
+
+fn owned(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(p, m)| (p.to_string(), m.to_string()))
+        .collect()
+}
+
+#[test]
+fn today_every_set_top_level_field_is_reported_once() {
+    assert_eq!(
+        warnings(&report(&reviews())),
+        owned(&[("spec.hosts", PLANNED), ("spec.http", PLANNED)])
+    );
+}
+
+#[test]
+fn reports_the_outermost_field_not_honoured_with_its_exact_path() {
+    let table = landed(&[
+        "spec.hosts",
+        "spec.http",
+        "spec.http.match",
+        "spec.http.match.headers",
+        "spec.http.route",
+        "spec.http.route.weight",
+        "spec.http.fault",
+        "spec.http.timeout",
+    ]);
+    assert_eq!(
+        warnings(&table.report(&reviews())),
+        owned(&[
+            ("spec.http[0].match[0].ignoreUriCase", PLANNED),
+            ("spec.http[0].mirror", PLANNED),
+            (
+                "spec.http[0].mirrorPercent",
+                "not supported by mesh.rs; it has no effect \
+                 (deprecated by Istio: use mirrorPercentage)"
+            ),
+            // `allowOrigin` inside it is deprecated too, but the whole policy has no effect.
+            ("spec.http[1].corsPolicy", PLANNED),
+            (
+                "spec.http[1].fault.delay.exponentialDelay",
+                "not supported by mesh.rs; it has no effect (Istio does not implement it either)"
+            ),
+            ("spec.http[1].retries", PLANNED),
+        ])
+    );
+}
+
+#[test]
+fn empty_and_default_fields_are_not_reported() {
+    let table = landed(&["spec.http"]);
+    let resource = virtual_service(json!({
+        "hosts": [],
+        "gateways": [],
+        "http": [{
+            "name": "",
+            "fault": {},
+            "headers": {"request": {}, "response": {"set": {}}},
+            "mirrors": [],
+            "route": [{"destination": {"host": "reviews"}}],
+        }],
+    }));
+    assert_eq!(
+        warnings(&table.report(&resource)),
+        owned(&[("spec.http[0].route", PLANNED)])
+    );
+    assert_eq!(report(&virtual_service(json!({}))), vec![]);
+}
+
+#[test]
+fn reports_every_kind_by_its_own_table() {
+    let document = json!({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "deny-all", "namespace": "default"},
+        "spec": {
+            "targetRef": {"kind": "Gateway", "name": "ingress"},
+            "rules": [{"from": [{"source": {}}]}],
+        },
+    });
+    let resource = decode(&document).unwrap().resource;
+    assert_eq!(
+        warnings(&report(&resource)),
+        owned(&[
+            ("spec.rules", PLANNED),
+            (
+                "spec.targetRef",
+                "not supported by mesh.rs; it has no effect (attaches to Gateway API resources, \
+                 which mesh.rs does not read: use selector)"
+            ),
+        ])
+    );
+}
+
+#[test]
+fn support_reads_as_operators_say_it() {
+    assert_eq!(Support::Implemented.to_string(), "implemented");
+    assert_eq!(Support::Planned.to_string(), "planned");
+    assert_eq!(Support::NotPlanned.to_string(), "not planned");
+}
+
+// === docs ===
+
+#[test]
+fn markdown_lists_every_field_under_its_kind() {
+    let page = markdown();
+    assert!(page.starts_with("# Istio API support\n"));
+    assert!(page.contains(
+        "\n## VirtualService\n\n`networking.istio.io/v1` (also `v1beta1`, `v1alpha3`): 156 fields, \
+         0 implemented, 149 planned, 7 not planned.\n\n\
+         | field | support | note |\n| --- | --- | --- |\n| `spec.hosts` | planned | |\n"
+    ));
+    assert!(page.contains(
+        "\n| `spec.http.mirrorPercent` | not planned | \
+         deprecated by Istio: use mirrorPercentage |\n"
+    ));
+    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 311 | 0 | 271 | 40 |\n"));
+    let rows = page.lines().filter(|l| l.starts_with("| `spec.")).count();
+    assert_eq!(rows, table().len());
+    assert_eq!(escape("a|b"), "a\\|b");
+}
+
+/// `docs/istio-support.md` is this table, rendered. After changing the table, regenerate it:
+/// `MESH_UPDATE_DOCS=1 cargo test -p mesh-common docs_are_current`.
+#[test]
+fn docs_are_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/istio-support.md");
+    let page = markdown();
+    if std::env::var("MESH_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &page).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == page,
+        "docs/istio-support.md is out of date: regenerate it with \
+         `MESH_UPDATE_DOCS=1 cargo test -p mesh-common docs_are_current`"
+    );
+}
