@@ -5,13 +5,28 @@ use std::{borrow::Cow, collections::BTreeMap, fmt, time};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-/// Istio's `StringMatch`: exactly one of `exact`, `prefix` or `regex` (RE2 syntax).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum StringMatch {
-    Exact(String),
-    Prefix(String),
-    Regex(String),
+/// Istio's `StringMatch`: one of `exact`, `prefix` or `regex` (RE2 syntax). Istio writes it as
+/// a protobuf `oneof`; it is a struct here so that a document setting two of them is reported by
+/// validation with its path rather than failing to parse, and so that `{}` — which Istio reads as
+/// "the header or parameter is present" — can be written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct StringMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+/// What a [`StringMatch`] asks for, once it is known to set at most one pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringPattern<'a> {
+    /// `{}`: any value, as long as there is one.
+    Present,
+    Exact(&'a str),
+    Prefix(&'a str),
+    Regex(&'a str),
 }
 
 /// A duration as Istio writes it (`1.5s`, `100ms`, `1m30s`): kept as written, parsed on use,
@@ -36,12 +51,22 @@ pub struct Percent {
     pub value: f64,
 }
 
-/// Selects workloads by their labels.
+/// Selects workloads by their labels, as the security kinds and DestinationRule write it
+/// (`matchLabels`; Istio's `istio.type.v1beta1.WorkloadSelector`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadSelector {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub match_labels: BTreeMap<String, String>,
+}
+
+/// Selects workloads by their labels, as Sidecar and ServiceEntry write it (`labels`; Istio's
+/// `networking.v1alpha3.WorkloadSelector`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadLabels {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Names a resource that a policy attaches to (a Gateway API Gateway, a Service, …).
@@ -75,10 +100,47 @@ pub struct IstioStatus(pub serde_json::Map<String, serde_json::Value>);
 // === impl StringMatch ===
 
 impl StringMatch {
-    /// The pattern, whichever kind of match this is.
-    pub fn value(&self) -> &str {
-        match self {
-            Self::Exact(v) | Self::Prefix(v) | Self::Regex(v) => v,
+    pub fn exact(value: impl Into<String>) -> Self {
+        Self {
+            exact: Some(value.into()),
+            ..Self::default()
+        }
+    }
+
+    pub fn prefix(value: impl Into<String>) -> Self {
+        Self {
+            prefix: Some(value.into()),
+            ..Self::default()
+        }
+    }
+
+    pub fn regex(value: impl Into<String>) -> Self {
+        Self {
+            regex: Some(value.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The one pattern this match sets, or the names of the fields when it sets more than one.
+    pub fn pattern(&self) -> Result<StringPattern<'_>, Vec<&'static str>> {
+        let set: Vec<(&'static str, StringPattern<'_>)> = [
+            self.exact
+                .as_deref()
+                .map(|v| ("exact", StringPattern::Exact(v))),
+            self.prefix
+                .as_deref()
+                .map(|v| ("prefix", StringPattern::Prefix(v))),
+            self.regex
+                .as_deref()
+                .map(|v| ("regex", StringPattern::Regex(v))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match set[..] {
+            [] => Ok(StringPattern::Present),
+            [(_, pattern)] => Ok(pattern),
+            _ => Err(set.into_iter().map(|(name, _)| name).collect()),
         }
     }
 }

@@ -51,6 +51,7 @@ pub struct Server {
 #[serde(rename_all = "camelCase")]
 pub struct Port {
     pub number: u32,
+    #[serde(default)]
     pub protocol: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,

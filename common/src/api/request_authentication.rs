@@ -57,6 +57,9 @@ pub struct JwtRule {
     pub output_claim_to_headers: Vec<ClaimToHeader>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// Claims whose string value holds several space-separated values (like `scope`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub space_delimited_claims: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

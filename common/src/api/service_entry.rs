@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Port, WorkloadEntrySpec, WorkloadSelector};
+use super::{Port, WorkloadEntrySpec, WorkloadLabels};
 
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -41,7 +41,7 @@ pub struct ServiceEntrySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<WorkloadEntrySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_selector: Option<WorkloadSelector>,
+    pub workload_selector: Option<WorkloadLabels>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

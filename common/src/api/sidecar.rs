@@ -6,7 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionPoolSettings, Destination, ServerTlsSettings, WorkloadSelector};
+use super::{ConnectionPoolSettings, Destination, ServerTlsSettings, WorkloadLabels};
 
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -23,7 +23,7 @@ use super::{ConnectionPoolSettings, Destination, ServerTlsSettings, WorkloadSele
 #[serde(rename_all = "camelCase")]
 pub struct SidecarSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_selector: Option<WorkloadSelector>,
+    pub workload_selector: Option<WorkloadLabels>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress: Vec<IstioIngressListener>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

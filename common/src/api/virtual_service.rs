@@ -210,6 +210,7 @@ pub struct RegexRewrite {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRetry {
+    #[serde(default)]
     pub attempts: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_try_timeout: Option<Duration>,

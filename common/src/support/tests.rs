@@ -440,7 +440,7 @@ fn markdown_lists_every_field_under_its_kind() {
         "\n| `spec.http.mirrorPercent` | not planned | \
          deprecated by Istio: use mirrorPercentage |\n"
     ));
-    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 311 | 0 | 271 | 40 |\n"));
+    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 0 | 281 | 40 |\n"));
     let rows = page.lines().filter(|l| l.starts_with("| `spec.")).count();
     assert_eq!(rows, table().len());
     assert_eq!(escape("a|b"), "a\\|b");

@@ -8,7 +8,7 @@ use std::{net::IpAddr, time};
 
 use super::Finding;
 use crate::{
-    api::{Duration, StringMatch},
+    api::{Duration, StringMatch, StringPattern},
     path::FieldPath,
 };
 
@@ -231,37 +231,42 @@ fn regex_reason(error: &regex::Error) -> String {
     }
 }
 
-/// A `StringMatch` of a request attribute. Empty patterns are allowed only where they mean
-/// something (an empty header value); regexes only where the route may use them.
+/// A `StringMatch` of a request attribute: at most one pattern; `{}` (present) only where it
+/// means something (headers, query parameters); regexes only where the route may use them.
 pub(super) fn string_match(
     findings: &mut Findings,
     path: &FieldPath,
     pattern: &StringMatch,
-    allow_empty: bool,
+    allow_present: bool,
     allow_regex: bool,
 ) {
-    match pattern {
-        StringMatch::Regex(_) if !allow_regex => findings.error(
+    match pattern.pattern() {
+        Err(set) => findings.error(
+            path,
+            format!(
+                "set only one of exact, prefix and regex (found {})",
+                enumerate(&set)
+            ),
+        ),
+        Ok(StringPattern::Present) if !allow_present => findings.error(
+            path,
+            "set one of exact, prefix or regex, or remove this match to accept any value",
+        ),
+        Ok(StringPattern::Present) => {}
+        Ok(StringPattern::Regex(_)) if !allow_regex => findings.error(
             &path.field("regex"),
             "regex matches cannot be used with delegation: use exact or prefix",
         ),
-        StringMatch::Regex(re) => findings.check(&path.field("regex"), regex(re)),
-        StringMatch::Exact(value) | StringMatch::Prefix(value)
-            if value.is_empty() && !allow_empty =>
-        {
-            let kind = if matches!(pattern, StringMatch::Exact(_)) {
-                "exact"
-            } else {
-                "prefix"
-            };
-            findings.error(
-                &path.field(kind),
-                format!(
-                    "{kind} is empty: write a pattern, or remove this match to accept any value"
-                ),
-            );
-        }
-        StringMatch::Exact(_) | StringMatch::Prefix(_) => {}
+        Ok(StringPattern::Regex(re)) => findings.check(&path.field("regex"), regex(re)),
+        Ok(StringPattern::Exact("")) if !allow_present => findings.error(
+            &path.field("exact"),
+            "exact is empty: write a pattern, or remove this match to accept any value",
+        ),
+        Ok(StringPattern::Prefix("")) if !allow_present => findings.error(
+            &path.field("prefix"),
+            "prefix is empty: write a pattern, or remove this match to accept any value",
+        ),
+        Ok(StringPattern::Exact(_) | StringPattern::Prefix(_)) => {}
     }
 }
 

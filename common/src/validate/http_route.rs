@@ -178,7 +178,7 @@ fn match_request(
                 &at,
                 "ignoreUriCase has no effect without a uri match: add uri or remove ignoreUriCase",
             ),
-            Some(crate::api::StringMatch::Regex(_)) => findings.error(
+            Some(uri) if uri.regex.is_some() => findings.error(
                 &at,
                 "ignoreUriCase does not apply to regex uri matches: start the regex with \"(?i)\" instead",
             ),

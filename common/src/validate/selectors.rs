@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::common::{self, Findings};
 use crate::{
-    api::{PolicyTargetReference, WorkloadSelector},
+    api::{PolicyTargetReference, WorkloadLabels, WorkloadSelector},
     path::FieldPath,
 };
 
@@ -49,19 +49,41 @@ fn is_label_text(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A `selector`/`workloadSelector` of the `matchLabels` form.
 pub(super) fn workload_selector(
     findings: &mut Findings,
     path: &FieldPath,
     selector: Option<&WorkloadSelector>,
 ) {
-    let Some(selector) = selector else { return };
-    if selector.match_labels.is_empty() {
+    if let Some(selector) = selector {
+        selector_labels(findings, path, "matchLabels", &selector.match_labels);
+    }
+}
+
+/// A `workloadSelector` of the `labels` form (Sidecar, ServiceEntry).
+pub(super) fn workload_labels(
+    findings: &mut Findings,
+    path: &FieldPath,
+    selector: Option<&WorkloadLabels>,
+) {
+    if let Some(selector) = selector {
+        selector_labels(findings, path, "labels", &selector.labels);
+    }
+}
+
+fn selector_labels(
+    findings: &mut Findings,
+    path: &FieldPath,
+    field: &str,
+    selected: &BTreeMap<String, String>,
+) {
+    if selected.is_empty() {
         findings.warning(
             path,
             "the selector has no labels, so it selects every workload of the namespace: add labels or remove the selector",
         );
     }
-    labels(findings, &path.field("matchLabels"), &selector.match_labels);
+    labels(findings, &path.field(field), selected);
 }
 
 /// How a policy chooses its workloads: by `selector`, or by `targetRef`/`targetRefs` (one way).

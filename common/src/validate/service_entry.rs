@@ -36,7 +36,7 @@ pub(super) fn validate_workload_entry(findings: &mut Findings, spec: &WorkloadEn
 pub(super) fn validate(findings: &mut Findings, namespace: &str, spec: &ServiceEntrySpec) {
     let path = FieldPath::root().field("spec");
     let selector_at = path.field("workloadSelector");
-    selectors::workload_selector(findings, &selector_at, spec.workload_selector.as_ref());
+    selectors::workload_labels(findings, &selector_at, spec.workload_selector.as_ref());
     if spec.workload_selector.is_some() && !spec.endpoints.is_empty() {
         findings.error(
             &selector_at,

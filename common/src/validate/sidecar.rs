@@ -14,7 +14,7 @@ use crate::{
 
 pub(super) fn validate(findings: &mut Findings, spec: &SidecarSpec) {
     let path = FieldPath::root().field("spec");
-    selectors::workload_selector(
+    selectors::workload_labels(
         findings,
         &path.field("workloadSelector"),
         spec.workload_selector.as_ref(),

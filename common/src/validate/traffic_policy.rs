@@ -8,7 +8,8 @@ use super::{
 use crate::{
     api::{
         ClientTlsMode, ClientTlsSettings, ConnectionPoolSettings, H2UpgradePolicy,
-        LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, TrafficPolicy, TunnelSettings,
+        LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, RetryBudget, TrafficPolicy,
+        TunnelSettings,
     },
     path::FieldPath,
 };
@@ -20,11 +21,12 @@ pub(super) fn validate(findings: &mut Findings, path: &FieldPath, policy: &Traff
         && policy.tls.is_none()
         && policy.port_level_settings.is_empty()
         && policy.tunnel.is_none()
-        && policy.proxy_protocol.is_none();
+        && policy.proxy_protocol.is_none()
+        && policy.retry_budget.is_none();
     if empty {
         findings.error(
             path,
-            "trafficPolicy is empty: set loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings, tunnel or proxyProtocol, or remove it",
+            "trafficPolicy is empty: set loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings, tunnel, proxyProtocol or retryBudget, or remove it",
         );
         return;
     }
@@ -46,6 +48,21 @@ pub(super) fn validate(findings: &mut Findings, path: &FieldPath, policy: &Traff
     );
     if let Some(tunnel) = &policy.tunnel {
         self::tunnel(findings, &path.field("tunnel"), tunnel);
+    }
+    if let Some(budget) = &policy.retry_budget {
+        retry_budget(findings, &path.field("retryBudget"), budget);
+    }
+}
+
+fn retry_budget(findings: &mut Findings, path: &FieldPath, budget: &RetryBudget) {
+    if let Some(percent) = &budget.percent {
+        findings.check(
+            &path.field("percent").field("value"),
+            common::percent(percent.value),
+        );
+    }
+    if let Some(interval) = &budget.budget_interval {
+        findings.check(&path.field("budgetInterval"), common::duration(interval));
     }
 }
 

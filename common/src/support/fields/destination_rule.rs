@@ -32,7 +32,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
         proxyProtocol           not_planned
             "sending a PROXY protocol header to the destination is not planned";
+        retryBudget             planned "with retries and connection pools";
     }
+    "spec.trafficPolicy.retryBudget" { percent inherit; minRetryConcurrency inherit; budgetInterval inherit; }
+    "spec.trafficPolicy.retryBudget.percent" { value inherit; }
     "spec.trafficPolicy.loadBalancer" {
         simple                  planned;
         consistentHash          planned;
@@ -243,7 +246,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
         proxyProtocol           not_planned
             "sending a PROXY protocol header to the destination is not planned";
+        retryBudget             planned "with retries and connection pools";
     }
+    "spec.subsets.trafficPolicy.retryBudget" { percent inherit; minRetryConcurrency inherit; budgetInterval inherit; }
+    "spec.subsets.trafficPolicy.retryBudget.percent" { value inherit; }
     "spec.subsets.trafficPolicy.loadBalancer" {
         simple                  planned;
         consistentHash          planned;

@@ -104,7 +104,7 @@ const SERVICE_ENTRY: &[Entry] = fields! {
         weight                  inherit;
         serviceAccount          planned "with workload identity";
     }
-    "spec.workloadSelector" { matchLabels inherit; }
+    "spec.workloadSelector" { labels inherit; }
 };
 
 const WORKLOAD_ENTRY: &[Entry] = fields! {
@@ -128,7 +128,7 @@ const SIDECAR: &[Entry] = fields! {
         inboundConnectionPool   planned "DestinationRule's connectionPool, for inbound connections";
         outboundTrafficPolicy   planned;
     }
-    "spec.workloadSelector" { matchLabels inherit; }
+    "spec.workloadSelector" { labels inherit; }
     "spec.ingress" {
         port                    inherit;
         bind                    not_planned

@@ -83,6 +83,7 @@ pub(super) const REQUEST_AUTHENTICATION: &[Entry] = fields! {
         forwardOriginalToken    inherit;
         outputClaimToHeaders    inherit;
         timeout                 inherit;
+        spaceDelimitedClaims    inherit;
     }
     "spec.jwtRules.fromHeaders" { name inherit; prefix inherit; }
     "spec.jwtRules.outputClaimToHeaders" { header inherit; claim inherit; }

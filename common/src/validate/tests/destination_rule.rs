@@ -64,7 +64,7 @@ fn host_and_subsets() {
             "DestinationRule default/reviews: spec.subsets[1].labels.version: label version=* has a '*': labels match exactly, list the values instead",
             "DestinationRule default/reviews: spec.subsets[2].name: subset name \"V2\" is invalid: use a DNS label (lowercase letters, digits and '-')",
             "DestinationRule default/reviews: spec.subsets[3].name: name the subset, e.g. \"v1\"",
-            "DestinationRule default/reviews: spec.subsets[3].trafficPolicy: trafficPolicy is empty: set loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings, tunnel or proxyProtocol, or remove it",
+            "DestinationRule default/reviews: spec.subsets[3].trafficPolicy: trafficPolicy is empty: set loadBalancer, connectionPool, outlierDetection, tls, portLevelSettings, tunnel, proxyProtocol or retryBudget, or remove it",
             "DestinationRule default/reviews: spec.exportTo: a DestinationRule with a workloadSelector applies only in its own namespace: set exportTo to [\".\"] or remove it",
             "warning: DestinationRule default/reviews: spec.workloadSelector: the selector has no labels, so it selects every workload of the namespace: add labels or remove the selector",
         ],
@@ -145,6 +145,9 @@ fn connection_pools_and_outlier_detection() {
               connectionPool: {}
               tunnel: {protocol: GET, targetHost: "bad host", targetPort: 0}
               proxyProtocol: {version: V1}
+          - name: v2
+            trafficPolicy:
+              retryBudget: {percent: {value: 120}, budgetInterval: "10"}
         "#,
         &[
             "DestinationRule default/details: spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is -3: use 0 or more",
@@ -161,6 +164,8 @@ fn connection_pools_and_outlier_detection() {
             "DestinationRule default/details: spec.subsets[0].trafficPolicy.tunnel.protocol: protocol \"GET\" is not a tunnel protocol: use \"CONNECT\" or \"POST\"",
             "DestinationRule default/details: spec.subsets[0].trafficPolicy.tunnel.targetHost: host \"bad host\" is invalid: label \"bad host\" must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
             "DestinationRule default/details: spec.subsets[0].trafficPolicy.tunnel.targetPort: port 0 is out of range: use 1 to 65535",
+            "DestinationRule default/details: spec.subsets[1].trafficPolicy.retryBudget.percent.value: percentage 120 is out of range: use 0 to 100",
+            "DestinationRule default/details: spec.subsets[1].trafficPolicy.retryBudget.budgetInterval: invalid duration \"10\": a number has no unit (write it like \"1.5s\", \"100ms\" or \"1m30s\")",
         ],
     )]);
 }

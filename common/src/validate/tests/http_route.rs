@@ -78,6 +78,34 @@ fn matches() {
 }
 
 #[test]
+fn string_matches_set_one_pattern_and_empty_means_present() {
+    check(&[(
+        r#"
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web, namespace: default}
+        spec:
+          hosts: [web]
+          http:
+          - match:
+            - uri: {exact: /a, prefix: /b}
+              headers:
+                x-present: {}
+                x-two: {prefix: a, regex: "a.*"}
+              queryParams:
+                debug: {}
+            - uri: {}
+            route: [{destination: {host: web}}]
+        "#,
+        &[
+            "VirtualService default/web: spec.http[0].match[0].uri: set only one of exact, prefix and regex (found exact and prefix)",
+            "VirtualService default/web: spec.http[0].match[0].headers.x-two: set only one of exact, prefix and regex (found prefix and regex)",
+            "VirtualService default/web: spec.http[0].match[1].uri: set one of exact, prefix or regex, or remove this match to accept any value",
+        ],
+    )]);
+}
+
+#[test]
 fn redirects_rewrites_and_timeouts() {
     check(&[(
         r#"
