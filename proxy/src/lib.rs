@@ -5,6 +5,13 @@
 
 #![forbid(unsafe_code)]
 
+mod app;
+pub mod balance;
+pub mod capture;
 mod cli;
+pub mod config_error;
+pub mod detect;
+pub mod route;
 
-pub use self::cli::Args;
+pub use self::app::run;
+pub use self::cli::{Args, Command, InitArgs};

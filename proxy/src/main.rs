@@ -1,7 +1,13 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() {
-    // With no command defined, clap answers every invocation itself (help, version or a usage
-    // error) and exits; there is nothing to run after it.
-    mesh_proxy::Args::parse();
+fn main() -> ExitCode {
+    match mesh_proxy::run(mesh_proxy::Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,253 @@
+//! A cluster's endpoints compiled from a `ClusterLoadAssignment`, grouped by priority.
+//!
+//! Refused: `named_endpoints`, `policy.drop_overloads`, `policy.overprovisioning_factor` (levels
+//! fail over strictly: a level serves everything while it has an available endpoint),
+//! `policy.weighted_priority_health`, `policy.endpoint_stale_after`, a locality's `lb_config`
+//! (the deprecated inline list and LEDS), endpoints given by name, and addresses other than
+//! an IP socket address with a numeric TCP port (`resolver_name`, `named_port`,
+//! `network_namespace_filepath`, UDP, pipes, internal addresses, `additional_addresses`).
+//!
+//! Ignored: locality `load_balancing_weight` (used only when the cluster enables locality-
+//! weighted balancing, which it cannot yet), `locality`, `proximity`, `metadata`, and an
+//! endpoint's `health_check_config` (there is no active health checking) and
+//! `observability_name`.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, atomic::AtomicUsize},
+};
+
+use envoy_types::pb::envoy::config::{
+    core::v3::{
+        HealthStatus, address,
+        socket_address::{PortSpecifier, Protocol},
+    },
+    endpoint::v3::{ClusterLoadAssignment, LbEndpoint, lb_endpoint::HostIdentifier},
+};
+use mesh_common::path::FieldPath;
+use rand::Rng;
+
+use super::{
+    Algorithm, NoHealthyUpstream,
+    endpoint::{Endpoint, Health},
+    level::Level,
+};
+use crate::config_error::{ConfigError, FieldError, reject_if};
+
+const KIND: &str = "ClusterLoadAssignment";
+
+/// The endpoints of one cluster: immutable, replaced whole on each EDS update.
+#[derive(Debug)]
+pub struct EndpointSet {
+    cluster: String,
+    /// Every endpoint, available or not, in EDS order.
+    endpoints: Vec<Arc<Endpoint>>,
+    /// Levels with at least one available endpoint, lowest priority number first.
+    levels: Vec<Level>,
+}
+
+// === impl EndpointSet ===
+
+impl EndpointSet {
+    /// Compiles a `ClusterLoadAssignment`.
+    pub fn compile(cla: &ClusterLoadAssignment) -> Result<Self, ConfigError> {
+        Self::compile_with(cla, &HashMap::new())
+    }
+
+    /// Compiles the next `ClusterLoadAssignment` of this cluster: endpoints that stay (same
+    /// address) keep their in-flight counts.
+    pub fn update(&self, cla: &ClusterLoadAssignment) -> Result<Self, ConfigError> {
+        let counters = self
+            .endpoints
+            .iter()
+            .map(|e| (e.address, e.counter().clone()))
+            .collect();
+        Self::compile_with(cla, &counters)
+    }
+
+    fn compile_with(
+        cla: &ClusterLoadAssignment,
+        previous: &HashMap<SocketAddr, Arc<AtomicUsize>>,
+    ) -> Result<Self, ConfigError> {
+        compile_endpoints(cla, previous)
+            .map(|endpoints| Self::from_endpoints(cla.cluster_name.clone(), endpoints))
+            .map_err(|e| e.in_resource(KIND, &cla.cluster_name))
+    }
+
+    fn from_endpoints(cluster: String, endpoints: Vec<Arc<Endpoint>>) -> Self {
+        let mut by_priority: BTreeMap<u32, Vec<Arc<Endpoint>>> = BTreeMap::new();
+        for endpoint in endpoints.iter().filter(|e| e.is_available()) {
+            by_priority
+                .entry(endpoint.priority)
+                .or_default()
+                .push(endpoint.clone());
+        }
+        let levels = by_priority
+            .into_iter()
+            .map(|(priority, endpoints)| Level::new(priority, endpoints))
+            .collect();
+        Self {
+            cluster,
+            endpoints,
+            levels,
+        }
+    }
+
+    /// The cluster's name.
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// Every endpoint, available or not, in EDS order.
+    pub fn endpoints(&self) -> &[Arc<Endpoint>] {
+        &self.endpoints
+    }
+
+    /// The priority that picks currently come from, if any endpoint is available.
+    pub fn active_priority(&self) -> Option<u32> {
+        self.levels.first().map(|l| l.priority)
+    }
+
+    /// Picks an endpoint from the lowest priority level that has an available one.
+    pub fn pick<R: Rng + ?Sized>(
+        &self,
+        algorithm: Algorithm,
+        rng: &mut R,
+    ) -> Result<&Arc<Endpoint>, NoHealthyUpstream> {
+        match self.levels.iter().find(|l| !l.is_empty()) {
+            Some(level) => Ok(algorithm.pick(level, rng)),
+            None => Err(NoHealthyUpstream {
+                cluster: self.cluster.clone(),
+            }),
+        }
+    }
+}
+
+#[allow(deprecated)]
+fn compile_endpoints(
+    cla: &ClusterLoadAssignment,
+    previous: &HashMap<SocketAddr, Arc<AtomicUsize>>,
+) -> Result<Vec<Arc<Endpoint>>, FieldError> {
+    let root = FieldPath::root();
+    reject_if(!cla.named_endpoints.is_empty(), &root, "named_endpoints")?;
+    if let Some(policy) = &cla.policy {
+        let path = root.field("policy");
+        reject_if(!policy.drop_overloads.is_empty(), &path, "drop_overloads")?;
+        reject_if(
+            policy.overprovisioning_factor.is_some(),
+            &path,
+            "overprovisioning_factor",
+        )?;
+        reject_if(
+            policy.weighted_priority_health,
+            &path,
+            "weighted_priority_health",
+        )?;
+        reject_if(
+            policy.endpoint_stale_after.is_some(),
+            &path,
+            "endpoint_stale_after",
+        )?;
+    }
+    // Duplicates of one address (EndpointSlices overlap while they change) share one counter.
+    let mut counters: HashMap<SocketAddr, Arc<AtomicUsize>> = HashMap::new();
+    let mut endpoints = Vec::new();
+    for (i, locality) in cla.endpoints.iter().enumerate() {
+        let path = root.field("endpoints").index(i);
+        reject_if(locality.lb_config.is_some(), &path, "lb_config")?;
+        for (j, lb) in locality.lb_endpoints.iter().enumerate() {
+            let path = path.field("lb_endpoints").index(j);
+            let (address, hostname) = endpoint_address(lb, &path)?;
+            let counter = counters
+                .entry(address)
+                .or_insert_with(|| previous.get(&address).cloned().unwrap_or_default())
+                .clone();
+            let weight = match &lb.load_balancing_weight {
+                None => 1,
+                Some(w) if w.value >= 1 => w.value,
+                Some(_) => {
+                    return Err(FieldError::new(
+                        path.field("load_balancing_weight"),
+                        "must be at least 1",
+                    ));
+                }
+            };
+            let health = match HealthStatus::try_from(lb.health_status) {
+                Ok(HealthStatus::Healthy) => Health::Healthy,
+                Ok(HealthStatus::Unknown) => Health::Unknown,
+                Ok(_) => Health::Unavailable,
+                Err(_) => {
+                    return Err(FieldError::new(
+                        path.field("health_status"),
+                        format!("unknown value {}", lb.health_status),
+                    ));
+                }
+            };
+            endpoints.push(Arc::new(Endpoint::new(
+                address,
+                hostname,
+                weight,
+                health,
+                locality.priority,
+                counter,
+            )));
+        }
+    }
+    Ok(endpoints)
+}
+
+fn endpoint_address(
+    lb: &LbEndpoint,
+    path: &FieldPath,
+) -> Result<(SocketAddr, Option<String>), FieldError> {
+    let endpoint = match &lb.host_identifier {
+        Some(HostIdentifier::Endpoint(endpoint)) => endpoint,
+        Some(HostIdentifier::EndpointName(_)) => {
+            return Err(FieldError::unsupported(path.field("endpoint_name")));
+        }
+        None => return Err(FieldError::new(path.field("endpoint"), "is required")),
+    };
+    let path = path.field("endpoint");
+    reject_if(
+        !endpoint.additional_addresses.is_empty(),
+        &path,
+        "additional_addresses",
+    )?;
+    let path = path.field("address");
+    let socket = match endpoint.address.as_ref().and_then(|a| a.address.as_ref()) {
+        Some(address::Address::SocketAddress(socket)) => socket,
+        Some(address::Address::Pipe(_)) => return Err(FieldError::unsupported(path.field("pipe"))),
+        Some(address::Address::EnvoyInternalAddress(_)) => {
+            return Err(FieldError::unsupported(
+                path.field("envoy_internal_address"),
+            ));
+        }
+        None => return Err(FieldError::new(path, "is required")),
+    };
+    let path = path.field("socket_address");
+    reject_if(socket.protocol != Protocol::Tcp as i32, &path, "protocol")?;
+    reject_if(!socket.resolver_name.is_empty(), &path, "resolver_name")?;
+    reject_if(
+        !socket.network_namespace_filepath.is_empty(),
+        &path,
+        "network_namespace_filepath",
+    )?;
+    let ip: IpAddr = socket.address.parse().map_err(|_| {
+        FieldError::new(
+            path.field("address"),
+            format!("{:?} is not an IP address", socket.address),
+        )
+    })?;
+    let port = match &socket.port_specifier {
+        Some(PortSpecifier::PortValue(port)) => u16::try_from(*port).map_err(|_| {
+            FieldError::new(path.field("port_value"), format!("{port} is not a port"))
+        })?,
+        Some(PortSpecifier::NamedPort(_)) => {
+            return Err(FieldError::unsupported(path.field("named_port")));
+        }
+        None => return Err(FieldError::new(path.field("port_value"), "is required")),
+    };
+    let hostname = Some(endpoint.hostname.clone()).filter(|h| !h.is_empty());
+    Ok((SocketAddr::new(ip, port), hostname))
+}

@@ -1,0 +1,30 @@
+//! Load balancing over a cluster's endpoints: round robin, random and least request, all
+//! weighted, skipping unavailable endpoints and failing over between priority levels.
+//!
+//! Picks take the random number generator as an argument, so that callers choose their own
+//! (a per-worker small RNG) and tests are deterministic. Endpoint sets are immutable; an EDS
+//! update builds the next one with [`EndpointSet::update`], which keeps the in-flight counts of
+//! endpoints that stay.
+
+mod algorithm;
+mod endpoint;
+mod endpoint_set;
+mod level;
+
+pub use self::{
+    algorithm::Algorithm,
+    endpoint::{Endpoint, Health, InFlight},
+    endpoint_set::EndpointSet,
+};
+
+/// No endpoint of the cluster can take the request (Envoy's `no healthy upstream`, response
+/// flag `UH`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no healthy upstream in cluster {cluster:?}")]
+pub struct NoHealthyUpstream {
+    /// The cluster that has no available endpoint.
+    pub cluster: String,
+}
+
+#[cfg(test)]
+mod tests;

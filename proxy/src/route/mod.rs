@@ -1,0 +1,37 @@
+//! Routing: Envoy `RouteConfiguration`s compiled into lookup tables, and the pure lookup from a
+//! request's metadata to a [`Decision`].
+//!
+//! A configuration is validated as a whole when it arrives: regexes are compiled, domains
+//! indexed, and anything outside the supported subset refused with a [`ConfigError`] whose text
+//! becomes the NACK's `error_detail`, while the previous table keeps serving. Each module's
+//! documentation lists the fields it refuses and the ones it ignores because they only concern
+//! stats, tracing or admin output.
+//!
+//! [`ConfigError`]: crate::config_error::ConfigError
+
+mod action;
+mod clusters;
+mod domains;
+mod header_edits;
+mod request;
+mod respond;
+mod retry;
+mod rewrite;
+mod route_match;
+mod string_match;
+mod table;
+mod vhost;
+
+pub use self::{
+    action::{Action, Forward, HostRewrite, RoutePolicy},
+    clusters::{ClusterTarget, Clusters},
+    header_edits::{AppendAction, HeaderAdd, HeaderEdits},
+    request::RequestMeta,
+    respond::{DirectResponse, Redirect},
+    retry::RetryPolicy,
+    rewrite::PathRewrite,
+    route_match::{HeaderMatch, PathMatch, QueryMatch, RouteMatcher},
+    string_match::StringMatch,
+    table::{Decision, Outcome, RouteTable},
+    vhost::{Route, VirtualHost},
+};

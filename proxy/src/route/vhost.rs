@@ -1,0 +1,189 @@
+//! Compiled virtual hosts and routes.
+//!
+//! Refused in `VirtualHost`: `matcher`, `require_tls` other than `NONE`, `rate_limits`,
+//! `cors`, `typed_per_filter_config`, `retry_policy_typed_config`, `hedge_policy`,
+//! `request_mirror_policies`, `route_specifiers`. In `Route`: `typed_per_filter_config`,
+//! `route_specifiers`, and the `filter_action` and `non_forwarding_action` actions.
+//!
+//! Ignored, because they only name things for stats, tracing or admin output, or bound
+//! buffering: `Route.name`, `metadata`, `decorator`, `tracing`, `stat_prefix`,
+//! `per_request_buffer_limit_bytes`, `request_body_buffer_limit`;
+//! `VirtualHost.virtual_clusters`, `metadata`, `include_request_attempt_count`,
+//! `include_attempt_count_in_response`, `include_is_timeout_retry_header`,
+//! `per_request_buffer_limit_bytes`, `request_body_buffer_limit`.
+
+use envoy_types::pb::envoy::config::route::v3::{
+    Route as PbRoute, VirtualHost as PbVirtualHost, route::Action as PbAction,
+};
+use mesh_common::path::FieldPath;
+
+use super::{
+    action::{Action, Forward},
+    header_edits::HeaderEdits,
+    request::RequestMeta,
+    respond::{DirectResponse, Redirect},
+    retry::RetryPolicy,
+    route_match::RouteMatcher,
+};
+use crate::config_error::{FieldError, reject_if};
+
+/// A compiled virtual host: its routes in order, and its header edits.
+#[derive(Clone, Debug)]
+pub struct VirtualHost {
+    /// The virtual host's name.
+    pub name: String,
+    /// Tried in order; the first match wins.
+    pub routes: Vec<Route>,
+    /// Request header edits for every route of this host.
+    pub request_headers: HeaderEdits,
+    /// Response header edits for every route of this host.
+    pub response_headers: HeaderEdits,
+}
+
+/// A compiled route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// The route's name (may be empty).
+    pub name: String,
+    /// When the route applies.
+    pub matcher: RouteMatcher,
+    /// What it does.
+    pub action: Action,
+    /// Request header edits for this route.
+    pub request_headers: HeaderEdits,
+    /// Response header edits for this route.
+    pub response_headers: HeaderEdits,
+}
+
+// === impl VirtualHost ===
+
+impl VirtualHost {
+    /// Compiles a `VirtualHost` found at `path`.
+    #[allow(deprecated)]
+    pub fn compile(v: &PbVirtualHost, max_body: u32, path: &FieldPath) -> Result<Self, FieldError> {
+        reject_if(v.matcher.is_some(), path, "matcher")?;
+        reject_if(v.require_tls != 0, path, "require_tls")?;
+        reject_if(!v.rate_limits.is_empty(), path, "rate_limits")?;
+        reject_if(v.cors.is_some(), path, "cors")?;
+        reject_if(
+            !v.typed_per_filter_config.is_empty(),
+            path,
+            "typed_per_filter_config",
+        )?;
+        reject_if(
+            v.retry_policy_typed_config.is_some(),
+            path,
+            "retry_policy_typed_config",
+        )?;
+        reject_if(v.hedge_policy.is_some(), path, "hedge_policy")?;
+        reject_if(
+            !v.request_mirror_policies.is_empty(),
+            path,
+            "request_mirror_policies",
+        )?;
+        reject_if(!v.route_specifiers.is_empty(), path, "route_specifiers")?;
+        let retry = v
+            .retry_policy
+            .as_ref()
+            .map(|r| RetryPolicy::compile(r, &path.field("retry_policy")))
+            .transpose()?;
+        let routes = v
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Route::compile(r, retry.as_ref(), max_body, &path.field("routes").index(i))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            name: v.name.clone(),
+            routes,
+            request_headers: HeaderEdits::compile(
+                &v.request_headers_to_add,
+                &path.field("request_headers_to_add"),
+                &v.request_headers_to_remove,
+                &path.field("request_headers_to_remove"),
+            )?,
+            response_headers: HeaderEdits::compile(
+                &v.response_headers_to_add,
+                &path.field("response_headers_to_add"),
+                &v.response_headers_to_remove,
+                &path.field("response_headers_to_remove"),
+            )?,
+        })
+    }
+
+    /// The first route matching the request.
+    pub fn find(&self, req: &RequestMeta<'_>) -> Option<&Route> {
+        self.routes.iter().find(|r| r.matcher.matches(req))
+    }
+}
+
+// === impl Route ===
+
+impl Route {
+    fn compile(
+        r: &PbRoute,
+        vhost_retry: Option<&RetryPolicy>,
+        max_body: u32,
+        path: &FieldPath,
+    ) -> Result<Self, FieldError> {
+        reject_if(
+            !r.typed_per_filter_config.is_empty(),
+            path,
+            "typed_per_filter_config",
+        )?;
+        reject_if(!r.route_specifiers.is_empty(), path, "route_specifiers")?;
+        let Some(m) = &r.r#match else {
+            return Err(FieldError::new(path.field("match"), "is required"));
+        };
+        let matcher = RouteMatcher::compile(m, &path.field("match"))?;
+        let action = match &r.action {
+            Some(PbAction::Route(a)) => Action::Forward(Box::new(Forward::compile(
+                a,
+                matcher.path_match(),
+                vhost_retry,
+                &path.field("route"),
+            )?)),
+            Some(PbAction::Redirect(a)) => Action::Redirect(Redirect::compile(
+                a,
+                matcher.path_match(),
+                &path.field("redirect"),
+            )?),
+            Some(PbAction::DirectResponse(a)) => Action::Direct(DirectResponse::compile(
+                a,
+                max_body,
+                &path.field("direct_response"),
+            )?),
+            Some(PbAction::FilterAction(_)) => {
+                return Err(FieldError::unsupported(path.field("filter_action")));
+            }
+            Some(PbAction::NonForwardingAction(_)) => {
+                return Err(FieldError::unsupported(path.field("non_forwarding_action")));
+            }
+            None => {
+                return Err(FieldError::new(
+                    path.clone(),
+                    "one of route, redirect or direct_response is required",
+                ));
+            }
+        };
+        Ok(Self {
+            name: r.name.clone(),
+            matcher,
+            action,
+            request_headers: HeaderEdits::compile(
+                &r.request_headers_to_add,
+                &path.field("request_headers_to_add"),
+                &r.request_headers_to_remove,
+                &path.field("request_headers_to_remove"),
+            )?,
+            response_headers: HeaderEdits::compile(
+                &r.response_headers_to_add,
+                &path.field("response_headers_to_add"),
+                &r.response_headers_to_remove,
+                &path.field("response_headers_to_remove"),
+            )?,
+        })
+    }
+}
