@@ -7,5 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+pub mod mesh_config;
+pub mod model;
 
 pub use self::cli::Args;

@@ -1,0 +1,121 @@
+//! The mesh-wide settings the model is built with, written as Istio writes its `MeshConfig`, so
+//! that an Istio mesh config's fields keep their names and meaning here.
+//! <https://istio.io/latest/docs/reference/config/istio.mesh.v1alpha1/>
+
+use mesh_common::well_known::DEFAULT_TRUST_DOMAIN;
+use serde::{Deserialize, Serialize};
+
+/// The Kubernetes cluster domain when none is configured.
+pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// Mesh-wide settings. Every field has Istio's default, so `{}` is a valid mesh config.
+///
+/// Fields of Istio's `MeshConfig` that mesh.rs does not read are accepted and ignored: a mesh
+/// config is shared with tools that read more of it than the control plane does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MeshConfig {
+    /// The SPIFFE trust domain of the mesh's workload identities.
+    pub trust_domain: String,
+    /// The Kubernetes cluster domain, the suffix of service hostnames
+    /// (`<name>.<namespace>.svc.<domain>`). Istio reads it from its `DOMAIN_SUFFIX` setting rather
+    /// than from the mesh config; one file holds every mesh-wide setting here.
+    pub cluster_domain: String,
+    /// What a sidecar does with traffic to a host that is not in the registry.
+    pub outbound_traffic_policy: OutboundTrafficPolicy,
+    /// `exportTo` of Services and ServiceEntries that do not set it.
+    pub default_service_export_to: Vec<String>,
+    /// `exportTo` of VirtualServices that do not set it.
+    pub default_virtual_service_export_to: Vec<String>,
+    /// `exportTo` of DestinationRules that do not set it.
+    pub default_destination_rule_export_to: Vec<String>,
+}
+
+/// `outboundTrafficPolicy`, as Istio nests it: `{mode: REGISTRY_ONLY}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboundTrafficPolicy {
+    pub mode: OutboundTrafficMode,
+}
+
+/// Where traffic to an unknown host goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutboundTrafficMode {
+    /// Passed through to its original destination: meshing a workload breaks none of its
+    /// calls to the outside.
+    #[default]
+    AllowAny,
+    /// Refused: only hosts of Services and ServiceEntries can be reached.
+    RegistryOnly,
+}
+
+// === impl MeshConfig ===
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        let everywhere = vec!["*".to_string()];
+        Self {
+            trust_domain: DEFAULT_TRUST_DOMAIN.to_string(),
+            cluster_domain: DEFAULT_CLUSTER_DOMAIN.to_string(),
+            outbound_traffic_policy: OutboundTrafficPolicy::default(),
+            default_service_export_to: everywhere.clone(),
+            default_virtual_service_export_to: everywhere.clone(),
+            default_destination_rule_export_to: everywhere,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    #[test]
+    fn an_empty_config_has_istios_defaults() {
+        let config: MeshConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config, MeshConfig::default());
+        assert_eq!(config.trust_domain, "cluster.local");
+        assert_eq!(config.cluster_domain, "cluster.local");
+        assert_eq!(
+            config.outbound_traffic_policy.mode,
+            OutboundTrafficMode::AllowAny
+        );
+        assert_eq!(config.default_service_export_to, vec!["*"]);
+    }
+
+    #[test]
+    fn reads_istio_field_names() {
+        let config: MeshConfig = serde_json::from_value(serde_json::json!({
+            "trustDomain": "example.org",
+            "clusterDomain": "corp.internal",
+            "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+            "defaultServiceExportTo": ["."],
+            "defaultVirtualServiceExportTo": ["istio-system", "."],
+            "defaultDestinationRuleExportTo": ["*"],
+            "enableTracing": true,
+        }))
+        .unwrap();
+        assert_eq!(
+            config,
+            MeshConfig {
+                trust_domain: "example.org".to_string(),
+                cluster_domain: "corp.internal".to_string(),
+                outbound_traffic_policy: OutboundTrafficPolicy {
+                    mode: OutboundTrafficMode::RegistryOnly,
+                },
+                default_service_export_to: vec![".".to_string()],
+                default_virtual_service_export_to: vec![
+                    "istio-system".to_string(),
+                    ".".to_string()
+                ],
+                default_destination_rule_export_to: vec!["*".to_string()],
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&config).unwrap()["outboundTrafficPolicy"],
+            serde_json::json!({"mode": "REGISTRY_ONLY"})
+        );
+    }
+}

@@ -1,0 +1,33 @@
+//! The control plane's model of the mesh: what runs where, and the user's Istio config.
+//!
+//! The Kubernetes watches and the config-directory store both write the raw inputs into
+//! [`Objects`]; [`Snapshot::build`] turns them into one immutable, versioned [`Snapshot`] of
+//! services, endpoints and validated config. Translation to Envoy configuration reads only the
+//! snapshot, so it never knows which store a resource came from, and everything here is pure
+//! and synchronous: tests build snapshots from YAML with no cluster.
+
+mod config;
+mod export_to;
+mod host;
+mod kube;
+mod objects;
+mod protocol;
+mod service;
+mod service_entry;
+mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::{
+    config::{Config, IstioConfig},
+    export_to::{EXPORT_TO_ANNOTATION, ExportTo},
+    host::{host_matches, is_wildcard, resolve_host},
+    objects::{KubeObject, ObjectKey, Objects},
+    protocol::Protocol,
+    service::{
+        DeclaredBy, Endpoint, Health, Locality, Location, Resolution, Service, ServicePort,
+        WorkloadKind, WorkloadRef,
+    },
+    snapshot::Snapshot,
+};
