@@ -56,7 +56,7 @@ pub const FILES: &[&str] = &[
 
 /// Writes the descriptor set under `root` if it differs from the generated one.
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    let generated = render(root)?;
+    let generated = render()?;
     let path = root.join(OUTPUT);
     if read(&path)?.as_deref() == Some(generated.as_slice()) {
         println!("{OUTPUT} is up to date");
@@ -72,7 +72,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
 
 /// Fails if the descriptor set under `root` is missing or differs from the generated one.
 pub fn check(root: &Path) -> anyhow::Result<()> {
-    let generated = render(root)?;
+    let generated = render()?;
     match read(&root.join(OUTPUT))? {
         Some(on_disk) if on_disk == generated => {
             println!("{OUTPUT} is up to date");
@@ -83,9 +83,10 @@ pub fn check(root: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// The encoded descriptor set of [`FILES`], compiled from the envoy-types in Cargo.lock.
-pub fn render(root: &Path) -> anyhow::Result<Vec<u8>> {
-    compile(&envoy_types_dir(root)?.join("proto"))
+/// The encoded descriptor set of [`FILES`], compiled from the envoy-types in this workspace's
+/// Cargo.lock, wherever the output goes.
+pub fn render() -> anyhow::Result<Vec<u8>> {
+    compile(&envoy_types_dir()?.join("proto"))
 }
 
 /// Compiles [`FILES`] against the proto roots under `proto_dir`, with imports and without
@@ -106,12 +107,13 @@ pub fn compile(proto_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(compiler.file_descriptor_set().encode_to_vec())
 }
 
-/// The package directory of envoy-types, from `cargo metadata`.
-fn envoy_types_dir(root: &Path) -> anyhow::Result<PathBuf> {
+/// The package directory of envoy-types, from `cargo metadata` of the workspace xtask belongs to.
+fn envoy_types_dir() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let output = Command::new(cargo)
-        .current_dir(root)
-        .args(["metadata", "--format-version", "1"])
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(&manifest)
         .output()
         .context("running cargo metadata")?;
     if !output.status.success() {
