@@ -9,5 +9,8 @@
 mod cli;
 pub mod mesh_config;
 pub mod model;
+pub mod store;
+pub mod translate;
+pub mod xds;
 
 pub use self::cli::Args;

@@ -19,10 +19,14 @@ The local mesh is not available yet; nothing was started. When it is, this comma
 
 What exists today:
 
-  - mesh-common: Istio's networking and security resources as Rust types
+  - mesh-common: Istio's networking and security resources as Rust types, their validation,
+    the table of which fields mesh.rs honours (docs/istio-support.md), and the YAML loader
   - charts/mesh/crds: their CustomResourceDefinitions (`cargo xtask gen`)
-  - the binaries mesh-proxy, mesh-controlplane, meshctl and bookinfo, which build and print
-    their --help; meshctl has `completion` and `version`
+  - bookinfo: the four services, runnable on their own (samples/bookinfo/README.md)
+  - mesh-proxy: `mesh-proxy init` (the iptables capture rules), protocol detection, the
+    routing tables and load balancers the data path will use
+  - mesh-controlplane: the service model built from Kubernetes objects and Istio resources
+  - mesh-xds: Envoy configuration read and written as JSON, checked against a real Envoy
   - `cargo xtask ci`: formatting, lints, the generated-file check and the test suite
 ";
 

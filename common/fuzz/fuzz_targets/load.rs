@@ -23,8 +23,10 @@ fuzz_target!(|data: &[u8]| {
         }
         for loaded in &result.resources {
             assert!(loaded.origin.line >= 1);
-            assert!(!loaded.decoded.resource.name().is_empty());
-            assert!(!loaded.decoded.resource.namespace().is_empty());
+            assert!(!loaded.object.name().is_empty());
+            // A Namespace is cluster-scoped; every other object gets the default namespace.
+            let namespaced = loaded.object.kind().is_namespaced();
+            assert_eq!(loaded.object.namespace().is_empty(), !namespaced);
         }
     }
 });

@@ -6,10 +6,15 @@
 //! its place (file, line, kind and name) and the others are still read. No input makes the
 //! loader panic; `common/fuzz` holds its fuzz target.
 //!
+//! Besides Istio's kinds, the loader reads the Kubernetes objects a mesh is built from
+//! (`Namespace`, `Service`, `Pod`, `EndpointSlice`), so that a directory can describe a whole
+//! mesh with no cluster.
+//!
 //! A file is a stream of YAML documents separated by `---`, or JSON: one object, a stream of
 //! objects, or an array of them. A Kubernetes `List` (what `kubectl get -o yaml` prints) stands
 //! for its items.
 
+mod object;
 mod parse;
 mod split;
 mod walk;
@@ -24,11 +29,12 @@ use std::{
 
 use serde_json::Value;
 
-use self::parse::{Document, Format};
-use crate::{
-    api::{DecodeError, Decoded, ResourceKey},
-    path::FieldPath,
+pub use self::object::{LoadedKey, LoadedKind, LoadedObject};
+use self::{
+    object::ObjectError,
+    parse::{Document, Format},
 };
+use crate::{api::UnknownField, path::FieldPath};
 
 /// How resources are read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,12 +60,17 @@ pub struct Origin {
     pub item: Option<FieldPath>,
 }
 
-/// A resource that was read, with its origin.
+/// An object that was read, with its origin.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loaded {
     pub origin: Origin,
-    /// The resource, its namespace defaulted, with the fields mesh.rs does not know.
-    pub decoded: Decoded,
+    /// The `apiVersion` the document was written in.
+    pub api_version: String,
+    /// The object, its namespace defaulted (a Namespace has none).
+    pub object: LoadedObject,
+    /// Fields the document sets that the object's type does not have, with their values:
+    /// never dropped silently, so that validation and `meshctl analyze` can name them.
+    pub unknown_fields: Vec<UnknownField>,
 }
 
 /// A document that could not be read as a resource.
@@ -78,11 +89,15 @@ pub struct LoadError {
     pub name: Option<String>,
     /// What is wrong, without the origin, kind or name.
     pub reason: String,
+    /// For a second definition of an object, where the first one is: the document itself is
+    /// fine, and a reader that applies files whole need not hold it against its file.
+    pub first_defined: Option<Origin>,
 }
 
-/// Everything one load read: the resources in the order they were read, and every error.
+/// Everything one load read: the objects in the order they were read, and every error.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoadResult {
+    /// Istio resources and Kubernetes objects alike.
     pub resources: Vec<Loaded>,
     pub errors: Vec<LoadError>,
 }
@@ -93,7 +108,7 @@ pub struct LoadResult {
 #[derive(Debug)]
 pub struct Loader {
     options: LoadOptions,
-    first_defined: HashMap<ResourceKey, Origin>,
+    first_defined: HashMap<LoadedKey, Origin>,
     result: LoadResult,
 }
 
@@ -166,6 +181,7 @@ impl LoadError {
             namespace: None,
             name: None,
             reason: reason.into(),
+            first_defined: None,
         }
     }
 }
@@ -288,7 +304,7 @@ impl Loader {
     }
 
     fn add_resource(&mut self, origin: Origin, value: &Value) {
-        let mut decoded = match decode(value) {
+        let mut decoded = match object::decode(value) {
             Ok(decoded) => decoded,
             Err(error) => {
                 let error = self.decode_error(origin, value, &error);
@@ -296,52 +312,49 @@ impl Loader {
             }
         };
         decoded
-            .resource
+            .object
             .default_namespace(&self.options.default_namespace);
-        let key = decoded.resource.key();
+        let key = decoded.object.key();
         if let Some(first) = self.first_defined.get(&key) {
             let mut error = LoadError::new(
                 origin,
                 format!("duplicate resource, first defined at {first}"),
             );
             error.kind = Some(key.kind.to_string());
-            error.namespace = Some(key.namespace);
+            error.namespace = Some(key.namespace).filter(|n| !n.is_empty());
             error.name = Some(key.name);
+            error.first_defined = Some(first.clone());
             return self.result.errors.push(error);
         }
         self.first_defined.insert(key, origin.clone());
-        self.result.resources.push(Loaded { origin, decoded });
+        self.result.resources.push(Loaded {
+            origin,
+            api_version: decoded.api_version,
+            object: decoded.object,
+            unknown_fields: decoded.unknown_fields,
+        });
     }
 
-    fn decode_error(&self, origin: Origin, value: &Value, error: &DecodeError) -> LoadError {
-        let reason = match error {
-            DecodeError::NotAnObject => {
-                format!("the document is {}, not a mapping", describe(value))
-            }
-            DecodeError::Invalid { path, message, .. } if path.is_root() => message.clone(),
-            DecodeError::Invalid { path, message, .. } => format!("{path}: {message}"),
-            DecodeError::MissingName { .. } => "metadata.name is missing".to_string(),
-            other => other.to_string(),
-        };
+    fn decode_error(&self, origin: Origin, value: &Value, error: &ObjectError) -> LoadError {
         let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        let kind = text(&value["kind"]);
         let name = text(&value["metadata"]["name"]);
-        let namespace = name.as_ref().map(|_| {
+        // A Namespace is cluster-scoped: naming one "default/shop" would mislead.
+        let cluster_scoped =
+            kind.as_deref() == Some(LoadedKind::Namespace.as_str()) && value["apiVersion"] == "v1";
+        let namespace = name.as_ref().filter(|_| !cluster_scoped).map(|_| {
             text(&value["metadata"]["namespace"])
                 .unwrap_or_else(|| self.options.default_namespace.clone())
         });
         LoadError {
             origin,
-            kind: text(&value["kind"]),
+            kind,
             namespace,
             name,
-            reason,
+            reason: error.reason(value),
+            first_defined: None,
         }
     }
-}
-
-/// Turns one document into a resource: the one place that knows which kinds the loader reads.
-fn decode(value: &Value) -> Result<Decoded, DecodeError> {
-    crate::api::decode(value)
 }
 
 /// The resources a document holds, each with its place in the document: the document itself,
@@ -362,18 +375,6 @@ fn items(value: &Value, format: Format) -> Result<Vec<(Option<FieldPath>, &Value
             _ => Err("items is missing or not a sequence".to_string()),
         },
         _ => Ok(vec![(None, value)]),
-    }
-}
-
-/// "a sequence", "a string": what a document that is not a mapping is.
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a sequence",
-        Value::Object(_) => "a mapping",
     }
 }
 
@@ -413,6 +414,8 @@ fn read(path: &Path, max_bytes: u64) -> Result<String, (usize, String)> {
     })
 }
 
+#[cfg(test)]
+mod kubernetes_tests;
 #[cfg(test)]
 mod mutation_tests;
 #[cfg(test)]

@@ -116,8 +116,9 @@ fn check(text: &str) {
         }
         for loaded in &result.resources {
             assert!(loaded.origin.line >= 1, "{:?} in {text:?}", loaded.origin);
-            assert!(!loaded.decoded.resource.name().is_empty());
-            assert!(!loaded.decoded.resource.namespace().is_empty());
+            assert!(!loaded.object.name().is_empty());
+            let namespaced = loaded.object.kind().is_namespaced();
+            assert_eq!(loaded.object.namespace().is_empty(), !namespaced);
         }
     }
 }

@@ -161,7 +161,7 @@ fn line_at(text: &str, offset: usize) -> usize {
 }
 
 /// serde_json ends its messages with the position; the line is reported apart.
-fn strip_json_position(message: &str) -> String {
+pub(super) fn strip_json_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),

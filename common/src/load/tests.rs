@@ -5,8 +5,10 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::api::Kind;
 
-const KNOWN_KINDS: &str = "VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, \
-                           Sidecar, AuthorizationPolicy, PeerAuthentication, RequestAuthentication";
+const KNOWN_KINDS: &str = "Istio's VirtualService, DestinationRule, Gateway, ServiceEntry, \
+                           WorkloadEntry, Sidecar, AuthorizationPolicy, PeerAuthentication, \
+                           RequestAuthentication and Kubernetes' Namespace (v1), Service (v1), \
+                           Pod (v1), EndpointSlice (discovery.k8s.io/v1)";
 
 fn vs(name: &str) -> String {
     format!(
@@ -29,7 +31,7 @@ fn load(text: &str, name: &str) -> LoadResult {
 /// Each resource as `origin #document Kind namespace/name`.
 fn resources(result: &LoadResult) -> Vec<String> {
     let show = |l: &Loaded| {
-        let key = l.decoded.resource.key();
+        let key = l.object.key();
         format!("{} #{} {key}", l.origin, l.origin.document)
     };
     result.resources.iter().map(show).collect()
@@ -78,7 +80,7 @@ fn multi_document_streams_keep_indices_and_start_lines() {
         }
     );
     assert_eq!(
-        result.resources[2].decoded.api_version,
+        result.resources[2].api_version,
         "networking.istio.io/v1beta1"
     );
 }
@@ -149,14 +151,21 @@ fn invalid_fields_are_named_with_the_resource() {
 
 #[test]
 fn unknown_kinds_are_errors_that_name_the_resource() {
-    let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: shop\n";
-    let result = load(text, "svc.yaml");
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: reviews\n  namespace: shop\n\
+                ---\napiVersion: networking.istio.io/v1\nkind: Service\nmetadata: {name: r}\n";
+    let result = load(text, "cm.yaml");
     assert_eq!(
         errors(&result),
-        vec![format!(
-            "svc.yaml:1: Service shop/reviews: unknown kind \"Service\" of apiVersion \"v1\"; \
-             mesh.rs reads {KNOWN_KINDS}"
-        )]
+        vec![
+            format!(
+                "cm.yaml:1: ConfigMap shop/reviews: unknown kind \"ConfigMap\" of apiVersion \
+                 \"v1\"; mesh.rs reads {KNOWN_KINDS}"
+            ),
+            format!(
+                "cm.yaml:7: Service default/r: unknown kind \"Service\" of apiVersion \
+                 \"networking.istio.io/v1\"; mesh.rs reads {KNOWN_KINDS}"
+            ),
+        ]
     );
 }
 
@@ -355,9 +364,9 @@ fn crlf_line_endings_and_a_byte_order_mark_count_lines_alike() {
     );
     assert_eq!(errors(&result), vec!["crlf.yaml:10: unclosed bracket '['"]);
     assert_eq!(
-        result.resources[0].decoded.resource.key(),
-        ResourceKey {
-            kind: Kind::VirtualService,
+        result.resources[0].object.key(),
+        LoadedKey {
+            kind: LoadedKind::Istio(Kind::VirtualService),
             namespace: "default".to_string(),
             name: "a".to_string(),
         }
@@ -438,7 +447,6 @@ fn unknown_fields_are_kept() {
     let text = vs("a").replace("  hosts:", "  hostz: [x]\n  hosts:");
     let result = load(&text, "a.yaml");
     let unknown: Vec<_> = result.resources[0]
-        .decoded
         .unknown_fields
         .iter()
         .map(|f| f.path.to_string())

@@ -1,0 +1,10 @@
+//! The stores that feed the model: what the config directories (and, later, the Kubernetes
+//! API) say, written into [`crate::model::Objects`] and published as snapshots.
+
+mod file;
+mod reconcile;
+
+pub use self::{
+    file::{FileStore, FileStoreConfig, FileStoreError},
+    reconcile::{Change, PerFileState, Reconciled, reconcile},
+};

@@ -1,0 +1,196 @@
+//! Clusters: one per service port and per DestinationRule subset, the workload's inbound
+//! ports, and the two catch-alls for traffic to unknown hosts.
+
+use std::collections::HashMap;
+
+use envoy_types::pb::{
+    envoy::{
+        config::{
+            cluster::v3::{
+                CircuitBreakers, Cluster, OutlierDetection as EnvoyOutlier,
+                circuit_breakers::Thresholds,
+                cluster::{ClusterDiscoveryType, DiscoveryType, EdsClusterConfig, LbPolicy},
+            },
+            core::v3::{
+                AggregatedConfigSource, ApiVersion, ConfigSource, Http2ProtocolOptions,
+                config_source::ConfigSourceSpecifier,
+            },
+            endpoint::v3::ClusterLoadAssignment,
+        },
+        extensions::upstreams::http::v3::{
+            HttpProtocolOptions,
+            http_protocol_options::{
+                ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
+            },
+        },
+    },
+    google::protobuf::UInt32Value,
+};
+use envoy_types::util::pack_any;
+use mesh_common::api::{OutlierDetection, SimpleLb};
+
+use super::{
+    BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, cluster_name, duration, endpoint, policy::Policy,
+};
+use crate::model::{Protocol, Service};
+
+/// Istio's connect timeout when `connectionPool.tcp.connectTimeout` is unset.
+const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Istio's circuit-breaker limits when the DestinationRule sets none: effectively unlimited,
+/// so that Envoy's own defaults (1024) never cap a busy service by surprise.
+const UNLIMITED: u32 = u32::MAX;
+
+const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/// The EDS cluster of one port of a service, or of one subset of it.
+pub fn outbound(
+    service: &Service,
+    port: u16,
+    subset: &str,
+    protocol: Protocol,
+    policy: &Policy,
+) -> Cluster {
+    let name = cluster_name(port, subset, &service.hostname);
+    let mut cluster = Cluster {
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32)),
+        eds_cluster_config: Some(EdsClusterConfig {
+            eds_config: Some(ads()),
+            service_name: name.clone(),
+        }),
+        name,
+        ..Cluster::default()
+    };
+    let pool = policy.connection_pool.as_ref();
+    let connect_timeout = pool
+        .and_then(|p| p.tcp.as_ref())
+        .and_then(|t| t.connect_timeout.as_ref())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    cluster.connect_timeout = Some(duration(connect_timeout));
+    cluster.lb_policy = lb_policy(policy) as i32;
+    let tcp = pool.and_then(|p| p.tcp.as_ref());
+    let http = pool.and_then(|p| p.http.as_ref());
+    let limit = |value: Option<i32>| {
+        Some(UInt32Value {
+            value: value
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(UNLIMITED),
+        })
+    };
+    cluster.circuit_breakers = Some(CircuitBreakers {
+        thresholds: vec![Thresholds {
+            max_connections: limit(tcp.and_then(|t| t.max_connections)),
+            max_pending_requests: limit(http.and_then(|h| h.http1_max_pending_requests)),
+            max_requests: limit(http.and_then(|h| h.http2_max_requests)),
+            max_retries: limit(http.and_then(|h| h.max_retries)),
+            track_remaining: true,
+            ..Thresholds::default()
+        }],
+        ..CircuitBreakers::default()
+    });
+    cluster.outlier_detection = policy.outlier_detection.as_ref().map(outlier_detection);
+    if matches!(protocol, Protocol::Http2 | Protocol::Grpc) {
+        cluster.typed_extension_protocol_options = http2_options();
+    }
+    cluster
+}
+
+/// The cluster of one of the workload's own ports: straight to the application on loopback.
+pub fn inbound(port: u16) -> Cluster {
+    let name = format!("inbound|{port}||");
+    Cluster {
+        load_assignment: Some(endpoint::static_assignment(&name, "127.0.0.1", port)),
+        name,
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32)),
+        connect_timeout: Some(duration(DEFAULT_CONNECT_TIMEOUT)),
+        ..Cluster::default()
+    }
+}
+
+/// Forwards to the address the client dialled, for hosts the registry does not know
+/// (`ALLOW_ANY`).
+pub fn passthrough() -> Cluster {
+    Cluster {
+        name: PASSTHROUGH_CLUSTER.to_string(),
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(
+            DiscoveryType::OriginalDst as i32,
+        )),
+        lb_policy: LbPolicy::ClusterProvided as i32,
+        connect_timeout: Some(duration(DEFAULT_CONNECT_TIMEOUT)),
+        ..Cluster::default()
+    }
+}
+
+/// Has no endpoints, so every connection to it fails (`REGISTRY_ONLY`).
+pub fn blackhole() -> Cluster {
+    Cluster {
+        name: BLACKHOLE_CLUSTER.to_string(),
+        cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32)),
+        load_assignment: Some(ClusterLoadAssignment {
+            cluster_name: BLACKHOLE_CLUSTER.to_string(),
+            ..ClusterLoadAssignment::default()
+        }),
+        connect_timeout: Some(duration(DEFAULT_CONNECT_TIMEOUT)),
+        ..Cluster::default()
+    }
+}
+
+/// Endpoints come on the ADS stream the proxy already has open.
+fn ads() -> ConfigSource {
+    ConfigSource {
+        config_source_specifier: Some(ConfigSourceSpecifier::Ads(AggregatedConfigSource {})),
+        resource_api_version: ApiVersion::V3 as i32,
+        ..ConfigSource::default()
+    }
+}
+
+/// `LEAST_CONN` is Istio's older name for least-request; `UNSPECIFIED` and `PASSTHROUGH` keep
+/// Envoy's default, round robin, as this translation has no original-destination subsets.
+fn lb_policy(policy: &Policy) -> LbPolicy {
+    match policy.load_balancer.as_ref().and_then(|lb| lb.simple) {
+        Some(SimpleLb::LeastConn | SimpleLb::LeastRequest) => LbPolicy::LeastRequest,
+        Some(SimpleLb::Random) => LbPolicy::Random,
+        _ => LbPolicy::RoundRobin,
+    }
+}
+
+/// As Istio translates it: a threshold of 0 turns its kind of ejection off.
+fn outlier_detection(outlier: &OutlierDetection) -> EnvoyOutlier {
+    let enforcing = |v: u32| UInt32Value {
+        value: if v > 0 { 100 } else { 0 },
+    };
+    let mut out = EnvoyOutlier::default();
+    if let Some(v) = outlier.consecutive_5xx_errors {
+        out.consecutive_5xx = Some(UInt32Value { value: v });
+        out.enforcing_consecutive_5xx = Some(enforcing(v));
+    }
+    if let Some(v) = outlier.consecutive_gateway_errors {
+        out.consecutive_gateway_failure = Some(UInt32Value { value: v });
+        out.enforcing_consecutive_gateway_failure = Some(enforcing(v));
+    }
+    let parse = |d: &Option<mesh_common::api::Duration>| {
+        d.as_ref().and_then(|d| d.parse().ok()).map(duration)
+    };
+    out.interval = parse(&outlier.interval);
+    out.base_ejection_time = parse(&outlier.base_ejection_time);
+    out.max_ejection_percent = outlier
+        .max_ejection_percent
+        .and_then(|v| u32::try_from(v).ok())
+        .map(|value| UInt32Value { value });
+    out
+}
+
+fn http2_options() -> HashMap<String, envoy_types::pb::google::protobuf::Any> {
+    let options = HttpProtocolOptions {
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            ExplicitHttpConfig {
+                protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(
+                    Http2ProtocolOptions::default(),
+                )),
+            },
+        )),
+        ..HttpProtocolOptions::default()
+    };
+    HashMap::from([(HTTP_PROTOCOL_OPTIONS.to_string(), pack_any(options))])
+}

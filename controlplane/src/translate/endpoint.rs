@@ -1,0 +1,108 @@
+//! ClusterLoadAssignments: a service's endpoints for one port, grouped by locality.
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::{
+    envoy::config::{
+        core::v3::{
+            Address, HealthStatus, Locality as EnvoyLocality, SocketAddress, address,
+            socket_address::PortSpecifier,
+        },
+        endpoint::v3::{
+            ClusterLoadAssignment, Endpoint as EnvoyEndpoint, LbEndpoint, LocalityLbEndpoints,
+            lb_endpoint::HostIdentifier,
+        },
+    },
+    google::protobuf::UInt32Value,
+};
+
+use crate::model::{Endpoint, Health, Locality, Service};
+
+/// The endpoints of `service` that serve `port` and carry every label of `subset_labels`.
+pub fn assignment(
+    cluster_name: &str,
+    service: &Service,
+    port: u16,
+    subset_labels: &BTreeMap<String, String>,
+) -> ClusterLoadAssignment {
+    let mut by_locality: BTreeMap<&Locality, Vec<LbEndpoint>> = BTreeMap::new();
+    for endpoint in &service.endpoints {
+        let Some(&target) = endpoint.ports.get(&port) else {
+            continue;
+        };
+        if subset_labels
+            .iter()
+            .any(|(k, v)| endpoint.labels.get(k) != Some(v))
+        {
+            continue;
+        }
+        by_locality
+            .entry(&endpoint.locality)
+            .or_default()
+            .push(lb_endpoint(endpoint, target));
+    }
+    ClusterLoadAssignment {
+        cluster_name: cluster_name.to_string(),
+        endpoints: by_locality
+            .into_iter()
+            .map(|(locality, lb_endpoints)| LocalityLbEndpoints {
+                locality: Some(EnvoyLocality {
+                    region: locality.region.clone(),
+                    zone: locality.zone.clone(),
+                    sub_zone: locality.subzone.clone(),
+                }),
+                lb_endpoints,
+                ..LocalityLbEndpoints::default()
+            })
+            .collect(),
+        ..ClusterLoadAssignment::default()
+    }
+}
+
+/// One endpoint at `address:port`, for static clusters.
+pub fn static_assignment(cluster_name: &str, address: &str, port: u16) -> ClusterLoadAssignment {
+    ClusterLoadAssignment {
+        cluster_name: cluster_name.to_string(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: vec![LbEndpoint {
+                host_identifier: Some(HostIdentifier::Endpoint(EnvoyEndpoint {
+                    address: Some(socket_address(address, port)),
+                    ..EnvoyEndpoint::default()
+                })),
+                ..LbEndpoint::default()
+            }],
+            ..LocalityLbEndpoints::default()
+        }],
+        ..ClusterLoadAssignment::default()
+    }
+}
+
+/// A TCP socket address.
+pub fn socket_address(address: &str, port: u16) -> Address {
+    Address {
+        address: Some(address::Address::SocketAddress(SocketAddress {
+            address: address.to_string(),
+            port_specifier: Some(PortSpecifier::PortValue(u32::from(port))),
+            ..SocketAddress::default()
+        })),
+    }
+}
+
+fn lb_endpoint(endpoint: &Endpoint, port: u16) -> LbEndpoint {
+    let health = match endpoint.health {
+        Health::Healthy => HealthStatus::Healthy,
+        Health::Draining => HealthStatus::Draining,
+        Health::Unhealthy => HealthStatus::Unhealthy,
+    };
+    LbEndpoint {
+        host_identifier: Some(HostIdentifier::Endpoint(EnvoyEndpoint {
+            address: Some(socket_address(&endpoint.address, port)),
+            ..EnvoyEndpoint::default()
+        })),
+        health_status: health as i32,
+        load_balancing_weight: Some(UInt32Value {
+            value: endpoint.weight.max(1),
+        }),
+        ..LbEndpoint::default()
+    }
+}

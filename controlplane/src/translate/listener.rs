@@ -1,0 +1,192 @@
+//! Listeners: the outbound capture listener on 15001 and a listener per service port behind
+//! it, and the inbound capture listener on 15006.
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::{
+    envoy::{
+        config::{
+            core::v3::{
+                AggregatedConfigSource, ApiVersion, CidrRange, ConfigSource,
+                config_source::ConfigSourceSpecifier,
+            },
+            listener::v3::{
+                Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter,
+                filter::ConfigType, listener_filter,
+            },
+        },
+        extensions::filters::{
+            http::router::v3::Router,
+            listener::original_dst::v3::OriginalDst,
+            network::{
+                http_connection_manager::v3::{
+                    HttpConnectionManager, HttpFilter, Rds,
+                    http_connection_manager::{CodecType, RouteSpecifier},
+                    http_filter,
+                },
+                tcp_proxy::v3::{TcpProxy, tcp_proxy::ClusterSpecifier},
+            },
+        },
+    },
+    google::protobuf::{BoolValue, UInt32Value},
+};
+use envoy_types::util::pack_any;
+
+use super::{cluster_name, endpoint::socket_address};
+use crate::model::{Protocol, Service};
+
+/// The port iptables sends the workload's outbound connections to.
+pub const OUTBOUND_PORT: u16 = 15001;
+/// The port iptables sends connections for the workload to.
+pub const INBOUND_PORT: u16 = 15006;
+
+/// The capture listener: hands each connection to the listener of its original destination
+/// port, and sends what none of them takes to `fallback` (passthrough or blackhole).
+pub fn virtual_outbound(fallback: &str) -> Listener {
+    Listener {
+        name: "virtualOutbound".to_string(),
+        address: Some(socket_address("0.0.0.0", OUTBOUND_PORT)),
+        use_original_dst: Some(BoolValue { value: true }),
+        filter_chains: vec![FilterChain {
+            name: fallback.to_string(),
+            filters: vec![tcp_proxy(fallback, fallback)],
+            ..FilterChain::default()
+        }],
+        ..Listener::default()
+    }
+}
+
+/// The listener for one port of the services the proxy sees: one HTTP chain routed by RDS
+/// when an HTTP service uses the port, and a TCP chain per other service, matched by its VIP;
+/// anything else goes to `fallback`.
+pub fn outbound_port(port: u16, services: &[(&Service, Protocol)], fallback: &str) -> Listener {
+    let mut filter_chains = Vec::new();
+    if services.iter().any(|(_, protocol)| protocol.is_http()) {
+        filter_chains.push(FilterChain {
+            filters: vec![http_connection_manager(
+                &format!("outbound_0.0.0.0_{port}"),
+                &port.to_string(),
+            )],
+            ..FilterChain::default()
+        });
+    }
+    // A VIP names one chain: the first service of a VIP wins, as hostname order decides.
+    let mut by_vip = BTreeMap::new();
+    for (service, protocol) in services {
+        if protocol.is_http() {
+            continue;
+        }
+        for vip in service.addresses.iter().filter(|a| !a.contains('/')) {
+            by_vip.entry(vip.clone()).or_insert(*service);
+        }
+    }
+    for (vip, service) in by_vip {
+        let cluster = cluster_name(port, "", &service.hostname);
+        filter_chains.push(FilterChain {
+            filter_chain_match: Some(FilterChainMatch {
+                prefix_ranges: vec![host_range(&vip)],
+                ..FilterChainMatch::default()
+            }),
+            filters: vec![tcp_proxy(&cluster, &cluster)],
+            ..FilterChain::default()
+        });
+    }
+    Listener {
+        name: format!("0.0.0.0_{port}"),
+        address: Some(socket_address("0.0.0.0", port)),
+        bind_to_port: Some(BoolValue { value: false }),
+        filter_chains,
+        // A connection to an address no chain names (a pod IP, an external host on the same
+        // port) is treated as the capture listener treats unknown destinations.
+        default_filter_chain: Some(FilterChain {
+            name: fallback.to_string(),
+            filters: vec![tcp_proxy(fallback, fallback)],
+            ..FilterChain::default()
+        }),
+        ..Listener::default()
+    }
+}
+
+/// The inbound capture listener: a chain per port the workload serves, to its inbound
+/// cluster. The original-destination listener filter recovers the port the client dialled;
+/// `use_original_dst` would instead hand the connection to the outbound listener of that port.
+pub fn virtual_inbound(ports: &[u16]) -> Listener {
+    Listener {
+        name: "virtualInbound".to_string(),
+        address: Some(socket_address("0.0.0.0", INBOUND_PORT)),
+        listener_filters: vec![ListenerFilter {
+            name: "envoy.filters.listener.original_dst".to_string(),
+            config_type: Some(listener_filter::ConfigType::TypedConfig(pack_any(
+                OriginalDst::default(),
+            ))),
+            ..ListenerFilter::default()
+        }],
+        filter_chains: ports
+            .iter()
+            .map(|&port| {
+                let cluster = format!("inbound|{port}||");
+                FilterChain {
+                    name: cluster.clone(),
+                    filter_chain_match: Some(FilterChainMatch {
+                        destination_port: Some(UInt32Value {
+                            value: u32::from(port),
+                        }),
+                        ..FilterChainMatch::default()
+                    }),
+                    filters: vec![tcp_proxy(&cluster, &cluster)],
+                    ..FilterChain::default()
+                }
+            })
+            .collect(),
+        ..Listener::default()
+    }
+}
+
+fn host_range(ip: &str) -> CidrRange {
+    let len = if ip.contains(':') { 128 } else { 32 };
+    CidrRange {
+        address_prefix: ip.to_string(),
+        prefix_len: Some(UInt32Value { value: len }),
+    }
+}
+
+fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
+    let proxy = TcpProxy {
+        stat_prefix: stat_prefix.to_string(),
+        cluster_specifier: Some(ClusterSpecifier::Cluster(cluster.to_string())),
+        ..TcpProxy::default()
+    };
+    Filter {
+        name: "envoy.filters.network.tcp_proxy".to_string(),
+        config_type: Some(ConfigType::TypedConfig(pack_any(proxy))),
+    }
+}
+
+fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
+    let manager = HttpConnectionManager {
+        stat_prefix: stat_prefix.to_string(),
+        codec_type: CodecType::Auto as i32,
+        route_specifier: Some(RouteSpecifier::Rds(Rds {
+            config_source: Some(ConfigSource {
+                config_source_specifier: Some(ConfigSourceSpecifier::Ads(
+                    AggregatedConfigSource {},
+                )),
+                resource_api_version: ApiVersion::V3 as i32,
+                ..ConfigSource::default()
+            }),
+            route_config_name: route_config.to_string(),
+        })),
+        http_filters: vec![HttpFilter {
+            name: "envoy.filters.http.router".to_string(),
+            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
+                Router::default(),
+            ))),
+            ..HttpFilter::default()
+        }],
+        ..HttpConnectionManager::default()
+    };
+    Filter {
+        name: "envoy.filters.network.http_connection_manager".to_string(),
+        config_type: Some(ConfigType::TypedConfig(pack_any(manager))),
+    }
+}

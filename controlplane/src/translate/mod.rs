@@ -1,0 +1,155 @@
+//! Translation: a [`Snapshot`] and the [`Proxy`] asking, to the Envoy resources that proxy
+//! needs. Pure and synchronous: equal inputs give equal resources, in name order, so that the
+//! ADS server can compare versions and golden files stay stable.
+//!
+//! This first translation configures sidecars for services the proxy balances itself
+//! (Kubernetes Services and ServiceEntries with `resolution: STATIC`); services resolved by
+//! DNS or passed through, wildcard hosts and UDP ports get no clusters yet. Of the Istio
+//! config, it honours the fields the support table marks implemented; the others are reported
+//! to the user as warnings when the snapshot is built.
+
+mod cluster;
+mod endpoint;
+mod http_route;
+mod listener;
+mod policy;
+mod proxy;
+mod route;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::{
+    envoy::config::{
+        cluster::v3::Cluster, endpoint::v3::ClusterLoadAssignment, listener::v3::Listener,
+        route::v3::RouteConfiguration,
+    },
+    google::protobuf::Duration,
+};
+
+pub use self::{
+    listener::{INBOUND_PORT, OUTBOUND_PORT},
+    proxy::{Proxy, ProxyError, ProxyKind, string_value},
+    route::DEFAULT_RETRY_ON,
+};
+use crate::{
+    mesh_config::OutboundTrafficMode,
+    model::{Protocol, Resolution, Service, Snapshot},
+};
+
+/// Where traffic to unknown hosts goes under `ALLOW_ANY`.
+pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
+/// Where traffic to unknown hosts goes under `REGISTRY_ONLY`.
+pub const BLACKHOLE_CLUSTER: &str = "BlackHoleCluster";
+
+/// Everything one proxy is sent, each list in name order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resources {
+    pub clusters: Vec<Cluster>,
+    /// One per EDS cluster, named as it.
+    pub endpoints: Vec<ClusterLoadAssignment>,
+    pub listeners: Vec<Listener>,
+    pub routes: Vec<RouteConfiguration>,
+}
+
+/// `outbound|<port>|<subset>|<hostname>`, Istio's cluster name, which its tools parse.
+pub fn cluster_name(port: u16, subset: &str, hostname: &str) -> String {
+    format!("outbound|{port}|{subset}|{hostname}")
+}
+
+/// The configuration of a sidecar: its outbound clusters, endpoints, listeners and routes for
+/// every service visible from its namespace, and its inbound side for the ports its own
+/// workload serves.
+pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
+    let mut out = Resources::default();
+    let mut by_port: BTreeMap<u16, Vec<(&Service, Protocol)>> = BTreeMap::new();
+    let mut inbound_ports = BTreeSet::new();
+    for service in snapshot.visible_services(&proxy.namespace) {
+        for endpoint in service
+            .endpoints
+            .iter()
+            .filter(|e| proxy.has_ip(&e.address))
+        {
+            inbound_ports.extend(endpoint.ports.values().copied());
+        }
+        if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
+            continue;
+        }
+        let rule = policy::destination_rule(snapshot, &proxy.namespace, service);
+        for port in service.ports.iter().filter(|p| p.protocol != Protocol::Udp) {
+            by_port
+                .entry(port.number)
+                .or_default()
+                .push((service, port.protocol));
+            let whole = policy::policy(rule, None, port.number);
+            let cluster = cluster::outbound(service, port.number, "", port.protocol, &whole);
+            out.endpoints.push(endpoint::assignment(
+                &cluster.name,
+                service,
+                port.number,
+                &BTreeMap::new(),
+            ));
+            out.clusters.push(cluster);
+            for subset in policy::subsets(rule) {
+                let subset_policy = policy::policy(rule, Some(subset), port.number);
+                let cluster = cluster::outbound(
+                    service,
+                    port.number,
+                    &subset.name,
+                    port.protocol,
+                    &subset_policy,
+                );
+                out.endpoints.push(endpoint::assignment(
+                    &cluster.name,
+                    service,
+                    port.number,
+                    &subset.labels,
+                ));
+                out.clusters.push(cluster);
+            }
+        }
+    }
+    let mode = snapshot.mesh().outbound_traffic_policy.mode;
+    out.clusters.push(cluster::passthrough());
+    out.clusters.push(cluster::blackhole());
+    out.clusters
+        .extend(inbound_ports.iter().map(|&port| cluster::inbound(port)));
+
+    let fallback = match mode {
+        OutboundTrafficMode::AllowAny => PASSTHROUGH_CLUSTER,
+        OutboundTrafficMode::RegistryOnly => BLACKHOLE_CLUSTER,
+    };
+    out.listeners.push(listener::virtual_outbound(fallback));
+    out.listeners
+        .push(listener::virtual_inbound(&Vec::from_iter(inbound_ports)));
+    for (&port, services) in &by_port {
+        out.listeners
+            .push(listener::outbound_port(port, services, fallback));
+        let http: Vec<&Service> = services
+            .iter()
+            .filter(|(_, protocol)| protocol.is_http())
+            .map(|(service, _)| *service)
+            .collect();
+        if !http.is_empty() {
+            out.routes.push(route::route_configuration(
+                snapshot,
+                &proxy.namespace,
+                port,
+                &http,
+            ));
+        }
+    }
+    out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    out.endpoints
+        .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
+    out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
+    out.routes.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// A protobuf duration.
+fn duration(d: std::time::Duration) -> Duration {
+    Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}

@@ -1,0 +1,176 @@
+//! RouteConfigurations: one per HTTP port, a virtual host per service on it, with the routes
+//! of the VirtualService for that host or the default route to the service.
+
+use envoy_types::pb::envoy::config::route::v3::{
+    DirectResponseAction, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
+    VirtualHost, route::Action, route_action::ClusterSpecifier, route_match::PathSpecifier,
+};
+use envoy_types::pb::google::protobuf::UInt32Value;
+use mesh_common::api::{Kind, Resource, VirtualServiceSpec};
+
+use super::{PASSTHROUGH_CLUSTER, cluster_name, duration, http_route};
+use crate::{
+    mesh_config::OutboundTrafficMode,
+    model::{Service, Snapshot, host_matches},
+};
+
+/// What Istio retries when a route says nothing: failures before any response byte, and 503.
+pub const DEFAULT_RETRY_ON: &str =
+    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+/// The route configuration named after `port` for a proxy in `namespace`.
+pub fn route_configuration(
+    snapshot: &Snapshot,
+    namespace: &str,
+    port: u16,
+    services: &[&Service],
+) -> RouteConfiguration {
+    let mut virtual_hosts: Vec<VirtualHost> = services
+        .iter()
+        .map(|service| virtual_host(snapshot, namespace, port, service))
+        .collect();
+    virtual_hosts.push(fallback_host(snapshot.mesh().outbound_traffic_policy.mode));
+    RouteConfiguration {
+        name: port.to_string(),
+        virtual_hosts,
+        validate_clusters: Some(envoy_types::pb::google::protobuf::BoolValue { value: false }),
+        ..RouteConfiguration::default()
+    }
+}
+
+fn virtual_host(snapshot: &Snapshot, namespace: &str, port: u16, service: &Service) -> VirtualHost {
+    let routes = match virtual_service(snapshot, namespace, &service.hostname) {
+        Some((spec, vs_namespace)) => spec
+            .http
+            .iter()
+            .flat_map(|route| http_route::routes(snapshot, vs_namespace, port, route))
+            .collect(),
+        None => vec![Route {
+            name: "default".to_string(),
+            r#match: Some(RouteMatch {
+                path_specifier: Some(PathSpecifier::Prefix("/".to_string())),
+                ..RouteMatch::default()
+            }),
+            action: Some(Action::Route(RouteAction {
+                cluster_specifier: Some(ClusterSpecifier::Cluster(cluster_name(
+                    port,
+                    "",
+                    &service.hostname,
+                ))),
+                timeout: Some(duration(std::time::Duration::ZERO)),
+                retry_policy: Some(retry_policy(2, DEFAULT_RETRY_ON, vec![503])),
+                ..RouteAction::default()
+            })),
+            ..Route::default()
+        }],
+    };
+    VirtualHost {
+        name: format!("{}:{port}", service.hostname),
+        domains: domains(snapshot, namespace, port, service),
+        routes,
+        ..VirtualHost::default()
+    }
+}
+
+/// The first VirtualService (in Istio's order) for the mesh whose hosts include `hostname`,
+/// with its namespace, which completes its short host names.
+fn virtual_service<'a>(
+    snapshot: &'a Snapshot,
+    namespace: &'a str,
+    hostname: &str,
+) -> Option<(&'a VirtualServiceSpec, &'a str)> {
+    snapshot
+        .visible_config(Kind::VirtualService, namespace)
+        .find_map(|config| {
+            let Resource::VirtualService(vs) = &config.resource else {
+                return None;
+            };
+            let for_mesh =
+                vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh");
+            let vs_namespace = config.resource.namespace();
+            let matches = vs
+                .spec
+                .hosts
+                .iter()
+                .any(|h| host_matches(&snapshot.resolve_host(h, vs_namespace), hostname));
+            (for_mesh && matches).then_some((&vs.spec, vs_namespace))
+        })
+}
+
+/// Every name a client may use for the service, as Istio lists them: the FQDN, and for a
+/// Kubernetes service `name.namespace.svc`, `name.namespace` and — from its own namespace —
+/// the bare name; each with and without the port, and the VIPs likewise.
+fn domains(snapshot: &Snapshot, namespace: &str, port: u16, service: &Service) -> Vec<String> {
+    let mut names = vec![service.hostname.clone()];
+    let suffix = format!(
+        ".{}.svc.{}",
+        service.namespace,
+        snapshot.mesh().cluster_domain
+    );
+    if let Some(name) = service.hostname.strip_suffix(&suffix) {
+        if namespace == service.namespace {
+            names.push(name.to_string());
+        }
+        names.push(format!("{name}.{}.svc", service.namespace));
+        names.push(format!("{name}.{}", service.namespace));
+    }
+    names.extend(
+        service
+            .addresses
+            .iter()
+            .filter(|a| !a.contains('/'))
+            .cloned(),
+    );
+    names
+        .into_iter()
+        .flat_map(|n| [format!("{n}:{port}"), n].into_iter().rev())
+        .collect()
+}
+
+/// Requests for hosts no service matches: passed through, or refused with 502 under
+/// `REGISTRY_ONLY`, as Istio does.
+fn fallback_host(mode: OutboundTrafficMode) -> VirtualHost {
+    let (name, action) = match mode {
+        OutboundTrafficMode::AllowAny => (
+            "allow_any",
+            Action::Route(RouteAction {
+                cluster_specifier: Some(ClusterSpecifier::Cluster(PASSTHROUGH_CLUSTER.to_string())),
+                timeout: Some(duration(std::time::Duration::ZERO)),
+                ..RouteAction::default()
+            }),
+        ),
+        OutboundTrafficMode::RegistryOnly => (
+            "block_all",
+            Action::DirectResponse(DirectResponseAction {
+                status: 502,
+                ..DirectResponseAction::default()
+            }),
+        ),
+    };
+    VirtualHost {
+        name: name.to_string(),
+        domains: vec!["*".to_string()],
+        routes: vec![Route {
+            name: name.to_string(),
+            r#match: Some(RouteMatch {
+                path_specifier: Some(PathSpecifier::Prefix("/".to_string())),
+                ..RouteMatch::default()
+            }),
+            action: Some(action),
+            ..Route::default()
+        }],
+        ..VirtualHost::default()
+    }
+}
+
+/// Istio's retry policy: `attempts` retries on `retry_on`. Istio also steers retries away
+/// from hosts already tried (the `previous_hosts` predicate); that extension is not in the
+/// protobuf JSON mapping yet, so it waits for the mapping to grow.
+pub fn retry_policy(attempts: u32, retry_on: &str, status_codes: Vec<u32>) -> RetryPolicy {
+    RetryPolicy {
+        retry_on: retry_on.to_string(),
+        num_retries: Some(UInt32Value { value: attempts }),
+        retriable_status_codes: status_codes,
+        ..RetryPolicy::default()
+    }
+}

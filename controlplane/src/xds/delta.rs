@@ -1,0 +1,212 @@
+//! The state of one delta (incremental) ADS connection.
+//!
+//! The server tracks, per type, which resources the proxy has and at which version (a content
+//! hash), so a response carries only what changed and names what was removed. Subscription
+//! changes apply whatever nonce a request carries: in delta xDS they are increments, and
+//! dropping one would lose it; only the ACK/NACK reading depends on the nonce.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::envoy::{
+    config::core::v3::Node,
+    service::discovery::v3::{self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse},
+};
+use mesh_xds::{Resource, ResourceType};
+
+use super::{
+    generator::Subscription,
+    hash,
+    protocol::{Action, IgnoreReason, Progress, ProtocolError},
+};
+
+/// One delta ADS stream.
+#[derive(Debug, Default)]
+pub struct DeltaConnection {
+    node: Option<Node>,
+    types: BTreeMap<ResourceType, DeltaType>,
+    responses: u64,
+}
+
+#[derive(Debug, Default)]
+struct DeltaType {
+    wildcard: bool,
+    names: BTreeSet<String>,
+    /// Names subscribed since the last response: each gets an answer, if only "removed".
+    new_names: BTreeSet<String>,
+    /// What the proxy has (or was last sent): name → version.
+    known: BTreeMap<String, String>,
+    progress: Progress,
+}
+
+// === impl DeltaConnection ===
+
+impl DeltaConnection {
+    /// A connection that has received nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The proxy, once its first request arrived.
+    pub fn node(&self) -> Option<&Node> {
+        self.node.as_ref()
+    }
+
+    /// Takes in a request and says what to do about it.
+    pub fn on_request(&mut self, request: &DeltaDiscoveryRequest) -> Result<Action, ProtocolError> {
+        if self.node.is_none() {
+            self.node = Some(request.node.clone().ok_or(ProtocolError::MissingNode)?);
+        }
+        let Some(kind) = ResourceType::from_type_url(&request.type_url) else {
+            return Ok(Action::Ignore(IgnoreReason::UnsupportedType));
+        };
+        let first = !self.types.contains_key(&kind);
+        let state = self.types.entry(kind).or_default();
+        if first {
+            // No names on the first request is the legacy wildcard. A reconnecting proxy says
+            // what it has, so that it is not sent again.
+            state.wildcard = request.resource_names_subscribe.is_empty();
+            state.known = request
+                .initial_resource_versions
+                .iter()
+                .map(|(name, version)| (name.clone(), version.clone()))
+                .collect();
+        }
+        let mut more = first;
+        for name in &request.resource_names_subscribe {
+            if name == "*" {
+                more |= !state.wildcard;
+                state.wildcard = true;
+            } else if state.names.insert(name.clone()) {
+                state.new_names.insert(name.clone());
+                more = true;
+            }
+        }
+        for name in &request.resource_names_unsubscribe {
+            if name == "*" {
+                state.wildcard = false;
+            } else {
+                state.names.remove(name);
+                state.new_names.remove(name);
+            }
+        }
+        if !state.wildcard {
+            // The proxy forgets what it unsubscribed from; so do we.
+            let names = &state.names;
+            state.known.retain(|name, _| names.contains(name));
+        }
+        let answer = match &state.progress.nonce {
+            _ if request.response_nonce.is_empty() => None,
+            Some(nonce) if *nonce == request.response_nonce => {
+                Some(state.progress.answer(request.error_detail.as_ref()))
+            }
+            _ => Some(Action::Ignore(IgnoreReason::StaleNonce)),
+        };
+        Ok(match answer {
+            _ if more => Action::Respond,
+            Some(answer) => answer,
+            None => Action::Ignore(IgnoreReason::NothingNew),
+        })
+    }
+
+    /// What the proxy subscribed to for `kind`, if it asked for it.
+    pub fn subscription(&self, kind: ResourceType) -> Option<Subscription> {
+        self.types.get(&kind).map(DeltaType::subscription)
+    }
+
+    /// The types the proxy asked for, in the order to push them (CDS, EDS, LDS, RDS, SDS).
+    pub fn subscribed(&self) -> Vec<ResourceType> {
+        ResourceType::ALL
+            .into_iter()
+            .filter(|kind| self.types.contains_key(kind))
+            .collect()
+    }
+
+    /// The ACK/NACK progress of `kind`.
+    pub fn progress(&self, kind: ResourceType) -> Option<&Progress> {
+        self.types.get(&kind).map(|state| &state.progress)
+    }
+
+    /// The response bringing the proxy from what it has to `resources` of `kind`: changed
+    /// resources, and the names of removed ones. `None` if the proxy did not ask for the type,
+    /// or if nothing changed and the response is not `forced` (a request awaits it).
+    pub fn respond(
+        &mut self,
+        kind: ResourceType,
+        resources: Vec<Resource>,
+        forced: bool,
+    ) -> Option<DeltaDiscoveryResponse> {
+        let state = self.types.get_mut(&kind)?;
+        let subscription = state.subscription();
+        let current: BTreeMap<String, _> = resources
+            .into_iter()
+            .filter(|resource| subscription.contains(resource.name()))
+            .map(|resource| {
+                let name = resource.name().to_string();
+                let any = resource.into_any();
+                (name, (hash::resource_version(&any), any))
+            })
+            .collect();
+        let mut removed: BTreeSet<String> = state
+            .known
+            .keys()
+            .filter(|name| !current.contains_key(*name))
+            .cloned()
+            .collect();
+        // A name subscribed to that does not exist is answered as removed, so the proxy does
+        // not wait for it.
+        removed.extend(
+            std::mem::take(&mut state.new_names)
+                .into_iter()
+                .filter(|name| !current.contains_key(name)),
+        );
+        let system_version = hash::response_version(current.values().map(|(_, any)| any));
+        let changed: Vec<_> = current
+            .into_iter()
+            .filter(|(name, (version, _))| state.known.get(name) != Some(version))
+            .collect();
+        if changed.is_empty() && removed.is_empty() && !forced {
+            return None;
+        }
+        for name in &removed {
+            state.known.remove(name);
+        }
+        let resources = changed
+            .into_iter()
+            .map(|(name, (version, any))| {
+                state.known.insert(name.clone(), version.clone());
+                discovery::Resource {
+                    name,
+                    version,
+                    resource: Some(any),
+                    ..discovery::Resource::default()
+                }
+            })
+            .collect();
+        self.responses += 1;
+        let nonce = self.responses.to_string();
+        state.progress.sent(nonce.clone(), system_version.clone());
+        Some(DeltaDiscoveryResponse {
+            system_version_info: system_version,
+            resources,
+            type_url: kind.type_url().to_string(),
+            removed_resources: removed.into_iter().collect(),
+            nonce,
+            ..DeltaDiscoveryResponse::default()
+        })
+    }
+}
+
+// === impl DeltaType ===
+
+impl DeltaType {
+    fn subscription(&self) -> Subscription {
+        if self.wildcard {
+            Subscription::Wildcard
+        } else {
+            Subscription::Names(self.names.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

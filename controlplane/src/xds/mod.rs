@@ -1,0 +1,27 @@
+//! The xDS server: Envoy's aggregated discovery service (ADS), state of the world and delta,
+//! over gRPC.
+//!
+//! - [`generator`]: the seam to translation: what a proxy gets, and when the config changed.
+//! - [`sotw`] and [`delta`]: the per-connection protocol state, pure and testable without gRPC.
+//! - [`protocol`]: what both variants share: request outcomes, ACK/NACK bookkeeping.
+//! - [`debounce`]: coalesces bursts of config changes into one push.
+//! - [`status`]: who is connected and what they ACKed, for `/debug/syncz`.
+//! - [`server`]: the tonic service wiring the state to streams, and [`serve`].
+
+pub mod debounce;
+pub mod delta;
+pub mod generator;
+mod hash;
+pub mod protocol;
+pub mod server;
+pub mod sotw;
+pub mod status;
+mod stream;
+
+pub use self::{
+    debounce::DebounceOptions,
+    generator::{Changed, GenerateError, Generator, Scope, Subscription},
+    protocol::{Action, IgnoreReason, Progress, ProtocolError},
+    server::{Options, XdsServer, serve},
+    status::{ProxyStatus, StatusRegistry, StatusSnapshot, TypeStatus},
+};

@@ -1,0 +1,135 @@
+//! The tonic ADS service, and [`serve`] to run it on a listener.
+
+use std::{future::Future, sync::Arc};
+
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+    aggregated_discovery_service_server::{
+        AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+    },
+};
+use tokio::{net::TcpListener, sync::mpsc, sync::watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{
+    Request, Response, Status, Streaming,
+    transport::{Server, server::TcpIncoming},
+};
+
+use super::{
+    debounce::{DebounceOptions, debounce},
+    delta::DeltaConnection,
+    generator::{Changed, Generator},
+    sotw::SotwConnection,
+    status::StatusRegistry,
+    stream::{self, Connection, Shared},
+};
+
+/// Responses queued per stream before the stream waits for the proxy to read.
+const RESPONSE_QUEUE: usize = 16;
+
+/// How the server runs.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// How config changes are coalesced into pushes.
+    pub debounce: DebounceOptions,
+    /// Where streams report their progress; keep a clone to serve `/debug/syncz`.
+    pub status: Arc<StatusRegistry>,
+}
+
+/// The aggregated discovery service, both variants, for tonic.
+#[derive(Clone)]
+pub struct XdsServer {
+    shared: Shared,
+}
+
+// === impl XdsServer ===
+
+impl XdsServer {
+    /// A service generating with `generator` and pushing on every (already debounced) change
+    /// published on `pushes`, whose versions count pushes (see [`debounce`]).
+    pub fn new(
+        generator: Arc<dyn Generator>,
+        pushes: watch::Receiver<Changed>,
+        status: Arc<StatusRegistry>,
+    ) -> Self {
+        Self {
+            shared: Shared {
+                generator,
+                pushes,
+                status,
+            },
+        }
+    }
+
+    fn spawn<C: Connection>(
+        &self,
+        connection: C,
+        requests: Streaming<C::Request>,
+    ) -> ReceiverStream<Result<C::Response, Status>> {
+        let (responses, rx) = mpsc::channel(RESPONSE_QUEUE);
+        tokio::spawn(stream::run(
+            connection,
+            requests,
+            responses,
+            self.shared.clone(),
+        ));
+        ReceiverStream::new(rx)
+    }
+}
+
+impl std::fmt::Debug for XdsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XdsServer")
+            .field("status", &self.shared.status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for XdsServer {
+    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
+    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        Ok(Response::new(
+            self.spawn(SotwConnection::new(), request.into_inner()),
+        ))
+    }
+
+    async fn delta_aggregated_resources(
+        &self,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
+        Ok(Response::new(
+            self.spawn(DeltaConnection::new(), request.into_inner()),
+        ))
+    }
+}
+
+/// Serves ADS in plaintext on `listener` (15010, for local and development use) until the
+/// server fails. Config changes on `changes` are debounced, then pushed to the proxies they
+/// affect; the server keeps answering requests if `changes`' sender goes away.
+pub fn serve(
+    listener: TcpListener,
+    generator: Arc<dyn Generator>,
+    changes: watch::Receiver<Changed>,
+    options: Options,
+) -> impl Future<Output = Result<(), tonic::transport::Error>> {
+    let (pushes_tx, pushes_rx) = watch::channel(Changed::default());
+    let service = XdsServer::new(generator, pushes_rx, options.status);
+    let grpc = Server::builder()
+        .add_service(AggregatedDiscoveryServiceServer::new(service))
+        .serve_with_incoming(TcpIncoming::from(listener));
+    let debouncer = debounce(changes, pushes_tx, options.debounce);
+    async move {
+        tokio::pin!(grpc);
+        tokio::select! {
+            served = &mut grpc => return served,
+            () = debouncer => {}
+        }
+        grpc.await
+    }
+}

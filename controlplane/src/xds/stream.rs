@@ -1,0 +1,275 @@
+//! One ADS stream: requests and config pushes in, responses out, progress to the registry.
+//!
+//! The same loop drives both variants through [`Connection`], which the state-of-the-world
+//! and delta states implement.
+
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::{
+    config::core::v3::Node,
+    service::discovery::v3::{
+        DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+    },
+};
+use futures_util::{Stream, StreamExt};
+use mesh_xds::{Resource, ResourceType};
+use tokio::sync::{mpsc, watch};
+use tonic::Status;
+
+use super::{
+    delta::DeltaConnection,
+    generator::{Changed, Generator, Subscription, node_namespace},
+    protocol::{Action, Progress, ProtocolError},
+    sotw::SotwConnection,
+    status::{Registration, StatusRegistry},
+};
+
+/// The protocol state of one stream, as the stream loop needs it.
+pub(crate) trait Connection: Send + 'static {
+    type Request: Send + Sync + 'static;
+    type Response: Send + 'static;
+
+    /// `sotw` or `delta`, for the status page.
+    const PROTOCOL: &'static str;
+
+    fn type_url(request: &Self::Request) -> &str;
+    fn on_request(&mut self, request: &Self::Request) -> Result<Action, ProtocolError>;
+    fn node(&self) -> Option<&Node>;
+    fn subscription(&self, kind: ResourceType) -> Option<Subscription>;
+    fn subscribed(&self) -> Vec<ResourceType>;
+    fn progress(&self, kind: ResourceType) -> Option<&Progress>;
+    fn respond(
+        &mut self,
+        kind: ResourceType,
+        resources: Vec<Resource>,
+        forced: bool,
+    ) -> Option<Self::Response>;
+}
+
+/// What a stream needs from the server.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) generator: Arc<dyn Generator>,
+    pub(crate) pushes: watch::Receiver<Changed>,
+    pub(crate) status: Arc<StatusRegistry>,
+}
+
+/// The proxy hung up, or stopped reading.
+struct Closed;
+
+struct StreamTask<C: Connection> {
+    connection: C,
+    shared: Shared,
+    responses: mpsc::Sender<Result<C::Response, Status>>,
+    registration: Registration,
+}
+
+/// Serves one stream until the proxy hangs up.
+pub(crate) async fn run<C, S>(
+    connection: C,
+    requests: S,
+    responses: mpsc::Sender<Result<C::Response, Status>>,
+    shared: Shared,
+) where
+    C: Connection,
+    S: Stream<Item = Result<C::Request, Status>> + Unpin + Send,
+{
+    let registration = shared.status.register();
+    let stream = StreamTask {
+        connection,
+        shared,
+        responses,
+        registration,
+    };
+    // `Closed` is how a stream ends; the registration's drop removes it from the status.
+    let _ = stream.serve(requests).await;
+}
+
+// === impl StreamTask ===
+
+impl<C: Connection> StreamTask<C> {
+    async fn serve<S>(mut self, mut requests: S) -> Result<(), Closed>
+    where
+        S: Stream<Item = Result<C::Request, Status>> + Unpin + Send,
+    {
+        let mut pushes = self.shared.pushes.clone();
+        let mut last_push = pushes.borrow_and_update().version;
+        let mut pushes_open = true;
+        let mut namespace = None;
+        loop {
+            tokio::select! {
+                request = requests.next() => {
+                    let request = match request {
+                        Some(Ok(request)) => request,
+                        Some(Err(status)) => {
+                            tracing::debug!(%status, "xDS stream broke");
+                            return Err(Closed);
+                        }
+                        None => return Err(Closed),
+                    };
+                    self.on_request(&request).await?;
+                    if namespace.is_none() {
+                        namespace = self.connection.node().and_then(node_namespace);
+                    }
+                }
+                changed = pushes.changed(), if pushes_open => {
+                    if changed.is_err() {
+                        // No more config changes will come; keep answering requests.
+                        pushes_open = false;
+                        continue;
+                    }
+                    let push = pushes.borrow_and_update().clone();
+                    let scope = push.scope_since(last_push);
+                    last_push = push.version;
+                    if scope.affects(namespace.as_deref()) {
+                        for kind in self.connection.subscribed() {
+                            self.send(kind, false).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_request(&mut self, request: &C::Request) -> Result<(), Closed> {
+        let kind = ResourceType::from_type_url(C::type_url(request));
+        let action = match self.connection.on_request(request) {
+            Ok(action) => action,
+            Err(error) => {
+                let _ = self
+                    .responses
+                    .send(Err(Status::invalid_argument(error.to_string())))
+                    .await;
+                return Err(Closed);
+            }
+        };
+        match (action, kind) {
+            (Action::Respond, Some(kind)) => self.send(kind, true).await?,
+            (Action::Nack(error), Some(kind)) => {
+                tracing::warn!(
+                    node = self.node_id(),
+                    r#type = kind.short_name(),
+                    %error,
+                    "proxy rejected config"
+                );
+                self.registration.nacked(kind);
+            }
+            _ => {}
+        }
+        self.record();
+        Ok(())
+    }
+
+    /// Generates `kind` for the proxy and sends it if it is news, or if `forced`.
+    async fn send(&mut self, kind: ResourceType, forced: bool) -> Result<(), Closed> {
+        let (Some(node), Some(subscription)) =
+            (self.connection.node(), self.connection.subscription(kind))
+        else {
+            return Ok(());
+        };
+        let resources = match self.shared.generator.generate(node, kind, &subscription) {
+            Ok(resources) => resources,
+            Err(error) => {
+                // The proxy keeps what it has; the next change tries again.
+                tracing::warn!(%error, "cannot generate xDS resources");
+                return Ok(());
+            }
+        };
+        let Some(response) = self.connection.respond(kind, resources, forced) else {
+            return Ok(());
+        };
+        self.responses
+            .send(Ok(response))
+            .await
+            .map_err(|_| Closed)?;
+        self.record();
+        self.registration.pushed(kind);
+        Ok(())
+    }
+
+    fn record(&self) {
+        let Some(node) = self.connection.node() else {
+            return;
+        };
+        let progress = self
+            .connection
+            .subscribed()
+            .into_iter()
+            .filter_map(|kind| Some((kind, self.connection.progress(kind)?)));
+        self.registration.update(&node.id, C::PROTOCOL, progress);
+    }
+
+    fn node_id(&self) -> &str {
+        self.connection.node().map_or("", |node| node.id.as_str())
+    }
+}
+
+// === impl Connection for SotwConnection ===
+
+impl Connection for SotwConnection {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+    const PROTOCOL: &'static str = "sotw";
+
+    fn type_url(request: &DiscoveryRequest) -> &str {
+        &request.type_url
+    }
+    fn on_request(&mut self, request: &DiscoveryRequest) -> Result<Action, ProtocolError> {
+        SotwConnection::on_request(self, request)
+    }
+    fn node(&self) -> Option<&Node> {
+        SotwConnection::node(self)
+    }
+    fn subscription(&self, kind: ResourceType) -> Option<Subscription> {
+        SotwConnection::subscription(self, kind).cloned()
+    }
+    fn subscribed(&self) -> Vec<ResourceType> {
+        SotwConnection::subscribed(self)
+    }
+    fn progress(&self, kind: ResourceType) -> Option<&Progress> {
+        SotwConnection::progress(self, kind)
+    }
+    fn respond(
+        &mut self,
+        kind: ResourceType,
+        resources: Vec<Resource>,
+        forced: bool,
+    ) -> Option<DiscoveryResponse> {
+        SotwConnection::respond(self, kind, resources, forced)
+    }
+}
+
+// === impl Connection for DeltaConnection ===
+
+impl Connection for DeltaConnection {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+    const PROTOCOL: &'static str = "delta";
+
+    fn type_url(request: &DeltaDiscoveryRequest) -> &str {
+        &request.type_url
+    }
+    fn on_request(&mut self, request: &DeltaDiscoveryRequest) -> Result<Action, ProtocolError> {
+        DeltaConnection::on_request(self, request)
+    }
+    fn node(&self) -> Option<&Node> {
+        DeltaConnection::node(self)
+    }
+    fn subscription(&self, kind: ResourceType) -> Option<Subscription> {
+        DeltaConnection::subscription(self, kind)
+    }
+    fn subscribed(&self) -> Vec<ResourceType> {
+        DeltaConnection::subscribed(self)
+    }
+    fn progress(&self, kind: ResourceType) -> Option<&Progress> {
+        DeltaConnection::progress(self, kind)
+    }
+    fn respond(
+        &mut self,
+        kind: ResourceType,
+        resources: Vec<Resource>,
+        forced: bool,
+    ) -> Option<DeltaDiscoveryResponse> {
+        DeltaConnection::respond(self, kind, resources, forced)
+    }
+}
