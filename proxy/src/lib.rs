@@ -9,9 +9,12 @@ mod app;
 pub mod balance;
 pub mod capture;
 mod cli;
+pub mod config;
 pub mod config_error;
 pub mod detect;
+pub mod response_flags;
 pub mod route;
+pub mod upstream;
 
 pub use self::app::run;
 pub use self::cli::{Args, Command, InitArgs};

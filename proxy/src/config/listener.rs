@@ -1,0 +1,112 @@
+//! Envoy `Listener`s compiled into what the accept loop needs: where to bind, and which filter
+//! chain handles a connection.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use crate::route::{Clusters, RouteTable};
+
+/// A compiled `Listener`.
+#[derive(Clone, Debug)]
+pub struct ListenerConfig {
+    /// The resource name.
+    pub name: String,
+    /// `address.socket_address`.
+    pub address: SocketAddr,
+    /// `use_original_dst`: a captured connection is dispatched by its original destination.
+    pub use_original_dst: bool,
+    /// `bind_to_port` (default true). A listener that does not bind only receives connections
+    /// handed over from a `use_original_dst` listener whose address matches its own.
+    pub bind_to_port: bool,
+    /// `filter_chains`, in order.
+    pub filter_chains: Vec<FilterChain>,
+    /// `default_filter_chain`: used when no chain matches.
+    pub default_filter_chain: Option<FilterChain>,
+    /// Whether `listener_filters` inspect TLS (`tls_inspector`) and HTTP (`http_inspector`), so
+    /// that chains can match on transport and application protocols.
+    pub inspect_protocols: bool,
+    /// `listener_filters_timeout` (Envoy's default 15 s); detection gives up and treats the
+    /// connection as opaque TCP after it.
+    pub detection_timeout: Duration,
+}
+
+/// One `filter_chains` entry.
+#[derive(Clone, Debug)]
+pub struct FilterChain {
+    /// The chain's name, for logs and `config_dump`.
+    pub name: String,
+    /// When the chain applies.
+    pub matcher: FilterChainMatch,
+    /// What handles the connection: the chain's terminal network filter.
+    pub filter: NetworkFilter,
+}
+
+/// `filter_chain_match`: every set field must match; an empty matcher matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterChainMatch {
+    /// `destination_port`.
+    pub destination_port: Option<u16>,
+    /// `prefix_ranges` on the (original) destination address.
+    pub prefix_ranges: Vec<CidrRange>,
+    /// `server_names` (TLS SNI), with `*.` wildcards.
+    pub server_names: Vec<String>,
+    /// `transport_protocol`: `raw_buffer` or `tls`.
+    pub transport_protocol: Option<String>,
+    /// `application_protocols`, e.g. `http/1.1`, `h2c`, `istio-http/1.1`.
+    pub application_protocols: Vec<String>,
+}
+
+/// An address prefix, as in `prefix_ranges`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CidrRange {
+    /// The network address.
+    pub address: std::net::IpAddr,
+    /// The prefix length in bits.
+    pub prefix_len: u8,
+}
+
+/// The terminal network filter of a chain.
+#[derive(Clone, Debug)]
+pub enum NetworkFilter {
+    /// `envoy.filters.network.http_connection_manager`.
+    Http(Arc<HttpConnectionManager>),
+    /// `envoy.filters.network.tcp_proxy`.
+    Tcp(Arc<TcpProxy>),
+}
+
+/// A compiled `HttpConnectionManager`.
+#[derive(Clone, Debug)]
+pub struct HttpConnectionManager {
+    /// `stat_prefix`.
+    pub stat_prefix: String,
+    /// Where the route table comes from.
+    pub routes: RouteSource,
+    /// Whether `access_log` asks for a log line per request.
+    pub access_log: bool,
+    /// `generate_request_id` (default true): add `x-request-id` when absent.
+    pub generate_request_id: bool,
+    /// `stream_idle_timeout`, if set.
+    pub stream_idle_timeout: Option<Duration>,
+}
+
+/// The `route_specifier` of an `HttpConnectionManager`.
+#[derive(Clone, Debug)]
+pub enum RouteSource {
+    /// `route_config`, compiled with the listener.
+    Inline(Arc<RouteTable>),
+    /// `rds.route_config_name`: looked up in the snapshot per request, so that an RDS update
+    /// applies without rebuilding the listener.
+    Rds(String),
+}
+
+/// A compiled `TcpProxy`.
+#[derive(Clone, Debug)]
+pub struct TcpProxy {
+    /// `stat_prefix`.
+    pub stat_prefix: String,
+    /// `cluster` or `weighted_clusters`.
+    pub clusters: Clusters,
+    /// `idle_timeout` (Envoy's default 1 h; zero disables it).
+    pub idle_timeout: Option<Duration>,
+    /// Whether `access_log` asks for a log line per connection.
+    pub access_log: bool,
+}

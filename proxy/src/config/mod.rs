@@ -1,0 +1,22 @@
+//! The proxy's live configuration: xDS resources compiled into the shapes the data path reads,
+//! published as one immutable [`Snapshot`] that is swapped atomically.
+//!
+//! The xDS client (or the bootstrap's static resources) compiles each resource as it arrives;
+//! a resource that does not compile is refused with a [`ConfigError`] and the previous snapshot
+//! keeps serving. Readers load the current snapshot once per connection or request and never
+//! see a half-applied update.
+//!
+//! [`ConfigError`]: crate::config_error::ConfigError
+
+mod cluster;
+mod listener;
+mod store;
+
+pub use self::{
+    cluster::{ClusterConfig, Discovery, UpstreamProtocol},
+    listener::{
+        CidrRange, FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig,
+        NetworkFilter, RouteSource, TcpProxy,
+    },
+    store::{ConfigStore, Snapshot},
+};

@@ -1,0 +1,6 @@
+//! Reaching a cluster's endpoints: which endpoint takes a request or connection. Shared by the
+//! HTTP router and the TCP proxy so that both fail the same way with the same flags.
+
+mod select;
+
+pub use self::select::{Selected, UpstreamError, select_endpoint};
