@@ -14,6 +14,10 @@ pub struct ListenerConfig {
     pub address: SocketAddr,
     /// `use_original_dst`: a captured connection is dispatched by its original destination.
     pub use_original_dst: bool,
+    /// The `original_dst` listener filter: filter chains match on the connection's original
+    /// destination (as Istio's `virtualInbound` needs), without handing the connection to
+    /// another listener.
+    pub original_dst_filter: bool,
     /// `bind_to_port` (default true). A listener that does not bind only receives connections
     /// handed over from a `use_original_dst` listener whose address matches its own.
     pub bind_to_port: bool,
@@ -84,6 +88,9 @@ pub struct HttpConnectionManager {
     pub access_log: bool,
     /// `generate_request_id` (default true): add `x-request-id` when absent.
     pub generate_request_id: bool,
+    /// `use_remote_address`: the proxy is the edge (a gateway), so it appends the client's
+    /// address to `x-forwarded-for`.
+    pub use_remote_address: bool,
     /// `stream_idle_timeout`, if set.
     pub stream_idle_timeout: Option<Duration>,
 }

@@ -9,11 +9,17 @@
 //! [`ConfigError`]: crate::config_error::ConfigError
 
 mod cluster;
+mod compile;
 mod listener;
 mod store;
 
 pub use self::{
     cluster::{ClusterConfig, Discovery, UpstreamProtocol},
+    compile::{
+        DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes,
+        compile_cluster, compile_listener, eds_service_names, rds_route_names, refresh_dns,
+        refresh_dns_forever, sotw_removals,
+    },
     listener::{
         CidrRange, FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig,
         NetworkFilter, RouteSource, TcpProxy,

@@ -1,0 +1,143 @@
+//! `/config_dump`: the static resources of the bootstrap and the dynamic ones last accepted,
+//! in the shape of Envoy's `envoy.admin.v3.ConfigDump` so that tools reading Envoy's dump
+//! (istioctl's `proxy-config`, scripts) read ours.
+
+use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
+use mesh_xds::{
+    json::{JsonError, to_json},
+    resource::{Resource, ResourceType},
+};
+use prost::Name;
+use serde_json::{Map, Value, json};
+
+use crate::xds_client::{TypeStatus, XdsStatus};
+
+const ADMIN: &str = "type.googleapis.com/envoy.admin.v3.";
+
+/// The whole dump.
+pub(super) fn config_dump(
+    bootstrap: Option<&Bootstrap>,
+    xds: Option<&XdsStatus>,
+) -> Result<Value, JsonError> {
+    let statics = bootstrap
+        .and_then(|b| b.static_resources.clone())
+        .unwrap_or_default();
+    let of = |kind: ResourceType| xds.and_then(|x| x.types.get(&kind));
+    let mut configs = Vec::new();
+    if let Some(bootstrap) = bootstrap {
+        configs.push(json!({
+            "@type": format!("{ADMIN}BootstrapConfigDump"),
+            "bootstrap": to_json(bootstrap)?,
+        }));
+    }
+
+    let mut clusters = section("ClustersConfigDump", of(ResourceType::Cluster));
+    clusters.insert(
+        "static_clusters".to_owned(),
+        statics
+            .clusters
+            .iter()
+            .map(|c| Ok(json!({ "cluster": typed(c)? })))
+            .collect::<Result<Value, JsonError>>()?,
+    );
+    clusters.insert(
+        "dynamic_active_clusters".to_owned(),
+        dynamic(of(ResourceType::Cluster), |version, resource| {
+            Ok(json!({ "version_info": version, "cluster": resource }))
+        })?,
+    );
+    configs.push(Value::Object(clusters));
+
+    let mut endpoints = section("EndpointsConfigDump", None);
+    endpoints.insert(
+        "dynamic_endpoint_configs".to_owned(),
+        dynamic(
+            of(ResourceType::ClusterLoadAssignment),
+            |version, resource| Ok(json!({ "version_info": version, "endpoint_config": resource })),
+        )?,
+    );
+    configs.push(Value::Object(endpoints));
+
+    let mut listeners = section("ListenersConfigDump", of(ResourceType::Listener));
+    listeners.insert(
+        "static_listeners".to_owned(),
+        statics
+            .listeners
+            .iter()
+            .map(|l| Ok(json!({ "listener": typed(l)? })))
+            .collect::<Result<Value, JsonError>>()?,
+    );
+    let mut dynamic_listeners = Vec::new();
+    if let Some(status) = of(ResourceType::Listener) {
+        for (name, accepted) in &status.resources {
+            dynamic_listeners.push(json!({
+                "name": name,
+                "active_state": {
+                    "version_info": accepted.version,
+                    "listener": resource_json(&accepted.resource)?,
+                },
+            }));
+        }
+    }
+    listeners.insert(
+        "dynamic_listeners".to_owned(),
+        Value::Array(dynamic_listeners),
+    );
+    configs.push(Value::Object(listeners));
+
+    let mut routes = section("RoutesConfigDump", None);
+    routes.insert(
+        "dynamic_route_configs".to_owned(),
+        dynamic(of(ResourceType::RouteConfiguration), |version, resource| {
+            Ok(json!({ "version_info": version, "route_config": resource }))
+        })?,
+    );
+    configs.push(Value::Object(routes));
+    Ok(json!({ "configs": configs }))
+}
+
+/// A section's `@type` and, for listeners and clusters, the version of the last update.
+fn section(kind: &str, status: Option<&TypeStatus>) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("@type".to_owned(), Value::String(format!("{ADMIN}{kind}")));
+    if let Some(status) = status {
+        map.insert(
+            "version_info".to_owned(),
+            Value::String(status.version.clone()),
+        );
+    }
+    map
+}
+
+fn dynamic(
+    status: Option<&TypeStatus>,
+    entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
+) -> Result<Value, JsonError> {
+    let Some(status) = status else {
+        return Ok(Value::Array(Vec::new()));
+    };
+    status
+        .resources
+        .values()
+        .map(|accepted| entry(&accepted.version, resource_json(&accepted.resource)?))
+        .collect()
+}
+
+/// A resource as an `Any` prints: its fields and its `@type`.
+fn typed<M: prost::Message + Name>(message: &M) -> Result<Value, JsonError> {
+    let mut value = to_json(message)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("@type".to_owned(), Value::String(M::type_url()));
+    }
+    Ok(value)
+}
+
+fn resource_json(resource: &Resource) -> Result<Value, JsonError> {
+    match resource {
+        Resource::Listener(r) => typed(r.as_ref()),
+        Resource::RouteConfiguration(r) => typed(r.as_ref()),
+        Resource::Cluster(r) => typed(r.as_ref()),
+        Resource::ClusterLoadAssignment(r) => typed(r.as_ref()),
+        Resource::Secret(r) => typed(r.as_ref()),
+    }
+}

@@ -1,0 +1,257 @@
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use mesh_xds::{json::from_yaml, resource::ResourceType};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::mpsc,
+};
+
+use super::*;
+use crate::{bootstrap::Bootstrap as Loaded, xds_client::AcceptedResource};
+
+const SIDECAR: &str = include_str!("../../../xds/tests/data/bootstrap-sidecar.yaml");
+
+fn node() -> Node {
+    Node {
+        id: "sidecar~10.0.0.9~a.default~default.svc.cluster.local".to_owned(),
+        cluster: "a.default".to_owned(),
+        ..Node::default()
+    }
+}
+
+async fn start(state: AdminState) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, state));
+    address
+}
+
+/// `(status, body)` of one HTTP/1.1 request.
+async fn call(address: SocketAddr, method: &str, target: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a full response");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[tokio::test]
+async fn ready_and_live() {
+    let ready = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&ready);
+    let address =
+        start(AdminState::new(node()).with_ready(move || flag.load(Ordering::SeqCst))).await;
+    assert_eq!(
+        call(address, "GET", "/ready").await,
+        (503, "INITIALIZING\n".to_owned())
+    );
+    assert_eq!(
+        call(address, "GET", "/live").await,
+        (200, "LIVE\n".to_owned())
+    );
+    ready.store(true, Ordering::SeqCst);
+    assert_eq!(
+        call(address, "GET", "/ready").await,
+        (200, "LIVE\n".to_owned())
+    );
+    assert_eq!(
+        call(address, "POST", "/ready").await,
+        (405, "use GET\n".to_owned())
+    );
+    assert_eq!(
+        call(address, "GET", "/stats").await,
+        (404, "not found\n".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn server_info() {
+    let address = start(AdminState::new(node()).with_ready(|| false)).await;
+    let (status, body) = call(address, "GET", "/server_info").await;
+    assert_eq!(status, 200);
+    let mut info: Value = serde_json::from_str(&body).unwrap();
+    let uptime = info["uptime_current_epoch"].as_str().unwrap().to_owned();
+    assert!(
+        uptime.strip_suffix('s').unwrap().parse::<u64>().is_ok(),
+        "{uptime}"
+    );
+    let info = info.as_object_mut().unwrap();
+    info.remove("uptime_current_epoch");
+    info.remove("uptime_all_epochs");
+    assert_eq!(
+        Value::Object(info.clone()),
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "state": "INITIALIZING",
+            "node": { "id": node().id, "cluster": "a.default" },
+        })
+    );
+}
+
+#[tokio::test]
+async fn config_dump_is_envoy_shaped() {
+    let bootstrap = Loaded::parse(SIDECAR, Path::new("bootstrap.yaml")).unwrap();
+    let xds = Arc::new(XdsState::default());
+    let listener: Listener =
+        from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }")
+            .unwrap();
+    let accepted = AcceptedResource {
+        version: "l1".to_owned(),
+        resource: Arc::new(listener.into()),
+    };
+    xds.accepted(
+        ResourceType::Listener,
+        "l1",
+        &[("l".to_owned(), accepted)],
+        &[],
+    );
+    let address = start(
+        AdminState::new(node())
+            .with_bootstrap(bootstrap.raw)
+            .with_xds(Arc::clone(&xds)),
+    )
+    .await;
+    let (status, body) = call(address, "GET", "/config_dump").await;
+    assert_eq!(status, 200);
+    let dump: Value = serde_json::from_str(&body).unwrap();
+    let configs = dump["configs"].as_array().unwrap();
+    let types: Vec<&str> = configs
+        .iter()
+        .map(|c| c["@type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",
+            "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+            "type.googleapis.com/envoy.admin.v3.EndpointsConfigDump",
+            "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+            "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+        ]
+    );
+    assert_eq!(
+        configs[0]["bootstrap"]["node"]["cluster"],
+        "reviews.default"
+    );
+    let static_clusters: Vec<&str> = configs[1]["static_clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cluster"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(static_clusters, ["xds-grpc", "inbound|9080||"]);
+    assert_eq!(configs[1]["dynamic_active_clusters"], json!([]));
+    let listeners = &configs[3];
+    assert_eq!(listeners["version_info"], "l1");
+    assert_eq!(
+        listeners["static_listeners"][0]["listener"]["name"],
+        "virtualInbound"
+    );
+    assert_eq!(
+        listeners["dynamic_listeners"],
+        json!([{
+            "name": "l",
+            "active_state": {
+                "version_info": "l1",
+                "listener": {
+                    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+                    "name": "l",
+                    "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
+                },
+            },
+        }])
+    );
+    assert_eq!(configs[4]["dynamic_route_configs"], json!([]));
+}
+
+#[tokio::test]
+async fn operations_call_their_hooks() {
+    let (quit_tx, mut quit_rx) = mpsc::channel(1);
+    let (level_tx, mut level_rx) = mpsc::unbounded_channel();
+    let drained = Arc::new(AtomicBool::new(false));
+    let drained_flag = Arc::clone(&drained);
+    let address = start(
+        AdminState::new(node())
+            .with_quit(quit_tx)
+            .with_log_level(move |level| {
+                if level == "bogus" {
+                    return Err("invalid filter \"bogus\"".to_owned());
+                }
+                level_tx.send(level.to_owned()).map_err(|e| e.to_string())
+            })
+            .with_drain(move || drained_flag.store(true, Ordering::SeqCst)),
+    )
+    .await;
+
+    assert_eq!(
+        call(address, "GET", "/quitquitquit").await,
+        (405, "use POST\n".to_owned())
+    );
+    assert_eq!(
+        call(address, "POST", "/quitquitquit").await,
+        (200, "OK\n".to_owned())
+    );
+    assert_eq!(quit_rx.recv().await, Some(()));
+
+    assert_eq!(
+        call(address, "POST", "/logging?level=info%2Cmesh_proxy%3Ddebug").await,
+        (200, "log level set to info,mesh_proxy=debug\n".to_owned())
+    );
+    assert_eq!(
+        level_rx.recv().await.as_deref(),
+        Some("info,mesh_proxy=debug")
+    );
+    assert_eq!(
+        call(address, "POST", "/logging?level=bogus").await,
+        (400, "invalid filter \"bogus\"\n".to_owned())
+    );
+    assert_eq!(
+        call(address, "POST", "/logging").await,
+        (
+            400,
+            "usage: POST /logging?level=<filter>, e.g. level=info,mesh_proxy=debug\n".to_owned()
+        )
+    );
+
+    assert!(!drained.load(Ordering::SeqCst));
+    assert_eq!(
+        call(address, "POST", "/drain_listeners").await,
+        (200, "OK\n".to_owned())
+    );
+    assert!(drained.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn unwired_operations_say_so() {
+    let address = start(AdminState::new(node())).await;
+    assert_eq!(
+        call(address, "POST", "/quitquitquit").await,
+        (501, "shutdown is not wired\n".to_owned())
+    );
+    assert_eq!(
+        call(address, "POST", "/drain_listeners").await,
+        (501, "draining is not wired\n".to_owned())
+    );
+}
+
+#[test]
+fn percent_decoding() {
+    assert_eq!(percent_decode("a%2Cb+c").as_deref(), Some("a,b c"));
+    assert_eq!(percent_decode("%zz"), None);
+    assert_eq!(percent_decode("%2"), None);
+}

@@ -1,0 +1,253 @@
+//! Applying a response's resources to a [`Snapshot`].
+//!
+//! Every function compiles all the resources first and changes the snapshot only when all of
+//! them compile, so that one bad resource refuses the whole response (the NACK) and, run inside
+//! [`ConfigStore::update`], leaves the published snapshot untouched. Both xDS variants use the
+//! same functions: delta passes its upserts and removals; state of the world passes the full
+//! set and, for listeners and clusters, the names that disappeared from it (see
+//! [`sotw_removals`]).
+//!
+//! [`ConfigStore::update`]: crate::config::ConfigStore::update
+
+use std::{
+    collections::{BTreeSet, HashSet},
+    sync::Arc,
+};
+
+use envoy_types::pb::envoy::config::{
+    cluster::v3::Cluster, endpoint::v3::ClusterLoadAssignment, listener::v3::Listener,
+    route::v3::RouteConfiguration,
+};
+use mesh_common::path::FieldPath;
+
+use super::{cluster::compile_cluster, dns::DnsAnswers, listener::compile_listener};
+use crate::{
+    balance::EndpointSet,
+    config::{ClusterConfig, Discovery, Snapshot},
+    config_error::ConfigError,
+    route::RouteTable,
+};
+
+/// Applies LDS: upserts `updates`, then removes `removals`.
+pub fn apply_listeners(
+    snapshot: &mut Snapshot,
+    updates: &[Listener],
+    removals: &[String],
+) -> Result<(), ConfigError> {
+    unique("Listener", updates.iter().map(|l| l.name.as_str()))?;
+    let compiled = updates
+        .iter()
+        .map(compile_listener)
+        .collect::<Result<Vec<_>, _>>()?;
+    for listener in compiled {
+        snapshot
+            .listeners
+            .insert(listener.name.clone(), Arc::new(listener));
+    }
+    for name in removals {
+        snapshot.listeners.remove(name);
+    }
+    Ok(())
+}
+
+/// Applies RDS: upserts `updates`, then removes `removals`. A listener whose route name has
+/// no table answers 404 (`NR`) until it arrives.
+pub fn apply_routes(
+    snapshot: &mut Snapshot,
+    updates: &[RouteConfiguration],
+    removals: &[String],
+) -> Result<(), ConfigError> {
+    unique(
+        "RouteConfiguration",
+        updates.iter().map(|r| r.name.as_str()),
+    )?;
+    let compiled = updates
+        .iter()
+        .map(RouteTable::compile)
+        .collect::<Result<Vec<_>, _>>()?;
+    for table in compiled {
+        snapshot
+            .routes
+            .insert(table.name().to_owned(), Arc::new(table));
+    }
+    for name in removals {
+        snapshot.routes.remove(name);
+    }
+    Ok(())
+}
+
+/// Applies CDS: upserts `updates`, then removes `removals` together with their endpoints.
+///
+/// An updated EDS cluster keeps the endpoints it had when its `service_name` is unchanged, or
+/// shares those of another cluster with the same `service_name`; otherwise it has none, and
+/// answers `UH`, until its assignment arrives. DNS clusters take their endpoints from `dns`
+/// (see [`DnsAnswers::resolve`]).
+pub fn apply_clusters(
+    snapshot: &mut Snapshot,
+    updates: &[Cluster],
+    removals: &[String],
+    dns: &DnsAnswers,
+) -> Result<(), ConfigError> {
+    unique("Cluster", updates.iter().map(|c| c.name.as_str()))?;
+    let compiled = updates
+        .iter()
+        .map(compile_cluster)
+        .collect::<Result<Vec<_>, _>>()?;
+    for name in removals {
+        snapshot.clusters.remove(name);
+        snapshot.endpoints.remove(name);
+    }
+    for config in compiled {
+        let endpoints = endpoints_for(snapshot, &config, dns);
+        let name = config.name.clone();
+        match endpoints {
+            Some(set) => snapshot.endpoints.insert(name.clone(), set),
+            None => snapshot.endpoints.remove(&name),
+        };
+        snapshot.clusters.insert(name, Arc::new(config));
+    }
+    Ok(())
+}
+
+fn endpoints_for(
+    snapshot: &Snapshot,
+    config: &ClusterConfig,
+    dns: &DnsAnswers,
+) -> Option<Arc<EndpointSet>> {
+    match &config.discovery {
+        Discovery::Static(set) => Some(Arc::clone(set)),
+        Discovery::StrictDns { .. } | Discovery::LogicalDns { .. } => dns
+            .endpoints(
+                config,
+                snapshot.endpoints.get(&config.name).map(Arc::as_ref),
+            )
+            .map(Arc::new),
+        Discovery::OriginalDst => None,
+        Discovery::Eds { service_name } => {
+            let same_service = |name: &str| {
+                snapshot.clusters.get(name).is_some_and(|c| {
+                    matches!(&c.discovery, Discovery::Eds { service_name: s } if s == service_name)
+                })
+            };
+            if same_service(&config.name)
+                && let Some(set) = snapshot.endpoints.get(&config.name)
+            {
+                return Some(Arc::clone(set));
+            }
+            snapshot
+                .endpoints
+                .iter()
+                .find(|(name, _)| same_service(name))
+                .map(|(_, set)| Arc::clone(set))
+        }
+    }
+}
+
+/// Applies EDS: each assignment goes to every EDS cluster whose `service_name` it names,
+/// keeping the in-flight counts of endpoints that stay; a removed assignment leaves its clusters
+/// without endpoints. Assignments no cluster names are still compiled, so that a bad one is
+/// refused.
+pub fn apply_endpoints(
+    snapshot: &mut Snapshot,
+    updates: &[ClusterLoadAssignment],
+    removals: &[String],
+) -> Result<(), ConfigError> {
+    unique(
+        "ClusterLoadAssignment",
+        updates.iter().map(|c| c.cluster_name.as_str()),
+    )?;
+    let mut next = Vec::new();
+    for cla in updates {
+        let clusters = eds_clusters(snapshot, &cla.cluster_name);
+        if clusters.is_empty() {
+            EndpointSet::compile(cla)?;
+        }
+        for cluster in clusters {
+            let set = match snapshot.endpoints.get(&cluster) {
+                Some(previous) => previous.update(cla)?,
+                None => EndpointSet::compile(cla)?,
+            };
+            next.push((cluster, Arc::new(set)));
+        }
+    }
+    for (cluster, set) in next {
+        snapshot.endpoints.insert(cluster, set);
+    }
+    for service in removals {
+        for cluster in eds_clusters(snapshot, service) {
+            snapshot.endpoints.remove(&cluster);
+        }
+    }
+    Ok(())
+}
+
+/// The EDS clusters whose endpoints come from the assignment named `service`.
+fn eds_clusters(snapshot: &Snapshot, service: &str) -> Vec<String> {
+    snapshot
+        .clusters
+        .values()
+        .filter(
+            |c| matches!(&c.discovery, Discovery::Eds { service_name } if service_name == service),
+        )
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// State of the world for listeners and clusters: the names of `previous` (the dynamic
+/// resources last accepted) missing from the new full set, which Envoy removes.
+pub fn sotw_removals<'a>(
+    previous: impl IntoIterator<Item = &'a String>,
+    current: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let current: HashSet<&str> = current.into_iter().collect();
+    previous
+        .into_iter()
+        .filter(|name| !current.contains(name.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The assignment names the snapshot's EDS clusters fetch over EDS.
+pub fn eds_service_names(snapshot: &Snapshot) -> BTreeSet<String> {
+    snapshot
+        .clusters
+        .values()
+        .filter_map(|c| match &c.discovery {
+            Discovery::Eds { service_name } => Some(service_name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The route configuration names the snapshot's listeners fetch over RDS.
+pub fn rds_route_names(snapshot: &Snapshot) -> BTreeSet<String> {
+    use crate::config::{NetworkFilter, RouteSource};
+    snapshot
+        .listeners
+        .values()
+        .flat_map(|l| l.filter_chains.iter().chain(&l.default_filter_chain))
+        .filter_map(|chain| match &chain.filter {
+            NetworkFilter::Http(hcm) => match &hcm.routes {
+                RouteSource::Rds(name) => Some(name.clone()),
+                RouteSource::Inline(_) => None,
+            },
+            NetworkFilter::Tcp(_) => None,
+        })
+        .collect()
+}
+
+/// Envoy refuses a response that names one resource twice.
+fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(ConfigError {
+                kind,
+                name: name.to_owned(),
+                path: FieldPath::root().field("name"),
+                reason: "appears more than once in the response".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}

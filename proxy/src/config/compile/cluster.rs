@@ -1,0 +1,366 @@
+//! `Cluster` → [`ClusterConfig`].
+//!
+//! Refused in `Cluster`: a custom `cluster_type`, `lb_policy` other than `ROUND_ROBIN`,
+//! `LEAST_REQUEST` and `RANDOM` (and `CLUSTER_PROVIDED`, for `ORIGINAL_DST` only), `lb_config`,
+//! `load_balancing_policy`, `common_lb_config`, `lb_subset_config`, an `eds_config` that is not
+//! ADS, `transport_socket` and `transport_socket_matches`/`transport_socket_matcher` (TLS
+//! origination), `health_checks`, `outlier_detection`, `max_requests_per_connection`,
+//! `upstream_http_protocol_options`, `common_http_protocol_options`, `upstream_bind_config`,
+//! `filters`, `upstream_config`, `connection_pool_per_downstream_connection`,
+//! `queuing_policies`, `dns_resolvers`, `use_tcp_for_dns_lookups`, `dns_resolution_config`,
+//! `typed_dns_resolver_config`, `dns_lookup_family` `V6_ONLY`, `circuit_breakers` with a finite
+//! limit or `per_host_thresholds`, any `typed_extension_protocol_options` but
+//! `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, and in those options every field
+//! but `explicit_http_config` (HTTP/1.1 or HTTP/2) and `use_downstream_protocol_config`.
+//!
+//! Ignored: `alt_stat_name`, `stats_matcher`, `metadata`, `per_connection_buffer_limit_bytes`,
+//! `per_connection_buffer_high_watermark_timeout`, `upstream_connection_options`,
+//! `close_connections_on_host_health_failure`, `ignore_health_on_host_removal` (there is no
+//! health checking), `lrs_server`, `lrs_report_endpoint_metrics`, `track_timeout_budgets`,
+//! `track_cluster_stats`, `preconnect_policy`, `wait_for_warm_on_init`, `cleanup_interval`;
+//! circuit breakers left unset or at 4294967295 (unlimited, as Istio sets them) are not enforced;
+//! and `dns_refresh_rate`, `dns_jitter`, `dns_failure_refresh_rate`, `respect_dns_ttl`: DNS
+//! clusters are resolved when they are applied and then at the one period that
+//! `refresh_dns_forever` is given.
+
+use std::{sync::Arc, time::Duration};
+
+use envoy_types::pb::envoy::{
+    config::{
+        cluster::v3::{
+            Cluster,
+            cluster::{
+                ClusterDiscoveryType, ClusterProtocolSelection, DiscoveryType, DnsLookupFamily,
+                LbPolicy,
+            },
+        },
+        core::v3::config_source::ConfigSourceSpecifier,
+        endpoint::v3::{ClusterLoadAssignment, lb_endpoint::HostIdentifier},
+    },
+    extensions::upstreams::http::v3::{
+        HttpProtocolOptions,
+        http_protocol_options::{UpstreamProtocolOptions, explicit_http_config::ProtocolConfig},
+    },
+};
+use mesh_common::path::FieldPath;
+
+use super::common::{duration, host_and_port, join, unpack};
+use crate::{
+    balance::{Algorithm, EndpointSet},
+    config::{ClusterConfig, Discovery, UpstreamProtocol},
+    config_error::{ConfigError, FieldError, reject_if},
+};
+
+const KIND: &str = "Cluster";
+
+/// The only key of `typed_extension_protocol_options` served.
+const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/// Envoy's default `connect_timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Compiles a `Cluster`, or says precisely why it is refused. `STATIC` clusters get their
+/// endpoint set here; DNS clusters list the hosts to resolve.
+pub fn compile_cluster(cluster: &Cluster) -> Result<ClusterConfig, ConfigError> {
+    compile_fields(cluster).map_err(|e| e.in_resource(KIND, &cluster.name))
+}
+
+#[allow(deprecated)]
+fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
+    let root = FieldPath::root();
+    if c.name.is_empty() {
+        return Err(FieldError::new(root.field("name"), "must not be empty"));
+    }
+    reject_if(
+        !c.transport_socket_matches.is_empty(),
+        &root,
+        "transport_socket_matches",
+    )?;
+    reject_if(
+        c.transport_socket_matcher.is_some(),
+        &root,
+        "transport_socket_matcher",
+    )?;
+    reject_if(c.transport_socket.is_some(), &root, "transport_socket")?;
+    reject_if(!c.health_checks.is_empty(), &root, "health_checks")?;
+    reject_if(c.outlier_detection.is_some(), &root, "outlier_detection")?;
+    reject_if(
+        c.max_requests_per_connection.is_some(),
+        &root,
+        "max_requests_per_connection",
+    )?;
+    reject_if(
+        c.upstream_http_protocol_options.is_some(),
+        &root,
+        "upstream_http_protocol_options",
+    )?;
+    reject_if(
+        c.common_http_protocol_options.is_some(),
+        &root,
+        "common_http_protocol_options",
+    )?;
+    reject_if(
+        c.upstream_bind_config.is_some(),
+        &root,
+        "upstream_bind_config",
+    )?;
+    reject_if(c.lb_subset_config.is_some(), &root, "lb_subset_config")?;
+    reject_if(c.common_lb_config.is_some(), &root, "common_lb_config")?;
+    reject_if(!c.filters.is_empty(), &root, "filters")?;
+    reject_if(
+        c.load_balancing_policy.is_some(),
+        &root,
+        "load_balancing_policy",
+    )?;
+    reject_if(c.upstream_config.is_some(), &root, "upstream_config")?;
+    reject_if(
+        c.connection_pool_per_downstream_connection,
+        &root,
+        "connection_pool_per_downstream_connection",
+    )?;
+    reject_if(c.queuing_policies.is_some(), &root, "queuing_policies")?;
+    reject_if(c.lb_config.is_some(), &root, "lb_config")?;
+    reject_if(!c.dns_resolvers.is_empty(), &root, "dns_resolvers")?;
+    reject_if(c.use_tcp_for_dns_lookups, &root, "use_tcp_for_dns_lookups")?;
+    reject_if(
+        c.dns_resolution_config.is_some(),
+        &root,
+        "dns_resolution_config",
+    )?;
+    reject_if(
+        c.typed_dns_resolver_config.is_some(),
+        &root,
+        "typed_dns_resolver_config",
+    )?;
+    reject_if(
+        c.dns_lookup_family == DnsLookupFamily::V6Only as i32,
+        &root,
+        "dns_lookup_family",
+    )?;
+    circuit_breakers(c, &root.field("circuit_breakers"))?;
+    let kind = match &c.cluster_discovery_type {
+        None => DiscoveryType::Static,
+        Some(ClusterDiscoveryType::Type(t)) => DiscoveryType::try_from(*t)
+            .map_err(|_| FieldError::new(root.field("type"), format!("unknown value {t}")))?,
+        Some(ClusterDiscoveryType::ClusterType(_)) => {
+            return Err(FieldError::unsupported(root.field("cluster_type")));
+        }
+    };
+    let algorithm = match LbPolicy::try_from(c.lb_policy) {
+        Ok(LbPolicy::RoundRobin) => Algorithm::RoundRobin,
+        Ok(LbPolicy::LeastRequest) => Algorithm::LeastRequest,
+        Ok(LbPolicy::Random) => Algorithm::Random,
+        Ok(LbPolicy::ClusterProvided) if kind == DiscoveryType::OriginalDst => Algorithm::default(),
+        _ => return Err(FieldError::unsupported(root.field("lb_policy"))),
+    };
+    let discovery = discovery(c, kind, &root)?;
+    let connect_timeout = match &c.connect_timeout {
+        None => DEFAULT_CONNECT_TIMEOUT,
+        Some(d) => duration(d, &root.field("connect_timeout"))?,
+    };
+    Ok(ClusterConfig {
+        name: c.name.clone(),
+        discovery,
+        algorithm,
+        connect_timeout,
+        protocol: protocol(c, &root)?,
+    })
+}
+
+fn discovery(c: &Cluster, kind: DiscoveryType, root: &FieldPath) -> Result<Discovery, FieldError> {
+    let assignment_path = root.field("load_assignment");
+    let empty = ClusterLoadAssignment {
+        cluster_name: c.name.clone(),
+        ..ClusterLoadAssignment::default()
+    };
+    let assignment = c.load_assignment.as_ref().unwrap_or(&empty);
+    match kind {
+        DiscoveryType::Eds => {
+            let eds = c.eds_cluster_config.as_ref();
+            let source = eds
+                .and_then(|e| e.eds_config.as_ref())
+                .and_then(|s| s.config_source_specifier.as_ref());
+            if !matches!(source, None | Some(ConfigSourceSpecifier::Ads(_))) {
+                return Err(FieldError::new(
+                    root.field("eds_cluster_config").field("eds_config"),
+                    "only `ads: {}` is supported by mesh-proxy",
+                ));
+            }
+            let service_name = eds
+                .map(|e| e.service_name.clone())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| c.name.clone());
+            Ok(Discovery::Eds { service_name })
+        }
+        DiscoveryType::Static => {
+            let set = EndpointSet::compile(assignment)
+                .map_err(|e| FieldError::new(join(&assignment_path, &e.path), e.reason))?;
+            Ok(Discovery::Static(Arc::new(set)))
+        }
+        DiscoveryType::StrictDns => Ok(Discovery::StrictDns {
+            hosts: dns_hosts(assignment, &assignment_path)?,
+        }),
+        DiscoveryType::LogicalDns => {
+            let mut hosts = dns_hosts(assignment, &assignment_path)?;
+            match (hosts.pop(), hosts.is_empty()) {
+                (Some((host, port)), true) => Ok(Discovery::LogicalDns { host, port }),
+                _ => Err(FieldError::new(
+                    assignment_path,
+                    "a LOGICAL_DNS cluster needs exactly one endpoint",
+                )),
+            }
+        }
+        DiscoveryType::OriginalDst => Ok(Discovery::OriginalDst),
+    }
+}
+
+/// The `(hostname, port)` of every endpoint of a DNS cluster's assignment.
+fn dns_hosts(
+    assignment: &ClusterLoadAssignment,
+    path: &FieldPath,
+) -> Result<Vec<(String, u16)>, FieldError> {
+    let mut hosts = Vec::new();
+    for (i, locality) in assignment.endpoints.iter().enumerate() {
+        let path = path.field("endpoints").index(i);
+        for (j, lb) in locality.lb_endpoints.iter().enumerate() {
+            let path = path.field("lb_endpoints").index(j);
+            let endpoint = match &lb.host_identifier {
+                Some(HostIdentifier::Endpoint(endpoint)) => endpoint,
+                Some(HostIdentifier::EndpointName(_)) => {
+                    return Err(FieldError::unsupported(path.field("endpoint_name")));
+                }
+                None => return Err(FieldError::new(path.field("endpoint"), "is required")),
+            };
+            let address_path = path.field("endpoint").field("address");
+            hosts.push(host_and_port(endpoint.address.as_ref(), &address_path)?);
+        }
+    }
+    if hosts.is_empty() {
+        return Err(FieldError::new(
+            path.field("endpoints"),
+            "a DNS cluster needs at least one endpoint",
+        ));
+    }
+    Ok(hosts)
+}
+
+fn circuit_breakers(c: &Cluster, path: &FieldPath) -> Result<(), FieldError> {
+    let Some(breakers) = &c.circuit_breakers else {
+        return Ok(());
+    };
+    reject_if(
+        !breakers.per_host_thresholds.is_empty(),
+        path,
+        "per_host_thresholds",
+    )?;
+    for (i, t) in breakers.thresholds.iter().enumerate() {
+        let path = path.field("thresholds").index(i);
+        reject_if(t.retry_budget.is_some(), &path, "retry_budget")?;
+        reject_if(
+            t.max_connection_pools.is_some(),
+            &path,
+            "max_connection_pools",
+        )?;
+        let limits = [
+            ("max_connections", &t.max_connections),
+            ("max_pending_requests", &t.max_pending_requests),
+            ("max_requests", &t.max_requests),
+            ("max_retries", &t.max_retries),
+        ];
+        for (field, limit) in limits {
+            if let Some(limit) = limit
+                && limit.value != u32::MAX
+            {
+                return Err(FieldError::new(
+                    path.field(field),
+                    format!(
+                        "{} is a limit, and mesh-proxy supports only 4294967295 (unlimited)",
+                        limit.value
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(deprecated)]
+fn protocol(c: &Cluster, root: &FieldPath) -> Result<UpstreamProtocol, FieldError> {
+    let options_path = root.field("typed_extension_protocol_options");
+    let mut typed = None;
+    for (key, any) in &c.typed_extension_protocol_options {
+        let path = options_path.field(key.clone());
+        if key != HTTP_PROTOCOL_OPTIONS {
+            return Err(FieldError::unsupported(path));
+        }
+        typed = Some(typed_protocol(
+            &unpack::<HttpProtocolOptions>(any, &path)?,
+            &path,
+        )?);
+    }
+    if let Some(protocol) = typed {
+        return Ok(protocol);
+    }
+    // The fields Envoy deprecated for the typed options above, still sent by older planes.
+    if c.protocol_selection == ClusterProtocolSelection::UseDownstreamProtocol as i32 {
+        return Ok(UpstreamProtocol::UseDownstream);
+    }
+    if c.http2_protocol_options.is_some() {
+        return Ok(UpstreamProtocol::Http2);
+    }
+    Ok(UpstreamProtocol::Http1)
+}
+
+fn typed_protocol(
+    o: &HttpProtocolOptions,
+    path: &FieldPath,
+) -> Result<UpstreamProtocol, FieldError> {
+    reject_if(
+        o.common_http_protocol_options.is_some(),
+        path,
+        "common_http_protocol_options",
+    )?;
+    reject_if(
+        o.upstream_http_protocol_options.is_some(),
+        path,
+        "upstream_http_protocol_options",
+    )?;
+    reject_if(!o.http_filters.is_empty(), path, "http_filters")?;
+    reject_if(
+        o.header_validation_config.is_some(),
+        path,
+        "header_validation_config",
+    )?;
+    reject_if(o.outlier_detection.is_some(), path, "outlier_detection")?;
+    reject_if(
+        !o.request_mirror_policies.is_empty(),
+        path,
+        "request_mirror_policies",
+    )?;
+    reject_if(!o.hash_policy.is_empty(), path, "hash_policy")?;
+    reject_if(o.retry_policy.is_some(), path, "retry_policy")?;
+    match &o.upstream_protocol_options {
+        None => Ok(UpstreamProtocol::Http1),
+        Some(UpstreamProtocolOptions::ExplicitHttpConfig(explicit)) => {
+            match &explicit.protocol_config {
+                Some(ProtocolConfig::HttpProtocolOptions(_)) | None => Ok(UpstreamProtocol::Http1),
+                Some(ProtocolConfig::Http2ProtocolOptions(_)) => Ok(UpstreamProtocol::Http2),
+                Some(ProtocolConfig::Http3ProtocolOptions(_)) => Err(FieldError::unsupported(
+                    path.field("explicit_http_config")
+                        .field("http3_protocol_options"),
+                )),
+            }
+        }
+        Some(UpstreamProtocolOptions::UseDownstreamProtocolConfig(config)) => {
+            reject_if(
+                config.http3_protocol_options.is_some(),
+                &path.field("use_downstream_protocol_config"),
+                "http3_protocol_options",
+            )?;
+            Ok(UpstreamProtocol::UseDownstream)
+        }
+        Some(UpstreamProtocolOptions::AutoConfig(_)) => {
+            Err(FieldError::unsupported(path.field("auto_config")))
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Turning one discovery response into a snapshot update, for both protocol variants: decode,
+//! compile and apply as a whole, or refuse as a whole with the text of the NACK.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use envoy_types::pb::{
+    envoy::config::{
+        cluster::v3::Cluster, endpoint::v3::ClusterLoadAssignment, listener::v3::Listener,
+        route::v3::RouteConfiguration,
+    },
+    google::protobuf::Any,
+};
+use mesh_xds::resource::{Resource, ResourceType};
+
+use super::state::{AcceptedResource, XdsState};
+use crate::config::{
+    ConfigStore, DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes,
+    eds_service_names, rds_route_names, sotw_removals,
+};
+
+/// One response's resources, before they are applied.
+#[derive(Debug)]
+pub(super) struct Update {
+    /// The resource type every resource must be of.
+    pub kind: ResourceType,
+    /// The version to record for the response.
+    pub version: String,
+    /// `(name, version, resource)` of the resources sent.
+    pub resources: Vec<(String, String, Any)>,
+    /// Names removed (delta).
+    pub removals: Vec<String>,
+    /// State of the world for listeners and clusters: the resources are the full set, and
+    /// anything accepted before and missing now is removed.
+    pub full_set: bool,
+}
+
+/// Applies responses to the store and records them in the shared state.
+#[derive(Debug)]
+pub(super) struct Applier {
+    pub store: Arc<ConfigStore>,
+    pub state: Arc<XdsState>,
+}
+
+/// The named subscriptions the current configuration needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Names {
+    /// Assignments of the EDS clusters.
+    pub endpoints: BTreeSet<String>,
+    /// Route configurations of the listeners' RDS.
+    pub routes: BTreeSet<String>,
+}
+
+// === impl Applier ===
+
+impl Applier {
+    /// Applies `update`; `Err` holds the NACK's error detail, and nothing changed.
+    pub async fn apply(&self, update: Update) -> Result<(), String> {
+        let kind = update.kind;
+        let result = self.try_apply(update).await;
+        if let Err(error) = &result {
+            tracing::warn!(kind = kind.short_name(), %error, "xDS response refused");
+            self.state.refused(kind, error);
+        }
+        result
+    }
+
+    async fn try_apply(&self, update: Update) -> Result<(), String> {
+        let mut decoded = Vec::with_capacity(update.resources.len());
+        for (i, (name, version, any)) in update.resources.iter().enumerate() {
+            let resource = Resource::decode_any(any).map_err(|e| format!("resources[{i}]: {e}"))?;
+            if resource.resource_type() != update.kind {
+                return Err(format!(
+                    "resources[{i}]: a {} in a {} response",
+                    resource.resource_type().short_name(),
+                    update.kind.short_name()
+                ));
+            }
+            let name = if name.is_empty() {
+                resource.name().to_owned()
+            } else {
+                name.clone()
+            };
+            decoded.push((name, version.clone(), resource));
+        }
+        let mut removals = update.removals.clone();
+        if update.full_set {
+            let previous = self.state.versions(update.kind);
+            removals.extend(sotw_removals(
+                previous.keys(),
+                decoded.iter().map(|(name, _, _)| name.as_str()),
+            ));
+        }
+        let typed = Typed::split(decoded.iter().map(|(_, _, r)| r));
+        let dns = DnsAnswers::resolve(&typed.clusters).await;
+        let type_url = update.kind.type_url();
+        self.store
+            .update(|snapshot| {
+                match update.kind {
+                    ResourceType::Listener => {
+                        apply_listeners(snapshot, &typed.listeners, &removals)
+                    }
+                    ResourceType::RouteConfiguration => {
+                        apply_routes(snapshot, &typed.routes, &removals)
+                    }
+                    ResourceType::Cluster => {
+                        apply_clusters(snapshot, &typed.clusters, &removals, &dns)
+                    }
+                    ResourceType::ClusterLoadAssignment => {
+                        apply_endpoints(snapshot, &typed.endpoints, &removals)
+                    }
+                    ResourceType::Secret => Ok(()),
+                }?;
+                snapshot.versions.insert(type_url, update.version.clone());
+                Ok::<_, crate::config_error::ConfigError>(())
+            })
+            .map_err(|e| e.to_string())?;
+        let accepted: Vec<(String, AcceptedResource)> = decoded
+            .into_iter()
+            .map(|(name, version, resource)| {
+                let version = if version.is_empty() {
+                    update.version.clone()
+                } else {
+                    version
+                };
+                (
+                    name,
+                    AcceptedResource {
+                        version,
+                        resource: Arc::new(resource),
+                    },
+                )
+            })
+            .collect();
+        self.state
+            .accepted(update.kind, &update.version, &accepted, &removals);
+        tracing::debug!(
+            kind = update.kind.short_name(),
+            version = %update.version,
+            resources = accepted.len(),
+            removed = removals.len(),
+            "xDS response applied"
+        );
+        Ok(())
+    }
+
+    /// What the current snapshot subscribes to by name.
+    pub fn names(&self) -> Names {
+        let snapshot = self.store.load();
+        Names {
+            endpoints: eds_service_names(&snapshot),
+            routes: rds_route_names(&snapshot),
+        }
+    }
+}
+
+impl Names {
+    /// The names for a named type; empty for the wildcard types.
+    pub fn of(&self, kind: ResourceType) -> BTreeSet<String> {
+        match kind {
+            ResourceType::ClusterLoadAssignment => self.endpoints.clone(),
+            ResourceType::RouteConfiguration => self.routes.clone(),
+            _ => BTreeSet::new(),
+        }
+    }
+}
+
+/// Decoded resources by message type.
+#[derive(Default)]
+struct Typed {
+    listeners: Vec<Listener>,
+    routes: Vec<RouteConfiguration>,
+    clusters: Vec<Cluster>,
+    endpoints: Vec<ClusterLoadAssignment>,
+}
+
+impl Typed {
+    fn split<'a>(resources: impl Iterator<Item = &'a Resource>) -> Self {
+        let mut typed = Self::default();
+        for resource in resources {
+            match resource {
+                Resource::Listener(l) => typed.listeners.push(Listener::clone(l)),
+                Resource::RouteConfiguration(r) => {
+                    typed.routes.push(RouteConfiguration::clone(r));
+                }
+                Resource::Cluster(c) => typed.clusters.push(Cluster::clone(c)),
+                Resource::ClusterLoadAssignment(c) => {
+                    typed.endpoints.push(ClusterLoadAssignment::clone(c));
+                }
+                Resource::Secret(_) => {}
+            }
+        }
+        typed
+    }
+}

@@ -1,0 +1,145 @@
+//! One delta (incremental) ADS stream: wildcard CDS and LDS, named EDS and RDS subscriptions
+//! that follow the clusters and listeners, an ACK or NACK per response, and on reconnection the
+//! versions already held (`initial_resource_versions`) so that they are not sent again.
+
+use std::collections::{BTreeSet, HashMap};
+
+use envoy_types::pb::{
+    envoy::{
+        config::core::v3::Node,
+        service::discovery::v3::{
+            DeltaDiscoveryRequest,
+            aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
+        },
+    },
+    google::rpc::Status as RpcStatus,
+};
+use mesh_xds::resource::ResourceType;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::transport::Channel;
+
+use super::{
+    INVALID_ARGUMENT,
+    apply::{Applier, Update},
+};
+
+/// Runs one stream until the server ends it or it fails. `received` turns true with the first
+/// response, so that the caller knows the connection worked.
+pub(super) async fn run(
+    channel: Channel,
+    node: &Node,
+    applier: &Applier,
+    received: &mut bool,
+) -> Result<(), tonic::Status> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let send = |request: DeltaDiscoveryRequest| {
+        // A failed send means the stream is over, which `message()` reports.
+        let _ = tx.send(request);
+    };
+    let mut subscribed: HashMap<ResourceType, BTreeSet<String>> = HashMap::new();
+    let names = applier.names();
+    for kind in [ResourceType::Cluster, ResourceType::Listener] {
+        // No names on the first request: the wildcard.
+        send(DeltaDiscoveryRequest {
+            node: Some(node.clone()),
+            type_url: kind.type_url().to_owned(),
+            initial_resource_versions: applier.state.versions(kind).into_iter().collect(),
+            ..DeltaDiscoveryRequest::default()
+        });
+    }
+    for kind in [
+        ResourceType::ClusterLoadAssignment,
+        ResourceType::RouteConfiguration,
+    ] {
+        let wanted = names.of(kind);
+        if wanted.is_empty() {
+            continue;
+        }
+        send(DeltaDiscoveryRequest {
+            node: Some(node.clone()),
+            type_url: kind.type_url().to_owned(),
+            resource_names_subscribe: wanted.iter().cloned().collect(),
+            initial_resource_versions: applier
+                .state
+                .versions(kind)
+                .into_iter()
+                .filter(|(name, _)| wanted.contains(name))
+                .collect(),
+            ..DeltaDiscoveryRequest::default()
+        });
+        subscribed.insert(kind, wanted);
+    }
+    let mut client = AggregatedDiscoveryServiceClient::new(channel);
+    let mut responses = client
+        .delta_aggregated_resources(UnboundedReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    applier.state.set_connected(true);
+    while let Some(response) = responses.message().await? {
+        *received = true;
+        let mut answer = DeltaDiscoveryRequest {
+            node: Some(node.clone()),
+            type_url: response.type_url.clone(),
+            response_nonce: response.nonce.clone(),
+            ..DeltaDiscoveryRequest::default()
+        };
+        let Some(kind) = ResourceType::from_type_url(&response.type_url) else {
+            answer.error_detail = Some(status(format!(
+                "unsupported xDS resource type {:?}",
+                response.type_url
+            )));
+            send(answer);
+            continue;
+        };
+        let version = if response.system_version_info.is_empty() {
+            response.nonce.clone()
+        } else {
+            response.system_version_info.clone()
+        };
+        let update = Update {
+            kind,
+            version,
+            resources: response
+                .resources
+                .into_iter()
+                .filter_map(|r| Some((r.name, r.version, r.resource?)))
+                .collect(),
+            removals: response.removed_resources,
+            full_set: false,
+        };
+        if let Err(error) = applier.apply(update).await {
+            answer.error_detail = Some(status(error));
+        }
+        send(answer);
+        let dependent = match kind {
+            ResourceType::Cluster => ResourceType::ClusterLoadAssignment,
+            ResourceType::Listener => ResourceType::RouteConfiguration,
+            _ => continue,
+        };
+        let wanted = applier.names().of(dependent);
+        let previous = subscribed.get(&dependent).cloned().unwrap_or_default();
+        if wanted == previous {
+            continue;
+        }
+        let first = !subscribed.contains_key(&dependent);
+        send(DeltaDiscoveryRequest {
+            // A first request must name the node; later ones may.
+            node: first.then(|| node.clone()),
+            type_url: dependent.type_url().to_owned(),
+            resource_names_subscribe: wanted.difference(&previous).cloned().collect(),
+            resource_names_unsubscribe: previous.difference(&wanted).cloned().collect(),
+            ..DeltaDiscoveryRequest::default()
+        });
+        subscribed.insert(dependent, wanted);
+    }
+    Ok(())
+}
+
+fn status(message: String) -> RpcStatus {
+    RpcStatus {
+        code: INVALID_ARGUMENT,
+        message,
+        details: Vec::new(),
+    }
+}

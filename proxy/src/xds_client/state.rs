@@ -1,0 +1,151 @@
+//! What the xDS client knows, shared with the admin server: the raw resources last accepted
+//! (for `config_dump`), and per type the version, the last NACK and whether the stream is up.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use arc_swap::ArcSwap;
+use mesh_xds::resource::{Resource, ResourceType};
+use tokio::sync::watch;
+
+/// The shared, lock-free view of the client's progress. Written only by the client's task.
+#[derive(Debug)]
+pub struct XdsState {
+    current: ArcSwap<XdsStatus>,
+    changed: watch::Sender<u64>,
+}
+
+/// One moment of the client's progress.
+#[derive(Clone, Debug, Default)]
+pub struct XdsStatus {
+    /// Whether an ADS stream is open.
+    pub connected: bool,
+    /// Per resource type, once the client heard about it.
+    pub types: BTreeMap<ResourceType, TypeStatus>,
+}
+
+/// The progress of one resource type.
+#[derive(Clone, Debug, Default)]
+pub struct TypeStatus {
+    /// The version of the last accepted response (state of the world: `version_info`; delta:
+    /// `system_version_info`, or the nonce when the server sends none).
+    pub version: String,
+    /// Why the last refused response was refused; cleared by the next accepted one.
+    pub last_error: Option<String>,
+    /// Whether a response of this type was ever accepted.
+    pub accepted_once: bool,
+    /// The resources currently applied, by name.
+    pub resources: BTreeMap<String, AcceptedResource>,
+}
+
+/// A resource as the control plane sent it, with the version it came with.
+#[derive(Clone, Debug)]
+pub struct AcceptedResource {
+    /// The resource's version (delta) or the response's `version_info` (state of the world).
+    pub version: String,
+    /// The resource.
+    pub resource: Arc<Resource>,
+}
+
+// === impl XdsState ===
+
+impl Default for XdsState {
+    fn default() -> Self {
+        Self {
+            current: ArcSwap::default(),
+            changed: watch::Sender::new(0),
+        }
+    }
+}
+
+impl XdsState {
+    /// The current status; cheap.
+    pub fn load(&self) -> Arc<XdsStatus> {
+        self.current.load_full()
+    }
+
+    /// Whether listeners and clusters have each been accepted at least once: the proxy has its
+    /// first full configuration.
+    pub fn is_synced(&self) -> bool {
+        let status = self.load();
+        [ResourceType::Cluster, ResourceType::Listener]
+            .iter()
+            .all(|kind| status.types.get(kind).is_some_and(|t| t.accepted_once))
+    }
+
+    /// Resolves once [`is_synced`](Self::is_synced) holds: the moment to start serving with a
+    /// complete configuration.
+    pub async fn synced(&self) {
+        let mut changes = self.changed.subscribe();
+        while !self.is_synced() {
+            // The sender lives in `self`, so the channel cannot close while this waits.
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.update(|s| s.connected = connected);
+    }
+
+    /// Records an accepted response: `upserts` replace, `removals` go.
+    pub(crate) fn accepted(
+        &self,
+        kind: ResourceType,
+        version: &str,
+        upserts: &[(String, AcceptedResource)],
+        removals: &[String],
+    ) {
+        self.update(|s| {
+            let t = s.types.entry(kind).or_default();
+            t.version = version.to_owned();
+            t.last_error = None;
+            t.accepted_once = true;
+            for (name, resource) in upserts {
+                t.resources.insert(name.clone(), resource.clone());
+            }
+            for name in removals {
+                t.resources.remove(name);
+            }
+        });
+    }
+
+    /// Records a refused response.
+    pub(crate) fn refused(&self, kind: ResourceType, error: &str) {
+        self.update(|s| {
+            s.types.entry(kind).or_default().last_error = Some(error.to_owned());
+        });
+    }
+
+    /// The names and versions of the accepted resources of `kind`.
+    pub(super) fn versions(&self, kind: ResourceType) -> BTreeMap<String, String> {
+        self.load()
+            .types
+            .get(&kind)
+            .map(|t| {
+                t.resources
+                    .iter()
+                    .map(|(name, r)| (name.clone(), r.version.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The version of the last accepted response of `kind` (empty before the first).
+    pub(super) fn version(&self, kind: ResourceType) -> String {
+        self.load()
+            .types
+            .get(&kind)
+            .map(|t| t.version.clone())
+            .unwrap_or_default()
+    }
+
+    fn update(&self, change: impl Fn(&mut XdsStatus)) {
+        self.current.rcu(|current| {
+            let mut next = XdsStatus::clone(current);
+            change(&mut next);
+            next
+        });
+        self.changed.send_modify(|generation| *generation += 1);
+    }
+}
