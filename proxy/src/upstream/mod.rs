@@ -1,6 +1,8 @@
 //! Reaching a cluster's endpoints: which endpoint takes a request or connection. Shared by the
 //! HTTP router and the TCP proxy so that both fail the same way with the same flags.
 
+mod pool;
 mod select;
 
+pub use self::pool::{BoxError, FixedConnector, PoolProtocol, Pools, UpstreamBody, UpstreamClient};
 pub use self::select::{Selected, UpstreamError, select_endpoint};

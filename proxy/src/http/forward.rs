@@ -1,0 +1,400 @@
+//! Forwarding a routed request upstream: endpoint selection, the upstream request, retries and
+//! timeouts, and Envoy's responses when it fails.
+//!
+//! The route timeout covers every attempt up to the response headers; a streaming response body
+//! is not cut by it. Which requests can be retried, and when, is in [`retry`](super::retry).
+
+use std::{error::Error as _, net::SocketAddr, time::Duration};
+
+use bytes::Bytes;
+use http::{
+    HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header::HOST,
+    uri::PathAndQuery,
+};
+use http_body_util::BodyExt;
+use hyper::{body::Incoming, upgrade::OnUpgrade};
+use hyper_util::{client::legacy, rt::TokioIo};
+
+use super::{
+    HttpContext,
+    body::{self, Guarded, ProxyBody},
+    explicit::Target,
+    headers::{self, X_FORWARDED_HOST},
+    local,
+    retry::{Replay, back_off, should_retry},
+};
+use crate::{
+    config::{Discovery, Snapshot, UpstreamProtocol},
+    response_flags::{ResponseFlag, ResponseFlags},
+    route::{ClusterTarget, Decision, HostRewrite, RetryPolicy, RoutePolicy},
+    upstream::{PoolProtocol, Selected, UpstreamClient, UpstreamError, select_endpoint},
+};
+
+/// Bounds the re-picks that avoid previously tried hosts.
+const MAX_HOST_REPICKS: u32 = 16;
+
+/// A routed request on its way upstream.
+pub struct Forward<'a> {
+    /// Pools and access log.
+    pub ctx: &'a HttpContext,
+    /// The snapshot the request was routed with; endpoints come from the same one.
+    pub snapshot: &'a Snapshot,
+    /// The routing decision, for its header edits.
+    pub decision: &'a Decision<'a>,
+    /// The cluster picked (from a weighted split, if any).
+    pub cluster: &'a ClusterTarget,
+    /// Timeouts, rewrites and retries.
+    pub policy: &'a RoutePolicy,
+    /// Whether the client speaks HTTP/2, for `use_downstream_protocol_config`.
+    pub downstream_http2: bool,
+    /// The captured connection's original destination.
+    pub original_dst: Option<SocketAddr>,
+    /// The target of an explicit-proxy request, resolved for `ORIGINAL_DST` clusters.
+    pub explicit: Option<&'a Target>,
+}
+
+/// The request to send, already routed and rewritten.
+pub struct Outgoing {
+    /// The request method.
+    pub method: Method,
+    /// The authority the client asked for (host rewrites apply later).
+    pub authority: String,
+    /// The path and query, rewritten if the route says so.
+    pub path_and_query: PathAndQuery,
+    /// The client's headers; hop-by-hop ones are removed later.
+    pub headers: HeaderMap,
+    /// The request body, counted as it is read.
+    pub body: ProxyBody,
+    /// The client's side of an upgrade the route allows.
+    pub upgrade: Option<OnUpgrade>,
+}
+
+/// What forwarding learned, for the access log.
+#[derive(Debug, Default)]
+pub struct Record {
+    /// Envoy's response flags.
+    pub flags: ResponseFlags,
+    /// The endpoint of the last attempt.
+    pub upstream_host: Option<SocketAddr>,
+    /// The cluster, when it exists.
+    pub upstream_cluster: Option<String>,
+}
+
+/// Why an attempt got no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Connecting failed or timed out (`UF`).
+    Connect,
+    /// The connection closed or reset before the response headers (`UC`).
+    Reset,
+    /// HTTP/2 refused the stream (`UC`; retried under `refused-stream`).
+    Refused,
+    /// The per-try timeout fired (`UT`).
+    Timeout,
+}
+
+// === impl Forward ===
+
+impl Forward<'_> {
+    /// Sends `out` upstream under the route's policy; every failure becomes Envoy's response.
+    pub async fn run(&self, mut out: Outgoing, record: &mut Record) -> Response<ProxyBody> {
+        let Some(config) = self.snapshot.clusters.get(&self.cluster.name) else {
+            record.flags.insert(ResponseFlag::NoClusterFound);
+            return local::respond(self.policy.cluster_not_found, Bytes::new());
+        };
+        record.upstream_cluster = Some(config.name.clone());
+        let http2 = match config.protocol {
+            UpstreamProtocol::Http1 => false,
+            UpstreamProtocol::Http2 => true,
+            UpstreamProtocol::UseDownstream => self.downstream_http2,
+        };
+        // Upgrades only exist in HTTP/1.1.
+        let protocol = if http2 && out.upgrade.is_none() {
+            PoolProtocol::Http2
+        } else {
+            PoolProtocol::Http1
+        };
+        headers::strip_hop_by_hop(&mut out.headers, out.upgrade.is_some());
+        headers::set_forwarded_proto(&mut out.headers);
+        for edits in self.decision.request_header_edits() {
+            edits.apply(&mut out.headers);
+        }
+        let rewrite = match (&self.cluster.host_rewrite, &self.policy.host_rewrite) {
+            (Some(host), _) => Some(HostRewrite::Literal(host.clone())),
+            (None, rewrite) => rewrite.clone(),
+        };
+        if rewrite.is_some()
+            && self.policy.append_x_forwarded_host
+            && let Ok(value) = HeaderValue::from_str(&out.authority)
+        {
+            out.headers.append(X_FORWARDED_HOST.clone(), value);
+        }
+        let auto_host = match rewrite {
+            Some(HostRewrite::Literal(host)) => {
+                out.authority = host;
+                false
+            }
+            Some(HostRewrite::Auto) => true,
+            None => false,
+        };
+        let original_dst = match (self.original_dst, self.explicit) {
+            (None, Some(target)) if matches!(config.discovery, Discovery::OriginalDst) => {
+                target.resolve().await
+            }
+            (dst, _) => dst,
+        };
+        let retrying = self.policy.retry.is_some();
+        let body = std::mem::replace(&mut out.body, body::empty());
+        let replay = match Replay::prepare(body, &out.headers, retrying).await {
+            Ok(replay) => replay,
+            Err(_) => {
+                record
+                    .flags
+                    .insert(ResponseFlag::DownstreamConnectionTermination);
+                return local::respond(StatusCode::BAD_REQUEST, Bytes::new());
+            }
+        };
+        let send = Send {
+            out,
+            replay,
+            protocol,
+            auto_host,
+            original_dst,
+        };
+        let attempts = self.attempts(send, record);
+        let result = match self.policy.timeout {
+            Some(limit) => tokio::time::timeout(limit, attempts).await.ok(),
+            None => Some(attempts.await),
+        };
+        result.unwrap_or_else(|| {
+            record.flags.insert(ResponseFlag::UpstreamRequestTimeout);
+            local::respond(StatusCode::GATEWAY_TIMEOUT, local::REQUEST_TIMEOUT)
+        })
+    }
+
+    async fn attempts(&self, mut send: Send, record: &mut Record) -> Response<ProxyBody> {
+        let retry = self
+            .policy
+            .retry
+            .as_ref()
+            .filter(|_| send.replay.replayable());
+        let mut retries_left = retry.map_or(0, |r| r.num_retries);
+        let mut tried = Vec::new();
+        let mut round = 0u32;
+        loop {
+            let selected = match self.pick(send.original_dst, &tried, retry) {
+                Ok(selected) => selected,
+                Err(error) => {
+                    record.flags.insert(error.response_flag());
+                    return match error {
+                        UpstreamError::NoCluster(_) => {
+                            local::respond(self.policy.cluster_not_found, Bytes::new())
+                        }
+                        UpstreamError::NoHealthyUpstream(_)
+                        | UpstreamError::NoOriginalDestination(_) => local::respond(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            local::NO_HEALTHY_UPSTREAM,
+                        ),
+                    };
+                }
+            };
+            record.upstream_host = Some(selected.address);
+            tried.push(selected.address);
+            let request = send.request(&selected);
+            let client = self.ctx.pools.client(
+                selected.address,
+                send.protocol,
+                selected.cluster.connect_timeout,
+            );
+            let sent = attempt(&client, request, retry.and_then(|r| r.per_try_timeout)).await;
+            let outcome = sent.as_ref().map(Response::status).map_err(|f| *f);
+            let retriable = retry.is_some_and(|policy| should_retry(policy, outcome));
+            if let Some(policy) = retry.filter(|_| retriable && retries_left > 0) {
+                retries_left -= 1;
+                drop(sent);
+                tokio::time::sleep(back_off(policy, round)).await;
+                round += 1;
+                continue;
+            }
+            if retriable {
+                record
+                    .flags
+                    .insert(ResponseFlag::UpstreamRetryLimitExceeded);
+            }
+            return match sent {
+                Ok(response) => self.respond(response, selected, send.out.upgrade.take()),
+                Err(failure) => failure.respond(&mut record.flags),
+            };
+        }
+    }
+
+    /// Picks an endpoint; with the `previous_hosts` predicate, re-picks a few times to avoid
+    /// the hosts already tried.
+    fn pick(
+        &self,
+        original_dst: Option<SocketAddr>,
+        tried: &[SocketAddr],
+        retry: Option<&RetryPolicy>,
+    ) -> Result<Selected, UpstreamError> {
+        let mut rng = rand::rng();
+        let mut selected =
+            select_endpoint(self.snapshot, &self.cluster.name, original_dst, &mut rng)?;
+        let repicks = retry.filter(|r| r.avoid_previous_hosts).map_or(0, |r| {
+            r.host_selection_retry_max_attempts
+                .clamp(1, MAX_HOST_REPICKS)
+        });
+        for _ in 0..repicks {
+            if !tried.contains(&selected.address) {
+                break;
+            }
+            selected = select_endpoint(self.snapshot, &self.cluster.name, original_dst, &mut rng)?;
+        }
+        Ok(selected)
+    }
+
+    /// The upstream response on its way downstream: hop-by-hop headers removed, the route's
+    /// response edits applied, and an accepted upgrade spliced.
+    fn respond(
+        &self,
+        mut response: Response<Incoming>,
+        selected: Selected,
+        upgrade: Option<OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        let upgraded = match upgrade {
+            Some(downstream) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                let upstream = hyper::upgrade::on(&mut response);
+                tokio::spawn(splice(downstream, upstream));
+                true
+            }
+            _ => false,
+        };
+        let (mut parts, incoming) = response.into_parts();
+        parts.version = Version::HTTP_11;
+        headers::strip_hop_by_hop(&mut parts.headers, upgraded);
+        for edits in self.decision.response_header_edits() {
+            edits.apply(&mut parts.headers);
+        }
+        let body = Guarded::new(body::boxed(incoming), selected.in_flight);
+        Response::from_parts(parts, body.boxed_unsync())
+    }
+}
+
+/// What every attempt sends.
+struct Send {
+    out: Outgoing,
+    replay: Replay,
+    protocol: PoolProtocol,
+    auto_host: bool,
+    original_dst: Option<SocketAddr>,
+}
+
+impl Send {
+    fn request(&mut self, selected: &Selected) -> Request<ProxyBody> {
+        let endpoint = selected.address.to_string();
+        let authority = if self.auto_host {
+            endpoint.clone()
+        } else {
+            self.out.authority.clone()
+        };
+        let uri = absolute(&authority, &self.out.path_and_query)
+            .or_else(|| absolute(&endpoint, &self.out.path_and_query))
+            .unwrap_or_default();
+        let mut request = Request::new(self.replay.take());
+        *request.method_mut() = self.out.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = self.out.headers.clone();
+        match self.protocol {
+            PoolProtocol::Http1 => {
+                *request.version_mut() = Version::HTTP_11;
+                if let Ok(host) = HeaderValue::from_str(&authority) {
+                    request.headers_mut().insert(HOST, host);
+                }
+            }
+            PoolProtocol::Http2 => {
+                // `:authority` carries it.
+                *request.version_mut() = Version::HTTP_2;
+                request.headers_mut().remove(HOST);
+            }
+        }
+        request
+    }
+}
+
+fn absolute(authority: &str, path_and_query: &PathAndQuery) -> Option<Uri> {
+    Uri::builder()
+        .scheme("http")
+        .authority(authority)
+        .path_and_query(path_and_query.clone())
+        .build()
+        .ok()
+}
+
+async fn attempt(
+    client: &UpstreamClient,
+    request: Request<ProxyBody>,
+    per_try_timeout: Option<Duration>,
+) -> Result<Response<Incoming>, Failure> {
+    let response = client.request(request);
+    let result = match per_try_timeout {
+        Some(limit) => tokio::time::timeout(limit, response)
+            .await
+            .map_err(|_| Failure::Timeout)?,
+        None => response.await,
+    };
+    result.map_err(|error| classify(&error))
+}
+
+fn classify(error: &legacy::Error) -> Failure {
+    if error.is_connect() {
+        return Failure::Connect;
+    }
+    // The h2 error is only reachable as a source; its debug form names the reset reason.
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if format!("{cause:?}").contains("REFUSED_STREAM") {
+            return Failure::Refused;
+        }
+        source = cause.source();
+    }
+    Failure::Reset
+}
+
+async fn splice(downstream: OnUpgrade, upstream: OnUpgrade) {
+    let (Ok(downstream), Ok(upstream)) = tokio::join!(downstream, upstream) else {
+        return;
+    };
+    let _ =
+        tokio::io::copy_bidirectional(&mut TokioIo::new(downstream), &mut TokioIo::new(upstream))
+            .await;
+}
+
+// === impl Failure ===
+
+impl Failure {
+    fn respond(self, flags: &mut ResponseFlags) -> Response<ProxyBody> {
+        let (status, flag, text) = match self {
+            Self::Connect => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlag::UpstreamConnectionFailure,
+                local::CONNECTION_FAILURE,
+            ),
+            Self::Reset => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlag::UpstreamConnectionTermination,
+                local::CONNECTION_TERMINATION,
+            ),
+            Self::Refused => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ResponseFlag::UpstreamConnectionTermination,
+                local::REFUSED_STREAM,
+            ),
+            Self::Timeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                ResponseFlag::UpstreamRequestTimeout,
+                local::REQUEST_TIMEOUT,
+            ),
+        };
+        flags.insert(flag);
+        local::respond(status, text)
+    }
+}

@@ -1,0 +1,268 @@
+//! One request through the connection manager: the route table, the routing decision, and the
+//! response, with its access log line.
+
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::SystemTime,
+};
+
+use bytes::Bytes;
+use http::{
+    HeaderMap, Method, Request, Response, StatusCode, Version,
+    header::{HOST, USER_AGENT},
+    request::Parts,
+    uri::PathAndQuery,
+};
+use http_body_util::BodyExt;
+use hyper::{body::Incoming, upgrade::OnUpgrade};
+use tokio::{sync::watch, time::Instant};
+
+use super::{
+    Downstream, HttpContext, HttpHandler,
+    body::{self, Counted, Logged, PendingLog, ProxyBody},
+    explicit::Target,
+    forward::{Forward, Outgoing, Record},
+    headers::{self, X_FORWARDED_PROTO},
+    local::{self, RequestUrl},
+    tunnel,
+};
+use crate::{
+    access_log::{AccessLogEntry, rfc3339},
+    config::{RouteSource, Snapshot},
+    response_flags::ResponseFlag,
+    route::{Outcome, RequestMeta},
+    serve,
+};
+
+/// A downstream connection's request handler.
+#[derive(Debug)]
+pub struct Conn {
+    /// What the listener knows about the connection.
+    pub downstream: Downstream,
+    /// Which connection manager routes its requests.
+    pub handler: HttpHandler,
+    /// Shared by every connection.
+    pub ctx: Arc<HttpContext>,
+    /// The connection's shutdown signal, passed on to CONNECT tunnels.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A request after parsing, before routing.
+struct Routed {
+    parts: Parts,
+    body: ProxyBody,
+    authority: String,
+    target: Option<Target>,
+    upgrade: Option<OnUpgrade>,
+}
+
+// === impl Conn ===
+
+impl Conn {
+    /// Handles one request to its response; never fails (errors become responses).
+    pub async fn handle(&self, mut request: Request<Incoming>) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let start_time = SystemTime::now();
+        let snapshot = self.ctx.store.load();
+        let (source, generate_request_id, access_log, target) = match &self.handler {
+            HttpHandler::Chain(hcm) => (
+                Some(hcm.routes.clone()),
+                hcm.generate_request_id,
+                hcm.access_log,
+                None,
+            ),
+            HttpHandler::Explicit => {
+                if request.method() == Method::CONNECT {
+                    return tunnel::connect(
+                        request,
+                        &self.ctx,
+                        self.downstream.peer,
+                        &self.shutdown,
+                    )
+                    .await;
+                }
+                let target = Target::of(request.uri(), request.headers());
+                let source = target
+                    .as_ref()
+                    .and_then(|t| serve::explicit_http_route(&snapshot, t.port));
+                (source, true, false, target)
+            }
+        };
+        let request_id = headers::ensure_request_id(request.headers_mut(), generate_request_id);
+        if matches!(&self.handler, HttpHandler::Chain(hcm) if hcm.use_remote_address) {
+            headers::append_forwarded_for(request.headers_mut(), self.downstream.peer.ip());
+        }
+        let authority = match &target {
+            Some(target) => target.authority(),
+            None => authority_of(&request),
+        };
+        let upgrade = (request.version() == Version::HTTP_11
+            && headers::upgrade_type(request.headers()).is_some())
+        .then(|| hyper::upgrade::on(&mut request));
+        let received = Arc::new(AtomicU64::new(0));
+        let (parts, incoming) = request.into_parts();
+        let entry = access_log.then(|| AccessLogEntry {
+            start_time: rfc3339(start_time),
+            method: parts.method.to_string(),
+            path: path_and_query(&parts).to_owned(),
+            protocol: protocol(parts.version).to_owned(),
+            x_request_id: request_id,
+            traceparent: header(&parts.headers, "traceparent"),
+            authority: Some(authority.clone()).filter(|a| !a.is_empty()),
+            user_agent: header(&parts.headers, USER_AGENT.as_str()),
+            ..AccessLogEntry::default()
+        });
+        let routed = Routed {
+            parts,
+            body: body::boxed(Counted::new(incoming, Arc::clone(&received))),
+            authority,
+            target,
+            upgrade,
+        };
+        let mut record = Record::default();
+        let mut route_name = None;
+        let response = self
+            .route(&snapshot, source, routed, &mut record, &mut route_name)
+            .await;
+        let Some(entry) = entry else {
+            return response;
+        };
+        let (parts, body) = response.into_parts();
+        let entry = AccessLogEntry {
+            response_code: parts.status.as_u16(),
+            upstream_host: record.upstream_host.map(|a| a.to_string()),
+            upstream_cluster: record.upstream_cluster,
+            route_name,
+            ..entry
+        };
+        let pending = PendingLog {
+            log: self.ctx.access_log.clone(),
+            entry,
+            flags: record.flags,
+            received,
+            started,
+        };
+        Response::from_parts(parts, Logged::new(body, pending).boxed_unsync())
+    }
+
+    async fn route(
+        &self,
+        snapshot: &Snapshot,
+        source: Option<RouteSource>,
+        request: Routed,
+        record: &mut Record,
+        route_name: &mut Option<String>,
+    ) -> Response<ProxyBody> {
+        let table = match source {
+            Some(RouteSource::Inline(table)) => Some(table),
+            Some(RouteSource::Rds(name)) => snapshot.routes.get(&name).cloned(),
+            None => None,
+        };
+        let Some(table) = table else {
+            record.flags.insert(ResponseFlag::NoRouteFound);
+            return local::respond(StatusCode::NOT_FOUND, Bytes::new());
+        };
+        let Routed {
+            parts,
+            body,
+            authority,
+            target,
+            upgrade,
+        } = request;
+        let original = path_and_query(&parts).to_owned();
+        let meta = RequestMeta::new(&parts.method, &authority, &original, &parts.headers);
+        let Some(decision) = table.find(&meta, rand::random()) else {
+            record.flags.insert(ResponseFlag::NoRouteFound);
+            return local::respond(StatusCode::NOT_FOUND, Bytes::new());
+        };
+        *route_name = Some(decision.route.name.clone()).filter(|n| !n.is_empty());
+        let rewritten = decision.rewritten_path(&meta);
+        let mut response = match decision.outcome {
+            Outcome::Forward { cluster, policy } => {
+                let Ok(path_and_query) =
+                    PathAndQuery::try_from(rewritten.unwrap_or_else(|| original.clone()))
+                else {
+                    return local::respond(StatusCode::BAD_REQUEST, Bytes::new());
+                };
+                // Upgrades are on unless the route turns this one off.
+                let upgrade = upgrade.filter(|_| {
+                    let kind = headers::upgrade_type(&parts.headers).unwrap_or_default();
+                    !policy.upgrades.iter().any(|(t, on)| *t == kind && !on)
+                });
+                let forward = Forward {
+                    ctx: &self.ctx,
+                    snapshot,
+                    decision: &decision,
+                    cluster,
+                    policy,
+                    downstream_http2: self.downstream.http2 || parts.version == Version::HTTP_2,
+                    original_dst: self.downstream.original_dst,
+                    explicit: target.as_ref(),
+                };
+                let out = Outgoing {
+                    method: parts.method,
+                    authority,
+                    path_and_query,
+                    headers: parts.headers,
+                    body,
+                    upgrade,
+                };
+                return forward.run(out, record).await;
+            }
+            Outcome::Redirect(redirect) => {
+                let scheme = parts
+                    .headers
+                    .get(&X_FORWARDED_PROTO)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("http");
+                local::redirect(
+                    redirect,
+                    RequestUrl {
+                        scheme,
+                        authority: &authority,
+                        path_and_query: &original,
+                        rewritten: rewritten.as_deref(),
+                    },
+                )
+            }
+            Outcome::Direct(direct) => local::direct(direct),
+        };
+        for edits in decision.response_header_edits() {
+            edits.apply(response.headers_mut());
+        }
+        response
+    }
+}
+
+fn authority_of<B>(request: &Request<B>) -> String {
+    match request.uri().authority() {
+        Some(authority) => authority.as_str().to_owned(),
+        None => request
+            .headers()
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+fn path_and_query(parts: &Parts) -> &str {
+    parts.uri.path_and_query().map_or("/", PathAndQuery::as_str)
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

@@ -1,0 +1,159 @@
+//! The HTTP connection manager: serves HTTP/1.1 and HTTP/2 on accepted connections, routes each
+//! request with the snapshot's route tables, and forwards it upstream or answers it locally.
+//!
+//! One [`HttpContext`] is shared by every connection of the process; [`serve_connection`] runs
+//! one downstream connection to its end. Failures answer as Envoy does, with the same status,
+//! body and response flags: no route is `404` (`NR`), an unknown cluster the route's
+//! `cluster_not_found_response_code` with an empty body (`NC`), no endpoint `503 no healthy
+//! upstream` (`UH`), and so on (see [`local`]).
+//!
+//! Not yet supported: idle timeouts (the connection manager's `stream_idle_timeout`, a route's
+//! `idle_timeout`, a retry policy's `per_try_idle_timeout`), `max_stream_duration` and
+//! `grpc-timeout`, and access logs for explicit-proxy requests.
+
+mod body;
+mod explicit;
+mod forward;
+mod handler;
+mod headers;
+pub mod local;
+mod retry;
+mod tunnel;
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, pin::Pin, sync::Arc};
+
+use http::Response;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::watch;
+
+pub use self::body::ProxyBody;
+use self::handler::Conn;
+use crate::{
+    access_log::{self, AccessLog},
+    config::{ConfigStore, HttpConnectionManager},
+    upstream::Pools,
+};
+
+/// Shared by every HTTP connection of the process.
+#[derive(Debug)]
+pub struct HttpContext {
+    store: Arc<ConfigStore>,
+    pools: Pools,
+    access_log: AccessLog,
+}
+
+/// What the listener knows about a downstream connection.
+#[derive(Clone, Debug)]
+pub struct Downstream {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The local address the connection arrived on.
+    pub local: SocketAddr,
+    /// The captured connection's original destination; None when the client addressed the
+    /// proxy itself (explicit proxy mode).
+    pub original_dst: Option<SocketAddr>,
+    /// HTTP/2 prior knowledge (h2c preface seen) or HTTP/1.x.
+    pub http2: bool,
+    /// The listener's name, for logs and metrics.
+    pub listener: String,
+}
+
+/// Which connection manager handles the connection's requests.
+#[derive(Clone, Debug)]
+pub enum HttpHandler {
+    /// A filter chain's `http_connection_manager`.
+    Chain(Arc<HttpConnectionManager>),
+    /// Explicit proxy mode: each request picks its route by the port of its target
+    /// (absolute-form URI or Host, default 80), via `crate::serve::explicit_http_route`;
+    /// CONNECT requests are tunnelled via `crate::serve::serve_tunnel`.
+    Explicit,
+}
+
+// === impl HttpContext ===
+
+impl HttpContext {
+    /// A context reading its configuration from `store`, writing access logs to stdout.
+    pub fn new(store: Arc<ConfigStore>) -> Self {
+        Self::with_access_log(store, AccessLog::stdout(access_log::DEFAULT_CAPACITY))
+    }
+
+    /// A context writing access logs to `access_log`.
+    pub fn with_access_log(store: Arc<ConfigStore>, access_log: AccessLog) -> Self {
+        Self {
+            store,
+            pools: Pools::new(),
+            access_log,
+        }
+    }
+
+    /// The access log, for its drop count.
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access_log
+    }
+}
+
+/// Serves HTTP on `io` until the client closes it, or until `shutdown` turns true (then
+/// finishes in-flight requests and closes gracefully: GOAWAY / `Connection: close`).
+pub async fn serve_connection<I>(
+    io: I,
+    downstream: Downstream,
+    handler: HttpHandler,
+    ctx: Arc<HttpContext>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let http2 = downstream.http2;
+    let conn = Arc::new(Conn {
+        downstream,
+        handler,
+        ctx,
+        shutdown: shutdown.clone(),
+    });
+    let service = service_fn(move |request| {
+        let conn = Arc::clone(&conn);
+        // Boxed as `Send` here, where the compiler can prove it for the concrete types.
+        let response: Pin<Box<dyn Future<Output = Response<ProxyBody>> + Send>> =
+            Box::pin(async move { conn.handle(request).await });
+        async move { Ok::<_, Infallible>(response.await) }
+    });
+    let io = TokioIo::new(io);
+    // A dropped sender means nobody will ever ask for a shutdown.
+    let stop = async move {
+        if shutdown.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    if http2 {
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => return log_end(result),
+            () = stop => conn.as_mut().graceful_shutdown(),
+        }
+        log_end(conn.await);
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .serve_connection(io, service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => return log_end(result),
+            () = stop => conn.as_mut().graceful_shutdown(),
+        }
+        log_end(conn.await);
+    }
+}
+
+fn log_end(result: Result<(), hyper::Error>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "downstream connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests;
