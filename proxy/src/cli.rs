@@ -1,6 +1,8 @@
 //! The command line of `mesh-proxy`.
 
-use clap::{Parser, Subcommand};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::{Parser, Subcommand, ValueEnum};
 use mesh_common::well_known::{PROXY_UID, proxy_ports};
 
 use crate::capture::{CaptureConfig, Ipv4Cidr, List, Port, Selection};
@@ -27,6 +29,71 @@ pub enum Command {
     /// Run it as root in the pod's network namespace, as the pod's init container does. Running
     /// it again replaces the rules; `--cleanup` removes them.
     Init(InitArgs),
+    /// Run the proxy: serve the listeners of an Envoy v3 bootstrap and the configuration its
+    /// ADS server sends, until SIGTERM, then drain.
+    Run(RunArgs),
+}
+
+/// `mesh-proxy run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The Envoy v3 Bootstrap (YAML, or JSON when the name ends in `.json`): node, static
+    /// resources, ADS and admin. A stock Envoy reads the same file the same way.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub bootstrap: PathBuf,
+    /// Use incremental (delta) xDS; `--xds-delta=false` uses state of the world.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub xds_delta: bool,
+    /// The log filter, e.g. `info` or `mesh_proxy=debug,info` (RUST_LOG syntax).
+    #[arg(
+        long,
+        value_name = "FILTER",
+        default_value = "info",
+        env = "MESH_PROXY_LOG"
+    )]
+    pub log_level: String,
+    /// How log lines are written.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Worker threads; defaults to the number of CPUs.
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// How long in-flight requests and connections may take to finish after SIGTERM.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub drain_time: Duration,
+    /// Bind listeners whose address is unspecified (0.0.0.0) to this address instead, so that
+    /// several proxies can share a host (the local mesh's gateway, benchmarks).
+    #[arg(long, value_name = "IP")]
+    pub bind_ip: Option<IpAddr>,
+    /// Where `/healthz/ready` is served; `none` turns it off.
+    #[arg(long, value_name = "ADDR|none", default_value = "0.0.0.0:15021")]
+    pub health_address: String,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses `250ms`, `5s`, `2m`, or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 250ms, 5s or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        _ => Err(format!("`{text}` is not a duration like 250ms, 5s or 2m")),
+    }
 }
 
 /// `mesh-proxy init`: the flags are named after Istio's `istio-iptables`.
@@ -100,7 +167,9 @@ mod tests {
     #[test]
     fn init_defaults_to_istios_capture() {
         let args = Args::try_parse_from(["mesh-proxy", "init"]).unwrap();
-        let Command::Init(init) = args.command;
+        let Command::Init(init) = args.command else {
+            panic!("not init")
+        };
         assert_eq!(init.capture_config(), CaptureConfig::default());
         assert!(!init.dry_run && !init.cleanup);
     }
@@ -117,7 +186,9 @@ mod tests {
             "--exclude-outbound-ports=",
         ])
         .unwrap();
-        let Command::Init(init) = args.command;
+        let Command::Init(init) = args.command else {
+            panic!("not init")
+        };
         let config = init.capture_config();
         assert_eq!((config.proxy_uid, config.proxy_gid), (1500, 1500));
         assert_eq!(
@@ -136,6 +207,49 @@ mod tests {
             Selection::Only(vec![Port(9080), Port(9443)])
         );
         assert_eq!(config.exclude_outbound_ports, List(vec![]));
+    }
+
+    #[test]
+    fn run_defaults_suit_a_sidecar() {
+        let args = Args::try_parse_from(["mesh-proxy", "run", "--bootstrap", "b.yaml"]).unwrap();
+        let Command::Run(run) = args.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.bootstrap, PathBuf::from("b.yaml"));
+        assert!(run.xds_delta);
+        assert_eq!(run.drain_time, Duration::from_secs(5));
+        assert_eq!(run.health_address, "0.0.0.0:15021");
+        assert_eq!((run.bind_ip, run.concurrency), (None, None));
+    }
+
+    #[test]
+    fn run_flags_override_the_defaults() {
+        let args = Args::try_parse_from([
+            "mesh-proxy",
+            "run",
+            "-c",
+            "b.json",
+            "--xds-delta=false",
+            "--drain-time=250ms",
+            "--bind-ip=127.0.0.1",
+            "--concurrency=1",
+        ])
+        .unwrap();
+        let Command::Run(run) = args.command else {
+            panic!("not run")
+        };
+        assert!(!run.xds_delta);
+        assert_eq!(run.drain_time, Duration::from_millis(250));
+        assert_eq!(run.bind_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(run.concurrency, Some(1));
+        let error = Args::try_parse_from(["mesh-proxy", "run", "-c", "b", "--drain-time=5h"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error.lines().next().unwrap(),
+            "error: invalid value '5h' for '--drain-time <DURATION>': `5h` is not a duration like \
+             250ms, 5s or 2m"
+        );
     }
 
     #[test]

@@ -5,16 +5,23 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_log;
+pub mod admin;
 mod app;
 pub mod balance;
+pub mod bootstrap;
 pub mod capture;
 mod cli;
 pub mod config;
 pub mod config_error;
 pub mod detect;
+pub mod http;
 pub mod response_flags;
 pub mod route;
+pub mod serve;
+pub mod tcp;
 pub mod upstream;
+pub mod xds_client;
 
 pub use self::app::run;
-pub use self::cli::{Args, Command, InitArgs};
+pub use self::cli::{Args, Command, InitArgs, LogFormat, RunArgs};

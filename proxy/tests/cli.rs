@@ -20,6 +20,8 @@ fn help() -> String {
          Usage: mesh-proxy <COMMAND>\n\n\
          Commands:\n\
          \x20 init  Write the iptables rules that send the pod's TCP traffic through the proxy\n\
+         \x20 run   Run the proxy: serve the listeners of an Envoy v3 bootstrap and the \
+         configuration its ADS server sends, until SIGTERM, then drain\n\
          \x20 help  Print this message or the help of the given subcommand(s)\n\n\
          Options:\n\
          \x20 -h, --help     Print help\n\

@@ -1,5 +1,9 @@
 //! What the binary does with its parsed command line.
 
+mod health;
+mod logging;
+mod run;
+
 use std::io::Write;
 
 use anyhow::Context;
@@ -11,6 +15,7 @@ use crate::cli::{Args, Command, InitArgs};
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Init(init) => run_init(&init, &mut std::io::stdout().lock()),
+        Command::Run(args) => run::run(&args),
     }
 }
 

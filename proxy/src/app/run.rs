@@ -1,0 +1,183 @@
+//! `mesh-proxy run`: the bootstrap's static configuration, the ADS client, the listeners, the
+//! admin and health ports, and the drain on SIGTERM.
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use tokio::{net::TcpListener, sync::mpsc};
+
+use super::{health, logging::Logging};
+use crate::{
+    admin::{self, AdminState},
+    bootstrap::Bootstrap,
+    capture::OriginalDst,
+    cli::RunArgs,
+    config::{ConfigStore, refresh_dns_forever},
+    http::HttpContext,
+    serve::{DataPlane, ServeOptions},
+    xds_client::XdsClient,
+};
+
+/// How often the addresses of STRICT_DNS and LOGICAL_DNS clusters are resolved again.
+const DNS_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the proxy until SIGTERM, Ctrl-C or the admin's `/quitquitquit`, then drains.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let logging = Logging::init(&args.log_level, args.log_format)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = args.concurrency {
+        runtime.worker_threads(workers.max(1));
+    }
+    let runtime = runtime
+        .enable_all()
+        .thread_name("mesh-proxy-worker")
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args, logging))
+}
+
+async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
+    let mut bootstrap = Bootstrap::load(&args.bootstrap)?;
+    bootstrap.resolve_dns().await;
+    tracing::info!(
+        node = %bootstrap.node.id,
+        bootstrap = %args.bootstrap.display(),
+        version = env!("CARGO_PKG_VERSION"),
+        "starting"
+    );
+
+    let store = Arc::new(ConfigStore::new(bootstrap.static_snapshot.clone()));
+    let http = Arc::new(HttpContext::new(Arc::clone(&store)));
+    let plane = DataPlane::start(
+        Arc::clone(&store),
+        http,
+        ServeOptions {
+            original_dst: OriginalDst::Socket,
+            bind_ip: args.bind_ip,
+            port_overrides: HashMap::new(),
+        },
+    );
+    let xds = bootstrap.ads.clone().map(|ads| {
+        XdsClient::spawn(
+            ads,
+            bootstrap.node.clone(),
+            Arc::clone(&store),
+            args.xds_delta,
+        )
+    });
+
+    let plane = Arc::new(plane);
+    let ready: health::Readiness = {
+        // Weak: the drain below needs the only strong reference to the listeners.
+        let plane = Arc::downgrade(&plane);
+        let xds = xds.as_ref().map(XdsClient::state);
+        Arc::new(move || {
+            plane.upgrade().is_some_and(|p| p.is_ready())
+                && xds.as_ref().is_none_or(|x| x.is_synced())
+        })
+    };
+    let _health = match health_address(args)? {
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the health port {address}"))?;
+            Some(AbortOnDrop(tokio::spawn(health::serve(
+                listener,
+                Arc::clone(&ready),
+            ))))
+        }
+        None => None,
+    };
+    let (quit, mut quit_requested) = mpsc::channel(1);
+    let _admin = match bootstrap.admin {
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the admin port {address}"))?;
+            let mut state = AdminState::new(bootstrap.node.clone())
+                .with_ready({
+                    let ready = Arc::clone(&ready);
+                    move || ready()
+                })
+                .with_bootstrap(bootstrap.raw.clone())
+                .with_quit(quit)
+                .with_log_level(move |level| logging.set(level));
+            if let Some(xds) = &xds {
+                state = state.with_xds(xds.state());
+            }
+            Some(AbortOnDrop(tokio::spawn(async move {
+                if let Err(error) = admin::serve(listener, state).await {
+                    tracing::error!(%error, "admin server stopped");
+                }
+            })))
+        }
+        None => None,
+    };
+    // DNS clusters follow their names' addresses, as Envoy's default 5 s refresh does.
+    let _dns = AbortOnDrop(tokio::spawn(refresh_dns_forever(
+        Arc::clone(&store),
+        DNS_REFRESH,
+    )));
+
+    tokio::select! {
+        () = shutdown_signal() => {}
+        _ = quit_requested.recv() => tracing::info!("quit requested on the admin port"),
+    }
+    tracing::info!(grace = ?args.drain_time, "draining");
+    drop(xds);
+    match Arc::try_unwrap(plane) {
+        Ok(plane) => plane.drain(args.drain_time).await,
+        Err(_) => tracing::warn!("listeners still referenced; exiting without draining"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn health_address(args: &RunArgs) -> anyhow::Result<Option<SocketAddr>> {
+    if args.health_address == "none" {
+        return Ok(None);
+    }
+    let mut address: SocketAddr = args.health_address.parse().with_context(|| {
+        format!(
+            "--health-address {:?} is not an address like 0.0.0.0:15021",
+            args.health_address
+        )
+    })?;
+    if let Some(ip) = args.bind_ip.filter(|_| address.ip().is_unspecified()) {
+        address.set_ip(ip);
+    }
+    Ok(Some(address))
+}
+
+/// Aborts a background task when the proxy stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Completes on SIGTERM (what Kubernetes sends) or Ctrl-C.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        result = tokio::signal::ctrl_c() => {
+            if let Err(error) = result {
+                tracing::warn!(%error, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}

