@@ -1,5 +1,6 @@
-//! Golden tests of translation: bookinfo, a reviews-v1 sidecar, and a few Istio configs, to
-//! the Envoy resources under `tests/golden/<case>/`. The files are the spec: review a change
+//! Golden tests of translation: bookinfo, a reviews-v1 sidecar or the ingress gateway, and a few
+//! Istio configs, to the Envoy resources under `tests/golden/<case>/` (a gateway case keeps its
+//! own config there, in `config.yaml`). The files are the spec: review a change
 //! to them as a change to what every proxy receives. `MESH_UPDATE_GOLDEN=1` rewrites them.
 
 // Helpers outside `#[test]` functions are test code too: a failed fixture read is a failed test.
@@ -152,6 +153,33 @@ fn golden(case: &str, config: &[&str], mesh: &MeshConfig) {
     check(case, &resources);
 }
 
+/// As [`golden`], with the case's own `config.yaml` after the files of `config`.
+fn golden_with_own(case: &str, config: &[&str]) {
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case)
+        .join("config.yaml");
+    let own = fs::read_to_string(&own).unwrap();
+    let build = || {
+        let mut objects = Objects::default();
+        add(&mut objects, &data("bookinfo.yaml"));
+        for file in config {
+            add(&mut objects, &data(file));
+        }
+        add(&mut objects, &own);
+        let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+        assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
+        snapshot
+    };
+    let resources = translate::sidecar(&build(), &reviews_v1());
+    assert_eq!(
+        translate::sidecar(&build(), &reviews_v1()),
+        resources,
+        "translation is deterministic"
+    );
+    check(case, &resources);
+}
+
 #[test]
 fn default() {
     golden("default", &[], &MeshConfig::default());
@@ -198,4 +226,116 @@ fn registry_only() {
     let mut mesh = MeshConfig::default();
     mesh.outbound_traffic_policy.mode = OutboundTrafficMode::RegistryOnly;
     golden("registry-only", &[], &mesh);
+}
+
+#[test]
+fn sidecar_egress() {
+    golden_with_own("sidecar-egress", &[]);
+}
+
+#[test]
+fn tcp_tls_routes() {
+    golden_with_own("tcp-tls-routes", &[]);
+}
+
+#[test]
+fn http_actions() {
+    golden_with_own("http-actions", &["reviews-subsets.yaml"]);
+}
+
+/// The ingress gateway of `istio-system`, as its Envoy introduces itself.
+fn ingress_gateway() -> Proxy {
+    let labels = Struct {
+        fields: [("istio", "ingressgateway"), ("app", "istio-ingressgateway")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), string_value(v)))
+            .collect(),
+    };
+    let fields = [
+        (node_metadata::NAMESPACE, string_value("istio-system")),
+        (
+            node_metadata::LABELS,
+            envoy_types::pb::google::protobuf::Value {
+                kind: Some(envoy_types::pb::google::protobuf::value::Kind::StructValue(
+                    labels,
+                )),
+            },
+        ),
+    ];
+    let node = Node {
+        id: "router~198.18.0.40~istio-ingressgateway-5c9d.istio-system~istio-system.svc.cluster.local"
+            .to_string(),
+        metadata: Some(Struct {
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }),
+        ..Node::default()
+    };
+    let proxy = Proxy::from_node(&node).unwrap();
+    assert_eq!(proxy.kind, translate::ProxyKind::Router);
+    proxy
+}
+
+/// Translates the ingress gateway's configuration for bookinfo, the files of `config` and the
+/// case's own `config.yaml`, compares it with the golden files and returns what was reported.
+fn gateway_golden(case: &str, config: &[&str]) -> Vec<String> {
+    let mut objects = Objects::default();
+    add(&mut objects, &data("bookinfo.yaml"));
+    for file in config {
+        add(&mut objects, &data(file));
+    }
+    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case)
+        .join("config.yaml");
+    add(&mut objects, &fs::read_to_string(&own).unwrap());
+    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+    assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
+    let proxy = ingress_gateway();
+    let resources = translate::gateway(&snapshot, &proxy);
+    assert_eq!(
+        translate::gateway(&snapshot, &proxy),
+        resources,
+        "translation is deterministic"
+    );
+    check(case, &resources);
+    translate::gateway_report(&snapshot, &proxy)
+}
+
+#[test]
+fn gateway_bookinfo() {
+    assert_eq!(
+        gateway_golden("gateway-bookinfo", &[]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn gateway_servers() {
+    assert_eq!(
+        gateway_golden("gateway-servers", &["reviews-subsets.yaml"]),
+        vec![
+            "Gateway istio-system/edge server 3 (port 443 HTTPS): terminating TLS needs the \
+             gateway's certificates, which are not served yet"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn gateway_passthrough() {
+    assert_eq!(
+        gateway_golden("gateway-passthrough", &[]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn gateway_unselected() {
+    assert_eq!(
+        gateway_golden("gateway-unselected", &[]),
+        Vec::<String>::new()
+    );
 }

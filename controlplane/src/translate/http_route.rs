@@ -1,82 +1,109 @@
 //! One VirtualService HTTP route as Envoy routes: one per `match` (or one matching every
-//! request), with the destinations, timeout and retries of the rule.
+//! request), with the destinations, timeout, retries, rewrite and header edits of the rule, or
+//! the redirect or direct response it answers with.
 
 use envoy_types::pb::{
     envoy::{
         config::route::v3::{
             HeaderMatcher, QueryParameterMatcher, Route, RouteAction, RouteMatch, WeightedCluster,
             header_matcher::HeaderMatchSpecifier,
-            query_parameter_matcher::QueryParameterMatchSpecifier, route::Action,
-            route_action::ClusterSpecifier, route_match::PathSpecifier,
-            weighted_cluster::ClusterWeight,
+            query_parameter_matcher::QueryParameterMatchSpecifier,
+            route::Action,
+            route_action::{ClusterSpecifier, HostRewriteSpecifier},
+            route_match::PathSpecifier,
+            weighted_cluster::{
+                ClusterWeight, cluster_weight::HostRewriteSpecifier as CwHostRewrite,
+            },
         },
         r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher::MatchPattern},
     },
     google::protobuf::{BoolValue, UInt32Value},
 };
 use mesh_common::api::{
-    HttpMatchRequest, HttpRetry, HttpRoute, HttpRouteDestination, StringMatch, StringPattern,
+    Destination, HttpMatchRequest, HttpRetry, HttpRoute, HttpRouteDestination, StringMatch,
+    StringPattern,
 };
 
 use super::{
     cluster_name, duration,
+    gateway::Scope,
+    http_action::{self, HeaderEdits},
     route::{DEFAULT_RETRY_ON, retry_policy},
 };
 use crate::model::Snapshot;
 
-/// The Envoy routes of `route`, written in a VirtualService of `namespace`, on `port`.
-/// A rule without destinations (a redirect or a direct response, not translated yet) gives
-/// none, so that its requests fall to the rules after it rather than to a wrong cluster.
-pub fn routes(snapshot: &Snapshot, namespace: &str, port: u16, route: &HttpRoute) -> Vec<Route> {
-    let Some(action) = route_action(snapshot, namespace, port, route) else {
+/// The Envoy routes of `route`, written in a VirtualService of `namespace`, on `port`, for the
+/// proxies of `scope`: a `match` that lists `gateways` applies only to those it lists.
+/// As in Istio, a `redirect` wins over a `directResponse`, which wins over the destinations.
+/// A rule with none of them, or whose redirect or body Envoy cannot carry, gives no route, so
+/// that its requests fall to the rules after it rather than to a wrong cluster; so does a
+/// rule whose every match is for other proxies.
+pub fn routes(
+    snapshot: &Snapshot,
+    namespace: &str,
+    port: u16,
+    route: &HttpRoute,
+    scope: Scope<'_>,
+) -> Vec<Route> {
+    let mut edits = HeaderEdits::new(route.headers.as_ref());
+    let action = if let Some(redirect) = &route.redirect {
+        http_action::redirect(redirect, port).map(Action::Redirect)
+    } else if let Some(response) = &route.direct_response {
+        http_action::direct_response(response).map(Action::DirectResponse)
+    } else {
+        route_action(snapshot, namespace, port, route, &mut edits).map(Action::Route)
+    };
+    let Some(action) = action else {
         return Vec::new();
     };
     let matches: Vec<RouteMatch> = if route.matches.is_empty() {
         vec![prefix_match("/")]
     } else {
-        route.matches.iter().map(route_match).collect()
+        route
+            .matches
+            .iter()
+            .filter(|m| scope.admits(&m.gateways, namespace))
+            .map(route_match)
+            .collect()
     };
     matches
         .into_iter()
         .map(|m| Route {
             name: route.name.clone(),
             r#match: Some(m),
-            action: Some(Action::Route(action.clone())),
+            action: Some(action.clone()),
+            request_headers_to_add: edits.request_to_add.clone(),
+            request_headers_to_remove: edits.request_to_remove.clone(),
+            response_headers_to_add: edits.response_to_add.clone(),
+            response_headers_to_remove: edits.response_to_remove.clone(),
             ..Route::default()
         })
         .collect()
 }
 
+/// The destinations of a rule, with its timeout, retries and rewrite. The header edits of a
+/// lone destination join the rule's `edits`, as Istio merges them; those of weighted
+/// destinations stay on their cluster.
 fn route_action(
     snapshot: &Snapshot,
     namespace: &str,
     port: u16,
     route: &HttpRoute,
+    edits: &mut HeaderEdits,
 ) -> Option<RouteAction> {
-    let cluster = |d: &HttpRouteDestination| {
-        let host = snapshot.resolve_host(&d.destination.host, namespace);
-        let port = d
-            .destination
-            .port
-            .as_ref()
-            .and_then(|p| u16::try_from(p.number).ok())
-            .unwrap_or(port);
-        cluster_name(port, &d.destination.subset, &host)
-    };
+    let cluster =
+        |d: &HttpRouteDestination| destination_cluster(snapshot, namespace, port, &d.destination);
+    let mut authority = edits.authority.clone();
     let specifier = match route.route.as_slice() {
         [] => return None,
-        [only] => ClusterSpecifier::Cluster(cluster(only)),
+        [only] => {
+            let own = HeaderEdits::new(only.headers.as_ref());
+            authority = authority.or_else(|| own.authority.clone());
+            edits.extend(own);
+            ClusterSpecifier::Cluster(cluster(only))
+        }
         many => ClusterSpecifier::WeightedClusters(WeightedCluster {
-            clusters: many
-                .iter()
-                .map(|d| ClusterWeight {
-                    name: cluster(d),
-                    weight: Some(UInt32Value {
-                        value: d.weight.and_then(|w| u32::try_from(w).ok()).unwrap_or(0),
-                    }),
-                    ..ClusterWeight::default()
-                })
-                .collect(),
+            clusters: many.iter().map(|d| cluster_weight(cluster(d), d)).collect(),
             ..WeightedCluster::default()
         }),
     };
@@ -85,12 +112,69 @@ fn route_action(
         .as_ref()
         .and_then(|t| t.parse().ok())
         .unwrap_or_default();
-    Some(RouteAction {
+    let mut action = RouteAction {
         cluster_specifier: Some(specifier),
         timeout: Some(duration(timeout)),
         retry_policy: retries(route.retries.as_ref()),
+        host_rewrite_specifier: authority.map(HostRewriteSpecifier::HostRewriteLiteral),
         ..RouteAction::default()
-    })
+    };
+    if let Some(rewrite) = &route.rewrite {
+        http_action::rewrite(&mut action, rewrite);
+    }
+    Some(action)
+}
+
+fn cluster_weight(name: String, destination: &HttpRouteDestination) -> ClusterWeight {
+    let edits = HeaderEdits::new(destination.headers.as_ref());
+    ClusterWeight {
+        name,
+        weight: Some(UInt32Value {
+            value: destination
+                .weight
+                .and_then(|w| u32::try_from(w).ok())
+                .unwrap_or(0),
+        }),
+        request_headers_to_add: edits.request_to_add,
+        request_headers_to_remove: edits.request_to_remove,
+        response_headers_to_add: edits.response_to_add,
+        response_headers_to_remove: edits.response_to_remove,
+        host_rewrite_specifier: edits.authority.map(CwHostRewrite::HostRewriteLiteral),
+        ..ClusterWeight::default()
+    }
+}
+
+/// The cluster of a destination written in a resource of `namespace`, for traffic that came
+/// in on `port`.
+pub fn destination_cluster(
+    snapshot: &Snapshot,
+    namespace: &str,
+    port: u16,
+    destination: &Destination,
+) -> String {
+    let host = snapshot.resolve_host(&destination.host, namespace);
+    let port = destination
+        .port
+        .as_ref()
+        .and_then(|p| u16::try_from(p.number).ok())
+        .or_else(|| only_port(snapshot, &host))
+        .unwrap_or(port);
+    cluster_name(port, &destination.subset, &host)
+}
+
+/// The port of a service that has one port: Istio's destination port when the route names none,
+/// so that a gateway on 8080 reaches a service on 9080. Services of several ports take the
+/// port the request came in on.
+fn only_port(snapshot: &Snapshot, hostname: &str) -> Option<u16> {
+    match snapshot
+        .services()
+        .iter()
+        .find(|s| s.hostname == hostname)
+        .map(|s| s.ports.as_slice())
+    {
+        Some([only]) => Some(only.number),
+        _ => None,
+    }
 }
 
 /// Istio's translation of `retries`: unset is two attempts on the default conditions;

@@ -17,7 +17,7 @@ use envoy_types::pb::{
         },
         extensions::filters::{
             http::router::v3::Router,
-            listener::original_dst::v3::OriginalDst,
+            listener::{original_dst::v3::OriginalDst, tls_inspector::v3::TlsInspector},
             network::{
                 http_connection_manager::v3::{
                     HttpConnectionManager, HttpFilter, Rds,
@@ -32,7 +32,7 @@ use envoy_types::pb::{
 };
 use envoy_types::util::pack_any;
 
-use super::{cluster_name, endpoint::socket_address};
+use super::{cluster_name, endpoint::socket_address, tcp_route::Chain};
 use crate::model::{Protocol, Service};
 
 /// The port iptables sends the workload's outbound connections to.
@@ -57,9 +57,15 @@ pub fn virtual_outbound(fallback: &str) -> Listener {
 }
 
 /// The listener for one port of the services the proxy sees: one HTTP chain routed by RDS
-/// when an HTTP service uses the port, and a TCP chain per other service, matched by its VIP;
-/// anything else goes to `fallback`.
-pub fn outbound_port(port: u16, services: &[(&Service, Protocol)], fallback: &str) -> Listener {
+/// when an HTTP service uses the port, and for each other service the chains `routes` gives
+/// it (by SNI name, see [`Chain`]) — or one to the service itself when it gives none —
+/// matched by its VIP; anything else goes to `fallback`.
+pub fn outbound_port(
+    port: u16,
+    services: &[(&Service, Protocol)],
+    fallback: &str,
+    routes: &dyn Fn(&Service, Protocol) -> Vec<Chain>,
+) -> Listener {
     let mut filter_chains = Vec::new();
     if services.iter().any(|(_, protocol)| protocol.is_http()) {
         filter_chains.push(FilterChain {
@@ -77,24 +83,45 @@ pub fn outbound_port(port: u16, services: &[(&Service, Protocol)], fallback: &st
             continue;
         }
         for vip in service.addresses.iter().filter(|a| !a.contains('/')) {
-            by_vip.entry(vip.clone()).or_insert(*service);
+            by_vip.entry(vip.clone()).or_insert((*service, *protocol));
         }
     }
-    for (vip, service) in by_vip {
-        let cluster = cluster_name(port, "", &service.hostname);
-        filter_chains.push(FilterChain {
-            filter_chain_match: Some(FilterChainMatch {
-                prefix_ranges: vec![host_range(&vip)],
-                ..FilterChainMatch::default()
-            }),
-            filters: vec![tcp_proxy(&cluster, &cluster)],
-            ..FilterChain::default()
-        });
+    let mut inspect_sni = false;
+    for (vip, (service, protocol)) in by_vip {
+        let mut chains = routes(service, protocol);
+        if chains.is_empty() {
+            let cluster = cluster_name(port, "", &service.hostname);
+            chains.push((Vec::new(), tcp_proxy(&cluster, &cluster)));
+        }
+        for (server_names, filter) in chains {
+            inspect_sni |= !server_names.is_empty();
+            filter_chains.push(FilterChain {
+                filter_chain_match: Some(FilterChainMatch {
+                    prefix_ranges: vec![host_range(&vip)],
+                    server_names,
+                    ..FilterChainMatch::default()
+                }),
+                filters: vec![filter],
+                ..FilterChain::default()
+            });
+        }
     }
+    let listener_filters = if inspect_sni {
+        vec![ListenerFilter {
+            name: "envoy.filters.listener.tls_inspector".to_string(),
+            config_type: Some(listener_filter::ConfigType::TypedConfig(pack_any(
+                TlsInspector::default(),
+            ))),
+            ..ListenerFilter::default()
+        }]
+    } else {
+        Vec::new()
+    };
     Listener {
         name: format!("0.0.0.0_{port}"),
         address: Some(socket_address("0.0.0.0", port)),
         bind_to_port: Some(BoolValue { value: false }),
+        listener_filters,
         filter_chains,
         // A connection to an address no chain names (a pod IP, an external host on the same
         // port) is treated as the capture listener treats unknown destinations.

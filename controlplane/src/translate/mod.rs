@@ -4,17 +4,22 @@
 //!
 //! This first translation configures sidecars for services the proxy balances itself
 //! (Kubernetes Services and ServiceEntries with `resolution: STATIC`); services resolved by
-//! DNS or passed through, wildcard hosts and UDP ports get no clusters yet. Of the Istio
-//! config, it honours the fields the support table marks implemented; the others are reported
-//! to the user as warnings when the snapshot is built.
+//! DNS or passed through, wildcard hosts and UDP ports get no clusters yet. A `Sidecar`
+//! resource's egress hosts narrow the services a sidecar is configured for, on top of
+//! `exportTo`. Of the Istio config, it honours the fields the support table marks implemented;
+//! the others are reported to the user as warnings when the snapshot is built.
 
 mod cluster;
+mod egress;
 mod endpoint;
+mod gateway;
+mod http_action;
 mod http_route;
 mod listener;
 mod policy;
 mod proxy;
 mod route;
+mod tcp_route;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,6 +31,8 @@ use envoy_types::pb::{
     google::protobuf::Duration,
 };
 
+pub use self::egress::{EgressScope, ROOT_NAMESPACE};
+pub use self::gateway::{gateway, gateway_report};
 pub use self::{
     listener::{INBOUND_PORT, OUTBOUND_PORT},
     proxy::{Proxy, ProxyError, ProxyKind, string_value},
@@ -57,9 +64,10 @@ pub fn cluster_name(port: u16, subset: &str, hostname: &str) -> String {
 }
 
 /// The configuration of a sidecar: its outbound clusters, endpoints, listeners and routes for
-/// every service visible from its namespace, and its inbound side for the ports its own
-/// workload serves.
+/// every service port visible from its namespace that its Sidecar resource's egress hosts
+/// admit, and its inbound side for the ports its own workload serves.
 pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
+    let scope = EgressScope::for_proxy(snapshot, proxy);
     let mut out = Resources::default();
     let mut by_port: BTreeMap<u16, Vec<(&Service, Protocol)>> = BTreeMap::new();
     let mut inbound_ports = BTreeSet::new();
@@ -75,7 +83,10 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
             continue;
         }
         let rule = policy::destination_rule(snapshot, &proxy.namespace, service);
-        for port in service.ports.iter().filter(|p| p.protocol != Protocol::Udp) {
+        for port in service.ports.iter().filter(|p| {
+            p.protocol != Protocol::Udp
+                && scope.admits_service(&service.namespace, &service.hostname, p.number)
+        }) {
             by_port
                 .entry(port.number)
                 .or_default()
@@ -122,8 +133,11 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     out.listeners
         .push(listener::virtual_inbound(&Vec::from_iter(inbound_ports)));
     for (&port, services) in &by_port {
+        let tcp = |service: &Service, protocol: Protocol| {
+            tcp_route::sidecar_chains(snapshot, proxy, &scope, port, (&service.hostname, protocol))
+        };
         out.listeners
-            .push(listener::outbound_port(port, services, fallback));
+            .push(listener::outbound_port(port, services, fallback, &tcp));
         let http: Vec<&Service> = services
             .iter()
             .filter(|(_, protocol)| protocol.is_http())
@@ -135,6 +149,7 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
                 &proxy.namespace,
                 port,
                 &http,
+                &scope,
             ));
         }
     }

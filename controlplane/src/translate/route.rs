@@ -8,7 +8,7 @@ use envoy_types::pb::envoy::config::route::v3::{
 use envoy_types::pb::google::protobuf::UInt32Value;
 use mesh_common::api::{Kind, Resource, VirtualServiceSpec};
 
-use super::{PASSTHROUGH_CLUSTER, cluster_name, duration, http_route};
+use super::{EgressScope, PASSTHROUGH_CLUSTER, cluster_name, duration, gateway::Scope, http_route};
 use crate::{
     mesh_config::OutboundTrafficMode,
     model::{Service, Snapshot, host_matches},
@@ -24,10 +24,11 @@ pub fn route_configuration(
     namespace: &str,
     port: u16,
     services: &[&Service],
+    scope: &EgressScope,
 ) -> RouteConfiguration {
     let mut virtual_hosts: Vec<VirtualHost> = services
         .iter()
-        .map(|service| virtual_host(snapshot, namespace, port, service))
+        .map(|service| virtual_host(snapshot, namespace, port, service, scope))
         .collect();
     virtual_hosts.push(fallback_host(snapshot.mesh().outbound_traffic_policy.mode));
     RouteConfiguration {
@@ -38,12 +39,18 @@ pub fn route_configuration(
     }
 }
 
-fn virtual_host(snapshot: &Snapshot, namespace: &str, port: u16, service: &Service) -> VirtualHost {
-    let routes = match virtual_service(snapshot, namespace, &service.hostname) {
+fn virtual_host(
+    snapshot: &Snapshot,
+    namespace: &str,
+    port: u16,
+    service: &Service,
+    scope: &EgressScope,
+) -> VirtualHost {
+    let routes = match virtual_service(snapshot, namespace, port, &service.hostname, scope) {
         Some((spec, vs_namespace)) => spec
             .http
             .iter()
-            .flat_map(|route| http_route::routes(snapshot, vs_namespace, port, route))
+            .flat_map(|route| http_route::routes(snapshot, vs_namespace, port, route, Scope::Mesh))
             .collect(),
         None => vec![Route {
             name: "default".to_string(),
@@ -72,12 +79,15 @@ fn virtual_host(snapshot: &Snapshot, namespace: &str, port: u16, service: &Servi
     }
 }
 
-/// The first VirtualService (in Istio's order) for the mesh whose hosts include `hostname`,
-/// with its namespace, which completes its short host names.
-fn virtual_service<'a>(
+/// The first VirtualService (in Istio's order) for the mesh whose hosts include `hostname`
+/// and that the proxy's egress hosts admit on `port`, with its namespace, which completes its
+/// short host names.
+pub fn virtual_service<'a>(
     snapshot: &'a Snapshot,
     namespace: &'a str,
+    port: u16,
     hostname: &str,
+    scope: &EgressScope,
 ) -> Option<(&'a VirtualServiceSpec, &'a str)> {
     snapshot
         .visible_config(Kind::VirtualService, namespace)
@@ -88,12 +98,15 @@ fn virtual_service<'a>(
             let for_mesh =
                 vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh");
             let vs_namespace = config.resource.namespace();
-            let matches = vs
+            let hosts: Vec<String> = vs
                 .spec
                 .hosts
                 .iter()
-                .any(|h| host_matches(&snapshot.resolve_host(h, vs_namespace), hostname));
-            (for_mesh && matches).then_some((&vs.spec, vs_namespace))
+                .map(|h| snapshot.resolve_host(h, vs_namespace))
+                .collect();
+            let matches = hosts.iter().any(|h| host_matches(h, hostname));
+            (for_mesh && matches && scope.admits_virtual_service(vs_namespace, &hosts, port))
+                .then_some((&vs.spec, vs_namespace))
         })
 }
 

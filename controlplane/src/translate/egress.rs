@@ -1,0 +1,119 @@
+//! The `Sidecar` resource's `egress` hosts: which services, and which VirtualServices, a
+//! sidecar is configured for. On top of `exportTo`, which decides what a namespace may see, a
+//! Sidecar narrows what one proxy is sent — the main lever on the size of a large mesh's
+//! configuration.
+
+use mesh_common::api::{IstioEgressListener, Kind, Resource, SidecarSpec};
+
+use super::{Proxy, gateway::selects};
+use crate::model::{Snapshot, host_matches};
+
+/// Istio's default root namespace, whose Sidecar without selector applies to every namespace
+/// that has none of its own.
+pub const ROOT_NAMESPACE: &str = "istio-system";
+
+/// The egress hosts that apply to one proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EgressScope {
+    /// `None` when no Sidecar applies: the proxy gets every service it can see.
+    sidecar: Option<Scoped>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Scoped {
+    /// The Sidecar's namespace, which `./host` names.
+    namespace: String,
+    listeners: Vec<IstioEgressListener>,
+}
+
+// === impl EgressScope ===
+
+impl EgressScope {
+    /// The scope of the Sidecar that applies to `proxy`, as Istio picks it: the oldest in the
+    /// proxy's namespace whose `workloadSelector` selects the proxy, else the oldest there
+    /// without a selector, else the oldest without a selector in the root namespace.
+    pub fn for_proxy(snapshot: &Snapshot, proxy: &Proxy) -> EgressScope {
+        let sidecars: Vec<(&str, &SidecarSpec)> = snapshot
+            .config()
+            .of_kind(Kind::Sidecar)
+            .iter()
+            .filter_map(|config| match &config.resource {
+                Resource::Sidecar(sidecar) => Some((config.resource.namespace(), &sidecar.spec)),
+                _ => None,
+            })
+            .collect();
+        let selected = sidecars.iter().find(|(ns, spec)| {
+            *ns == proxy.namespace
+                && spec
+                    .workload_selector
+                    .as_ref()
+                    .is_some_and(|s| selects(&s.labels, &proxy.labels))
+        });
+        let default_in = |namespace: &str| {
+            sidecars
+                .iter()
+                .find(|(ns, spec)| *ns == namespace && spec.workload_selector.is_none())
+        };
+        let sidecar = selected
+            .or_else(|| default_in(&proxy.namespace))
+            .or_else(|| default_in(ROOT_NAMESPACE));
+        EgressScope {
+            sidecar: sidecar.map(|(namespace, spec)| Scoped {
+                namespace: namespace.to_string(),
+                listeners: spec.egress.clone(),
+            }),
+        }
+    }
+
+    /// Everything the proxy can see: no Sidecar applies.
+    pub fn unrestricted() -> EgressScope {
+        EgressScope { sidecar: None }
+    }
+
+    /// Whether the proxy is configured for `port` of the service `hostname` of `namespace`.
+    pub fn admits_service(&self, namespace: &str, hostname: &str, port: u16) -> bool {
+        self.admits(namespace, port, |pattern| host_matches(pattern, hostname))
+    }
+
+    /// Whether the proxy uses, on `port`, a VirtualService of `namespace` for `hosts` (resolved):
+    /// one of its hosts and an egress host must overlap, wildcards either way.
+    pub fn admits_virtual_service(&self, namespace: &str, hosts: &[String], port: u16) -> bool {
+        self.admits(namespace, port, |pattern| {
+            hosts
+                .iter()
+                .any(|h| host_matches(pattern, h) || host_matches(h, pattern))
+        })
+    }
+
+    /// The egress listener of `port` decides, else the one without a port (Istio's catch-all);
+    /// a port neither covers gets nothing. A Sidecar without `egress` (one that configures only
+    /// its ingress or outbound policy) narrows nothing, as Istio defaults it to `*/*`.
+    fn admits(&self, namespace: &str, port: u16, host: impl Fn(&str) -> bool) -> bool {
+        let Some(scoped) = self.sidecar.as_ref().filter(|s| !s.listeners.is_empty()) else {
+            return true;
+        };
+        let listener = scoped
+            .listeners
+            .iter()
+            .find(|l| l.port.as_ref().is_some_and(|p| p.number == u32::from(port)))
+            .or_else(|| scoped.listeners.iter().find(|l| l.port.is_none()));
+        let Some(listener) = listener else {
+            return false;
+        };
+        listener.hosts.iter().any(|entry| {
+            let Some((ns, pattern)) = entry.split_once('/') else {
+                return false;
+            };
+            let ns_matches = match ns {
+                "*" => true,
+                "~" => false,
+                "." => namespace == scoped.namespace,
+                named => namespace == named,
+            };
+            ns_matches && host(pattern)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+//! The HTTP side of a gateway: a listener per HTTP port routed by RDS, and its route
+//! configuration `http.<port>` with a virtual host per server host a VirtualService binds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::{
+    envoy::{
+        config::{
+            core::v3::{
+                AggregatedConfigSource, ApiVersion, ConfigSource,
+                config_source::ConfigSourceSpecifier,
+            },
+            listener::v3::{Filter, FilterChain, Listener, filter::ConfigType},
+            route::v3::{
+                Route, RouteConfiguration, VirtualHost, route::Action,
+                route_action::ClusterSpecifier, route_match::PathSpecifier,
+                virtual_host::TlsRequirementType,
+            },
+        },
+        extensions::filters::{
+            http::router::v3::Router,
+            network::http_connection_manager::v3::{
+                HttpConnectionManager, HttpFilter, Rds,
+                http_connection_manager::{CodecType, RouteSpecifier},
+                http_filter,
+            },
+        },
+    },
+    google::protobuf::BoolValue,
+};
+use envoy_types::util::pack_any;
+
+use super::{Bound, Scope, bound_virtual_services, names};
+use crate::{
+    model::Snapshot,
+    translate::{endpoint::socket_address, http_route},
+};
+
+/// Istio's name for the route configuration of a gateway's HTTP port.
+pub fn route_config_name(port: u16) -> String {
+    format!("http.{port}")
+}
+
+/// The listener of an HTTP port: one chain, its routes from RDS. The gateway is the edge, so
+/// it trusts no client's `X-Forwarded-For` and records the peer address itself.
+pub fn listener(port: u16, bind: &str) -> Listener {
+    let manager = HttpConnectionManager {
+        stat_prefix: format!("outbound_{bind}_{port}"),
+        codec_type: CodecType::Auto as i32,
+        use_remote_address: Some(BoolValue { value: true }),
+        route_specifier: Some(RouteSpecifier::Rds(Rds {
+            config_source: Some(ConfigSource {
+                config_source_specifier: Some(ConfigSourceSpecifier::Ads(
+                    AggregatedConfigSource {},
+                )),
+                resource_api_version: ApiVersion::V3 as i32,
+                ..ConfigSource::default()
+            }),
+            route_config_name: route_config_name(port),
+        })),
+        http_filters: vec![HttpFilter {
+            name: "envoy.filters.http.router".to_string(),
+            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
+                Router::default(),
+            ))),
+            ..HttpFilter::default()
+        }],
+        ..HttpConnectionManager::default()
+    };
+    Listener {
+        name: format!("{bind}_{port}"),
+        address: Some(socket_address(bind, port)),
+        filter_chains: vec![FilterChain {
+            filters: vec![Filter {
+                name: "envoy.filters.network.http_connection_manager".to_string(),
+                config_type: Some(ConfigType::TypedConfig(pack_any(manager))),
+            }],
+            ..FilterChain::default()
+        }],
+        ..Listener::default()
+    }
+}
+
+/// The routes of every server on `port`: for each VirtualService bound to the server's
+/// Gateway whose hosts meet the server's, its HTTP routes under each host they share. A host
+/// no VirtualService routes gets no virtual host, so Envoy answers 404; when no host is
+/// routed at all, an empty `blackhole` host says so, as Istio's does.
+pub fn route_configuration(
+    snapshot: &Snapshot,
+    namespace: &str,
+    port: u16,
+    servers: &[Bound],
+) -> RouteConfiguration {
+    let mut hosts: BTreeMap<String, VirtualHost> = BTreeMap::new();
+    // A VirtualService bound to two servers of one host adds its routes once.
+    let mut added = BTreeSet::new();
+    for bound in servers {
+        let redirect = bound
+            .server
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.https_redirect)
+            .unwrap_or(false);
+        for (index, (vs, vs_namespace)) in
+            bound_virtual_services(snapshot, namespace, bound.gateway).enumerate()
+        {
+            let server_hosts =
+                names::server_hosts(&bound.server.hosts, bound.namespace, vs_namespace);
+            let vs_hosts: Vec<String> = vs
+                .hosts
+                .iter()
+                .map(|h| snapshot.resolve_host(h, vs_namespace))
+                .collect();
+            let shared = names::intersect(&server_hosts, &vs_hosts);
+            let routes: Vec<_> = vs
+                .http
+                .iter()
+                .flat_map(|route| {
+                    http_route::routes(
+                        snapshot,
+                        vs_namespace,
+                        port,
+                        route,
+                        Scope::Gateway(bound.gateway),
+                    )
+                })
+                .collect();
+            if routes.is_empty() {
+                continue;
+            }
+            for host in shared {
+                if !added.insert((bound.gateway, index, host.clone())) {
+                    continue;
+                }
+                let virtual_host = hosts
+                    .entry(host.clone())
+                    .or_insert_with(|| virtual_host(&host, port));
+                if redirect {
+                    virtual_host.require_tls = TlsRequirementType::All as i32;
+                }
+                if virtual_host.routes.is_empty() {
+                    virtual_host.routes = routes.clone();
+                } else {
+                    combine(&mut virtual_host.routes, &routes);
+                }
+            }
+        }
+    }
+    let mut virtual_hosts: Vec<VirtualHost> = hosts.into_values().collect();
+    if virtual_hosts.is_empty() {
+        virtual_hosts.push(VirtualHost {
+            name: format!("blackhole:{port}"),
+            domains: vec!["*".to_string()],
+            ..VirtualHost::default()
+        });
+    }
+    RouteConfiguration {
+        name: route_config_name(port),
+        virtual_hosts,
+        validate_clusters: Some(BoolValue { value: false }),
+        ..RouteConfiguration::default()
+    }
+}
+
+/// Appends the routes of a later VirtualService to a host's, as Istio merges them: the routes
+/// that match every request go last, so that neither VirtualService's catch-all hides the
+/// other's specific routes; the others keep their order.
+fn combine(routes: &mut Vec<Route>, later: &[Route]) {
+    let (catch_all, specific): (Vec<Route>, Vec<Route>) = std::mem::take(routes)
+        .into_iter()
+        .chain(later.iter().cloned())
+        .partition(is_catch_all);
+    *routes = specific;
+    routes.extend(catch_all);
+}
+
+/// A route for every path, with no header or query condition.
+fn is_catch_all(route: &Route) -> bool {
+    route.r#match.as_ref().is_some_and(|m| {
+        let every_path = match &m.path_specifier {
+            Some(PathSpecifier::Prefix(prefix)) => prefix == "/",
+            Some(PathSpecifier::SafeRegex(regex)) => regex.regex == ".*" || regex.regex == "*",
+            _ => false,
+        };
+        every_path && m.headers.is_empty() && m.query_parameters.is_empty()
+    })
+}
+
+/// A virtual host for `host`, reached as `host` or `host:port`; `*` needs no second form.
+fn virtual_host(host: &str, port: u16) -> VirtualHost {
+    let mut domains = vec![host.to_string()];
+    if host != "*" {
+        domains.push(format!("{host}:{port}"));
+    }
+    VirtualHost {
+        name: format!("{host}:{port}"),
+        domains,
+        ..VirtualHost::default()
+    }
+}
+
+/// The clusters the routes send to.
+pub fn clusters(config: &RouteConfiguration) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for route in config.virtual_hosts.iter().flat_map(|v| &v.routes) {
+        let Some(Action::Route(action)) = &route.action else {
+            continue;
+        };
+        match &action.cluster_specifier {
+            Some(ClusterSpecifier::Cluster(name)) => {
+                out.insert(name.clone());
+            }
+            Some(ClusterSpecifier::WeightedClusters(weighted)) => {
+                out.extend(weighted.clusters.iter().map(|c| c.name.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
+}

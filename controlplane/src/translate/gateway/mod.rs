@@ -1,0 +1,248 @@
+//! Translation for a gateway proxy (a proxy of kind `router`): the servers of the Gateways that
+//! select it, and the VirtualServices bound to those Gateways, as Istio translates them.
+//!
+//! One listener per server port, on every address (or the server's `bind`): HTTP servers route
+//! by RDS (`http.<port>`), TCP servers proxy to the destination of the bound `tcp` route, and
+//! TLS servers in `PASSTHROUGH` mode pick a `tls` route by SNI. Servers that terminate TLS
+//! need certificates, which the gateway cannot receive yet: they are left out and reported.
+//! The clusters are the destinations the routes name, built as a sidecar's are.
+//!
+//! Gateways in every namespace apply (Istio's default; it can scope them to the proxy's
+//! namespace instead). The warnings go to the log each time a proxy's configuration is built;
+//! [`gateway_report`] gives them to callers that show them elsewhere.
+
+mod http;
+mod names;
+mod tcp;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mesh_common::api::{Kind, Resource, Server, ServerTlsMode, VirtualServiceSpec};
+
+pub use self::names::{Scope, resolve_gateway_name, selects};
+use super::{Proxy, Resources, cluster, endpoint, policy};
+use crate::model::{Protocol, Resolution, Snapshot};
+
+/// The configuration of a gateway proxy. What cannot be served (a server that terminates
+/// TLS, a protocol a gateway cannot speak, a port two servers claim with different protocols)
+/// is left out and logged as a warning; [`gateway_report`] returns the same warnings.
+pub fn gateway(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
+    let (resources, warnings) = translate(snapshot, proxy);
+    for warning in &warnings {
+        tracing::warn!(pod = %proxy.pod, namespace = %proxy.namespace, "{warning}");
+    }
+    resources
+}
+
+/// The servers [`gateway`] leaves out for this proxy, and why, one line each.
+pub fn gateway_report(snapshot: &Snapshot, proxy: &Proxy) -> Vec<String> {
+    translate(snapshot, proxy).1
+}
+
+/// One server of a Gateway that selects the proxy.
+#[derive(Clone, Copy, Debug)]
+struct Bound<'a> {
+    /// `<namespace>/<name>` of the Gateway, as VirtualServices name it.
+    gateway: &'a str,
+    namespace: &'a str,
+    server: &'a Server,
+}
+
+/// How a port is served; every server on one port must agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Http,
+    Tcp,
+    Passthrough,
+}
+
+// === impl Class ===
+
+impl Class {
+    fn name(self) -> &'static str {
+        match self {
+            Class::Http => "HTTP",
+            Class::Tcp => "TCP",
+            Class::Passthrough => "TLS passthrough",
+        }
+    }
+}
+
+/// The VirtualServices proxies in `namespace` see that are bound to `gateway`, with their
+/// namespace, in Istio's order.
+fn bound_virtual_services<'a>(
+    snapshot: &'a Snapshot,
+    namespace: &'a str,
+    gateway: &'a str,
+) -> impl Iterator<Item = (&'a VirtualServiceSpec, &'a str)> + 'a {
+    snapshot
+        .visible_config(Kind::VirtualService, namespace)
+        .filter_map(move |config| {
+            let Resource::VirtualService(vs) = &config.resource else {
+                return None;
+            };
+            let vs_namespace = config.resource.namespace();
+            vs.spec
+                .gateways
+                .iter()
+                .any(|g| resolve_gateway_name(g, vs_namespace) == gateway)
+                .then_some((&vs.spec, vs_namespace))
+        })
+}
+
+fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
+    let mut warnings = Vec::new();
+    let gateways: Vec<(String, &str, &[Server])> = snapshot
+        .config()
+        .of_kind(Kind::Gateway)
+        .iter()
+        .filter_map(|config| match &config.resource {
+            Resource::Gateway(gw) if selects(&gw.spec.selector, &proxy.labels) => Some((
+                format!("{}/{}", config.resource.namespace(), config.resource.name()),
+                config.resource.namespace(),
+                gw.spec.servers.as_slice(),
+            )),
+            _ => None,
+        })
+        .collect();
+    // The first server of a port decides how the port is served, in Istio's Gateway order.
+    let mut ports: BTreeMap<u16, (Class, Vec<Bound>)> = BTreeMap::new();
+    for (name, namespace, servers) in &gateways {
+        for (i, server) in servers.iter().enumerate() {
+            let what = format!(
+                "Gateway {name} server {i} (port {} {})",
+                server.port.number, server.port.protocol
+            );
+            let class = match classify(server) {
+                Ok(class) => class,
+                Err(why) => {
+                    warnings.push(format!("{what}: {why}"));
+                    continue;
+                }
+            };
+            let Ok(port) = u16::try_from(server.port.number) else {
+                warnings.push(format!("{what}: not a TCP port number"));
+                continue;
+            };
+            let bound = Bound {
+                gateway: name,
+                namespace,
+                server,
+            };
+            let (first, servers) = ports.entry(port).or_insert((class, Vec::new()));
+            if *first != class {
+                let owner = servers.first().map_or("", |b| b.gateway);
+                warnings.push(format!(
+                    "{what}: port {port} is already served as {} by Gateway {owner}",
+                    first.name()
+                ));
+                continue;
+            }
+            servers.push(bound);
+        }
+    }
+
+    let mut out = Resources::default();
+    let mut referenced = BTreeSet::new();
+    for (&port, (class, servers)) in &ports {
+        let built = match class {
+            Class::Http => {
+                let routes = http::route_configuration(snapshot, &proxy.namespace, port, servers);
+                let clusters = http::clusters(&routes);
+                out.routes.push(routes);
+                Some((http::listener(port, bind(servers)), clusters))
+            }
+            Class::Tcp => tcp::tcp_listener(snapshot, &proxy.namespace, port, servers),
+            Class::Passthrough => {
+                tcp::passthrough_listener(snapshot, &proxy.namespace, port, servers)
+            }
+        };
+        if let Some((listener, clusters)) = built {
+            referenced.extend(clusters);
+            out.listeners.push(listener);
+        }
+    }
+    add_clusters(snapshot, &proxy.namespace, &referenced, &mut out);
+    out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    out.endpoints
+        .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
+    out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
+    out.routes.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, warnings)
+}
+
+/// How a server is served, or why it cannot be.
+fn classify(server: &Server) -> Result<Class, String> {
+    let mode = server.tls.as_ref().and_then(|tls| tls.mode);
+    let protocol = Protocol::parse(&server.port.protocol)
+        .ok_or_else(|| format!("unknown protocol {:?}", server.port.protocol))?;
+    match protocol {
+        Protocol::Http | Protocol::Http2 | Protocol::Grpc | Protocol::GrpcWeb => Ok(Class::Http),
+        Protocol::Tcp | Protocol::Mongo | Protocol::Mysql | Protocol::Redis => Ok(Class::Tcp),
+        Protocol::Https | Protocol::Tls => match mode {
+            Some(ServerTlsMode::Passthrough) => Ok(Class::Passthrough),
+            Some(ServerTlsMode::AutoPassthrough) => {
+                Err("tls mode AUTO_PASSTHROUGH is not supported yet".to_string())
+            }
+            _ => Err(
+                "terminating TLS needs the gateway's certificates, which are not served yet"
+                    .to_string(),
+            ),
+        },
+        Protocol::Udp | Protocol::Auto => Err(format!("a gateway cannot serve {protocol}")),
+    }
+}
+
+/// The address the port listens on: the first server's `bind`, else every address.
+fn bind<'a>(servers: &[Bound<'a>]) -> &'a str {
+    servers
+        .first()
+        .map(|b| b.server.bind.as_str())
+        .filter(|b| !b.is_empty())
+        .unwrap_or("0.0.0.0")
+}
+
+/// The clusters, and their endpoints, of the referenced names that are ports or subsets of a
+/// service the proxy sees; a name of no such service gets none, and its requests fail as in
+/// Istio (503, no cluster).
+fn add_clusters(
+    snapshot: &Snapshot,
+    namespace: &str,
+    referenced: &BTreeSet<String>,
+    out: &mut Resources,
+) {
+    let mut built = BTreeSet::new();
+    for service in snapshot.visible_services(namespace) {
+        if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
+            continue;
+        }
+        let rule = policy::destination_rule(snapshot, namespace, service);
+        for port in service.ports.iter().filter(|p| p.protocol != Protocol::Udp) {
+            let subsets = policy::subsets(rule);
+            let candidates = std::iter::once(None).chain(subsets.iter().map(Some));
+            for subset in candidates {
+                let name = subset.map_or("", |s| s.name.as_str());
+                let cluster_name = super::cluster_name(port.number, name, &service.hostname);
+                // Two services of one hostname (in two namespaces) name one cluster: the
+                // first, in namespace order, wins, as for sidecars' routes.
+                if !referenced.contains(&cluster_name) || !built.insert(cluster_name) {
+                    continue;
+                }
+                let policy = policy::policy(rule, subset, port.number);
+                let cluster = cluster::outbound(service, port.number, name, port.protocol, &policy);
+                let empty = BTreeMap::new();
+                let labels = subset.map_or(&empty, |s| &s.labels);
+                out.endpoints.push(endpoint::assignment(
+                    &cluster.name,
+                    service,
+                    port.number,
+                    labels,
+                ));
+                out.clusters.push(cluster);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
