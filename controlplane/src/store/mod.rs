@@ -1,7 +1,8 @@
-//! The stores that feed the model: what the config directories (and, later, the Kubernetes
-//! API) say, written into [`crate::model::Objects`] and published as snapshots.
+//! The stores that feed the model: what the config directories or the Kubernetes API say,
+//! written into [`crate::model::Objects`] and published as snapshots.
 
 mod file;
+pub mod kube;
 mod reconcile;
 
 pub use self::{

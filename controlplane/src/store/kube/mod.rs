@@ -1,0 +1,326 @@
+//! The cluster store: Namespaces, Services, EndpointSlices, Pods and every Istio kind, watched
+//! in a Kubernetes cluster and fed to the model.
+//!
+//! A thin shell around [`ClusterState`]: one kube-runtime watcher per kind (with the default
+//! backoff, so a failing API server is retried, never hammered) turns its events into
+//! [`Update`]s; one task applies them, lets a burst settle and publishes a new [`Snapshot`] when
+//! the model changed. Its outward surface is the file store's, so the server cannot tell them
+//! apart.
+//!
+//! The watchers feed [`ClusterState`] directly rather than through kube-runtime reflector
+//! stores: [`Objects`](crate::model::Objects) owns its objects, so a reflector store beside it
+//! would hold a second copy of every Pod. [`ClusterState`] applies events with a reflector's
+//! semantics instead (a relist replaces a kind's objects when it is complete).
+
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::{fmt::Debug, sync::Arc, time::Duration};
+
+use ::kube::{
+    Api, Client, Resource,
+    api::ApiResource,
+    core::DynamicObject,
+    runtime::{
+        WatchStreamExt,
+        watcher::{self, Event, watcher},
+    },
+};
+use futures_util::StreamExt;
+use k8s_openapi::api::{
+    core::v1::{Namespace, Pod, Service},
+    discovery::v1::EndpointSlice,
+};
+use mesh_common::{
+    api::{
+        AuthorizationPolicy, DestinationRule, Gateway, Kind, PeerAuthentication,
+        RequestAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
+    },
+    load::{LoadError, LoadedKind, LoadedObject},
+};
+use serde::de::DeserializeOwned;
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+    time::{Instant, timeout_at},
+};
+use tracing::{info, warn};
+
+pub use self::state::{ClusterState, Item, Update, decode_istio, trim, trim_pod};
+use crate::{mesh_config::MeshConfig, model::Snapshot};
+
+/// How long the watches must be quiet before a burst of events is built into one snapshot.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// The longest a build waits for a burst to end: a cluster that never stops changing is still
+/// served.
+const MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// A running cluster store. Dropping it stops the watches.
+#[derive(Debug)]
+pub struct KubeStore {
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    errors: watch::Receiver<Arc<[LoadError]>>,
+    listed: watch::Receiver<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+// === impl KubeStore ===
+
+impl KubeStore {
+    /// Starts watching every kind in every namespace. Must be called within a Tokio runtime.
+    ///
+    /// The first snapshot after the empty one is published once every kind has been listed:
+    /// wait for [`KubeStore::listed`] before serving, or proxies would be sent a mesh without
+    /// the objects not listed yet.
+    pub fn start(client: Client, mesh: MeshConfig) -> Self {
+        let (updates_tx, updates) = mpsc::unbounded_channel();
+        let mut kinds = vec![
+            LoadedKind::Namespace,
+            LoadedKind::Service,
+            LoadedKind::EndpointSlice,
+            LoadedKind::Pod,
+        ];
+        let mut tasks = vec![
+            watch_typed::<Namespace>(
+                &client,
+                LoadedKind::Namespace,
+                LoadedObject::Namespace,
+                trim_of,
+                &updates_tx,
+            ),
+            watch_typed::<Service>(
+                &client,
+                LoadedKind::Service,
+                LoadedObject::Service,
+                trim_of,
+                &updates_tx,
+            ),
+            watch_typed::<EndpointSlice>(
+                &client,
+                LoadedKind::EndpointSlice,
+                LoadedObject::EndpointSlice,
+                trim_of,
+                &updates_tx,
+            ),
+            watch_typed::<Pod>(
+                &client,
+                LoadedKind::Pod,
+                LoadedObject::Pod,
+                trim_pod,
+                &updates_tx,
+            ),
+        ];
+        for &kind in Kind::ALL {
+            kinds.push(LoadedKind::Istio(kind));
+            tasks.push(watch_istio(&client, kind, &updates_tx));
+        }
+
+        let empty = Snapshot::build(&Default::default(), &mesh);
+        let (snapshots_tx, snapshots) = watch::channel(Arc::new(empty));
+        let (errors_tx, errors) = watch::channel(Arc::from(Vec::new()));
+        let (listed_tx, listed) = watch::channel(false);
+        let outputs = Outputs {
+            snapshots: snapshots_tx,
+            errors: errors_tx,
+            listed: listed_tx,
+        };
+        tasks.push(tokio::spawn(build_loop(mesh, kinds, updates, outputs)));
+        Self {
+            snapshots,
+            errors,
+            listed,
+            tasks,
+        }
+    }
+
+    /// The latest snapshot, and every one after it: a new one is published after each burst of
+    /// events that changed the model, once every kind has been listed.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The resources that could not be read, for `/debug/config_status`.
+    pub fn errors(&self) -> Arc<[LoadError]> {
+        self.errors.borrow().clone()
+    }
+
+    /// The resources that could not be read, as they change.
+    pub fn watch_errors(&self) -> watch::Receiver<Arc<[LoadError]>> {
+        self.errors.clone()
+    }
+
+    /// Becomes true once every kind has been listed and the first full snapshot is published.
+    pub fn listed(&self) -> watch::Receiver<bool> {
+        self.listed.clone()
+    }
+}
+
+impl Drop for KubeStore {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// What the build task publishes.
+struct Outputs {
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    errors: watch::Sender<Arc<[LoadError]>>,
+    listed: watch::Sender<bool>,
+}
+
+fn trim_of<K: Resource>(object: &mut K) {
+    trim(object.meta_mut());
+}
+
+/// Watches a Kubernetes kind, which the API server always serves well-formed.
+fn watch_typed<K>(
+    client: &Client,
+    kind: LoadedKind,
+    wrap: fn(K) -> LoadedObject,
+    trim: fn(&mut K),
+    updates: &mpsc::UnboundedSender<Update>,
+) -> JoinHandle<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let api = Api::<K>::all(client.clone());
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(trim);
+    tokio::spawn(forward(
+        stream,
+        kind,
+        move |object| Item::of(wrap(object)),
+        updates.clone(),
+    ))
+}
+
+/// Watches an Istio kind untyped (see [`decode_istio`] for why).
+fn watch_istio(
+    client: &Client,
+    kind: Kind,
+    updates: &mpsc::UnboundedSender<Update>,
+) -> JoinHandle<()> {
+    let resource = api_resource(kind);
+    let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    tokio::spawn(forward(
+        stream,
+        LoadedKind::Istio(kind),
+        move |object| decode_istio(kind, &resource, object),
+        updates.clone(),
+    ))
+}
+
+/// The API resource Istio serves a kind as: its preferred version and plural.
+pub fn api_resource(kind: Kind) -> ApiResource {
+    match kind {
+        Kind::VirtualService => ApiResource::erase::<VirtualService>(&()),
+        Kind::DestinationRule => ApiResource::erase::<DestinationRule>(&()),
+        Kind::Gateway => ApiResource::erase::<Gateway>(&()),
+        Kind::ServiceEntry => ApiResource::erase::<ServiceEntry>(&()),
+        Kind::WorkloadEntry => ApiResource::erase::<WorkloadEntry>(&()),
+        Kind::Sidecar => ApiResource::erase::<Sidecar>(&()),
+        Kind::AuthorizationPolicy => ApiResource::erase::<AuthorizationPolicy>(&()),
+        Kind::PeerAuthentication => ApiResource::erase::<PeerAuthentication>(&()),
+        Kind::RequestAuthentication => ApiResource::erase::<RequestAuthentication>(&()),
+    }
+}
+
+/// Turns a watcher's events into updates until the store is gone.
+async fn forward<K>(
+    stream: impl futures_util::Stream<Item = Result<Event<K>, watcher::Error>> + Send,
+    kind: LoadedKind,
+    item: impl Fn(K) -> Item + Send,
+    updates: mpsc::UnboundedSender<Update>,
+) {
+    let mut stream = std::pin::pin!(stream);
+    while let Some(event) = stream.next().await {
+        let update = match event {
+            Ok(Event::Apply(object)) => Update::Apply(item(object)),
+            Ok(Event::Delete(object)) => Update::Delete(item(object).key),
+            Ok(Event::Init) => Update::Relist(kind),
+            Ok(Event::InitApply(object)) => Update::Listed(item(object)),
+            Ok(Event::InitDone) => Update::RelistDone(kind),
+            Err(error) if is_not_found(&error) => {
+                // The kind's CRD is not installed: it has no objects, and must not hold the
+                // first snapshot back. The watcher keeps trying, and lists it once it is.
+                warn!(%kind, "the cluster does not serve {kind}; watching for it");
+                Update::RelistDone(kind)
+            }
+            Err(error) => {
+                warn!(%kind, %error, "watch failed; retrying");
+                continue;
+            }
+        };
+        if updates.send(update).is_err() {
+            return;
+        }
+    }
+}
+
+fn is_not_found(error: &watcher::Error) -> bool {
+    matches!(
+        error,
+        watcher::Error::InitialListFailed(::kube::Error::Api(status)) if status.code == 404
+    )
+}
+
+async fn build_loop(
+    mesh: MeshConfig,
+    kinds: Vec<LoadedKind>,
+    mut updates: mpsc::UnboundedReceiver<Update>,
+    outputs: Outputs,
+) {
+    let mut state = ClusterState::default();
+    let mut changed = false;
+    let mut published = false;
+    while let Some(update) = updates.recv().await {
+        changed |= state.apply(update);
+        changed |= settle(&mut state, &mut updates).await;
+        let errors = state.errors();
+        outputs.errors.send_if_modified(|current| {
+            for error in &errors {
+                // Each error once, when it appears, not again on every build until it is fixed.
+                if !current.contains(error) {
+                    warn!(reason = %error.reason, "cluster resource error: {error}");
+                }
+            }
+            let modified = **current != *errors;
+            *current = Arc::from(errors.clone());
+            modified
+        });
+        if !state.has_listed(&kinds) || (published && !changed) {
+            continue;
+        }
+        let snapshot = Arc::new(Snapshot::build(state.objects(), &mesh));
+        info!(version = snapshot.version(), "cluster state changed");
+        outputs.snapshots.send_replace(snapshot);
+        outputs.listed.send_replace(true);
+        published = true;
+        changed = false;
+    }
+}
+
+/// Applies the updates that follow within [`DEBOUNCE`] of each other, for at most
+/// [`MAX_DELAY`]; true when one changed the model.
+async fn settle(state: &mut ClusterState, updates: &mut mpsc::UnboundedReceiver<Update>) -> bool {
+    let deadline = Instant::now() + MAX_DELAY;
+    let mut changed = false;
+    loop {
+        let quiet_until = (Instant::now() + DEBOUNCE).min(deadline);
+        match timeout_at(quiet_until, updates.recv()).await {
+            Ok(Some(update)) => {
+                changed |= state.apply(update);
+                if Instant::now() >= deadline {
+                    return changed;
+                }
+            }
+            _ => return changed,
+        }
+    }
+}
