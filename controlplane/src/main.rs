@@ -1,7 +1,7 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() {
-    // With no command defined, clap answers every invocation itself (help, version or a usage
-    // error) and exits; there is nothing to run after it.
-    mesh_controlplane::Args::parse();
+fn main() -> ExitCode {
+    mesh_controlplane::execute(mesh_controlplane::Args::parse())
 }

@@ -50,7 +50,47 @@ pub enum OutboundTrafficMode {
     RegistryOnly,
 }
 
+/// Why a mesh config file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshConfigError {
+    #[error("cannot read mesh config {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mesh config {}: {source}", path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+}
+
 // === impl MeshConfig ===
+
+impl MeshConfig {
+    /// Reads a mesh config from YAML (or JSON), as Istio's `mesh` ConfigMap key holds it.
+    pub fn from_yaml(text: &str) -> Result<MeshConfig, Box<serde_saphyr::Error>> {
+        // An empty file is an empty config, as in Istio.
+        if text.trim().is_empty() {
+            return Ok(MeshConfig::default());
+        }
+        serde_saphyr::from_str(text).map_err(Box::new)
+    }
+
+    /// Reads the mesh config file at `path`.
+    pub fn read(path: &std::path::Path) -> Result<MeshConfig, MeshConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| MeshConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_yaml(&text).map_err(|source| MeshConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
 
 impl Default for MeshConfig {
     fn default() -> Self {
@@ -83,6 +123,36 @@ mod tests {
             OutboundTrafficMode::AllowAny
         );
         assert_eq!(config.default_service_export_to, vec!["*"]);
+    }
+
+    #[test]
+    fn reads_yaml_files() {
+        let config = MeshConfig::from_yaml(
+            "trustDomain: example.org\noutboundTrafficPolicy: {mode: REGISTRY_ONLY}\n",
+        )
+        .unwrap();
+        assert_eq!(config.trust_domain, "example.org");
+        assert_eq!(
+            config.outbound_traffic_policy.mode,
+            OutboundTrafficMode::RegistryOnly
+        );
+        assert_eq!(MeshConfig::from_yaml("\n").unwrap(), MeshConfig::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mesh.yaml");
+        std::fs::write(&path, "outboundTrafficPolicy: {mode: SOMETIMES}\n").unwrap();
+        let error = MeshConfig::read(&path).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("mesh config {}: ", path.display())),
+            "{error}"
+        );
+        assert!(error.contains("SOMETIMES"), "{error}");
+        let missing = dir.path().join("missing.yaml");
+        assert!(
+            MeshConfig::read(&missing)
+                .unwrap_err()
+                .to_string()
+                .starts_with(&format!("cannot read mesh config {}: ", missing.display()))
+        );
     }
 
     #[test]

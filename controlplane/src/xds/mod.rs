@@ -22,6 +22,6 @@ pub use self::{
     debounce::DebounceOptions,
     generator::{Changed, GenerateError, Generator, Scope, Subscription},
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
-    server::{Options, XdsServer, serve},
+    server::{Options, XdsServer, serve, serve_with_shutdown},
     status::{ProxyStatus, StatusRegistry, StatusSnapshot, TypeStatus},
 };

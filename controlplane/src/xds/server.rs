@@ -57,8 +57,15 @@ impl XdsServer {
                 generator,
                 pushes,
                 status,
+                closing: None,
             },
         }
+    }
+
+    /// Ends every stream, open or opened later, once `closing` turns true.
+    pub fn with_closing(mut self, closing: watch::Receiver<bool>) -> Self {
+        self.shared.closing = Some(closing);
+        self
     }
 
     fn spawn<C: Connection>(
@@ -118,11 +125,35 @@ pub fn serve(
     changes: watch::Receiver<Changed>,
     options: Options,
 ) -> impl Future<Output = Result<(), tonic::transport::Error>> {
+    serve_with_shutdown(
+        listener,
+        generator,
+        changes,
+        options,
+        std::future::pending(),
+    )
+}
+
+/// [`serve`], until `shutdown` resolves: then the server stops accepting connections, ends
+/// every stream (the proxies see it end with status OK and reconnect) and returns once the
+/// connections are closed.
+pub fn serve_with_shutdown(
+    listener: TcpListener,
+    generator: Arc<dyn Generator>,
+    changes: watch::Receiver<Changed>,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> impl Future<Output = Result<(), tonic::transport::Error>> {
     let (pushes_tx, pushes_rx) = watch::channel(Changed::default());
-    let service = XdsServer::new(generator, pushes_rx, options.status);
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let service = XdsServer::new(generator, pushes_rx, options.status).with_closing(closing_rx);
+    let signal = async move {
+        shutdown.await;
+        closing_tx.send_replace(true);
+    };
     let grpc = Server::builder()
         .add_service(AggregatedDiscoveryServiceServer::new(service))
-        .serve_with_incoming(TcpIncoming::from(listener));
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), signal);
     let debouncer = debounce(changes, pushes_tx, options.debounce);
     async move {
         tokio::pin!(grpc);

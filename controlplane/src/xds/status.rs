@@ -53,6 +53,8 @@ pub struct ProxyStatus {
 pub struct TypeStatus {
     /// The version of the last response.
     pub version_sent: Option<String>,
+    /// The nonce of the last response, which the proxy's next request of the type answers.
+    pub nonce: Option<String>,
     /// The last version the proxy accepted.
     pub version_acked: Option<String>,
     /// The error of the last NACK, until the next ACK.
@@ -173,11 +175,13 @@ impl Registration {
             for (kind, progress) in progress {
                 let status = proxy.types.entry(kind.short_name()).or_insert(TypeStatus {
                     version_sent: None,
+                    nonce: None,
                     version_acked: None,
                     last_nack: None,
                     last_push_unix_ms: None,
                 });
                 status.version_sent.clone_from(&progress.version_sent);
+                status.nonce.clone_from(&progress.nonce);
                 status.version_acked.clone_from(&progress.version_acked);
                 status.last_nack.clone_from(&progress.last_nack);
             }
@@ -224,6 +228,7 @@ mod tests {
         let listener = &snapshot.proxies[0].types["Listener"];
         assert_eq!(snapshot.proxies[0].node_id, "proxy-1");
         assert_eq!(listener.version_sent.as_deref(), Some("v2"));
+        assert_eq!(listener.nonce.as_deref(), Some("2"));
         assert_eq!(listener.version_acked.as_deref(), Some("v1"));
         assert_eq!(listener.last_nack.as_deref(), Some("bad"));
         assert!(listener.last_push_unix_ms.is_some());

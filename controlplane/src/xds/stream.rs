@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     pub(crate) generator: Arc<dyn Generator>,
     pub(crate) pushes: watch::Receiver<Changed>,
     pub(crate) status: Arc<StatusRegistry>,
+    /// Turns true when the server stops: every stream ends, so that the proxies reconnect
+    /// elsewhere rather than wait on a server that no longer pushes.
+    pub(crate) closing: Option<watch::Receiver<bool>>,
 }
 
 /// The proxy hung up, or stopped reading.
@@ -96,8 +99,11 @@ impl<C: Connection> StreamTask<C> {
         let mut last_push = pushes.borrow_and_update().version;
         let mut pushes_open = true;
         let mut namespace = None;
+        let closing = closed(self.shared.closing.clone());
+        tokio::pin!(closing);
         loop {
             tokio::select! {
+                () = &mut closing => return Err(Closed),
                 request = requests.next() => {
                     let request = match request {
                         Some(Ok(request)) => request,
@@ -202,6 +208,16 @@ impl<C: Connection> StreamTask<C> {
     fn node_id(&self) -> &str {
         self.connection.node().map_or("", |node| node.id.as_str())
     }
+}
+
+/// Resolves when `closing` turns true; never, without one or once its sender is gone.
+async fn closed(closing: Option<watch::Receiver<bool>>) {
+    if let Some(mut closing) = closing
+        && closing.wait_for(|closing| *closing).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 // === impl Connection for SotwConnection ===

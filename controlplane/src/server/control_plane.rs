@@ -1,0 +1,268 @@
+//! [`ControlPlane`]: the file store, the xDS server and the monitoring server, started
+//! together and stopped together.
+
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle, time::timeout};
+
+use super::{
+    generator::{ModelGenerator, announce},
+    metrics::Metrics,
+    monitoring::{self, Monitoring},
+};
+use crate::{
+    mesh_config::MeshConfig,
+    store::{FileStore, FileStoreConfig, FileStoreError},
+    xds::{Changed, DebounceOptions, Options, StatusRegistry, serve_with_shutdown},
+};
+
+/// How long a stop waits for the servers to close their connections before dropping them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The directories of YAML and JSON config; at least one.
+    pub config_dirs: Vec<PathBuf>,
+    /// Where the plaintext ADS server listens; port 0 picks a free one.
+    pub xds_address: SocketAddr,
+    /// Where the monitoring server listens; port 0 picks a free one.
+    pub monitoring_address: SocketAddr,
+    /// How long config must be quiet before it is read (files) and pushed (proxies).
+    pub debounce: Duration,
+    pub mesh: MeshConfig,
+}
+
+/// A running control plane. Dropping it stops everything abruptly; [`ControlPlane::stop`]
+/// stops it gracefully.
+#[derive(Debug)]
+pub struct ControlPlane {
+    xds_address: SocketAddr,
+    monitoring_address: SocketAddr,
+    stop: watch::Sender<bool>,
+    xds: JoinHandle<Result<(), tonic::transport::Error>>,
+    monitoring: JoinHandle<()>,
+    announcer: JoinHandle<()>,
+    _store: FileStore,
+}
+
+/// Why the control plane did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no config directory given")]
+    NoConfigDir,
+    #[error("config directory {}: {source}", dir.display())]
+    ConfigDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("config directory {} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error(transparent)]
+    Store(#[from] FileStoreError),
+    #[error("cannot listen on {address} for {server}: {source}")]
+    Listen {
+        server: &'static str,
+        address: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why a running control plane stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the xDS server on {address} failed: {source}")]
+    Xds {
+        address: SocketAddr,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("the {server} stopped unexpectedly")]
+    Stopped { server: &'static str },
+}
+
+// === impl ControlPlane ===
+
+impl ControlPlane {
+    /// Reads the config directories, binds both servers and starts serving. When this
+    /// returns, the first snapshot is built and both servers accept connections.
+    pub async fn start(config: Config) -> Result<ControlPlane, StartError> {
+        if config.config_dirs.is_empty() {
+            return Err(StartError::NoConfigDir);
+        }
+        for dir in &config.config_dirs {
+            let metadata = std::fs::metadata(dir).map_err(|source| StartError::ConfigDir {
+                dir: dir.clone(),
+                source,
+            })?;
+            if !metadata.is_dir() {
+                return Err(StartError::NotADirectory(dir.clone()));
+            }
+        }
+        let xds_listener = bind("the xDS server", config.xds_address).await?;
+        let monitoring_listener = bind("the monitoring server", config.monitoring_address).await?;
+        let local = |server, listener: &TcpListener, address| {
+            listener.local_addr().map_err(|source| StartError::Listen {
+                server,
+                address,
+                source,
+            })
+        };
+        let xds_address = local("the xDS server", &xds_listener, config.xds_address)?;
+        let monitoring_address = local(
+            "the monitoring server",
+            &monitoring_listener,
+            config.monitoring_address,
+        )?;
+
+        let mut store_config = FileStoreConfig::new(config.config_dirs.clone());
+        store_config.debounce = config.debounce;
+        let store = FileStore::start(store_config, config.mesh.clone())?;
+
+        let metrics = Arc::new(Metrics::new());
+        let status = Arc::new(StatusRegistry::new());
+        let generator = Arc::new(ModelGenerator::new(store.snapshots(), Arc::clone(&metrics)));
+        let (changes_tx, changes) = watch::channel(Changed::default());
+        let announcer = tokio::spawn(announce(
+            store.snapshots(),
+            changes_tx,
+            Arc::clone(&generator),
+            Arc::clone(&status),
+        ));
+        let (stop, stopping) = watch::channel(false);
+        let options = Options {
+            debounce: DebounceOptions {
+                quiet: config.debounce,
+                ..DebounceOptions::default()
+            },
+            status: Arc::clone(&status),
+        };
+        let mut xds_stop = stopping.clone();
+        let xds = tokio::spawn(serve_with_shutdown(
+            xds_listener,
+            generator.clone(),
+            changes,
+            options,
+            async move {
+                // A dropped sender stops the server as surely as a sent stop.
+                let _ = xds_stop.wait_for(|stop| *stop).await;
+            },
+        ));
+        let pages = Arc::new(Monitoring {
+            generator,
+            status,
+            metrics,
+            errors: store.watch_errors(),
+            ready: false.into(),
+        });
+        let monitoring = tokio::spawn(monitoring::serve(
+            monitoring_listener,
+            Arc::clone(&pages),
+            stopping,
+        ));
+        // The store built its first snapshot in `start`, and the xDS listener is bound: a
+        // proxy that connects now is served.
+        pages.ready.store(true, Ordering::Release);
+        tracing::info!(
+            xds = %xds_address,
+            monitoring = %monitoring_address,
+            config_dirs = ?config.config_dirs,
+            "control plane started"
+        );
+        Ok(ControlPlane {
+            xds_address,
+            monitoring_address,
+            stop,
+            xds,
+            monitoring,
+            announcer,
+            _store: store,
+        })
+    }
+
+    /// Where the xDS server listens.
+    pub fn xds_address(&self) -> SocketAddr {
+        self.xds_address
+    }
+
+    /// Where the monitoring server listens.
+    pub fn monitoring_address(&self) -> SocketAddr {
+        self.monitoring_address
+    }
+
+    /// Serves until `shutdown` resolves, then stops gracefully; or until a server fails.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+        let failed = tokio::select! {
+            () = shutdown => None,
+            served = &mut self.xds => Some(match served {
+                Ok(Err(source)) => RunError::Xds { address: self.xds_address, source },
+                _ => RunError::Stopped { server: "xDS server" },
+            }),
+            _ = &mut self.monitoring => Some(RunError::Stopped { server: "monitoring server" }),
+        };
+        match failed {
+            None => self.stop().await,
+            Some(error) => {
+                self.stop().await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Stops accepting connections, ends every xDS stream and waits (a few seconds at most)
+    /// for the servers to finish.
+    pub async fn stop(mut self) -> Result<(), RunError> {
+        self.stop.send_replace(true);
+        let mut result = Ok(());
+        if !self.xds.is_finished() {
+            match timeout(STOP_GRACE, &mut self.xds).await {
+                Ok(Ok(Err(source))) => {
+                    result = Err(RunError::Xds {
+                        address: self.xds_address,
+                        source,
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!("xDS connections did not close in time; dropping them");
+                    self.xds.abort();
+                }
+            }
+        }
+        if !self.monitoring.is_finished()
+            && timeout(STOP_GRACE, &mut self.monitoring).await.is_err()
+        {
+            self.monitoring.abort();
+        }
+        self.announcer.abort();
+        tracing::info!("control plane stopped");
+        result
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.xds.abort();
+        self.monitoring.abort();
+        self.announcer.abort();
+    }
+}
+
+async fn bind(server: &'static str, address: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StartError::Listen {
+            server,
+            address,
+            source,
+        })
+}

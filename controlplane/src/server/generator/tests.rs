@@ -1,0 +1,264 @@
+use std::{path::Path, time::Duration};
+
+use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
+use mesh_common::{
+    load::{LoadOptions, Loader},
+    well_known::node_metadata,
+};
+use tokio::time::timeout;
+
+use super::*;
+use crate::{
+    mesh_config::MeshConfig,
+    model::Objects,
+    store::{PerFileState, reconcile},
+};
+
+const BOOKINFO: &str = include_str!("../../../tests/data/bookinfo.yaml");
+const PRODUCTPAGE: &str =
+    "sidecar~198.18.0.41~productpage-v1-58b4.default~default.svc.cluster.local";
+
+/// The model of `yaml`, read as the file store reads a file.
+fn snapshot(yaml: &str) -> Arc<Snapshot> {
+    let mut loader = Loader::new(LoadOptions::default());
+    loader.add_str(yaml, Path::new("mesh.yaml"));
+    let reconciled = reconcile(&PerFileState::default(), loader.finish());
+    assert_eq!(reconciled.errors, vec![], "the fixture loads");
+    let mut objects = Objects::default();
+    for change in reconciled.changes {
+        change.apply(&mut objects);
+    }
+    Arc::new(Snapshot::build(&objects, &MeshConfig::default()))
+}
+
+fn node(id: &str) -> Node {
+    let string = |s: &str| Value {
+        kind: Some(Kind::StringValue(s.to_string())),
+    };
+    Node {
+        id: id.to_string(),
+        metadata: Some(Struct {
+            fields: [(node_metadata::NAMESPACE.to_string(), string("default"))].into(),
+        }),
+        ..Node::default()
+    }
+}
+
+fn names(resources: &[Resource]) -> Vec<&str> {
+    resources.iter().map(Resource::name).collect()
+}
+
+fn generator(yaml: &str) -> (watch::Sender<Arc<Snapshot>>, ModelGenerator) {
+    let (snapshots, rx) = watch::channel(snapshot(yaml));
+    (snapshots, ModelGenerator::new(rx, Arc::new(Metrics::new())))
+}
+
+#[test]
+fn serves_a_sidecar_its_translation_one_type_at_a_time() {
+    let (_snapshots, generator) = generator(BOOKINFO);
+    let node = node(PRODUCTPAGE);
+    let clusters = generator
+        .generate(&node, ResourceType::Cluster, &Subscription::Wildcard)
+        .unwrap();
+    assert_eq!(
+        names(&clusters),
+        [
+            "BlackHoleCluster",
+            "PassthroughCluster",
+            "inbound|9080||",
+            "outbound|27017||mongodb.default.svc.cluster.local",
+            "outbound|9080||details.default.svc.cluster.local",
+            "outbound|9080||productpage.default.svc.cluster.local",
+            "outbound|9080||ratings.default.svc.cluster.local",
+            "outbound|9080||reviews.default.svc.cluster.local",
+        ]
+    );
+    let wanted = Subscription::Names(
+        [
+            "outbound|9080||ratings.default.svc.cluster.local".to_string(),
+            "not-a-cluster".to_string(),
+        ]
+        .into(),
+    );
+    let endpoints = generator
+        .generate(&node, ResourceType::ClusterLoadAssignment, &wanted)
+        .unwrap();
+    assert_eq!(
+        names(&endpoints),
+        ["outbound|9080||ratings.default.svc.cluster.local"]
+    );
+    let routes = Subscription::Names(["9080".to_string()].into());
+    let routes = generator
+        .generate(&node, ResourceType::RouteConfiguration, &routes)
+        .unwrap();
+    assert_eq!(names(&routes), ["9080"]);
+    let listeners = generator
+        .generate(&node, ResourceType::Listener, &Subscription::Wildcard)
+        .unwrap();
+    assert_eq!(
+        names(&listeners),
+        [
+            "0.0.0.0_27017",
+            "0.0.0.0_9080",
+            "virtualInbound",
+            "virtualOutbound"
+        ]
+    );
+    let secrets = generator
+        .generate(&node, ResourceType::Secret, &Subscription::Wildcard)
+        .unwrap();
+    assert_eq!(secrets, vec![]);
+}
+
+#[test]
+fn translates_once_per_proxy_and_snapshot() {
+    let (snapshots, generator) = generator(BOOKINFO);
+    let node = node(PRODUCTPAGE);
+    let first = generator.translate(&node).unwrap();
+    let again = generator.translate(&node).unwrap();
+    assert!(Arc::ptr_eq(&first.resources, &again.resources));
+
+    // Other metadata for the same id is another proxy: translated anew.
+    let mut relabelled = node.clone();
+    if let Some(metadata) = relabelled.metadata.as_mut() {
+        metadata.fields.insert(
+            node_metadata::WORKLOAD_NAME.to_string(),
+            Value {
+                kind: Some(Kind::StringValue("productpage-v1".to_string())),
+            },
+        );
+    }
+    let other = generator.translate(&relabelled).unwrap();
+    assert!(!Arc::ptr_eq(&first.resources, &other.resources));
+
+    // A new snapshot is translated anew.
+    let without_ratings = BOOKINFO.replace("name: ratings\n", "name: scores\n");
+    snapshots.send_replace(snapshot(&without_ratings));
+    let changed = generator.translate(&node).unwrap();
+    assert!(!Arc::ptr_eq(&first.resources, &changed.resources));
+    assert!(
+        changed
+            .resources
+            .clusters
+            .iter()
+            .any(|c| c.name == "outbound|9080||scores.default.svc.cluster.local")
+    );
+}
+
+#[test]
+fn known_proxies_are_translated_by_id_until_forgotten() {
+    let (_snapshots, generator) = generator(BOOKINFO);
+    assert!(generator.translate_known(PRODUCTPAGE).is_none());
+    let translated = generator.translate(&node(PRODUCTPAGE)).unwrap();
+    let known = generator.translate_known(PRODUCTPAGE).unwrap().unwrap();
+    assert_eq!(known.proxy, translated.proxy);
+    assert!(Arc::ptr_eq(&known.resources, &translated.resources));
+    generator.retain(&["someone-else".to_string()].into());
+    assert!(generator.translate_known(PRODUCTPAGE).is_none());
+}
+
+const GATEWAY: &str = "\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 8080, name: http, protocol: HTTP}
+    hosts: ['*']
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bookinfo, namespace: default}
+spec:
+  hosts: ['*']
+  gateways: [bookinfo-gateway]
+  http:
+  - route:
+    - destination: {host: productpage, port: {number: 9080}}
+";
+
+#[test]
+fn serves_a_gateway_its_gateway_translation() {
+    let (_snapshots, generator) = generator(&format!("{BOOKINFO}\n---\n{GATEWAY}"));
+    let mut gateway = node("router~198.18.0.90~ingress-1.default~default.svc.cluster.local");
+    let labels = Struct {
+        fields: [(
+            "istio".to_string(),
+            Value {
+                kind: Some(Kind::StringValue("ingressgateway".to_string())),
+            },
+        )]
+        .into(),
+    };
+    if let Some(metadata) = gateway.metadata.as_mut() {
+        metadata.fields.insert(
+            node_metadata::LABELS.to_string(),
+            Value {
+                kind: Some(Kind::StructValue(labels)),
+            },
+        );
+    }
+    let listeners = generator
+        .generate(&gateway, ResourceType::Listener, &Subscription::Wildcard)
+        .unwrap();
+    assert_eq!(names(&listeners), ["0.0.0.0_8080"]);
+    let clusters = generator
+        .generate(&gateway, ResourceType::Cluster, &Subscription::Wildcard)
+        .unwrap();
+    assert_eq!(
+        names(&clusters),
+        ["outbound|9080||productpage.default.svc.cluster.local"]
+    );
+}
+
+#[test]
+fn a_node_it_cannot_read_gets_an_error() {
+    let (_snapshots, generator) = generator(BOOKINFO);
+    let error = generator
+        .generate(
+            &node("sidecar~reviews"),
+            ResourceType::Cluster,
+            &Subscription::Wildcard,
+        )
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot generate Cluster for sidecar~reviews: node id \"sidecar~reviews\" is not \
+         `<sidecar|router>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>`"
+    );
+}
+
+#[tokio::test]
+async fn each_snapshot_is_announced_to_every_proxy() {
+    let (snapshots, rx) = watch::channel(snapshot(BOOKINFO));
+    let generator = Arc::new(ModelGenerator::new(rx.clone(), Arc::new(Metrics::new())));
+    generator.translate(&node(PRODUCTPAGE)).unwrap();
+    let (changes_tx, mut changes) = watch::channel(Changed::default());
+    let status = Arc::new(StatusRegistry::new());
+    let task = tokio::spawn(announce(
+        rx,
+        changes_tx,
+        Arc::clone(&generator),
+        Arc::clone(&status),
+    ));
+    snapshots.send_replace(snapshot(BOOKINFO));
+    timeout(Duration::from_secs(10), changes.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        *changes.borrow_and_update(),
+        Changed {
+            version: 1,
+            scope: Scope::All
+        }
+    );
+    // No proxy is connected: its translation was dropped.
+    assert!(generator.translate_known(PRODUCTPAGE).is_none());
+    drop(snapshots);
+    timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+}

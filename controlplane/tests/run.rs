@@ -1,0 +1,368 @@
+//! The whole control plane in-process: a config directory, a sidecar over real gRPC and the
+//! monitoring pages over real HTTP, through an edit, a broken file and a graceful stop.
+
+// The helpers below are test code too: a failure should panic.
+#![allow(clippy::unwrap_used)]
+
+use std::{fs, net::SocketAddr, path::Path, time::Duration};
+
+use envoy_types::pb::{
+    envoy::{
+        config::{
+            core::v3::Node,
+            route::v3::{RouteConfiguration, route::Action},
+        },
+        service::discovery::v3::{
+            DiscoveryRequest, DiscoveryResponse,
+            aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
+        },
+    },
+    google::protobuf::{self, Struct, value::Kind},
+};
+use mesh_common::well_known::node_metadata;
+use mesh_controlplane::{
+    mesh_config::MeshConfig,
+    server::{Config, ControlPlane},
+    translate::string_value,
+};
+use mesh_testing::eventually;
+use mesh_xds::{Resource, ResourceType};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::mpsc,
+    time::timeout,
+};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Streaming;
+
+/// Bounds every wait; a correct control plane answers in milliseconds.
+const PATIENCE: Duration = Duration::from_secs(10);
+const NODE_ID: &str = "sidecar~198.18.0.10~productpage-v1-1.default~default.svc.cluster.local";
+const BOOKINFO: &str = include_str!("data/bookinfo.yaml");
+const RATINGS_TIMEOUT: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - timeout: 7s
+    route:
+    - destination: {host: ratings}
+";
+/// The same VirtualService, half-saved: the store keeps the last version that loaded.
+const RATINGS_BROKEN: &str = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - timeout: 7s
+    route:
+    - destination: {host: rat
+";
+
+fn node() -> Node {
+    let labels = Struct {
+        fields: [("app", "productpage"), ("version", "v1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), string_value(v)))
+            .collect(),
+    };
+    let fields = [
+        (node_metadata::NAMESPACE, string_value("default")),
+        (
+            node_metadata::LABELS,
+            protobuf::Value {
+                kind: Some(Kind::StructValue(labels)),
+            },
+        ),
+    ];
+    Node {
+        id: NODE_ID.to_string(),
+        metadata: Some(Struct {
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }),
+        ..Node::default()
+    }
+}
+
+/// Writes a file as editors do: a temporary file renamed over the old one.
+fn save(dir: &Path, name: &str, text: &str) {
+    let temporary = dir.join(format!(".{name}.tmp"));
+    fs::write(&temporary, text).unwrap();
+    fs::rename(&temporary, dir.join(name)).unwrap();
+}
+
+/// `GET path` on the monitoring server: the status code and the body.
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let response = timeout(PATIENCE, exchange)
+        .await
+        .expect("no HTTP answer in time");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (code, body.to_string())
+}
+
+async fn get_json(address: SocketAddr, path: &str) -> Value {
+    let (code, body) = get(address, path).await;
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// One ADS stream of the test's sidecar.
+struct Sidecar {
+    requests: mpsc::Sender<DiscoveryRequest>,
+    responses: Streaming<DiscoveryResponse>,
+}
+
+impl Sidecar {
+    async fn connect(address: SocketAddr) -> Sidecar {
+        let mut client = AggregatedDiscoveryServiceClient::connect(format!("http://{address}"))
+            .await
+            .unwrap();
+        let (requests, rx) = mpsc::channel(8);
+        let responses = client
+            .stream_aggregated_resources(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        Sidecar {
+            requests,
+            responses,
+        }
+    }
+
+    async fn send(&self, kind: ResourceType, names: &[String], acked: Option<&DiscoveryResponse>) {
+        let request = DiscoveryRequest {
+            node: Some(node()),
+            type_url: kind.type_url().to_string(),
+            resource_names: names.to_vec(),
+            version_info: acked.map(|r| r.version_info.clone()).unwrap_or_default(),
+            response_nonce: acked.map(|r| r.nonce.clone()).unwrap_or_default(),
+            ..DiscoveryRequest::default()
+        };
+        self.requests.send(request).await.unwrap();
+    }
+
+    async fn next(&mut self) -> DiscoveryResponse {
+        timeout(PATIENCE, self.responses.message())
+            .await
+            .expect("no response in time")
+            .unwrap()
+            .expect("the stream ended")
+    }
+
+    /// Subscribes to `kind` and ACKs the response.
+    async fn subscribe(&mut self, kind: ResourceType, names: &[String]) -> DiscoveryResponse {
+        self.send(kind, names, None).await;
+        let response = self.next().await;
+        assert_eq!(response.type_url, kind.type_url());
+        self.send(kind, names, Some(&response)).await;
+        response
+    }
+}
+
+fn resources(response: &DiscoveryResponse) -> Vec<Resource> {
+    response
+        .resources
+        .iter()
+        .map(|any| Resource::decode_any(any).unwrap())
+        .collect()
+}
+
+fn names(response: &DiscoveryResponse) -> Vec<String> {
+    resources(response)
+        .iter()
+        .map(|r| r.name().to_string())
+        .collect()
+}
+
+/// The timeout of the first route of the ratings virtual host, in seconds.
+fn ratings_timeout(routes: &RouteConfiguration) -> Option<i64> {
+    let host = routes
+        .virtual_hosts
+        .iter()
+        .find(|h| h.name == "ratings.default.svc.cluster.local:9080")?;
+    match host.routes.first()?.action.as_ref()? {
+        Action::Route(action) => action.timeout.as_ref().map(|t| t.seconds),
+        _ => None,
+    }
+}
+
+fn route_configuration(response: &DiscoveryResponse) -> RouteConfiguration {
+    match resources(response).pop() {
+        Some(Resource::RouteConfiguration(routes)) => *routes,
+        other => panic!("not a route configuration: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(root.join("bookinfo.yaml"), BOOKINFO).unwrap();
+    let control_plane = ControlPlane::start(Config {
+        config_dirs: vec![root.to_path_buf()],
+        xds_address: "127.0.0.1:0".parse().unwrap(),
+        monitoring_address: "127.0.0.1:0".parse().unwrap(),
+        debounce: Duration::from_millis(20),
+        mesh: MeshConfig::default(),
+    })
+    .await
+    .unwrap();
+    let monitoring = control_plane.monitoring_address();
+    assert_eq!(
+        get(monitoring, "/ready").await,
+        (200, "ready\n".to_string())
+    );
+
+    // Envoy's order: clusters, their endpoints, listeners, their routes.
+    let mut sidecar = Sidecar::connect(control_plane.xds_address()).await;
+    let clusters = sidecar.subscribe(ResourceType::Cluster, &[]).await;
+    let eds_names: Vec<String> = names(&clusters)
+        .into_iter()
+        .filter(|name| name.starts_with("outbound|"))
+        .collect();
+    assert_eq!(
+        eds_names,
+        [
+            "outbound|27017||mongodb.default.svc.cluster.local",
+            "outbound|9080||details.default.svc.cluster.local",
+            "outbound|9080||productpage.default.svc.cluster.local",
+            "outbound|9080||ratings.default.svc.cluster.local",
+            "outbound|9080||reviews.default.svc.cluster.local",
+        ]
+    );
+    let endpoints = sidecar
+        .subscribe(ResourceType::ClusterLoadAssignment, &eds_names)
+        .await;
+    assert_eq!(names(&endpoints), eds_names);
+    let listeners = sidecar.subscribe(ResourceType::Listener, &[]).await;
+    assert_eq!(
+        names(&listeners),
+        [
+            "0.0.0.0_27017",
+            "0.0.0.0_9080",
+            "virtualInbound",
+            "virtualOutbound"
+        ]
+    );
+    let route_names = vec!["9080".to_string()];
+    let routes = sidecar
+        .subscribe(ResourceType::RouteConfiguration, &route_names)
+        .await;
+    assert_eq!(ratings_timeout(&route_configuration(&routes)), Some(0));
+
+    // A new VirtualService changes the routes, and only the routes.
+    save(root, "ratings.yaml", RATINGS_TIMEOUT);
+    let pushed = sidecar.next().await;
+    assert_eq!(pushed.type_url, ResourceType::RouteConfiguration.type_url());
+    assert_eq!(ratings_timeout(&route_configuration(&pushed)), Some(7));
+    sidecar
+        .send(
+            ResourceType::RouteConfiguration,
+            &route_names,
+            Some(&pushed),
+        )
+        .await;
+    let syncz = eventually(|| async {
+        let syncz = get_json(monitoring, "/debug/syncz").await;
+        let rds = &syncz[0]["types"][ResourceType::RouteConfiguration.type_url()];
+        (rds["version_acked"] == pushed.version_info.as_str()).then_some(syncz)
+    })
+    .await
+    .unwrap();
+    assert_eq!(syncz.as_array().unwrap().len(), 1);
+    assert_eq!(syncz[0]["proxy"], NODE_ID);
+    assert_eq!(syncz[0]["protocol"], "sotw");
+    let cds = &syncz[0]["types"][ResourceType::Cluster.type_url()];
+    assert_eq!(cds["version_acked"], clusters.version_info.as_str());
+    assert_eq!(cds["version_sent"], clusters.version_info.as_str());
+    assert_eq!(cds["nonce"], clusters.nonce.as_str());
+    assert_eq!(cds["last_nack"], Value::Null);
+
+    // A half-saved file is reported where it is broken; the proxy keeps the last good routes.
+    save(root, "ratings.yaml", RATINGS_BROKEN);
+    let status = eventually(|| async {
+        let status = get_json(monitoring, "/debug/config_status").await;
+        (!status["file_errors"].as_array()?.is_empty()).then_some(status)
+    })
+    .await;
+    let status = match status {
+        Ok(status) => status,
+        Err(_) => panic!("{}", get_json(monitoring, "/debug/config_status").await),
+    };
+    let file = root.join("ratings.yaml").display().to_string();
+    assert_eq!(status["file_errors"][0]["file"], file.as_str());
+    assert_eq!(
+        status["file_errors"],
+        serde_json::json!([{
+            "file": file,
+            "line": 9,
+            "kind": null,
+            "namespace": null,
+            "name": null,
+            "reason": "unclosed bracket '{'",
+            "message": format!("{file}:9: unclosed bracket '{{'"),
+        }])
+    );
+    let dump = get_json(
+        monitoring,
+        &format!("/debug/config_dump?proxyID={}", NODE_ID.replace('~', "%7E")),
+    )
+    .await;
+    assert_eq!(dump["proxy"], NODE_ID);
+    let ratings = dump["routes"][0]["virtual_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "ratings.default.svc.cluster.local:9080")
+        .unwrap();
+    assert_eq!(ratings["routes"][0]["route"]["timeout"], "7s");
+
+    let (code, metrics) = get(monitoring, "/metrics").await;
+    assert_eq!(code, 200);
+    let rds_pushes = format!(
+        "mesh_controlplane_xds_pushes_total{{type_url=\"{}\"}} 2",
+        ResourceType::RouteConfiguration.type_url()
+    );
+    assert!(metrics.lines().any(|l| l == rds_pushes), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "mesh_controlplane_xds_connected_proxies{type=\"sotw\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "mesh_controlplane_config_errors 1"),
+        "{metrics}"
+    );
+
+    // A graceful stop ends the stream with OK.
+    timeout(PATIENCE, control_plane.stop())
+        .await
+        .expect("the control plane stops in time")
+        .unwrap();
+    let end = timeout(PATIENCE, sidecar.responses.message())
+        .await
+        .expect("the stream ends in time");
+    assert!(matches!(end, Ok(None)), "{end:?}");
+}
