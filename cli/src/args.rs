@@ -28,6 +28,8 @@ pub enum Command {
     },
     /// Print the version of this meshctl.
     Version,
+    /// Run a whole mesh on this machine, without Kubernetes.
+    Local(meshctl::local::cli::LocalArgs),
 }
 
 #[cfg(test)]

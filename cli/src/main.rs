@@ -17,6 +17,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Completion { shell } => stdout.write_all(&completion::script(shell))?,
         Command::Version => writeln!(stdout, "client version: {}", env!("CARGO_PKG_VERSION"))?,
+        Command::Local(args) => {
+            let code = meshctl::local::cli::run(args, &mut stdout)?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
     }
     Ok(())
 }

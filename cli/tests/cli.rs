@@ -32,6 +32,7 @@ fn help_says_what_it_is_and_lists_the_commands() {
          Commands:\n\
          \x20 completion  Print a shell completion script for meshctl\n\
          \x20 version     Print the version of this meshctl\n\
+         \x20 local       Run a whole mesh on this machine, without Kubernetes\n\
          \x20 help        Print this message or the help of the given subcommand(s)\n\
          \n\
          Options:\n\
@@ -53,7 +54,7 @@ fn completion_bash_prints_a_completion_script() {
     let script = stdout(run(&["completion", "bash"]));
     assert!(script.starts_with("_meshctl() {\n"), "{script}");
     assert!(
-        script.contains("opts=\"-h -V --help --version completion version help\""),
+        script.contains("opts=\"-h -V --help --version completion version local help\""),
         "{script}"
     );
     assert!(

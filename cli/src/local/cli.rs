@@ -1,0 +1,304 @@
+//! The `meshctl local` commands.
+
+use std::{fs, io::Write, path::PathBuf, process::Command};
+
+use clap::{Args, Subcommand, ValueEnum};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+pub use super::applied::{apply_config, delete_config};
+use super::{
+    LocalError, LocalMesh, down, io, is_root,
+    state::{Role, State, StateDir, default_state_dir},
+    status,
+    up::{self, UpOptions},
+};
+
+/// `meshctl local`'s arguments.
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// The state directory [default: /run/mesh-rs/local as root, else
+    /// $XDG_STATE_HOME/mesh-rs/local]
+    #[arg(long, global = true, value_name = "DIR", env = "MESH_LOCAL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: LocalCommand,
+}
+
+/// The `meshctl local` commands.
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Run the mesh a LocalMesh file describes: control plane, sidecars, workloads, gateway.
+    Up {
+        /// A LocalMesh file; repeat to combine several.
+        #[arg(short = 'f', long = "file", required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Return once everything has started, leaving it running.
+        #[arg(short, long)]
+        detach: bool,
+        /// Only the network and the workloads: no control plane, no proxies.
+        #[arg(long, hide = true)]
+        no_mesh: bool,
+    },
+    /// Stop everything and remove the namespaces, links, rules and files of the mesh.
+    Down,
+    /// List the workloads, their processes and their proxies' sync state.
+    Status {
+        /// The output format.
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Apply Istio config files (or every file in a directory) to the running mesh.
+    Apply {
+        /// A file or directory; repeat for several.
+        #[arg(short = 'f', long = "file", required = true, value_name = "FILE|DIR")]
+        files: Vec<PathBuf>,
+    },
+    /// Remove Istio config applied with `apply`.
+    Delete {
+        /// A file or directory given to `apply`; repeat for several.
+        #[arg(short = 'f', long = "file", required = true, value_name = "FILE|DIR")]
+        files: Vec<PathBuf>,
+    },
+    /// Run a command in a workload's network namespace, as `kubectl exec` would.
+    Exec {
+        /// The workload.
+        workload: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Print a workload's log, or its proxy's.
+    Logs {
+        /// The workload (or `controlplane`, or `ingressgateway` with --proxy).
+        workload: String,
+        /// The proxy's log instead of the workload's.
+        #[arg(long)]
+        proxy: bool,
+    },
+}
+
+/// How `status` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Runs a `meshctl local` command; returns the exit code.
+pub fn run(args: LocalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let dir = StateDir::new(
+        args.state_dir
+            .unwrap_or_else(|| default_state_dir(is_root())),
+    );
+    match args.command {
+        LocalCommand::Up {
+            files,
+            detach,
+            no_mesh,
+        } => {
+            let mesh = LocalMesh::read(&files)?;
+            let signals = if detach {
+                None
+            } else {
+                Some(StopSignals::catch()?)
+            };
+            let options = UpOptions {
+                mesh: !no_mesh,
+                ..UpOptions::new(&dir.root)
+            };
+            let running = up::up(&mesh, &options, out)?;
+            writeln!(out, "\n{}", summary(running.state()))?;
+            let Some(signals) = signals else {
+                writeln!(out, "stop it with: meshctl local down")?;
+                running.detach();
+                return Ok(0);
+            };
+            writeln!(out, "Ctrl-C stops the mesh.")?;
+            signals.wait();
+            writeln!(out, "stopping...")?;
+            running.down()?;
+            writeln!(out, "✔ stopped, and everything removed")?;
+        }
+        LocalCommand::Down => {
+            if down::down(&dir)? {
+                writeln!(out, "✔ stopped, and everything removed")?;
+            } else {
+                writeln!(out, "no local mesh runs from {}", dir.root.display())?;
+            }
+        }
+        LocalCommand::Status { output } => {
+            let state = dir.require()?;
+            let syncz = match &state.monitoring {
+                Some(url) => status::fetch_syncz(url.trim_start_matches("http://")),
+                None => Ok(serde_json::Value::Null),
+            };
+            let status = status::status(&state, syncz);
+            match output {
+                OutputFormat::Table => write!(out, "{}", status::table(&status))?,
+                OutputFormat::Json => {
+                    writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?;
+                }
+                OutputFormat::Yaml => write!(out, "{}", serde_saphyr::to_string(&status)?)?,
+            }
+        }
+        LocalCommand::Apply { files } => {
+            dir.require()?;
+            for path in &files {
+                for applied in apply_config(&dir, path)? {
+                    writeln!(out, "✔ applied {}", applied.display())?;
+                }
+            }
+        }
+        LocalCommand::Delete { files } => {
+            dir.require()?;
+            for path in &files {
+                for deleted in delete_config(&dir, path)? {
+                    writeln!(out, "✔ deleted {}", deleted.display())?;
+                }
+            }
+        }
+        LocalCommand::Exec { workload, command } => {
+            let state = dir.require()?;
+            return Ok(exec(&state, &workload, &command)?);
+        }
+        LocalCommand::Logs { workload, proxy } => {
+            let state = dir.require()?;
+            let role = match (workload.as_str(), proxy) {
+                ("controlplane", _) => Role::ControlPlane,
+                ("ingressgateway", _) => Role::Gateway,
+                (_, true) => Role::Proxy,
+                (_, false) => Role::Workload,
+            };
+            let record = state
+                .processes
+                .iter()
+                .find(|p| p.name == workload && p.role == role)
+                .ok_or_else(|| unknown_workload(&state, &workload))?;
+            let log =
+                fs::read(&record.log).map_err(io(format!("read {}", record.log.display())))?;
+            out.write_all(&log)?;
+        }
+    }
+    Ok(0)
+}
+
+fn unknown_workload(state: &State, name: &str) -> LocalError {
+    let known: Vec<&str> = state
+        .plan
+        .workloads
+        .iter()
+        .map(|w| w.name.as_str())
+        .collect();
+    LocalError::UnknownWorkload {
+        name: name.to_string(),
+        known: known.join(", "),
+    }
+}
+
+/// What `up` prints once everything runs.
+pub fn summary(state: &State) -> String {
+    let mut rows = vec![[
+        "WORKLOAD".to_string(),
+        "NAMESPACE".to_string(),
+        "IP".to_string(),
+        "PROXY ADMIN".to_string(),
+        "LOG".to_string(),
+    ]];
+    for pod in &state.plan.workloads {
+        let find = |role| {
+            state
+                .processes
+                .iter()
+                .find(|p| p.name == pod.name && p.role == role)
+        };
+        rows.push([
+            pod.name.clone(),
+            pod.namespace.clone(),
+            pod.ip.to_string(),
+            find(Role::Proxy)
+                .and_then(|p| p.admin.clone())
+                .unwrap_or_else(|| "-".to_string()),
+            find(Role::Workload).map_or(String::new(), |p| p.log.display().to_string()),
+        ]);
+    }
+    let mut widths = [0; 5];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    if let Some(gateway) = &state.gateway {
+        text.push_str(&format!("\ningress gateway: {gateway}/productpage\n"));
+    }
+    if let Some(monitoring) = &state.monitoring {
+        text.push_str(&format!("control plane:   {monitoring}/debug/syncz\n"));
+    }
+    text
+}
+
+/// Ctrl-C and SIGTERM, caught from before `up` starts: one that arrives while the mesh is
+/// coming up stops it once it is up, instead of killing meshctl halfway and leaving the rest to
+/// `down`.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn catch() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (interrupt, terminate) = runtime.block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            ))
+        })?;
+        Ok(Self {
+            runtime,
+            interrupt,
+            terminate,
+        })
+    }
+
+    fn wait(mut self) {
+        self.runtime.block_on(async {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        });
+    }
+}
+
+/// Runs `command` in `workload`'s network namespace with the workload's environment; returns its
+/// exit code.
+pub fn exec(state: &State, workload: &str, command: &[String]) -> Result<i32, LocalError> {
+    let pod = state
+        .plan
+        .workload(workload)
+        .ok_or_else(|| unknown_workload(state, workload))?;
+    let status = Command::new("ip")
+        .args(["netns", "exec", &pod.netns])
+        .args(command)
+        .env("POD_NAME", &pod.name)
+        .env("POD_NAMESPACE", &pod.namespace)
+        .env("INSTANCE_IP", pod.ip.to_string())
+        .status()
+        .map_err(io(format!("run ip netns exec {}", pod.netns)))?;
+    // A command killed by a signal exits like a shell reports it.
+    Ok(status.code().unwrap_or(128))
+}
