@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod ci;
 pub mod demo;
 pub mod generate;
@@ -37,8 +38,10 @@ pub enum Command {
     },
     /// Run every check CI runs: fmt, clippy, the generated-file check and the test suite.
     Ci,
-    /// Run the bookinfo sample, meshed, on this machine with no cluster (today: print the plan).
+    /// Run the bookinfo sample, meshed, on this machine with no cluster, until Ctrl-C.
     Demo,
+    /// Load mesh-proxy, Envoy and a direct connection side by side; report to target/bench.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs one task from the workspace root, wherever `cargo xtask` was started.
@@ -48,10 +51,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen { check: false } => generate::run(&root),
         Command::Gen { check: true } => generate::check(&root),
         Command::Ci => ci::run(&root),
-        Command::Demo => {
-            demo::run();
-            Ok(())
-        }
+        Command::Demo => demo::run(&root),
+        Command::Bench(args) => bench::run(&root, &args),
     }
 }
 
