@@ -179,6 +179,25 @@ fn prepare_dirs(dir: &StateDir) -> Result<(), LocalError> {
     Ok(())
 }
 
+/// The proxies run as uid 1337, which may not reach the build's binary (a target directory
+/// under root's home is not searchable by other users): they run a link to it, or a copy,
+/// in the state directory that `prepare_dirs` opened to them.
+fn proxy_binary_for_proxy_user(dir: &StateDir, proxy: &Path) -> Result<PathBuf, LocalError> {
+    let placed = dir.proxies_dir().join("mesh-proxy");
+    // A link left by an earlier run may point at an older build.
+    let _ = fs::remove_file(&placed);
+    if fs::hard_link(proxy, &placed).is_err() {
+        fs::copy(proxy, &placed).map_err(io(format!(
+            "copy {} to {}",
+            proxy.display(),
+            placed.display()
+        )))?;
+    }
+    fs::set_permissions(&placed, fs::Permissions::from_mode(0o755))
+        .map_err(io(format!("chmod {}", placed.display())))?;
+    Ok(placed)
+}
+
 fn step(progress: &mut dyn Write, message: &str) {
     // Progress is a courtesy: a closed stdout must not stop the mesh.
     let _ = writeln!(progress, "✔ {message}");
@@ -204,6 +223,13 @@ fn start(
         .collect::<Result<Vec<_>, _>>()?;
 
     network(running, mesh, progress)?;
+    let binaries = match binaries {
+        Some((controlplane, proxy)) => Some((
+            controlplane,
+            proxy_binary_for_proxy_user(&running.dir, &proxy)?,
+        )),
+        None => None,
+    };
     if let Some((controlplane, proxy)) = &binaries {
         config(running, mesh)?;
         start_control_plane(running, controlplane)?;
