@@ -4,44 +4,44 @@ use crate::support::Entry;
 
 pub(super) const FIELDS: &[Entry] = fields! {
     "spec" {
-        hosts                   planned;
-        gateways                planned;
-        http                    planned;
-        tls                     planned;
-        tcp                     planned;
-        exportTo                planned;
+        hosts                   implemented;
+        gateways                implemented;
+        http                    implemented;
+        tls                     implemented;
+        tcp                     implemented;
+        exportTo                implemented;
     }
     "spec.http" {
         name                    planned;
-        match                   planned;
-        route                   planned;
-        redirect                planned;
-        directResponse          planned;
+        match                   implemented;
+        route                   implemented;
+        redirect                implemented;
+        directResponse          implemented;
         delegate                planned;
-        rewrite                 planned;
-        timeout                 planned;
-        retries                 planned;
+        rewrite                 implemented;
+        timeout                 implemented;
+        retries                 implemented;
         fault                   planned;
         mirror                  planned;
         mirrors                 planned;
         mirrorPercent           not_planned "deprecated by Istio: use mirrorPercentage";
         mirrorPercentage        planned;
         corsPolicy              planned;
-        headers                 planned;
+        headers                 implemented;
     }
     "spec.http.match" {
         name                    planned;
-        uri                     planned;
+        uri                     implemented;
         scheme                  planned;
-        method                  planned;
-        authority               planned;
-        headers                 planned;
+        method                  implemented;
+        authority               implemented;
+        headers                 implemented;
         port                    planned;
         sourceLabels            planned;
-        gateways                planned;
-        queryParams             planned;
-        ignoreUriCase           planned;
-        withoutHeaders          planned;
+        gateways                implemented;
+        queryParams             implemented;
+        ignoreUriCase           implemented;
+        withoutHeaders          implemented;
         sourceNamespace         planned;
         statPrefix              not_planned
             "mesh.rs reports Istio's standard metrics, not per-route Envoy statistics";
@@ -52,8 +52,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.http.match.authority" { exact inherit; prefix inherit; regex inherit; }
     "spec.http.route" {
         destination             inherit;
-        weight                  planned;
-        headers                 planned;
+        weight                  implemented;
+        headers                 implemented;
     }
     "spec.http.route.destination" { host inherit; subset inherit; port inherit; }
     "spec.http.route.destination.port" { number inherit; }
@@ -78,7 +78,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         perTryTimeout           inherit;
         retryOn                 inherit;
         retryRemoteLocalities   planned "with locality-aware load balancing";
-        backoff                 inherit;
+        backoff                 planned;
     }
     "spec.http.fault" { delay inherit; abort inherit; }
     "spec.http.fault.delay" {
@@ -119,7 +119,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.tls" { match inherit; route inherit; }
     "spec.tls.match" {
         sniHosts                inherit;
-        destinationSubnets      inherit;
+        destinationSubnets      planned;
         port                    inherit;
         sourceLabels            inherit;
         gateways                inherit;
@@ -130,7 +130,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.tls.route.destination.port" { number inherit; }
     "spec.tcp" { match inherit; route inherit; }
     "spec.tcp.match" {
-        destinationSubnets      inherit;
+        destinationSubnets      planned;
         port                    inherit;
         sourceSubnet            not_planned
             "deprecated by Istio: match client addresses with an AuthorizationPolicy's ipBlocks";

@@ -156,12 +156,7 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
                 "findings": [
                     {
                         "severity": "warning",
-                        "path": "spec.hosts",
-                        "message": PLANNED,
-                    },
-                    {
-                        "severity": "warning",
-                        "path": "spec.http",
+                        "path": "spec.http[0].mirrorPercentage",
                         "message": PLANNED,
                     },
                     {
