@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{
     mesh_config::{MeshConfig, MeshConfigError},
-    server::{Config, ControlPlane, RunError, StartError},
+    server::{Config, ControlPlane, KubeSource, RunError, Source, StartError},
 };
 
 /// `mesh-controlplane`'s arguments. Run without arguments, it prints its help and exits with
@@ -30,7 +30,7 @@ pub struct Args {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve xDS to the proxies from the Istio config in directories.
+    /// Serve xDS to the proxies from a Kubernetes cluster or from config directories.
     Run(RunArgs),
 }
 
@@ -38,9 +38,17 @@ pub enum Command {
 #[derive(Clone, Debug, PartialEq, ClapArgs)]
 pub struct RunArgs {
     /// A directory of YAML or JSON config (Istio resources, Services, EndpointSlices, Pods),
-    /// read with its subdirectories and watched for changes. Repeatable.
-    #[arg(long = "config-dir", value_name = "DIR", required = true)]
+    /// read with its subdirectories and watched for changes. Repeatable. Without it, the
+    /// control plane watches a Kubernetes cluster.
+    #[arg(long = "config-dir", value_name = "DIR")]
     pub config_dirs: Vec<PathBuf>,
+    /// The kubeconfig of the cluster to watch; `KUBECONFIG`, `~/.kube/config` or the pod's
+    /// service account without it.
+    #[arg(long, value_name = "FILE", conflicts_with = "config_dirs")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use instead of its current one.
+    #[arg(long, value_name = "NAME", conflicts_with = "config_dirs")]
+    pub context: Option<String>,
     /// Where the plaintext xDS (ADS) server listens.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:15010")]
     pub xds_address: SocketAddr,
@@ -94,8 +102,16 @@ impl RunArgs {
             Some(path) => MeshConfig::read(path)?,
             None => MeshConfig::default(),
         };
+        let source = if self.config_dirs.is_empty() {
+            Source::Kubernetes(KubeSource {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            })
+        } else {
+            Source::ConfigDirs(self.config_dirs.clone())
+        };
         Ok(Config {
-            config_dirs: self.config_dirs.clone(),
+            source,
             xds_address: self.xds_address,
             monitoring_address: self.monitoring_address,
             debounce: self.debounce,

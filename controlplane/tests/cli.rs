@@ -26,7 +26,7 @@ fn help() -> String {
         "{ABOUT}\n\n\
          Usage: mesh-controlplane <COMMAND>\n\n\
          Commands:\n\
-         \x20 run   Serve xDS to the proxies from the Istio config in directories\n\
+         \x20 run   Serve xDS to the proxies from a Kubernetes cluster or from config directories\n\
          \x20 help  Print this message or the help of the given subcommand(s)\n\n\
          Options:\n\
          \x20 -h, --help     Print help\n\
@@ -66,6 +66,27 @@ fn a_missing_config_dir_exits_1_naming_it() {
         String::from_utf8(output.stderr).unwrap(),
         "mesh-controlplane: config directory /nonexistent: \
          No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn without_a_cluster_config_it_exits_1_naming_the_kubeconfig() {
+    let output = Command::new(BIN)
+        .args(["run", "--xds-address=127.0.0.1:0"])
+        .args(["--monitoring-address=127.0.0.1:0"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "mesh-controlplane: no cluster config found (name one with --kubeconfig, or serve from \
+         files with --config-dir): kubeconfig /nonexistent/kubeconfig (KUBECONFIG): failed to \
+         read kubeconfig from '\"/nonexistent/kubeconfig\"': No such file or directory (os \
+         error 2); in-cluster: failed to read an incluster environment variable: environment \
+         variable not found\n"
     );
 }
 

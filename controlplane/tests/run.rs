@@ -22,7 +22,7 @@ use envoy_types::pb::{
 use mesh_common::well_known::node_metadata;
 use mesh_controlplane::{
     mesh_config::MeshConfig,
-    server::{Config, ControlPlane},
+    server::{Config, ControlPlane, Source},
     translate::string_value,
 };
 use mesh_testing::eventually;
@@ -218,7 +218,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
     let root = dir.path();
     fs::write(root.join("bookinfo.yaml"), BOOKINFO).unwrap();
     let control_plane = ControlPlane::start(Config {
-        config_dirs: vec![root.to_path_buf()],
+        source: Source::ConfigDirs(vec![root.to_path_buf()]),
         xds_address: "127.0.0.1:0".parse().unwrap(),
         monitoring_address: "127.0.0.1:0".parse().unwrap(),
         debounce: Duration::from_millis(20),

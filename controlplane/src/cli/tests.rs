@@ -24,6 +24,10 @@ fn run_has_local_defaults() {
     assert_eq!(run.log_format, LogFormat::Text);
     let config = run.config().unwrap();
     assert_eq!(config.mesh, MeshConfig::default());
+    assert_eq!(
+        config.source,
+        Source::ConfigDirs(vec![PathBuf::from("a"), PathBuf::from("b")])
+    );
     assert_eq!(config.debounce, Duration::from_millis(100));
 }
 
@@ -46,12 +50,32 @@ fn run_takes_every_flag() {
 }
 
 #[test]
-fn run_needs_a_config_dir() {
-    let error = parse(&[]).unwrap_err();
+fn without_a_config_dir_it_watches_kubernetes() {
+    let run = parse(&[]).unwrap();
     assert_eq!(
-        error.kind(),
-        clap::error::ErrorKind::MissingRequiredArgument
+        run.config().unwrap().source,
+        Source::Kubernetes(KubeSource::default())
     );
+    let run = parse(&["--kubeconfig", "kc.yaml", "--context=kind-mesh"]).unwrap();
+    assert_eq!(
+        run.config().unwrap().source,
+        Source::Kubernetes(KubeSource {
+            kubeconfig: Some(PathBuf::from("kc.yaml")),
+            context: Some("kind-mesh".to_string()),
+        })
+    );
+}
+
+#[test]
+fn a_kubeconfig_and_a_config_dir_exclude_each_other() {
+    for flag in ["--kubeconfig=kc.yaml", "--context=kind-mesh"] {
+        let error = parse(&["--config-dir=conf", flag]).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::ArgumentConflict,
+            "{flag}"
+        );
+    }
 }
 
 #[test]

@@ -227,9 +227,29 @@ fn endpoint_of(
             kind: WorkloadKind::Pod,
             namespace: ns.to_string(),
             name: name.to_string(),
+            workload_name: pod.map_or_else(|| name.to_string(), |pod| workload_name(pod, name)),
         }),
         node_name,
     }
+}
+
+/// The name Istio's telemetry gives a pod's workload: its Deployment for a pod of a ReplicaSet
+/// whose name ends in the pod's `pod-template-hash`, else its controller, else the pod.
+pub(super) fn workload_name(pod: &Pod, pod_name: &str) -> String {
+    let controller = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|owner| owner.controller == Some(true));
+    let Some(controller) = controller else {
+        return pod_name.to_string();
+    };
+    let hash = label(&pod.metadata, "pod-template-hash").filter(|h| !h.is_empty());
+    let deployment = hash
+        .filter(|_| controller.kind == "ReplicaSet")
+        .and_then(|hash| controller.name.strip_suffix(hash)?.strip_suffix('-'));
+    deployment.unwrap_or(&controller.name).to_string()
 }
 
 /// Kubernetes reads a missing `ready` or `serving` as true and a missing `terminating` as

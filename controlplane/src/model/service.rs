@@ -124,6 +124,10 @@ pub struct WorkloadRef {
     pub kind: WorkloadKind,
     pub namespace: String,
     pub name: String,
+    /// The workload as Istio's telemetry names it (`destination_workload`): a pod's Deployment
+    /// (its ReplicaSet's name without the `pod-template-hash`), else its controller, else the
+    /// pod itself; a WorkloadEntry's own name.
+    pub workload_name: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

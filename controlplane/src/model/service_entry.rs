@@ -14,8 +14,10 @@ use mesh_common::{
 
 use super::{
     Config, DeclaredBy, Endpoint, Health, IstioConfig, Locality, Location, Objects, Protocol,
-    Resolution, Service, ServicePort, WorkloadKind, WorkloadRef, host::is_wildcard,
-    kube::DEFAULT_SERVICE_ACCOUNT, resolve_host,
+    Resolution, Service, ServicePort, WorkloadKind, WorkloadRef,
+    host::is_wildcard,
+    kube::{DEFAULT_SERVICE_ACCOUNT, workload_name},
+    resolve_host,
 };
 use crate::mesh_config::MeshConfig;
 
@@ -102,6 +104,7 @@ fn service_of(
                     kind: WorkloadKind::WorkloadEntry,
                     namespace: namespace.to_string(),
                     name: c.resource.name().to_string(),
+                    workload_name: c.resource.name().to_string(),
                 };
                 workload(&we.spec, Some(reference))
             })
@@ -172,6 +175,7 @@ fn pod_endpoint(
         kind: WorkloadKind::Pod,
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         name: name.to_string(),
+        workload_name: workload_name(pod, name),
     };
     let ready = status
         .conditions

@@ -1,5 +1,5 @@
-//! [`ControlPlane`]: the file store, the xDS server and the monitoring server, started
-//! together and stopped together.
+//! [`ControlPlane`]: the store (config directories or a Kubernetes cluster), the xDS server and
+//! the monitoring server, started together and stopped together.
 
 use std::{
     future::Future,
@@ -16,10 +16,11 @@ use super::{
     generator::{ModelGenerator, announce},
     metrics::Metrics,
     monitoring::{self, Monitoring},
+    source::{Source, Store},
 };
 use crate::{
     mesh_config::MeshConfig,
-    store::{FileStore, FileStoreConfig, FileStoreError},
+    store::FileStoreError,
     xds::{Changed, DebounceOptions, Options, StatusRegistry, serve_with_shutdown},
 };
 
@@ -29,8 +30,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// The directories of YAML and JSON config; at least one.
-    pub config_dirs: Vec<PathBuf>,
+    /// Where the mesh's objects come from.
+    pub source: Source,
     /// Where the plaintext ADS server listens; port 0 picks a free one.
     pub xds_address: SocketAddr,
     /// Where the monitoring server listens; port 0 picks a free one.
@@ -50,7 +51,7 @@ pub struct ControlPlane {
     xds: JoinHandle<Result<(), tonic::transport::Error>>,
     monitoring: JoinHandle<()>,
     announcer: JoinHandle<()>,
-    _store: FileStore,
+    _store: Store,
 }
 
 /// Why the control plane did not start.
@@ -68,6 +69,8 @@ pub enum StartError {
     NotADirectory(PathBuf),
     #[error(transparent)]
     Store(#[from] FileStoreError),
+    #[error("{reason}")]
+    Kube { reason: String },
     #[error("cannot listen on {address} for {server}: {source}")]
     Listen {
         server: &'static str,
@@ -93,21 +96,15 @@ pub enum RunError {
 // === impl ControlPlane ===
 
 impl ControlPlane {
-    /// Reads the config directories, binds both servers and starts serving. When this
-    /// returns, the first snapshot is built and both servers accept connections.
+    /// Starts the store, binds both servers and starts serving.
+    ///
+    /// From config directories, the first snapshot is built when this returns and both servers
+    /// accept connections. From a cluster, this returns once the client is built: `/ready`
+    /// answers 503 and proxies that connect wait, their connections not yet accepted, until
+    /// every kind has been listed and the first snapshot is built — an empty configuration
+    /// would take their routes away.
     pub async fn start(config: Config) -> Result<ControlPlane, StartError> {
-        if config.config_dirs.is_empty() {
-            return Err(StartError::NoConfigDir);
-        }
-        for dir in &config.config_dirs {
-            let metadata = std::fs::metadata(dir).map_err(|source| StartError::ConfigDir {
-                dir: dir.clone(),
-                source,
-            })?;
-            if !metadata.is_dir() {
-                return Err(StartError::NotADirectory(dir.clone()));
-            }
-        }
+        let store = Store::start(&config.source, config.debounce, config.mesh.clone()).await?;
         let xds_listener = bind("the xDS server", config.xds_address).await?;
         let monitoring_listener = bind("the monitoring server", config.monitoring_address).await?;
         let local = |server, listener: &TcpListener, address| {
@@ -123,10 +120,6 @@ impl ControlPlane {
             &monitoring_listener,
             config.monitoring_address,
         )?;
-
-        let mut store_config = FileStoreConfig::new(config.config_dirs.clone());
-        store_config.debounce = config.debounce;
-        let store = FileStore::start(store_config, config.mesh.clone())?;
 
         let metrics = Arc::new(Metrics::new());
         let status = Arc::new(StatusRegistry::new());
@@ -146,36 +139,45 @@ impl ControlPlane {
             },
             status: Arc::clone(&status),
         };
-        let mut xds_stop = stopping.clone();
-        let xds = tokio::spawn(serve_with_shutdown(
-            xds_listener,
-            generator.clone(),
-            changes,
-            options,
-            async move {
-                // A dropped sender stops the server as surely as a sent stop.
-                let _ = xds_stop.wait_for(|stop| *stop).await;
-            },
-        ));
         let pages = Arc::new(Monitoring {
-            generator,
+            generator: Arc::clone(&generator),
             status,
             metrics,
             errors: store.watch_errors(),
             ready: false.into(),
+        });
+        let mut listed = store.listed();
+        // A file store has read its directories already: ready as soon as this returns.
+        pages.ready.store(*listed.borrow(), Ordering::Release);
+        let mut xds_stop = stopping.clone();
+        let ready = Arc::clone(&pages);
+        let xds = tokio::spawn(async move {
+            let listed = async { listed.wait_for(|listed| *listed).await.map(|_| ()) };
+            tokio::select! {
+                // The store is gone only when the control plane is.
+                listed = listed => if listed.is_err() { return Ok(()) },
+                _ = xds_stop.wait_for(|stop| *stop) => return Ok(()),
+            }
+            // Every kind is listed and its snapshot published: a proxy accepted from now on is
+            // sent the whole mesh.
+            if !ready.ready.swap(true, Ordering::AcqRel) {
+                tracing::info!("every kind is listed; serving xDS");
+            }
+            serve_with_shutdown(xds_listener, generator, changes, options, async move {
+                // A dropped sender stops the server as surely as a sent stop.
+                let _ = xds_stop.wait_for(|stop| *stop).await;
+            })
+            .await
         });
         let monitoring = tokio::spawn(monitoring::serve(
             monitoring_listener,
             Arc::clone(&pages),
             stopping,
         ));
-        // The store built its first snapshot in `start`, and the xDS listener is bound: a
-        // proxy that connects now is served.
-        pages.ready.store(true, Ordering::Release);
         tracing::info!(
             xds = %xds_address,
             monitoring = %monitoring_address,
-            config_dirs = ?config.config_dirs,
+            source = %config.source.describe(),
             "control plane started"
         );
         Ok(ControlPlane {

@@ -7,7 +7,7 @@ use envoy_types::pb::{
     envoy::{
         config::{
             cluster::v3::{
-                CircuitBreakers, Cluster, OutlierDetection as EnvoyOutlier,
+                CircuitBreakers, Cluster,
                 circuit_breakers::Thresholds,
                 cluster::{ClusterDiscoveryType, DiscoveryType, EdsClusterConfig, LbPolicy},
             },
@@ -27,10 +27,11 @@ use envoy_types::pb::{
     google::protobuf::UInt32Value,
 };
 use envoy_types::util::pack_any;
-use mesh_common::api::{OutlierDetection, SimpleLb};
+use mesh_common::api::SimpleLb;
 
 use super::{
-    BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, cluster_name, duration, endpoint, policy::Policy,
+    BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, cluster_name, duration, endpoint, metadata,
+    policy::Policy,
 };
 use crate::model::{Protocol, Service};
 
@@ -59,47 +60,44 @@ pub fn outbound(
             service_name: name.clone(),
         }),
         name,
+        metadata: Some(metadata::services([service])),
         ..Cluster::default()
     };
-    let pool = policy.connection_pool.as_ref();
-    let connect_timeout = pool
+    let connect_timeout = policy
+        .connection_pool
+        .as_ref()
         .and_then(|p| p.tcp.as_ref())
         .and_then(|t| t.connect_timeout.as_ref())
         .and_then(|d| d.parse().ok())
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     cluster.connect_timeout = Some(duration(connect_timeout));
     cluster.lb_policy = lb_policy(policy) as i32;
-    let tcp = pool.and_then(|p| p.tcp.as_ref());
-    let http = pool.and_then(|p| p.http.as_ref());
-    let limit = |value: Option<i32>| {
-        Some(UInt32Value {
-            value: value
-                .and_then(|v| u32::try_from(v).ok())
-                .unwrap_or(UNLIMITED),
-        })
-    };
+    // Istio's thresholds when a rule sets no limit. The limits a rule sets are not translated
+    // yet: the proxy enforces none, and refuses a finite one.
+    let unlimited = Some(UInt32Value { value: UNLIMITED });
     cluster.circuit_breakers = Some(CircuitBreakers {
         thresholds: vec![Thresholds {
-            max_connections: limit(tcp.and_then(|t| t.max_connections)),
-            max_pending_requests: limit(http.and_then(|h| h.http1_max_pending_requests)),
-            max_requests: limit(http.and_then(|h| h.http2_max_requests)),
-            max_retries: limit(http.and_then(|h| h.max_retries)),
+            max_connections: unlimited,
+            max_pending_requests: unlimited,
+            max_requests: unlimited,
+            max_retries: unlimited,
             track_remaining: true,
             ..Thresholds::default()
         }],
         ..CircuitBreakers::default()
     });
-    cluster.outlier_detection = policy.outlier_detection.as_ref().map(outlier_detection);
     if matches!(protocol, Protocol::Http2 | Protocol::Grpc) {
         cluster.typed_extension_protocol_options = http2_options();
     }
     cluster
 }
 
-/// The cluster of one of the workload's own ports: straight to the application on loopback.
-pub fn inbound(port: u16) -> Cluster {
+/// The cluster of one of the workload's own ports, which serves `services` on it: straight to
+/// the application on loopback.
+pub fn inbound(port: u16, services: &[&Service]) -> Cluster {
     let name = format!("inbound|{port}||");
     Cluster {
+        metadata: Some(metadata::services(services.iter().copied())),
         load_assignment: Some(endpoint::static_assignment(&name, "127.0.0.1", port)),
         name,
         cluster_discovery_type: Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32)),
@@ -145,40 +143,15 @@ fn ads() -> ConfigSource {
     }
 }
 
-/// `LEAST_CONN` is Istio's older name for least-request; `UNSPECIFIED` and `PASSTHROUGH` keep
-/// Envoy's default, round robin, as this translation has no original-destination subsets.
+/// `LEAST_CONN` is Istio's deprecated name for least-request. `UNSPECIFIED` (or no
+/// `loadBalancer`) is Istio's default, which is least-request too; `PASSTHROUGH` needs
+/// original-destination clusters, which this translation does not build, and keeps it as well.
 fn lb_policy(policy: &Policy) -> LbPolicy {
     match policy.load_balancer.as_ref().and_then(|lb| lb.simple) {
-        Some(SimpleLb::LeastConn | SimpleLb::LeastRequest) => LbPolicy::LeastRequest,
+        Some(SimpleLb::RoundRobin) => LbPolicy::RoundRobin,
         Some(SimpleLb::Random) => LbPolicy::Random,
-        _ => LbPolicy::RoundRobin,
+        _ => LbPolicy::LeastRequest,
     }
-}
-
-/// As Istio translates it: a threshold of 0 turns its kind of ejection off.
-fn outlier_detection(outlier: &OutlierDetection) -> EnvoyOutlier {
-    let enforcing = |v: u32| UInt32Value {
-        value: if v > 0 { 100 } else { 0 },
-    };
-    let mut out = EnvoyOutlier::default();
-    if let Some(v) = outlier.consecutive_5xx_errors {
-        out.consecutive_5xx = Some(UInt32Value { value: v });
-        out.enforcing_consecutive_5xx = Some(enforcing(v));
-    }
-    if let Some(v) = outlier.consecutive_gateway_errors {
-        out.consecutive_gateway_failure = Some(UInt32Value { value: v });
-        out.enforcing_consecutive_gateway_failure = Some(enforcing(v));
-    }
-    let parse = |d: &Option<mesh_common::api::Duration>| {
-        d.as_ref().and_then(|d| d.parse().ok()).map(duration)
-    };
-    out.interval = parse(&outlier.interval);
-    out.base_ejection_time = parse(&outlier.base_ejection_time);
-    out.max_ejection_percent = outlier
-        .max_ejection_percent
-        .and_then(|v| u32::try_from(v).ok())
-        .map(|value| UInt32Value { value });
-    out
 }
 
 fn http2_options() -> HashMap<String, envoy_types::pb::google::protobuf::Any> {

@@ -16,6 +16,7 @@ use envoy_types::pb::{
     google::protobuf::UInt32Value,
 };
 
+use super::metadata;
 use crate::model::{Endpoint, Health, Locality, Service};
 
 /// The endpoints of `service` that serve `port` and carry every label of `subset_labels`.
@@ -103,6 +104,6 @@ fn lb_endpoint(endpoint: &Endpoint, port: u16) -> LbEndpoint {
         load_balancing_weight: Some(UInt32Value {
             value: endpoint.weight.max(1),
         }),
-        ..LbEndpoint::default()
+        metadata: metadata::workload(endpoint),
     }
 }

@@ -1,5 +1,5 @@
 //! Listeners: the outbound capture listener on 15001 and a listener per service port behind
-//! it, and the inbound capture listener on 15006.
+//! it. The inbound capture listener on 15006 is in [`inbound`](super::inbound).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ use envoy_types::pb::{
         },
         extensions::filters::{
             http::router::v3::Router,
-            listener::{original_dst::v3::OriginalDst, tls_inspector::v3::TlsInspector},
+            listener::tls_inspector::v3::TlsInspector,
             network::{
                 http_connection_manager::v3::{
                     HttpConnectionManager, HttpFilter, Rds,
@@ -37,8 +37,6 @@ use crate::model::{Protocol, Service};
 
 /// The port iptables sends the workload's outbound connections to.
 pub const OUTBOUND_PORT: u16 = 15001;
-/// The port iptables sends connections for the workload to.
-pub const INBOUND_PORT: u16 = 15006;
 
 /// The capture listener: hands each connection to the listener of its original destination
 /// port, and sends what none of them takes to `fallback` (passthrough or blackhole).
@@ -134,41 +132,6 @@ pub fn outbound_port(
     }
 }
 
-/// The inbound capture listener: a chain per port the workload serves, to its inbound
-/// cluster. The original-destination listener filter recovers the port the client dialled;
-/// `use_original_dst` would instead hand the connection to the outbound listener of that port.
-pub fn virtual_inbound(ports: &[u16]) -> Listener {
-    Listener {
-        name: "virtualInbound".to_string(),
-        address: Some(socket_address("0.0.0.0", INBOUND_PORT)),
-        listener_filters: vec![ListenerFilter {
-            name: "envoy.filters.listener.original_dst".to_string(),
-            config_type: Some(listener_filter::ConfigType::TypedConfig(pack_any(
-                OriginalDst::default(),
-            ))),
-            ..ListenerFilter::default()
-        }],
-        filter_chains: ports
-            .iter()
-            .map(|&port| {
-                let cluster = format!("inbound|{port}||");
-                FilterChain {
-                    name: cluster.clone(),
-                    filter_chain_match: Some(FilterChainMatch {
-                        destination_port: Some(UInt32Value {
-                            value: u32::from(port),
-                        }),
-                        ..FilterChainMatch::default()
-                    }),
-                    filters: vec![tcp_proxy(&cluster, &cluster)],
-                    ..FilterChain::default()
-                }
-            })
-            .collect(),
-        ..Listener::default()
-    }
-}
-
 fn host_range(ip: &str) -> CidrRange {
     let len = if ip.contains(':') { 128 } else { 32 };
     CidrRange {
@@ -177,7 +140,7 @@ fn host_range(ip: &str) -> CidrRange {
     }
 }
 
-fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
+pub(super) fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
     let proxy = TcpProxy {
         stat_prefix: stat_prefix.to_string(),
         cluster_specifier: Some(ClusterSpecifier::Cluster(cluster.to_string())),
@@ -190,10 +153,9 @@ fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
 }
 
 fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
-    let manager = HttpConnectionManager {
-        stat_prefix: stat_prefix.to_string(),
-        codec_type: CodecType::Auto as i32,
-        route_specifier: Some(RouteSpecifier::Rds(Rds {
+    http_connection_manager_with(
+        stat_prefix,
+        RouteSpecifier::Rds(Rds {
             config_source: Some(ConfigSource {
                 config_source_specifier: Some(ConfigSourceSpecifier::Ads(
                     AggregatedConfigSource {},
@@ -202,7 +164,16 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
                 ..ConfigSource::default()
             }),
             route_config_name: route_config.to_string(),
-        })),
+        }),
+    )
+}
+
+/// An HTTP connection manager with the router, routing by `routes`.
+pub(super) fn http_connection_manager_with(stat_prefix: &str, routes: RouteSpecifier) -> Filter {
+    let manager = HttpConnectionManager {
+        stat_prefix: stat_prefix.to_string(),
+        codec_type: CodecType::Auto as i32,
+        route_specifier: Some(routes),
         http_filters: vec![HttpFilter {
             name: "envoy.filters.http.router".to_string(),
             config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(

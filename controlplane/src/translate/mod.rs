@@ -15,13 +15,15 @@ mod endpoint;
 mod gateway;
 mod http_action;
 mod http_route;
+mod inbound;
 mod listener;
+mod metadata;
 mod policy;
 mod proxy;
 mod route;
 mod tcp_route;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use envoy_types::pb::{
     envoy::config::{
@@ -34,7 +36,8 @@ use envoy_types::pb::{
 pub use self::egress::{EgressScope, ROOT_NAMESPACE};
 pub use self::gateway::{gateway, gateway_report};
 pub use self::{
-    listener::{INBOUND_PORT, OUTBOUND_PORT},
+    inbound::INBOUND_PORT,
+    listener::OUTBOUND_PORT,
     proxy::{Proxy, ProxyError, ProxyKind, string_value},
     route::DEFAULT_RETRY_ON,
 };
@@ -70,14 +73,36 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     let scope = EgressScope::for_proxy(snapshot, proxy);
     let mut out = Resources::default();
     let mut by_port: BTreeMap<u16, Vec<(&Service, Protocol)>> = BTreeMap::new();
-    let mut inbound_ports = BTreeSet::new();
+    // The ports the proxy's own workload serves, each with the services it serves on it.
+    let mut inbound: BTreeMap<u16, Vec<&Service>> = BTreeMap::new();
+    // What the workload speaks on each of those ports, by the service ports that lead there.
+    let mut inbound_protocols: BTreeMap<u16, Protocol> = BTreeMap::new();
     for service in snapshot.visible_services(&proxy.namespace) {
         for endpoint in service
             .endpoints
             .iter()
             .filter(|e| proxy.has_ip(&e.address))
         {
-            inbound_ports.extend(endpoint.ports.values().copied());
+            for (service_port, &port) in &endpoint.ports {
+                let protocol = service
+                    .ports
+                    .iter()
+                    .find(|p| p.number == *service_port)
+                    .map_or(Protocol::Auto, |p| p.protocol);
+                inbound_protocols
+                    .entry(port)
+                    .and_modify(|known| {
+                        // Services that disagree about a port leave it to sniffing.
+                        if *known != protocol {
+                            *known = Protocol::Auto;
+                        }
+                    })
+                    .or_insert(protocol);
+                let services = inbound.entry(port).or_default();
+                if !services.iter().any(|s| s.hostname == service.hostname) {
+                    services.push(service);
+                }
+            }
         }
         if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
             continue;
@@ -122,8 +147,11 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     let mode = snapshot.mesh().outbound_traffic_policy.mode;
     out.clusters.push(cluster::passthrough());
     out.clusters.push(cluster::blackhole());
-    out.clusters
-        .extend(inbound_ports.iter().map(|&port| cluster::inbound(port)));
+    out.clusters.extend(
+        inbound
+            .iter()
+            .map(|(&port, services)| cluster::inbound(port, services)),
+    );
 
     let fallback = match mode {
         OutboundTrafficMode::AllowAny => PASSTHROUGH_CLUSTER,
@@ -131,7 +159,7 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     };
     out.listeners.push(listener::virtual_outbound(fallback));
     out.listeners
-        .push(listener::virtual_inbound(&Vec::from_iter(inbound_ports)));
+        .push(inbound::virtual_inbound(&Vec::from_iter(inbound_protocols)));
     for (&port, services) in &by_port {
         let tcp = |service: &Service, protocol: Protocol| {
             tcp_route::sidecar_chains(snapshot, proxy, &scope, port, (&service.hostname, protocol))

@@ -4,23 +4,27 @@
 use std::sync::Arc;
 
 use mesh_common::api::{
-    ConnectionPoolSettings, Kind, LoadBalancerSettings, OutlierDetection, Resource, Subset,
-    TrafficPolicy,
+    ConnectionPoolSettings, Kind, LoadBalancerSettings, Resource, Subset, TrafficPolicy,
 };
 
+use super::ROOT_NAMESPACE;
 use crate::model::{Config, Service, Snapshot, host_matches};
 
-/// The parts of a traffic policy translation acts on, once every level is merged.
+/// The parts of a traffic policy translation acts on, once every level is merged: the load
+/// balancer's `simple` policy and the connection pool's `tcp.connectTimeout`. Connection
+/// limits, consistent hashing and outlier detection are not translated yet (the proxy refuses
+/// them), so they are not carried.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Policy {
     pub load_balancer: Option<LoadBalancerSettings>,
     pub connection_pool: Option<ConnectionPoolSettings>,
-    pub outlier_detection: Option<OutlierDetection>,
 }
 
-/// The DestinationRule a proxy in `namespace` uses for `service`: among the visible rules whose
-/// host matches, one in the proxy's namespace, else one in the service's namespace, else any;
-/// an exact host beats a wildcard, and otherwise Istio's config order (oldest first) decides.
+/// The DestinationRule a proxy in `namespace` uses for `service`, as Istio picks it: among the
+/// rules visible to the proxy (`exportTo`) whose host covers the service, one in the proxy's
+/// namespace, else one in the service's namespace, else one in the root namespace — rules in
+/// other namespaces never apply. Within a namespace the most specific host wins (the exact
+/// host, else the longest wildcard), then Istio's config order (oldest first).
 pub fn destination_rule<'a>(
     snapshot: &'a Snapshot,
     namespace: &'a str,
@@ -30,19 +34,27 @@ pub fn destination_rule<'a>(
         let Resource::DestinationRule(rule) = &config.resource else {
             return None;
         };
-        let host = snapshot.resolve_host(&rule.spec.host, config.resource.namespace());
-        if !host_matches(&host, &service.hostname) {
-            return None;
-        }
         let ns = config.resource.namespace();
         let scope = if ns == namespace {
             0
         } else if ns == service.namespace {
             1
-        } else {
+        } else if ns == ROOT_NAMESPACE {
             2
+        } else {
+            return None;
         };
-        Some((scope, usize::from(host != service.hostname)))
+        let host = snapshot.resolve_host(&rule.spec.host, ns);
+        if !host_matches(&host, &service.hostname) {
+            return None;
+        }
+        // An exact host ranks first; then a longer wildcard covers fewer hosts.
+        let specificity = if host.eq_ignore_ascii_case(&service.hostname) {
+            0
+        } else {
+            usize::MAX - host.len()
+        };
+        Some((scope, specificity))
     };
     snapshot
         .visible_config(Kind::DestinationRule, namespace)
@@ -61,40 +73,44 @@ pub fn subsets(rule: Option<&Arc<Config>>) -> &[Subset] {
 }
 
 /// The policy for `port` of `subset` (`None`: the whole service), as Istio merges it: the
-/// subset's settings replace the rule's one by one; then the `portLevelSettings` entry for the
-/// port (the subset's, else the rule's) replaces them all — port-level settings do not inherit,
-/// what they leave unset takes its default.
+/// rule's `portLevelSettings` entry for the port replaces the rule's policy whole (port-level
+/// settings do not inherit: what they leave unset takes its default); the subset's settings then
+/// replace that one by one, and the subset's own entry for the port replaces everything. So a
+/// subset beats a port, and a port beats the rule.
 pub fn policy(rule: Option<&Arc<Config>>, subset: Option<&Subset>, port: u16) -> Policy {
     let top = match rule.map(|c| &c.resource) {
         Some(Resource::DestinationRule(rule)) => rule.spec.traffic_policy.as_ref(),
         _ => None,
     };
     let own = subset.and_then(|s| s.traffic_policy.as_ref());
-    let port_level = [own, top].into_iter().flatten().find_map(|policy| {
-        policy
+    let at_port = |policy: &TrafficPolicy| {
+        let level = policy
             .port_level_settings
             .iter()
-            .find(|p| p.port.as_ref().is_some_and(|s| s.number == u32::from(port)))
-    });
-    if let Some(level) = port_level {
-        return Policy {
+            .find(|p| p.port.as_ref().is_some_and(|s| s.number == u32::from(port)))?;
+        Some(Policy {
             load_balancer: level.load_balancer.clone(),
             connection_pool: level.connection_pool.clone(),
-            outlier_detection: level.outlier_detection.clone(),
-        };
+        })
+    };
+    let whole = |policy: &TrafficPolicy| Policy {
+        load_balancer: policy.load_balancer.clone(),
+        connection_pool: policy.connection_pool.clone(),
+    };
+    if let Some(level) = own.and_then(at_port) {
+        return level;
     }
+    let base = top
+        .map(|top| at_port(top).unwrap_or_else(|| whole(top)))
+        .unwrap_or_default();
+    let Some(own) = own else {
+        return base;
+    };
     Policy {
-        load_balancer: pick(own, top, |p| p.load_balancer.as_ref()),
-        connection_pool: pick(own, top, |p| p.connection_pool.as_ref()),
-        outlier_detection: pick(own, top, |p| p.outlier_detection.as_ref()),
+        load_balancer: own.load_balancer.clone().or(base.load_balancer),
+        connection_pool: own.connection_pool.clone().or(base.connection_pool),
     }
 }
 
-/// The subset's setting when it has one, else the rule's.
-fn pick<T: Clone>(
-    own: Option<&TrafficPolicy>,
-    top: Option<&TrafficPolicy>,
-    get: impl Fn(&TrafficPolicy) -> Option<&T>,
-) -> Option<T> {
-    own.and_then(&get).or_else(|| top.and_then(&get)).cloned()
-}
+#[cfg(test)]
+mod tests;

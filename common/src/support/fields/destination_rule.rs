@@ -8,26 +8,26 @@ use crate::support::Entry;
 
 pub(super) const FIELDS: &[Entry] = fields! {
     "spec" {
-        host                    planned;
-        trafficPolicy           planned;
-        subsets                 planned;
-        exportTo                planned;
+        host                    implemented;
+        trafficPolicy           implemented;
+        subsets                 implemented;
+        exportTo                implemented;
         workloadSelector        planned;
     }
     "spec.workloadSelector" { matchLabels inherit; }
     "spec.subsets" {
         name                    inherit;
         labels                  inherit;
-        trafficPolicy           planned "replaces the rule-wide policy for this subset";
+        trafficPolicy           implemented "replaces the rule-wide policy for this subset";
     }
 
     // The traffic policy of the whole rule.
     "spec.trafficPolicy" {
-        loadBalancer            planned;
-        connectionPool          planned;
+        loadBalancer            implemented;
+        connectionPool          implemented;
         outlierDetection        planned;
         tls                     planned;
-        portLevelSettings       planned;
+        portLevelSettings       implemented;
         tunnel                  not_planned
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
         proxyProtocol           not_planned
@@ -37,7 +37,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.retryBudget" { percent inherit; minRetryConcurrency inherit; budgetInterval inherit; }
     "spec.trafficPolicy.retryBudget.percent" { value inherit; }
     "spec.trafficPolicy.loadBalancer" {
-        simple                  planned;
+        simple                  implemented;
         consistentHash          planned;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
@@ -80,13 +80,18 @@ pub(super) const FIELDS: &[Entry] = fields! {
         minimumPercent          inherit;
         aggression              inherit;
     }
-    "spec.trafficPolicy.connectionPool" { tcp inherit; http inherit; }
+    "spec.trafficPolicy.connectionPool" {
+        tcp                     implemented;
+        http                    planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
+    }
     "spec.trafficPolicy.connectionPool.tcp" {
-        maxConnections          inherit;
+        maxConnections          planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
         connectTimeout          inherit;
-        tcpKeepalive            inherit;
-        maxConnectionDuration   inherit;
-        idleTimeout             inherit;
+        tcpKeepalive            planned;
+        maxConnectionDuration   planned;
+        idleTimeout             planned;
     }
     "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -131,14 +136,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     // The traffic policy of the whole rule, for one port.
     "spec.trafficPolicy.portLevelSettings" {
         port                    inherit;
-        loadBalancer            planned;
-        connectionPool          planned;
+        loadBalancer            implemented;
+        connectionPool          implemented;
         outlierDetection        planned;
         tls                     planned;
     }
     "spec.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.trafficPolicy.portLevelSettings.loadBalancer" {
-        simple                  planned;
+        simple                  implemented;
         consistentHash          planned;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
@@ -189,13 +194,18 @@ pub(super) const FIELDS: &[Entry] = fields! {
         minimumPercent          inherit;
         aggression              inherit;
     }
-    "spec.trafficPolicy.portLevelSettings.connectionPool" { tcp inherit; http inherit; }
+    "spec.trafficPolicy.portLevelSettings.connectionPool" {
+        tcp                     implemented;
+        http                    planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
+    }
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp" {
-        maxConnections          inherit;
+        maxConnections          planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
         connectTimeout          inherit;
-        tcpKeepalive            inherit;
-        maxConnectionDuration   inherit;
-        idleTimeout             inherit;
+        tcpKeepalive            planned;
+        maxConnectionDuration   planned;
+        idleTimeout             planned;
     }
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -237,11 +247,11 @@ pub(super) const FIELDS: &[Entry] = fields! {
 
     // The traffic policy of one subset.
     "spec.subsets.trafficPolicy" {
-        loadBalancer            planned;
-        connectionPool          planned;
+        loadBalancer            implemented;
+        connectionPool          implemented;
         outlierDetection        planned;
         tls                     planned;
-        portLevelSettings       planned;
+        portLevelSettings       implemented;
         tunnel                  not_planned
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
         proxyProtocol           not_planned
@@ -251,7 +261,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.retryBudget" { percent inherit; minRetryConcurrency inherit; budgetInterval inherit; }
     "spec.subsets.trafficPolicy.retryBudget.percent" { value inherit; }
     "spec.subsets.trafficPolicy.loadBalancer" {
-        simple                  planned;
+        simple                  implemented;
         consistentHash          planned;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
@@ -300,13 +310,18 @@ pub(super) const FIELDS: &[Entry] = fields! {
         minimumPercent          inherit;
         aggression              inherit;
     }
-    "spec.subsets.trafficPolicy.connectionPool" { tcp inherit; http inherit; }
+    "spec.subsets.trafficPolicy.connectionPool" {
+        tcp                     implemented;
+        http                    planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
+    }
     "spec.subsets.trafficPolicy.connectionPool.tcp" {
-        maxConnections          inherit;
+        maxConnections          planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
         connectTimeout          inherit;
-        tcpKeepalive            inherit;
-        maxConnectionDuration   inherit;
-        idleTimeout             inherit;
+        tcpKeepalive            planned;
+        maxConnectionDuration   planned;
+        idleTimeout             planned;
     }
     "spec.subsets.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -355,14 +370,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     // The traffic policy of one subset, for one port.
     "spec.subsets.trafficPolicy.portLevelSettings" {
         port                    inherit;
-        loadBalancer            planned;
-        connectionPool          planned;
+        loadBalancer            implemented;
+        connectionPool          implemented;
         outlierDetection        planned;
         tls                     planned;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer" {
-        simple                  planned;
+        simple                  implemented;
         consistentHash          planned;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
@@ -415,13 +430,18 @@ pub(super) const FIELDS: &[Entry] = fields! {
         minimumPercent          inherit;
         aggression              inherit;
     }
-    "spec.subsets.trafficPolicy.portLevelSettings.connectionPool" { tcp inherit; http inherit; }
+    "spec.subsets.trafficPolicy.portLevelSettings.connectionPool" {
+        tcp                     implemented;
+        http                    planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
+    }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp" {
-        maxConnections          inherit;
+        maxConnections          planned
+            "with circuit breaking: the proxy enforces no connection limits yet";
         connectTimeout          inherit;
-        tcpKeepalive            inherit;
-        maxConnectionDuration   inherit;
-        idleTimeout             inherit;
+        tcpKeepalive            planned;
+        maxConnectionDuration   planned;
+        idleTimeout             planned;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;

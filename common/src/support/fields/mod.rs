@@ -36,14 +36,14 @@ pub(super) const SECTIONS: &[(Kind, &[Entry])] = &[
 
 const GATEWAY: &[Entry] = fields! {
     "spec" {
-        servers                 planned;
-        selector                planned;
+        servers                 implemented;
+        selector                implemented;
     }
     "spec.servers" {
         port                    inherit;
-        bind                    planned;
+        bind                    implemented;
         hosts                   inherit;
-        tls                     planned;
+        tls                     implemented;
         defaultEndpoint         not_planned
             "Istio ignores it on gateways too: it is for Sidecar ingress listeners";
         name                    inherit;
@@ -57,22 +57,32 @@ const GATEWAY: &[Entry] = fields! {
     }
     "spec.servers.tls" {
         httpsRedirect           inherit;
-        mode                    inherit;
-        serverCertificate       inherit;
-        privateKey              inherit;
-        caCertificates          inherit;
-        caCrl                   inherit;
-        credentialName          inherit;
-        credentialNames         inherit;
-        tlsCertificates         inherit;
-        subjectAltNames         inherit;
+        mode                    inherit
+            "PASSTHROUGH only: a server that terminates TLS is left out, and reported";
+        serverCertificate       planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        privateKey              planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        caCertificates          planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        caCrl                   planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        credentialName          planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        credentialNames         planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        tlsCertificates         planned
+            "with certificates: servers that terminate TLS are left out until they are served";
+        subjectAltNames         planned
+            "with certificates: servers that terminate TLS are left out until they are served";
         verifyCertificateSpki   not_planned
             "pin client certificates with caCertificates and subjectAltNames instead";
         verifyCertificateHash   not_planned
             "pin client certificates with caCertificates and subjectAltNames instead";
-        minProtocolVersion      inherit "mesh.rs speaks TLS 1.2 and 1.3 only";
-        maxProtocolVersion      inherit "mesh.rs speaks TLS 1.2 and 1.3 only";
-        cipherSuites            inherit;
+        minProtocolVersion      planned "with certificates; mesh.rs speaks TLS 1.2 and 1.3 only";
+        maxProtocolVersion      planned "with certificates; mesh.rs speaks TLS 1.2 and 1.3 only";
+        cipherSuites            planned
+            "with certificates: servers that terminate TLS are left out until they are served";
     }
     "spec.servers.tls.tlsCertificates" {
         serverCertificate       inherit;
@@ -83,14 +93,16 @@ const GATEWAY: &[Entry] = fields! {
 
 const SERVICE_ENTRY: &[Entry] = fields! {
     "spec" {
-        hosts                   planned;
-        addresses               planned;
-        ports                   planned;
-        location                planned;
-        resolution              planned;
-        endpoints               planned;
-        workloadSelector        planned;
-        exportTo                planned;
+        hosts                   implemented;
+        addresses               implemented;
+        ports                   implemented;
+        location                planned
+            "with mutual TLS between sidecars, which MESH_EXTERNAL turns off";
+        resolution              implemented
+            "STATIC; with NONE, traffic goes to the passthrough cluster; DNS gets no cluster yet";
+        endpoints               implemented;
+        workloadSelector        implemented;
+        exportTo                implemented;
         subjectAltNames         planned "with workload identity";
     }
     "spec.ports" { number inherit; protocol inherit; name inherit; targetPort inherit; }
@@ -109,22 +121,22 @@ const SERVICE_ENTRY: &[Entry] = fields! {
 
 const WORKLOAD_ENTRY: &[Entry] = fields! {
     "spec" {
-        address                 planned;
-        ports                   planned;
-        labels                  planned;
+        address                 implemented;
+        ports                   implemented;
+        labels                  implemented;
         network                 not_planned
             "mesh.rs runs one network: routing through east-west gateways is not planned";
         locality                planned "with locality-aware load balancing";
-        weight                  planned;
+        weight                  implemented;
         serviceAccount          planned "with workload identity";
     }
 };
 
 const SIDECAR: &[Entry] = fields! {
     "spec" {
-        workloadSelector        planned;
+        workloadSelector        implemented;
         ingress                 planned;
-        egress                  planned;
+        egress                  implemented;
         inboundConnectionPool   planned "DestinationRule's connectionPool, for inbound connections";
         outboundTrafficPolicy   planned;
     }
@@ -187,13 +199,18 @@ const SIDECAR: &[Entry] = fields! {
         maxConcurrentStreams    inherit;
     }
     "spec.egress" {
-        port                    not_planned
-            "an egress listener serves every port: port-specific egress listeners are not planned";
+        port                    implemented
+            "its hosts apply to that port only; it gets no listener of its own";
         bind                    not_planned "outbound traffic is captured on every address";
         captureMode             not_planned "mesh.rs captures traffic with iptables only";
-        hosts                   planned;
+        hosts                   implemented;
     }
-    "spec.egress.port" { number inherit; protocol inherit; name inherit; targetPort inherit; }
+    "spec.egress.port" {
+        number                  inherit;
+        protocol                not_planned "a port's protocol is its service's";
+        name                    not_planned "a port's protocol is its service's";
+        targetPort              not_planned "Istio reads it for ServiceEntry ports only";
+    }
     "spec.inboundConnectionPool" { tcp inherit; http inherit; }
     "spec.inboundConnectionPool.tcp" {
         maxConnections          inherit;

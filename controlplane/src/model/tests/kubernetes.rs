@@ -221,6 +221,7 @@ fn endpoint_health_ports_and_pods() {
                     kind: WorkloadKind::Pod,
                     namespace: "shop".to_string(),
                     name: "web-1".to_string(),
+                    workload_name: "web-1".to_string(),
                 }),
                 node_name: Some("node-2".to_string()),
                 ..bare("198.18.1.1", Health::Healthy)
@@ -234,6 +235,7 @@ fn endpoint_health_ports_and_pods() {
                     kind: WorkloadKind::Pod,
                     namespace: "shop".to_string(),
                     name: "web-2".to_string(),
+                    workload_name: "web-2".to_string(),
                 }),
                 node_name: Some("node-3".to_string()),
                 ..bare("198.18.1.5", Health::Healthy)
@@ -328,4 +330,45 @@ fn headless_and_external_name_services() {
             }],
         }
     );
+}
+
+#[test]
+fn workload_names_follow_the_pods_controller() {
+    use k8s_openapi::api::core::v1::Pod;
+
+    use crate::model::kube::workload_name;
+
+    let pod = |owner: Option<(&str, &str)>, hash: Option<&str>| {
+        let mut value = serde_json::json!({"metadata": {"name": "p", "labels": {}}});
+        if let Some((kind, name)) = owner {
+            value["metadata"]["ownerReferences"] = serde_json::json!([
+                {"apiVersion": "v1", "kind": "Other", "name": "not-the-controller", "uid": "1"},
+                {"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "2", "controller": true},
+            ]);
+        }
+        if let Some(hash) = hash {
+            value["metadata"]["labels"]["pod-template-hash"] = hash.into();
+        }
+        serde_json::from_value::<Pod>(value).unwrap()
+    };
+    let cases = [
+        (
+            pod(Some(("ReplicaSet", "web-v1-5d9c7b6f4")), Some("5d9c7b6f4")),
+            "web-v1",
+        ),
+        // A ReplicaSet of its own, not a Deployment's.
+        (
+            pod(Some(("ReplicaSet", "web-v1-5d9c7b6f4")), None),
+            "web-v1-5d9c7b6f4",
+        ),
+        (
+            pod(Some(("ReplicaSet", "web-v1")), Some("5d9c7b6f4")),
+            "web-v1",
+        ),
+        (pod(Some(("StatefulSet", "db")), Some("5d9c7b6f4")), "db"),
+        (pod(None, Some("5d9c7b6f4")), "web-0"),
+    ];
+    for (pod, expected) in cases {
+        assert_eq!(workload_name(&pod, "web-0"), expected, "{pod:?}");
+    }
 }

@@ -78,6 +78,7 @@ fn pod_endpoint(address: &str, pod: &str, labels_: &[(&str, &str)], account: &st
             kind: WorkloadKind::Pod,
             namespace: "default".to_string(),
             name: pod.to_string(),
+            workload_name: pod.to_string(),
         }),
         node_name: Some("node-1".to_string()),
     }

@@ -212,6 +212,7 @@ fn a_workload_selector_picks_valid_workload_entries_of_its_namespace() {
             kind: WorkloadKind::WorkloadEntry,
             namespace: "vms".to_string(),
             name: name.to_string(),
+            workload_name: name.to_string(),
         })
     };
     assert_eq!(
@@ -347,6 +348,7 @@ fn a_workload_selector_picks_running_pods_too() {
             kind: WorkloadKind::Pod,
             namespace: "vms".to_string(),
             name: name.to_string(),
+            workload_name: name.to_string(),
         }),
         node_name: None,
     };

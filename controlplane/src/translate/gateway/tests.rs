@@ -330,3 +330,51 @@ spec:
         vec![vec!["api.example.com".to_string()], Vec::<String>::new()]
     );
 }
+
+#[test]
+fn a_server_binds_its_address_and_redirects_to_https() {
+    let snapshot = snapshot(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: web, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    bind: 198.18.0.9
+    hosts: ["shop.example.com"]
+    tls: {httpsRedirect: true}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: istio-system}
+spec:
+  hosts: [shop.example.com]
+  gateways: [web]
+  http:
+  - route:
+    - destination: {host: shop.example.com}
+"#,
+    );
+    let (resources, warnings) = translate(&snapshot, &ingress());
+    assert_eq!(warnings, Vec::<String>::new());
+    let listeners: Vec<&str> = resources
+        .listeners
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(listeners, ["198.18.0.9_80"]);
+    let hosts: Vec<(&str, i32)> = resources.routes[0]
+        .virtual_hosts
+        .iter()
+        .map(|h| (h.name.as_str(), h.require_tls))
+        .collect();
+    assert_eq!(
+        hosts,
+        [(
+            "shop.example.com:80",
+            envoy_types::pb::envoy::config::route::v3::virtual_host::TlsRequirementType::All as i32
+        )]
+    );
+}

@@ -1,0 +1,266 @@
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster::LbPolicy};
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::{
+    mesh_config::MeshConfig,
+    model::Objects,
+    translate::{Proxy, ProxyKind, sidecar},
+};
+
+const WEB: &str = "web.shop.svc.cluster.local";
+
+fn resource(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "networking.istio.io/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+fn rule(namespace: &str, name: &str, spec: Value) -> Value {
+    resource("DestinationRule", namespace, name, spec)
+}
+
+/// web, two ports, one endpoint per version, declared as Istio lets a mesh without Kubernetes
+/// declare it.
+fn web() -> Value {
+    resource(
+        "ServiceEntry",
+        "shop",
+        "web",
+        json!({
+            "hosts": [WEB],
+            "location": "MESH_INTERNAL",
+            "resolution": "STATIC",
+            "ports": [
+                {"number": 8080, "name": "http", "protocol": "HTTP"},
+                {"number": 9090, "name": "tcp", "protocol": "TCP"},
+            ],
+            "endpoints": [
+                {"address": "198.18.0.30", "labels": {"version": "v1"}},
+                {"address": "198.18.0.31", "labels": {"version": "v2"}},
+            ],
+        }),
+    )
+}
+
+fn snapshot(resources: &[Value]) -> Snapshot {
+    let mut objects = Objects::default();
+    for resource in resources {
+        let decoded = mesh_common::api::decode(resource).unwrap();
+        assert_eq!(decoded.unknown_fields, vec![]);
+        objects.upsert_resource(decoded.resource);
+    }
+    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+    assert_eq!(snapshot.config().rejected(), &[]);
+    snapshot
+}
+
+fn proxy(namespace: &str) -> Proxy {
+    Proxy {
+        kind: ProxyKind::Sidecar,
+        ips: vec!["198.18.0.10".to_string()],
+        pod: "client-1".to_string(),
+        namespace: namespace.to_string(),
+        labels: BTreeMap::from([("app".to_string(), "client".to_string())]),
+        service_account: String::new(),
+        workload_name: String::new(),
+    }
+}
+
+/// Each of web's clusters: its name, load balancer and connect timeout in milliseconds.
+fn web_clusters(resources: &[Value]) -> Vec<(String, LbPolicy, i64)> {
+    let out = sidecar(&snapshot(resources), &proxy("front"));
+    let web = out.clusters.iter().filter(|c| c.name.ends_with(WEB));
+    web.map(|c| {
+        let timeout = c.connect_timeout.unwrap();
+        let millis = timeout.seconds * 1000 + i64::from(timeout.nanos) / 1_000_000;
+        (c.name.clone(), c.lb_policy(), millis)
+    })
+    .collect()
+}
+
+fn expected(rows: &[(&str, LbPolicy, i64)]) -> Vec<(String, LbPolicy, i64)> {
+    let rows = rows.iter();
+    let mut rows: Vec<_> = rows
+        .map(|(name, lb, ms)| (format!("{name}{WEB}"), *lb, *ms))
+        .collect();
+    // Clusters come in name order: `outbound|8080||…` after its subsets.
+    rows.sort();
+    rows
+}
+
+#[test]
+fn without_a_rule_clusters_get_istio_s_defaults() {
+    use LbPolicy::LeastRequest;
+    assert_eq!(
+        web_clusters(&[web()]),
+        expected(&[
+            ("outbound|8080||", LeastRequest, 10_000),
+            ("outbound|9090||", LeastRequest, 10_000),
+        ])
+    );
+    let unspecified = rule(
+        "shop",
+        "web",
+        json!({"host": WEB, "trafficPolicy": {"loadBalancer": {"simple": "UNSPECIFIED"}}}),
+    );
+    assert_eq!(
+        web_clusters(&[web(), unspecified]),
+        expected(&[
+            ("outbound|8080||", LeastRequest, 10_000),
+            ("outbound|9090||", LeastRequest, 10_000),
+        ])
+    );
+}
+
+/// A subset beats a port, a port beats the rule; port-level settings replace the whole policy
+/// they override, a subset's top-level settings replace only what they set.
+#[test]
+fn subset_beats_port_beats_rule() {
+    use LbPolicy::{LeastRequest, Random, RoundRobin};
+    let rule = rule(
+        "shop",
+        "web",
+        json!({
+            "host": WEB,
+            "trafficPolicy": {
+                "loadBalancer": {"simple": "RANDOM"},
+                "connectionPool": {"tcp": {"connectTimeout": "2s"}},
+                "portLevelSettings": [
+                    {"port": {"number": 9090}, "loadBalancer": {"simple": "ROUND_ROBIN"}},
+                ],
+            },
+            "subsets": [
+                {"name": "v1", "labels": {"version": "v1"}},
+                {"name": "v2", "labels": {"version": "v2"},
+                 "trafficPolicy": {"loadBalancer": {"simple": "LEAST_CONN"}}},
+                {"name": "v3", "labels": {"version": "v3"},
+                 "trafficPolicy": {
+                     "connectionPool": {"tcp": {"connectTimeout": "500ms"}},
+                     "portLevelSettings": [
+                         {"port": {"number": 8080}, "loadBalancer": {"simple": "ROUND_ROBIN"}},
+                     ],
+                 }},
+            ],
+        }),
+    );
+    assert_eq!(
+        web_clusters(&[web(), rule]),
+        expected(&[
+            ("outbound|8080||", Random, 2_000),
+            ("outbound|8080|v1|", Random, 2_000),
+            ("outbound|8080|v2|", LeastRequest, 2_000),
+            ("outbound|8080|v3|", RoundRobin, 10_000),
+            ("outbound|9090||", RoundRobin, 10_000),
+            ("outbound|9090|v1|", RoundRobin, 10_000),
+            ("outbound|9090|v2|", LeastRequest, 10_000),
+            ("outbound|9090|v3|", RoundRobin, 500),
+        ])
+    );
+}
+
+/// Limits, outlier detection and consistent hashing are read but not translated: the proxy
+/// refuses finite circuit breakers and outlier detection.
+#[test]
+fn limits_and_outlier_detection_are_not_sent() {
+    let rule = rule(
+        "shop",
+        "web",
+        json!({
+            "host": WEB,
+            "trafficPolicy": {
+                "loadBalancer": {"consistentHash": {"useSourceIp": true}},
+                "connectionPool": {
+                    "tcp": {"maxConnections": 1, "connectTimeout": "3s"},
+                    "http": {"http1MaxPendingRequests": 1, "http2MaxRequests": 2, "maxRetries": 3},
+                },
+                "outlierDetection": {"consecutive5xxErrors": 1, "interval": "1s"},
+            },
+        }),
+    );
+    let out = sidecar(&snapshot(&[web(), rule]), &proxy("front"));
+    let cluster: &Cluster = out
+        .clusters
+        .iter()
+        .find(|c| c.name == format!("outbound|8080||{WEB}"))
+        .unwrap();
+    assert_eq!(cluster.outlier_detection, None);
+    assert_eq!(cluster.lb_policy(), LbPolicy::LeastRequest);
+    assert_eq!(cluster.connect_timeout.unwrap().seconds, 3);
+    let thresholds = &cluster.circuit_breakers.as_ref().unwrap().thresholds;
+    let limits: Vec<_> = thresholds
+        .iter()
+        .map(|t| {
+            [
+                t.max_connections,
+                t.max_pending_requests,
+                t.max_requests,
+                t.max_retries,
+            ]
+            .map(|v| v.map(|v| v.value))
+        })
+        .collect();
+    assert_eq!(limits, [[Some(u32::MAX); 4]]);
+}
+
+fn chosen(resources: &[Value], proxy_namespace: &str) -> Option<String> {
+    let snapshot = snapshot(resources);
+    let service = snapshot.service(WEB, "shop").unwrap().clone();
+    let rule = destination_rule(&snapshot, proxy_namespace, &service)?;
+    Some(format!(
+        "{}/{}",
+        rule.resource.namespace(),
+        rule.resource.name()
+    ))
+}
+
+#[test]
+fn the_most_specific_rule_of_the_nearest_namespace_applies() {
+    let host = |host: &str| json!({"host": host});
+    let root = rule(ROOT_NAMESPACE, "root", host("*.shop.svc.cluster.local"));
+    let elsewhere = rule("elsewhere", "elsewhere", host(WEB));
+    let service_ns = rule("shop", "exact", host(WEB));
+    let service_wild = rule("shop", "wild", host("*.svc.cluster.local"));
+    let client_wide = rule("front", "wide", host("*"));
+    let client_narrow = rule("front", "narrow", host("*.shop.svc.cluster.local"));
+    let all = [
+        web(),
+        root.clone(),
+        elsewhere.clone(),
+        service_wild.clone(),
+        service_ns.clone(),
+        client_wide.clone(),
+        client_narrow,
+    ];
+    // The proxy's namespace first, even for a wildcard; there the longer wildcard wins.
+    assert_eq!(chosen(&all, "front").as_deref(), Some("front/narrow"));
+    let wide_only = [web(), service_ns.clone(), client_wide];
+    assert_eq!(chosen(&wide_only, "front").as_deref(), Some("front/wide"));
+    // Then the service's namespace, where the exact host beats an older wildcard.
+    assert_eq!(chosen(&all, "back").as_deref(), Some("shop/exact"));
+    // Then the root namespace; a rule in any other namespace never applies.
+    let no_service_rule = [web(), root, elsewhere.clone()];
+    assert_eq!(
+        chosen(&no_service_rule, "back").as_deref(),
+        Some("istio-system/root")
+    );
+    assert_eq!(chosen(&[web(), elsewhere], "back"), None);
+}
+
+#[test]
+fn a_rule_not_exported_to_the_proxy_does_not_apply() {
+    let private = rule("shop", "private", json!({"host": WEB, "exportTo": ["."]}));
+    let public = rule(ROOT_NAMESPACE, "public", json!({"host": WEB}));
+    let resources = [web(), private, public];
+    assert_eq!(chosen(&resources, "shop").as_deref(), Some("shop/private"));
+    assert_eq!(
+        chosen(&resources, "back").as_deref(),
+        Some("istio-system/public")
+    );
+}
