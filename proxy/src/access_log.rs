@@ -1,4 +1,5 @@
-//! Access logs: one JSON line per HTTP request, written off the request path.
+//! Access logs: one JSON line per HTTP request or TCP connection, in one shape, written off
+//! the request path. Fields that only HTTP has are null on TCP lines.
 //!
 //! Requests hand finished lines to a bounded queue and never wait for the writer: when the
 //! queue is full (stdout blocked, a burst) the line is dropped and counted, because a stalled
@@ -26,26 +27,27 @@ pub struct AccessLog {
     dropped: Arc<AtomicU64>,
 }
 
-/// One request's log line, in the field names of Istio's JSON access log format.
+/// One request's or connection's log line, in the field names of Istio's JSON access log
+/// format.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AccessLogEntry {
-    /// When the request started, RFC 3339 in UTC with milliseconds.
+    /// When the request or connection started, RFC 3339 in UTC with milliseconds.
     pub start_time: String,
-    /// The request method.
-    pub method: String,
-    /// The original path and query.
-    pub path: String,
-    /// `HTTP/1.1` or `HTTP/2`.
-    pub protocol: String,
-    /// The status sent downstream.
-    pub response_code: u16,
+    /// The request method (HTTP).
+    pub method: Option<String>,
+    /// The original path and query (HTTP).
+    pub path: Option<String>,
+    /// `HTTP/1.1` or `HTTP/2` (HTTP).
+    pub protocol: Option<String>,
+    /// The status sent downstream (HTTP).
+    pub response_code: Option<u16>,
     /// Envoy's flags (`-` when none).
     pub response_flags: String,
-    /// Request body bytes read from the client.
+    /// Bytes read from the client: the request body, or everything on a TCP connection.
     pub bytes_received: u64,
-    /// Response body bytes sent to the client.
+    /// Bytes sent to the client: the response body, or everything on a TCP connection.
     pub bytes_sent: u64,
-    /// Milliseconds from the request's start to the end of its response.
+    /// Milliseconds from the start to the end of the response, or of the connection.
     pub duration: u64,
     /// The endpoint the request went to, if any.
     pub upstream_host: Option<String>,
@@ -59,8 +61,12 @@ pub struct AccessLogEntry {
     pub authority: Option<String>,
     /// `user-agent`.
     pub user_agent: Option<String>,
-    /// The matched route's name, if it has one.
+    /// The matched route's name, if it has one (HTTP).
     pub route_name: Option<String>,
+    /// The client's address.
+    pub downstream_remote_address: Option<String>,
+    /// The address the client connected to (the original destination when captured).
+    pub downstream_local_address: Option<String>,
 }
 
 // === impl AccessLog ===
@@ -165,8 +171,8 @@ mod tests {
     async fn lines_are_json_and_overflow_is_counted() {
         let (log, mut lines) = AccessLog::channel(1);
         let entry = AccessLogEntry {
-            method: "GET".to_owned(),
-            response_code: 200,
+            method: Some("GET".to_owned()),
+            response_code: Some(200),
             response_flags: "-".to_owned(),
             x_request_id: Some("abc".to_owned()),
             ..AccessLogEntry::default()

@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// Where `/healthz/ready` is served; `none` turns it off.
     #[arg(long, value_name = "ADDR|none", default_value = "0.0.0.0:15021")]
     pub health_address: String,
+    /// Where Prometheus scrapes `/stats/prometheus`; `none` turns it off. Unset, it is
+    /// 0.0.0.0:15090 (Istio's port), and a port already taken there is only a warning, so that
+    /// several proxies can share a host; an address given here must bind.
+    #[arg(long, value_name = "ADDR|none")]
+    pub metrics_address: Option<String>,
 }
 
 /// The log line format.
@@ -219,6 +224,7 @@ mod tests {
         assert!(run.xds_delta);
         assert_eq!(run.drain_time, Duration::from_secs(5));
         assert_eq!(run.health_address, "0.0.0.0:15021");
+        assert_eq!(run.metrics_address, None);
         assert_eq!((run.bind_ip, run.concurrency), (None, None));
     }
 
@@ -233,6 +239,7 @@ mod tests {
             "--drain-time=250ms",
             "--bind-ip=127.0.0.1",
             "--concurrency=1",
+            "--metrics-address=127.0.0.1:15190",
         ])
         .unwrap();
         let Command::Run(run) = args.command else {
@@ -242,6 +249,7 @@ mod tests {
         assert_eq!(run.drain_time, Duration::from_millis(250));
         assert_eq!(run.bind_ip, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(run.concurrency, Some(1));
+        assert_eq!(run.metrics_address.as_deref(), Some("127.0.0.1:15190"));
         let error = Args::try_parse_from(["mesh-proxy", "run", "-c", "b", "--drain-time=5h"])
             .unwrap_err()
             .to_string();

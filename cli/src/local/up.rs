@@ -34,6 +34,8 @@ pub const GATEWAY_ADDRESS: &str = "127.0.0.1:8080";
 pub const GATEWAY_ADMIN: &str = "127.0.0.1:15100";
 /// The ingress gateway's `/healthz/ready`, off the sidecars' 15021 for the same reason.
 pub const GATEWAY_HEALTH: &str = "127.0.0.1:15121";
+/// The ingress gateway's `/stats/prometheus`, off the sidecars' 15090 for the same reason.
+pub const GATEWAY_METRICS: &str = "127.0.0.1:15190";
 /// The control plane's monitoring and debug endpoints.
 pub const MONITORING_ADDRESS: &str = "127.0.0.1:15014";
 /// The namespace and name of the ingress gateway's "pod".
@@ -59,9 +61,12 @@ pub struct UpOptions {
 /// A mesh brought up by this process. Dropping it tears it down.
 #[derive(Debug)]
 pub struct Running {
-    dir: StateDir,
-    state: State,
-    children: Vec<Child>,
+    pub(super) dir: StateDir,
+    pub(super) state: State,
+    /// The processes this process started, in the order of `state.processes`.
+    pub(super) children: Vec<Child>,
+    /// The control plane's binary, to start it again after a stop.
+    pub(super) control_plane: Option<PathBuf>,
     down: bool,
 }
 
@@ -140,6 +145,7 @@ pub fn up(
         dir,
         state,
         children: Vec::new(),
+        control_plane: None,
         down: false,
     };
     // On error, dropping `running` tears down what was made.
@@ -232,6 +238,7 @@ fn start(
     };
     if let Some((controlplane, proxy)) = &binaries {
         config(running, mesh)?;
+        running.control_plane = Some(controlplane.clone());
         start_control_plane(running, controlplane)?;
         step(
             progress,
@@ -328,7 +335,7 @@ fn xds_address(plan: &Plan) -> SocketAddr {
     SocketAddr::from((plan.host_ip, control_plane_ports::XDS_PLAINTEXT))
 }
 
-fn start_control_plane(running: &mut Running, binary: &Path) -> Result<(), LocalError> {
+pub(super) fn start_control_plane(running: &mut Running, binary: &Path) -> Result<(), LocalError> {
     let mut command = Command::new(binary);
     command
         .arg("run")
@@ -509,6 +516,7 @@ fn start_gateway(running: &mut Running, proxy: &Path) -> Result<(), LocalError> 
         .arg("--bootstrap")
         .arg(&bootstrap)
         .args(["--bind-ip", "127.0.0.1", "--health-address", GATEWAY_HEALTH])
+        .args(["--metrics-address", GATEWAY_METRICS])
         .uid(PROXY_UID)
         .gid(PROXY_UID);
     let log = running.dir.log(GATEWAY_NAME, true);

@@ -10,6 +10,7 @@
 //! | `/quitquitquit` | POST | asks the process to shut down |
 //! | `/logging?level=FILTER` | POST | replaces the log filter |
 //! | `/drain_listeners` | POST | starts draining the listeners |
+//! | `/stats/prometheus` | GET | the metrics, in the Prometheus text format (as the metrics port) |
 //!
 //! The server holds no knowledge of the rest of the process: [`AdminState`] carries callbacks
 //! the binary wires to its tracing subscriber, shutdown and drain.
@@ -27,7 +28,10 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::{net::TcpListener, sync::mpsc, time::Instant};
 
-use crate::xds_client::XdsState;
+use crate::{
+    stats::{Exporter, serve},
+    xds_client::XdsState,
+};
 
 /// Replaces the tracing filter (an `EnvFilter` directive such as `info,mesh_proxy=debug`).
 pub type SetLogLevel = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
@@ -43,6 +47,7 @@ pub struct AdminState {
     quit: Option<mpsc::Sender<()>>,
     set_log_level: Option<SetLogLevel>,
     drain: Option<Box<dyn Fn() + Send + Sync>>,
+    metrics: Option<Arc<Exporter>>,
 }
 
 // === impl AdminState ===
@@ -59,6 +64,7 @@ impl AdminState {
             quit: None,
             set_log_level: None,
             drain: None,
+            metrics: None,
         }
     }
 
@@ -92,6 +98,12 @@ impl AdminState {
         set: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
         self.set_log_level = Some(Box::new(set));
+        self
+    }
+
+    /// What `/stats/prometheus` renders.
+    pub fn with_metrics(mut self, metrics: Arc<Exporter>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -173,6 +185,10 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
                 text(StatusCode::OK, "OK\n")
             }
             None => text(StatusCode::NOT_IMPLEMENTED, "draining is not wired\n"),
+        },
+        serve::PATH => match &state.metrics {
+            Some(metrics) => serve::respond(&request, metrics),
+            None => text(StatusCode::NOT_IMPLEMENTED, "metrics are not wired\n"),
         },
         "/ready" | "/live" | "/server_info" | "/config_dump" => {
             text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n")

@@ -255,3 +255,33 @@ fn percent_decoding() {
     assert_eq!(percent_decode("%zz"), None);
     assert_eq!(percent_decode("%2"), None);
 }
+
+#[tokio::test]
+async fn stats_prometheus_renders_the_exporter() {
+    let stats = Arc::new(crate::stats::Stats::anonymous());
+    let _open = stats.connection_opened("virtualOutbound");
+    let exporter = Arc::new(crate::stats::Exporter::new(stats).with_pools(|| 2));
+    let address = start(AdminState::new(node()).with_metrics(exporter)).await;
+    assert_eq!(
+        call(address, "GET", "/stats/prometheus").await,
+        (
+            200,
+            "# TYPE mesh_proxy_downstream_connections_total counter\n\
+             mesh_proxy_downstream_connections_total{listener=\"virtualOutbound\"} 1\n\n\
+             # TYPE mesh_proxy_downstream_connections_active gauge\n\
+             mesh_proxy_downstream_connections_active{listener=\"virtualOutbound\"} 1\n\n\
+             # TYPE mesh_proxy_upstream_pools gauge\n\
+             mesh_proxy_upstream_pools 2\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        call(address, "POST", "/stats/prometheus").await,
+        (405, "use GET\n".to_owned())
+    );
+    let unwired = start(AdminState::new(node())).await;
+    assert_eq!(
+        call(unwired, "GET", "/stats/prometheus").await,
+        (501, "metrics are not wired\n".to_owned())
+    );
+}

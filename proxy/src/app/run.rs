@@ -1,5 +1,5 @@
 //! `mesh-proxy run`: the bootstrap's static configuration, the ADS client, the listeners, the
-//! admin and health ports, and the drain on SIGTERM.
+//! admin, health and metrics ports, and the drain on SIGTERM.
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, sync::mpsc};
 
 use super::{health, logging::Logging};
 use crate::{
+    access_log::{self, AccessLog},
     admin::{self, AdminState},
     bootstrap::Bootstrap,
     capture::OriginalDst,
@@ -15,11 +16,19 @@ use crate::{
     config::{ConfigStore, refresh_dns_forever},
     http::HttpContext,
     serve::{DataPlane, ServeOptions},
+    stats::{self, Exporter, Stats, Telemetry},
     xds_client::XdsClient,
 };
 
 /// How often the addresses of STRICT_DNS and LOGICAL_DNS clusters are resolved again.
 const DNS_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where the metrics port listens unless `--metrics-address` says otherwise.
+const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:15090";
+
+/// How often histogram samples are folded into their buckets between scrapes, which bounds
+/// the memory of a proxy nobody scrapes.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the proxy until SIGTERM, Ctrl-C or the admin's `/quitquitquit`, then drains.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
@@ -47,10 +56,13 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
     );
 
     let store = Arc::new(ConfigStore::new(bootstrap.static_snapshot.clone()));
-    let http = Arc::new(HttpContext::new(Arc::clone(&store)));
+    let stats = Arc::new(Stats::new(&bootstrap.node));
+    let access_log = AccessLog::stdout(access_log::DEFAULT_CAPACITY);
+    let telemetry = Telemetry::new(access_log.clone(), Arc::clone(&stats));
+    let http = Arc::new(HttpContext::with_telemetry(Arc::clone(&store), telemetry));
     let plane = DataPlane::start(
         Arc::clone(&store),
-        http,
+        Arc::clone(&http),
         ServeOptions {
             original_dst: OriginalDst::Socket,
             bind_ip: args.bind_ip,
@@ -65,6 +77,27 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
             args.xds_delta,
         )
     });
+
+    let mut exporter = Exporter::new(Arc::clone(&stats))
+        .with_access_log(access_log)
+        .with_pools(move || http.upstream_pools());
+    if let Some(xds) = &xds {
+        exporter = exporter.with_xds(xds.state());
+    }
+    let exporter = Arc::new(exporter);
+    let _metrics = metrics_listener(args).await?.map(|listener| {
+        AbortOnDrop(tokio::spawn(stats::serve::serve(
+            listener,
+            Arc::clone(&exporter),
+        )))
+    });
+    let _upkeep = AbortOnDrop(tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            every.tick().await;
+            stats.run_upkeep();
+        }
+    }));
 
     let plane = Arc::new(plane);
     let ready: health::Readiness = {
@@ -101,6 +134,7 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
                 })
                 .with_bootstrap(bootstrap.raw.clone())
                 .with_quit(quit)
+                .with_metrics(Arc::clone(&exporter))
                 .with_log_level(move |level| logging.set(level));
             if let Some(xds) = &xds {
                 state = state.with_xds(xds.state());
@@ -134,15 +168,55 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
 }
 
 fn health_address(args: &RunArgs) -> anyhow::Result<Option<SocketAddr>> {
-    if args.health_address == "none" {
+    listen_address(
+        args,
+        "--health-address",
+        &args.health_address,
+        "0.0.0.0:15021",
+    )
+}
+
+/// The metrics port's socket. The default port being taken only costs the port (the admin
+/// still serves the metrics); an address the operator asked for must bind.
+async fn metrics_listener(args: &RunArgs) -> anyhow::Result<Option<TcpListener>> {
+    let flag = "--metrics-address";
+    let Some(address) = args.metrics_address.as_deref() else {
+        let Some(address) =
+            listen_address(args, flag, DEFAULT_METRICS_ADDRESS, DEFAULT_METRICS_ADDRESS)?
+        else {
+            return Ok(None);
+        };
+        return Ok(match TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(%address, %error, "cannot bind the metrics port; set --metrics-address");
+                None
+            }
+        });
+    };
+    let Some(address) = listen_address(args, flag, address, DEFAULT_METRICS_ADDRESS)? else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the metrics port {address}"))?;
+    Ok(Some(listener))
+}
+
+/// Parses `value` of `flag` (`none`, or an address like `example`); an unspecified IP becomes
+/// `--bind-ip` when that is set.
+fn listen_address(
+    args: &RunArgs,
+    flag: &str,
+    value: &str,
+    example: &str,
+) -> anyhow::Result<Option<SocketAddr>> {
+    if value == "none" {
         return Ok(None);
     }
-    let mut address: SocketAddr = args.health_address.parse().with_context(|| {
-        format!(
-            "--health-address {:?} is not an address like 0.0.0.0:15021",
-            args.health_address
-        )
-    })?;
+    let mut address: SocketAddr = value
+        .parse()
+        .with_context(|| format!("{flag} {value:?} is not an address like {example}"))?;
     if let Some(ip) = args.bind_ip.filter(|_| address.ip().is_unspecified()) {
         address.set_ip(ip);
     }

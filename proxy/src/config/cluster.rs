@@ -18,6 +18,10 @@ pub struct ClusterConfig {
     pub connect_timeout: Duration,
     /// The protocol spoken to the endpoints.
     pub protocol: UpstreamProtocol,
+    /// The service it sends to, for Istio's `destination_service*` metric labels.
+    pub service: Arc<crate::stats::DestinationService>,
+    /// `circuit_breakers`, and the live counts they bound.
+    pub breaker: Arc<crate::upstream::CircuitBreaker>,
 }
 
 /// The cluster's `type` (or `cluster_type`).

@@ -1,6 +1,6 @@
 //! The bodies the connection manager passes around: one boxed type for requests and responses,
-//! a byte counter for requests, and the response wrapper that writes the access log line when
-//! the response ends.
+//! a byte counter for requests, and the response wrapper that reports the request (metrics and
+//! access log) when the response ends.
 
 use std::{
     pin::Pin,
@@ -18,8 +18,8 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
 use crate::{
-    access_log::{AccessLog, AccessLogEntry},
     response_flags::{ResponseFlag, ResponseFlags},
+    stats::observe::{HttpEnd, HttpObservation},
     upstream::{BoxError, UpstreamBody},
 };
 
@@ -137,13 +137,11 @@ impl<G: Unpin> Body for Guarded<G> {
     }
 }
 
-/// An access log line waiting for its response to end.
+/// A request's telemetry waiting for its response to end.
 #[derive(Debug)]
 pub struct PendingLog {
-    /// Where the line goes.
-    pub log: AccessLog,
-    /// The line, with everything known before the response body.
-    pub entry: AccessLogEntry,
+    /// The metrics and access log line, with everything known before the response body.
+    pub observation: HttpObservation,
     /// The request's flags.
     pub flags: ResponseFlags,
     /// Request body bytes, counted as the body is forwarded.
@@ -152,42 +150,46 @@ pub struct PendingLog {
     pub started: Instant,
 }
 
-/// The response body sent downstream when access logging is on: counts the bytes and writes
-/// the line at the end of the body, or when the client goes away first (flag `DC`).
+/// The response body sent downstream: counts the bytes, notes a `grpc-status` trailer, and
+/// reports the request at the end of the body, or when the client goes away first (flag `DC`).
 pub struct Logged {
     inner: ProxyBody,
     sent: u64,
+    grpc_status: Option<u32>,
     pending: Option<Box<PendingLog>>,
 }
 
 impl Logged {
-    /// Wraps `inner`, writing `pending` when it ends.
+    /// Wraps `inner`, reporting `pending` when it ends.
     pub fn new(inner: ProxyBody, pending: PendingLog) -> Self {
         Self {
             inner,
             sent: 0,
+            grpc_status: None,
             pending: Some(Box::new(pending)),
         }
     }
 
     fn finish(&mut self, complete: bool) {
-        let Some(mut pending) = self.pending.take() else {
+        let Some(pending) = self.pending.take() else {
             return;
         };
+        let PendingLog {
+            observation,
+            mut flags,
+            received,
+            started,
+        } = *pending;
         if !complete {
-            pending
-                .flags
-                .insert(ResponseFlag::DownstreamConnectionTermination);
+            flags.insert(ResponseFlag::DownstreamConnectionTermination);
         }
-        let elapsed = pending.started.elapsed();
-        let entry = AccessLogEntry {
-            response_flags: pending.flags.to_string(),
-            bytes_received: pending.received.load(Ordering::Relaxed),
+        observation.finish(HttpEnd {
+            flags,
+            bytes_received: received.load(Ordering::Relaxed),
             bytes_sent: self.sent,
-            duration: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            ..std::mem::take(&mut pending.entry)
-        };
-        pending.log.write(&entry);
+            duration: started.elapsed(),
+            grpc_status: self.grpc_status,
+        });
     }
 }
 
@@ -204,6 +206,8 @@ impl Body for Logged {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.sent += data.len() as u64;
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    self.grpc_status = grpc_status(trailers);
                 }
                 if self.inner.is_end_stream() {
                     self.finish(true);
@@ -231,4 +235,9 @@ impl Drop for Logged {
         let complete = self.inner.is_end_stream();
         self.finish(complete);
     }
+}
+
+/// The `grpc-status` of a response's headers or trailers.
+pub fn grpc_status(headers: &HeaderMap) -> Option<u32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }

@@ -9,7 +9,7 @@
 //!
 //! Not yet supported: idle timeouts (the connection manager's `stream_idle_timeout`, a route's
 //! `idle_timeout`, a retry policy's `per_try_idle_timeout`), `max_stream_duration` and
-//! `grpc-timeout`, and access logs for explicit-proxy requests.
+//! `grpc-timeout`, and access logs for explicit-proxy requests (their metrics are recorded).
 
 mod body;
 mod explicit;
@@ -32,6 +32,7 @@ use self::handler::Conn;
 use crate::{
     access_log::{self, AccessLog},
     config::{ConfigStore, HttpConnectionManager},
+    stats::{Stats, Telemetry},
     upstream::Pools,
 };
 
@@ -40,7 +41,7 @@ use crate::{
 pub struct HttpContext {
     store: Arc<ConfigStore>,
     pools: Pools,
-    access_log: AccessLog,
+    telemetry: Telemetry,
 }
 
 /// What the listener knows about a downstream connection.
@@ -78,18 +79,36 @@ impl HttpContext {
         Self::with_access_log(store, AccessLog::stdout(access_log::DEFAULT_CAPACITY))
     }
 
-    /// A context writing access logs to `access_log`.
+    /// A context writing access logs to `access_log`, with metrics of an anonymous proxy.
     pub fn with_access_log(store: Arc<ConfigStore>, access_log: AccessLog) -> Self {
+        Self::with_telemetry(
+            store,
+            Telemetry::new(access_log, Arc::new(Stats::anonymous())),
+        )
+    }
+
+    /// A context reporting requests and connections to `telemetry`.
+    pub fn with_telemetry(store: Arc<ConfigStore>, telemetry: Telemetry) -> Self {
         Self {
             store,
             pools: Pools::new(),
-            access_log,
+            telemetry,
         }
     }
 
     /// The access log, for its drop count.
     pub fn access_log(&self) -> &AccessLog {
-        &self.access_log
+        &self.telemetry.access_log
+    }
+
+    /// Where requests and connections are reported.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// How many upstream connection pools exist.
+    pub fn upstream_pools(&self) -> usize {
+        self.pools.len()
     }
 }
 

@@ -44,6 +44,7 @@ pub(super) async fn serve_accepted(
     stream: TcpStream,
     peer: SocketAddr,
 ) {
+    let _open = ctx.http.telemetry().stats.connection_opened(&listener);
     let snapshot = ctx.store.load();
     let Some(config) = snapshot.listeners.get(&listener).cloned() else {
         tracing::debug!(%listener, %peer, "listener removed before its connection was served");
@@ -149,10 +150,7 @@ pub(super) async fn serve_on<I>(
                 original_dst: Some(target.destination),
                 listener: listener.name.clone(),
             };
-            let log = tcp::proxy(io, config, snapshot, &downstream).await;
-            if config.access_log {
-                log.emit();
-            }
+            tcp::proxy(io, config, snapshot, &downstream, ctx.http.telemetry()).await;
         }
     }
 }

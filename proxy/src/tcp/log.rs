@@ -2,11 +2,15 @@
 
 use std::{
     net::SocketAddr,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use super::CopyEnd;
-use crate::response_flags::ResponseFlags;
+use crate::{
+    access_log::{AccessLogEntry, rfc3339},
+    response_flags::ResponseFlags,
+    stats::observe::millis,
+};
 
 /// One TCP connection, as the access log records it (Envoy's command operators in the field
 /// docs).
@@ -41,31 +45,20 @@ pub struct TcpLog {
 // === impl TcpLog ===
 
 impl TcpLog {
-    /// Writes the entry as one `tracing` event at info level with target `access_log`, one
-    /// field per value, so that a subscriber can route and format it apart from diagnostics.
-    pub fn emit(&self) {
-        let start_time_ms = self.start_time.duration_since(UNIX_EPOCH).map_or(0, millis);
-        let upstream_host = self
-            .upstream_host
-            .map_or_else(|| "-".to_owned(), |host| host.to_string());
-        tracing::info!(
-            target: "access_log",
-            protocol = "tcp",
-            start_time_ms,
-            duration_ms = millis(self.duration),
-            bytes_received = self.bytes_received,
-            bytes_sent = self.bytes_sent,
-            upstream_host = %upstream_host,
-            upstream_cluster = %self.cluster,
-            response_flags = %self.response_flags,
-            downstream_remote_address = %self.downstream_peer,
-            downstream_local_address = %self.downstream_local,
-            listener = %self.listener,
-            stat_prefix = %self.stat_prefix,
-        );
+    /// The connection's access log line: the same shape as an HTTP request's, with the
+    /// HTTP-only fields null.
+    pub fn entry(&self) -> AccessLogEntry {
+        AccessLogEntry {
+            start_time: rfc3339(self.start_time),
+            response_flags: self.response_flags.to_string(),
+            bytes_received: self.bytes_received,
+            bytes_sent: self.bytes_sent,
+            duration: millis(self.duration),
+            upstream_host: self.upstream_host.map(|host| host.to_string()),
+            upstream_cluster: Some(self.cluster.clone()),
+            downstream_remote_address: Some(self.downstream_peer.to_string()),
+            downstream_local_address: Some(self.downstream_local.to_string()),
+            ..AccessLogEntry::default()
+        }
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -2,13 +2,15 @@
 //! its cluster, both ways, until both sides close or the connection idles out.
 //!
 //! The endpoint is picked by [`select_endpoint`], as HTTP does, so both fail with the same
-//! response flags. Every connection ends in one [`TcpLog`], written to the access log.
+//! response flags. Every connection ends in one [`TcpLog`], which feeds both the metrics and
+//! the access log (see [`crate::stats::observe`]).
 
 mod copy;
 mod log;
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
@@ -21,6 +23,7 @@ use tokio::{
 use crate::{
     config::{Snapshot, TcpProxy},
     response_flags::{ResponseFlag, ResponseFlags},
+    stats::Telemetry,
     upstream::select_endpoint,
 };
 
@@ -42,21 +45,43 @@ pub struct TcpDownstream {
     pub listener: String,
 }
 
-/// Proxies `downstream` as `config` says, with the clusters and endpoints of `snapshot`, and
-/// returns the connection's log entry once both sides are closed. The caller writes the entry
-/// (see [`TcpLog::emit`]) so that tests can read it.
+/// Proxies `downstream` as `config` says, with the clusters and endpoints of `snapshot`, until
+/// both sides are closed; reports the connection to `telemetry` (metrics, and the access log
+/// when `config` asks for it) and returns its log entry.
 pub async fn proxy<D>(
+    downstream: D,
+    config: &TcpProxy,
+    snapshot: &Snapshot,
+    conn: &TcpDownstream,
+    telemetry: &Telemetry,
+) -> TcpLog
+where
+    D: AsyncRead + AsyncWrite + Unpin,
+{
+    let cluster = config.clusters.pick(rand::random()).name.clone();
+    let service = snapshot.clusters.get(&cluster).map_or_else(
+        || telemetry.stats.unknown_service(),
+        |c| Arc::clone(&c.service),
+    );
+    let reporter = telemetry.stats.reporter(&conn.listener);
+    let observation = telemetry.tcp_opened(reporter, service, config.access_log);
+    let log = connect_and_copy(downstream, config, snapshot, conn, cluster).await;
+    observation.finish(&log);
+    log
+}
+
+async fn connect_and_copy<D>(
     mut downstream: D,
     config: &TcpProxy,
     snapshot: &Snapshot,
     conn: &TcpDownstream,
+    cluster: String,
 ) -> TcpLog
 where
     D: AsyncRead + AsyncWrite + Unpin,
 {
     let start_time = SystemTime::now();
     let started = Instant::now();
-    let cluster = config.clusters.pick(rand::random()).name.clone();
     let mut log = TcpLog {
         start_time,
         duration: Duration::ZERO,

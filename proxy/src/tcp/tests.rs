@@ -12,9 +12,11 @@ use tokio::{
 
 use super::*;
 use crate::{
+    access_log::AccessLog,
     balance::{Algorithm, EndpointSet},
     config::{ClusterConfig, Discovery, UpstreamProtocol},
     route::Clusters,
+    stats::Stats,
 };
 
 fn assignment(cluster: &str, address: SocketAddr) -> ClusterLoadAssignment {
@@ -51,6 +53,8 @@ fn snapshot_with(cluster: &str, endpoint: Option<SocketAddr>) -> Snapshot {
         algorithm: Algorithm::RoundRobin,
         connect_timeout: Duration::from_secs(1),
         protocol: UpstreamProtocol::Http1,
+        service: Default::default(),
+        breaker: Default::default(),
     });
     let endpoints = endpoint
         .map(|address| {
@@ -82,6 +86,17 @@ fn downstream() -> TcpDownstream {
         original_dst: Some("198.19.0.5:9080".parse().unwrap()),
         listener: "virtualOutbound".to_owned(),
     }
+}
+
+/// Telemetry whose log lines are kept in the returned channel.
+fn telemetry() -> (Telemetry, tokio::sync::mpsc::Receiver<String>) {
+    let (log, lines) = AccessLog::channel(16);
+    (Telemetry::new(log, Arc::new(Stats::anonymous())), lines)
+}
+
+/// Telemetry nobody reads.
+fn quiet() -> Telemetry {
+    telemetry().0
 }
 
 /// An address on which nothing listens: bound once, then closed.
@@ -163,8 +178,9 @@ async fn proxies_to_the_clusters_endpoint_and_counts_bytes() {
     let snapshot = snapshot_with("echo", Some(upstream_addr));
     let (mut client, proxy_down) = tokio::io::duplex(64);
     let config = tcp_proxy("echo", None);
-    let proxied =
-        tokio::spawn(async move { proxy(proxy_down, &config, &snapshot, &downstream()).await });
+    let proxied = tokio::spawn(async move {
+        proxy(proxy_down, &config, &snapshot, &downstream(), &quiet()).await
+    });
     client.write_all(b"hello").await.unwrap();
     client.shutdown().await.unwrap();
     let mut response = Vec::new();
@@ -191,6 +207,7 @@ async fn a_refused_connect_is_flagged_uf_and_closes_the_downstream() {
         &tcp_proxy("echo", None),
         &snapshot,
         &downstream(),
+        &quiet(),
     )
     .await;
     assert_eq!(log.response_flags.to_string(), "UF");
@@ -211,6 +228,7 @@ async fn unknown_and_warming_clusters_are_flagged_nc_and_uh() {
         &tcp_proxy("missing", None),
         &snapshot,
         &downstream(),
+        &quiet(),
     )
     .await;
     assert_eq!(log.response_flags.to_string(), "NC");
@@ -221,8 +239,84 @@ async fn unknown_and_warming_clusters_are_flagged_nc_and_uh() {
         &tcp_proxy("warming", None),
         &snapshot,
         &downstream(),
+        &quiet(),
     )
     .await;
     assert_eq!(log.response_flags.to_string(), "UH");
     assert_eq!(log.cluster, "warming");
+}
+
+#[tokio::test]
+async fn a_connection_is_one_log_line_and_its_metrics() {
+    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_addr = upstream.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = upstream.accept().await.unwrap();
+        let mut request = Vec::new();
+        stream.read_to_end(&mut request).await.unwrap();
+        stream.write_all(b"pong!!").await.unwrap();
+    });
+    let snapshot = snapshot_with("echo", Some(upstream_addr));
+    let (telemetry, mut lines) = telemetry();
+    let (mut client, proxy_down) = tokio::io::duplex(64);
+    let config = tcp_proxy("echo", None);
+    let proxied = {
+        let telemetry = telemetry.clone();
+        tokio::spawn(async move {
+            proxy(proxy_down, &config, &snapshot, &downstream(), &telemetry).await
+        })
+    };
+    client.write_all(b"ping").await.unwrap();
+    client.shutdown().await.unwrap();
+    let mut response = Vec::new();
+    client.read_to_end(&mut response).await.unwrap();
+    let log = proxied.await.unwrap();
+
+    let line: serde_json::Value = serde_json::from_str(&lines.recv().await.unwrap()).unwrap();
+    let expected = serde_json::json!({
+        "start_time": crate::access_log::rfc3339(log.start_time),
+        "method": null,
+        "path": null,
+        "protocol": null,
+        "response_code": null,
+        "response_flags": "-",
+        "bytes_received": 4,
+        "bytes_sent": 6,
+        "duration": crate::stats::observe::millis(log.duration),
+        "upstream_host": upstream_addr.to_string(),
+        "upstream_cluster": "echo",
+        "x_request_id": null,
+        "traceparent": null,
+        "authority": null,
+        "user_agent": null,
+        "route_name": null,
+        "downstream_remote_address": "127.0.0.1:40000",
+        "downstream_local_address": "198.19.0.5:9080",
+    });
+    assert_eq!(line, expected);
+
+    let rendered = telemetry.stats.render();
+    let labels = "reporter=\"source\",source_workload=\"unknown\",\
+        source_workload_namespace=\"unknown\",source_principal=\"unknown\",\
+        source_app=\"unknown\",source_version=\"unknown\",\
+        source_canonical_service=\"unknown\",source_canonical_revision=\"unknown\",\
+        source_cluster=\"unknown\",destination_workload=\"unknown\",\
+        destination_workload_namespace=\"unknown\",destination_principal=\"unknown\",\
+        destination_app=\"unknown\",destination_version=\"unknown\",\
+        destination_canonical_service=\"unknown\",destination_canonical_revision=\"unknown\",\
+        destination_cluster=\"unknown\",destination_service=\"unknown\",\
+        destination_service_name=\"unknown\",destination_service_namespace=\"unknown\",\
+        request_protocol=\"tcp\",response_flags=\"-\",connection_security_policy=\"unknown\"";
+    for (name, value) in [
+        ("istio_tcp_connections_opened_total", 1),
+        ("istio_tcp_connections_closed_total", 1),
+        ("istio_tcp_received_bytes_total", 4),
+        ("istio_tcp_sent_bytes_total", 6),
+    ] {
+        let line = format!("{name}{{{labels}}} {value}");
+        assert!(
+            rendered.lines().any(|l| l == line),
+            "{line}\nnot in\n{rendered}"
+        );
+    }
 }

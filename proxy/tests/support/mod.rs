@@ -165,3 +165,44 @@ impl Drop for Process {
         let _ = self.0.wait();
     }
 }
+
+/// A TCP upstream that reads until the client's end of stream, then answers `reply` and closes.
+pub async fn tcp_reply_upstream(reply: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("bound address");
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                if stream.read_to_end(&mut request).await.is_ok() {
+                    let _ = stream.write_all(reply).await;
+                }
+            });
+        }
+    });
+    address
+}
+
+/// Like [`Process::spawn`], with stdout (the access log) readable line by line from the
+/// returned channel.
+pub fn spawn_with_stdout(command: &mut Command) -> (Process, std::sync::mpsc::Receiver<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the process starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { return };
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (Process(child), received)
+}

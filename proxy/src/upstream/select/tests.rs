@@ -19,6 +19,8 @@ fn cluster(name: &str, discovery: Discovery) -> Arc<ClusterConfig> {
         algorithm: Algorithm::RoundRobin,
         connect_timeout: Duration::from_secs(1),
         protocol: UpstreamProtocol::Http1,
+        service: Default::default(),
+        breaker: Default::default(),
     })
 }
 

@@ -1,0 +1,130 @@
+//! A scrape: the recorded metrics, followed by the `mesh_proxy_*` values read from the rest of
+//! the proxy at that moment (xDS progress, the access log's drops, the pools), which are
+//! already counted where they live and are not counted twice.
+
+use std::{fmt::Write, sync::Arc};
+
+use mesh_xds::resource::ResourceType;
+
+use super::{Stats, names};
+use crate::{access_log::AccessLog, xds_client::XdsState};
+
+/// Renders one proxy's metrics. Build with [`Exporter::new`] and the `with_` methods.
+pub struct Exporter {
+    stats: Arc<Stats>,
+    access_log: Option<AccessLog>,
+    xds: Option<Arc<XdsState>>,
+    pools: Option<Box<dyn Fn() -> usize + Send + Sync>>,
+}
+
+// === impl Exporter ===
+
+impl Exporter {
+    /// Renders `stats` alone.
+    pub fn new(stats: Arc<Stats>) -> Self {
+        Self {
+            stats,
+            access_log: None,
+            xds: None,
+            pools: None,
+        }
+    }
+
+    /// Adds the access log's drop count.
+    pub fn with_access_log(mut self, access_log: AccessLog) -> Self {
+        self.access_log = Some(access_log);
+        self
+    }
+
+    /// Adds the xDS client's progress.
+    pub fn with_xds(mut self, xds: Arc<XdsState>) -> Self {
+        self.xds = Some(xds);
+        self
+    }
+
+    /// Adds the number of upstream pools, as `pools` counts them.
+    pub fn with_pools(mut self, pools: impl Fn() -> usize + Send + Sync + 'static) -> Self {
+        self.pools = Some(Box::new(pools));
+        self
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = self.stats.render();
+        if let Some(log) = &self.access_log {
+            family(&mut out, names::ACCESS_LOG_DROPPED, "counter");
+            let _ = writeln!(out, "{} {}", names::ACCESS_LOG_DROPPED, log.dropped());
+        }
+        if let Some(pools) = &self.pools {
+            family(&mut out, names::UPSTREAM_POOLS, "gauge");
+            let _ = writeln!(out, "{} {}", names::UPSTREAM_POOLS, pools());
+        }
+        if let Some(xds) = &self.xds {
+            let status = xds.load();
+            family(&mut out, names::XDS_CONNECTED, "gauge");
+            let _ = writeln!(
+                out,
+                "{} {}",
+                names::XDS_CONNECTED,
+                u8::from(status.connected)
+            );
+            let types: Vec<(ResourceType, _)> =
+                status.types.iter().map(|(kind, t)| (*kind, t)).collect();
+            family(&mut out, names::XDS_REJECTED, "gauge");
+            for (kind, t) in &types {
+                let rejected = u8::from(t.last_error.is_some());
+                let _ = writeln!(
+                    out,
+                    "{}{{type_url=\"{}\"}} {rejected}",
+                    names::XDS_REJECTED,
+                    kind.type_url()
+                );
+            }
+            family(&mut out, names::XDS_RESOURCES, "gauge");
+            for (kind, t) in &types {
+                let _ = writeln!(
+                    out,
+                    "{}{{type_url=\"{}\"}} {}",
+                    names::XDS_RESOURCES,
+                    kind.type_url(),
+                    t.resources.len()
+                );
+            }
+            family(&mut out, names::CONFIG_VERSION, "gauge");
+            for (kind, t) in types.iter().filter(|(_, t)| t.accepted_once) {
+                let _ = writeln!(
+                    out,
+                    "{}{{type_url=\"{}\",version=\"{}\"}} 1",
+                    names::CONFIG_VERSION,
+                    kind.type_url(),
+                    escape(&t.version)
+                );
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("stats", &self.stats)
+            .field("xds", &self.xds.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str) {
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value as the text format needs it: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,58 @@
+//! Every metric name the proxy exports, and the histogram buckets.
+//!
+//! The `istio_*` names, their labels and buckets are Istio's, so that dashboards and alerts
+//! written for Istio read ours unchanged. The proxy's own metrics are `mesh_proxy_*`.
+
+/// HTTP and gRPC requests (counter).
+pub const REQUESTS: &str = "istio_requests_total";
+/// Request durations in milliseconds (histogram).
+pub const REQUEST_DURATION: &str = "istio_request_duration_milliseconds";
+/// Request body sizes in bytes (histogram).
+pub const REQUEST_BYTES: &str = "istio_request_bytes";
+/// Response body sizes in bytes (histogram).
+pub const RESPONSE_BYTES: &str = "istio_response_bytes";
+/// Bytes sent to the downstream of TCP connections (counter).
+pub const TCP_SENT_BYTES: &str = "istio_tcp_sent_bytes_total";
+/// Bytes received from the downstream of TCP connections (counter).
+pub const TCP_RECEIVED_BYTES: &str = "istio_tcp_received_bytes_total";
+/// TCP connections opened (counter).
+pub const TCP_OPENED: &str = "istio_tcp_connections_opened_total";
+/// TCP connections closed (counter).
+pub const TCP_CLOSED: &str = "istio_tcp_connections_closed_total";
+
+/// Downstream connections open now, by `listener` (gauge).
+pub const DOWNSTREAM_ACTIVE: &str = "mesh_proxy_downstream_connections_active";
+/// Downstream connections accepted, by `listener` (counter).
+pub const DOWNSTREAM_TOTAL: &str = "mesh_proxy_downstream_connections_total";
+/// Upstream connection pools (one per endpoint and protocol) the proxy holds (gauge).
+pub const UPSTREAM_POOLS: &str = "mesh_proxy_upstream_pools";
+/// Access log lines dropped because the writer fell behind (counter).
+pub const ACCESS_LOG_DROPPED: &str = "mesh_proxy_access_log_dropped_total";
+/// 1 while an ADS stream to the control plane is open (gauge).
+pub const XDS_CONNECTED: &str = "mesh_proxy_xds_connected";
+/// Per `type_url`, 1 when the last response of that type was refused (gauge).
+pub const XDS_REJECTED: &str = "mesh_proxy_xds_rejected";
+/// Per `type_url`, the resources applied (gauge).
+pub const XDS_RESOURCES: &str = "mesh_proxy_xds_resources";
+/// Always 1, labelled with the `type_url` and `version` of the configuration applied (gauge).
+pub const CONFIG_VERSION: &str = "mesh_proxy_config_version_info";
+
+/// Istio's default buckets of `istio_request_duration_milliseconds`.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0,
+    60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
+];
+
+/// Istio's default buckets of `istio_request_bytes` and `istio_response_bytes`.
+pub const BYTES_BUCKETS: &[f64] = &[
+    1.0,
+    10.0,
+    100.0,
+    1000.0,
+    10000.0,
+    100000.0,
+    1000000.0,
+    10000000.0,
+    100000000.0,
+    1000000000.0,
+];
