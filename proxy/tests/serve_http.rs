@@ -51,6 +51,7 @@ virtual_hosts:
             generate_request_id: true,
             use_remote_address: false,
             stream_idle_timeout: None,
+            fault: None,
         })),
     }
 }

@@ -93,6 +93,8 @@ pub struct HttpConnectionManager {
     pub use_remote_address: bool,
     /// `stream_idle_timeout`, if set.
     pub stream_idle_timeout: Option<Duration>,
+    /// The fault filter's own config, when `http_filters` holds it; routes may replace it.
+    pub fault: Option<Arc<crate::route::Fault>>,
 }
 
 /// The `route_specifier` of an `HttpConnectionManager`.

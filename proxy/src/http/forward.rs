@@ -26,8 +26,11 @@ use super::{
 use crate::{
     config::{Discovery, Snapshot, UpstreamProtocol},
     response_flags::{ResponseFlag, ResponseFlags},
-    route::{ClusterTarget, Decision, HostRewrite, RetryPolicy, RoutePolicy},
-    upstream::{PoolProtocol, Selected, UpstreamClient, UpstreamError, select_endpoint},
+    route::{ABORT_BODY, ClusterTarget, Decision, Fault, HostRewrite, RetryPolicy, RoutePolicy},
+    upstream::{
+        Admission, PoolProtocol, RetryPermit, Selected, UpstreamClient, UpstreamError,
+        select_endpoint,
+    },
 };
 
 /// Bounds the re-picks that avoid previously tried hosts.
@@ -51,6 +54,8 @@ pub struct Forward<'a> {
     pub original_dst: Option<SocketAddr>,
     /// The target of an explicit-proxy request, resolved for `ORIGINAL_DST` clusters.
     pub explicit: Option<&'a Target>,
+    /// The fault filter's config for the route, when the filter is installed.
+    pub fault: Option<&'a Fault>,
 }
 
 /// The request to send, already routed and rewritten.
@@ -98,6 +103,19 @@ pub enum Failure {
 impl Forward<'_> {
     /// Sends `out` upstream under the route's policy; every failure becomes Envoy's response.
     pub async fn run(&self, mut out: Outgoing, record: &mut Record) -> Response<ProxyBody> {
+        // The fault filter runs before the router: its delay is not part of the route timeout.
+        let injection = self
+            .fault
+            .map(|f| f.inject(&mut rand::rng()))
+            .unwrap_or_default();
+        if let Some(delay) = injection.delay {
+            record.flags.insert(ResponseFlag::DelayInjected);
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(status) = injection.abort {
+            record.flags.insert(ResponseFlag::FaultInjected);
+            return local::respond(status, ABORT_BODY);
+        }
         let Some(config) = self.snapshot.clusters.get(&self.cluster.name) else {
             record.flags.insert(ResponseFlag::NoClusterFound);
             return local::respond(self.policy.cluster_not_found, Bytes::new());
@@ -181,6 +199,7 @@ impl Forward<'_> {
         let mut retries_left = retry.map_or(0, |r| r.num_retries);
         let mut tried = Vec::new();
         let mut round = 0u32;
+        let mut _retry_permit: Option<RetryPermit> = None;
         loop {
             let selected = match self.pick(send.original_dst, &tried, retry) {
                 Ok(selected) => selected,
@@ -200,6 +219,11 @@ impl Forward<'_> {
             };
             record.upstream_host = Some(selected.address);
             tried.push(selected.address);
+            let needs_connection = send.protocol == PoolProtocol::Http1;
+            let Ok(admission) = selected.cluster.breaker.admit(needs_connection).await else {
+                record.flags.insert(ResponseFlag::UpstreamOverflow);
+                return local::respond(StatusCode::SERVICE_UNAVAILABLE, local::OVERFLOW);
+            };
             let request = send.request(&selected);
             let client = self.ctx.pools.client(
                 selected.address,
@@ -210,19 +234,28 @@ impl Forward<'_> {
             let outcome = sent.as_ref().map(Response::status).map_err(|f| *f);
             let retriable = retry.is_some_and(|policy| should_retry(policy, outcome));
             if let Some(policy) = retry.filter(|_| retriable && retries_left > 0) {
-                retries_left -= 1;
-                drop(sent);
-                tokio::time::sleep(back_off(policy, round)).await;
-                round += 1;
-                continue;
-            }
-            if retriable {
+                // Held until the retry's attempt is done, so that concurrent retries count.
+                // This request's previous retry is over: it does not count against the next.
+                _retry_permit = None;
+                _retry_permit = selected.cluster.breaker.retry();
+                if _retry_permit.is_some() {
+                    retries_left -= 1;
+                    drop((sent, admission));
+                    tokio::time::sleep(back_off(policy, round)).await;
+                    round += 1;
+                    continue;
+                }
+                // Too many retries in flight for the cluster: this response stands (`UO`).
+                record.flags.insert(ResponseFlag::UpstreamOverflow);
+            } else if retriable {
                 record
                     .flags
                     .insert(ResponseFlag::UpstreamRetryLimitExceeded);
             }
             return match sent {
-                Ok(response) => self.respond(response, selected, send.out.upgrade.take()),
+                Ok(response) => {
+                    self.respond(response, selected, admission, send.out.upgrade.take())
+                }
                 Err(failure) => failure.respond(&mut record.flags),
             };
         }
@@ -258,6 +291,7 @@ impl Forward<'_> {
         &self,
         mut response: Response<Incoming>,
         selected: Selected,
+        admission: Admission,
         upgrade: Option<OnUpgrade>,
     ) -> Response<ProxyBody> {
         let upgraded = match upgrade {
@@ -274,7 +308,9 @@ impl Forward<'_> {
         for edits in self.decision.response_header_edits() {
             edits.apply(&mut parts.headers);
         }
-        let body = Guarded::new(body::boxed(incoming), selected.in_flight);
+        // The endpoint's request count and the cluster's circuit-breaker slots are given back
+        // when the response body ends, not when its headers leave.
+        let body = Guarded::new(body::boxed(incoming), (selected.in_flight, admission));
         Response::from_parts(parts, body.boxed_unsync())
     }
 }

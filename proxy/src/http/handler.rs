@@ -1,5 +1,5 @@
 //! One request through the connection manager: the route table, the routing decision, and the
-//! response, with its access log line.
+//! response, with Istio's metadata exchange and the request's metrics and access log line.
 
 use std::{
     sync::{Arc, atomic::AtomicU64},
@@ -30,8 +30,9 @@ use crate::{
     access_log::{AccessLogEntry, rfc3339},
     config::{RouteSource, Snapshot},
     response_flags::ResponseFlag,
-    route::{Outcome, RequestMeta},
+    route::{Fault, Outcome, RequestMeta, Route},
     serve,
+    stats::{Labels, Reporter, RequestProtocol, peer},
 };
 
 /// A downstream connection's request handler.
@@ -88,6 +89,26 @@ impl Conn {
                 (source, true, false, target)
             }
         };
+        let telemetry = self.ctx.telemetry();
+        let stats = &telemetry.stats;
+        let reporter = stats.reporter(&self.downstream.listener);
+        // The exchange headers are the proxies' business: whatever the client sent is removed,
+        // and only the inbound side reads it.
+        let request_peer = peer::take(request.headers_mut());
+        let source_peer = match reporter {
+            Reporter::Destination => Some(stats.peer(request_peer.as_ref())),
+            Reporter::Source => {
+                if let Some(ours) = stats.peer_headers() {
+                    ours.insert(request.headers_mut());
+                }
+                None
+            }
+        };
+        let protocol = if is_grpc(request.headers()) {
+            RequestProtocol::Grpc
+        } else {
+            RequestProtocol::Http
+        };
         let request_id = headers::ensure_request_id(request.headers_mut(), generate_request_id);
         if matches!(&self.handler, HttpHandler::Chain(hcm) if hcm.use_remote_address) {
             headers::append_forwarded_for(request.headers_mut(), self.downstream.peer.ip());
@@ -103,13 +124,15 @@ impl Conn {
         let (parts, incoming) = request.into_parts();
         let entry = access_log.then(|| AccessLogEntry {
             start_time: rfc3339(start_time),
-            method: parts.method.to_string(),
-            path: path_and_query(&parts).to_owned(),
-            protocol: protocol(parts.version).to_owned(),
+            method: Some(parts.method.to_string()),
+            path: Some(path_and_query(&parts).to_owned()),
+            protocol: Some(protocol_name(parts.version).to_owned()),
             x_request_id: request_id,
             traceparent: header(&parts.headers, "traceparent"),
             authority: Some(authority.clone()).filter(|a| !a.is_empty()),
             user_agent: header(&parts.headers, USER_AGENT.as_str()),
+            downstream_remote_address: Some(self.downstream.peer.to_string()),
+            downstream_local_address: Some(self.downstream.local.to_string()),
             ..AccessLogEntry::default()
         });
         let routed = Routed {
@@ -124,25 +147,56 @@ impl Conn {
         let response = self
             .route(&snapshot, source, routed, &mut record, &mut route_name)
             .await;
-        let Some(entry) = entry else {
-            return response;
+        let (mut parts, body) = response.into_parts();
+        let response_peer = peer::take(&mut parts.headers);
+        let peer = match source_peer {
+            Some(source) => {
+                if let Some(ours) = stats.peer_headers() {
+                    ours.insert(&mut parts.headers);
+                }
+                source
+            }
+            None => stats.peer(response_peer.as_ref()),
         };
-        let (parts, body) = response.into_parts();
-        let entry = AccessLogEntry {
-            response_code: parts.status.as_u16(),
+        let service = record
+            .upstream_cluster
+            .as_ref()
+            .and_then(|name| snapshot.clusters.get(name))
+            .map_or_else(|| stats.unknown_service(), |c| Arc::clone(&c.service));
+        let labels = Labels {
+            reporter,
+            peer,
+            service,
+            protocol,
+            response_code: Some(parts.status.as_u16()),
+            grpc_status: body::grpc_status(&parts.headers),
+            response_flags: None,
+        };
+        let entry = entry.map(|entry| AccessLogEntry {
+            response_code: Some(parts.status.as_u16()),
             upstream_host: record.upstream_host.map(|a| a.to_string()),
             upstream_cluster: record.upstream_cluster,
             route_name,
             ..entry
-        };
+        });
         let pending = PendingLog {
-            log: self.ctx.access_log.clone(),
-            entry,
+            observation: telemetry.http(labels, entry),
             flags: record.flags,
             received,
             started,
         };
         Response::from_parts(parts, Logged::new(body, pending).boxed_unsync())
+    }
+
+    /// The fault to inject on `route`: its own, else the filter's, and none without the filter.
+    fn fault<'r>(&'r self, route: &'r Route) -> Option<&'r Fault> {
+        match &self.handler {
+            HttpHandler::Chain(hcm) => hcm
+                .fault
+                .as_deref()
+                .map(|filter| route.fault.as_deref().unwrap_or(filter)),
+            HttpHandler::Explicit => None,
+        }
     }
 
     async fn route(
@@ -198,6 +252,7 @@ impl Conn {
                     downstream_http2: self.downstream.http2 || parts.version == Version::HTTP_2,
                     original_dst: self.downstream.original_dst,
                     explicit: target.as_ref(),
+                    fault: self.fault(decision.route),
                 };
                 let out = Outgoing {
                     method: parts.method,
@@ -250,7 +305,7 @@ fn path_and_query(parts: &Parts) -> &str {
     parts.uri.path_and_query().map_or("/", PathAndQuery::as_str)
 }
 
-fn protocol(version: Version) -> &'static str {
+fn protocol_name(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
@@ -265,4 +320,15 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// gRPC is HTTP/2 with a `content-type` of `application/grpc` or `application/grpc+<codec>`.
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.strip_prefix("application/grpc")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']))
+        })
 }

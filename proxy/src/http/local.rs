@@ -22,6 +22,9 @@ pub const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/r
 /// Envoy's body when HTTP/2 refused the stream.
 pub const REFUSED_STREAM: &str = "upstream connect error or disconnect/reset before headers. \
      reset reason: remote refused stream reset";
+/// Envoy's body when a circuit breaker refused the request (`UO`).
+pub const OVERFLOW: &str =
+    "upstream connect error or disconnect/reset before headers. reset reason: overflow";
 /// Envoy's body when the route timeout fired (`UT`).
 pub const REQUEST_TIMEOUT: &str = "upstream request timeout";
 

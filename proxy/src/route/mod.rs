@@ -12,6 +12,7 @@
 mod action;
 mod clusters;
 mod domains;
+mod fault;
 mod header_edits;
 mod request;
 mod respond;
@@ -25,6 +26,7 @@ mod vhost;
 pub use self::{
     action::{Action, Forward, HostRewrite, RoutePolicy},
     clusters::{ClusterTarget, Clusters},
+    fault::{ABORT_BODY, FAULT_FILTER, Fault, Fraction, Injection},
     header_edits::{AppendAction, HeaderAdd, HeaderEdits},
     request::RequestMeta,
     respond::{DirectResponse, Redirect},

@@ -51,10 +51,21 @@ pub enum PathMatch {
 /// A compiled `HeaderMatcher`.
 #[derive(Clone, Debug)]
 pub struct HeaderMatch {
-    name: http::HeaderName,
+    name: HeaderSource,
     kind: HeaderMatchKind,
     invert: bool,
     treat_missing_as_empty: bool,
+}
+
+/// What a header matcher reads: a header, or one of the HTTP/2 pseudo-headers Envoy matches
+/// for HTTP/1.1 requests too (Istio matches `method` on `:method`).
+#[derive(Clone, Debug)]
+enum HeaderSource {
+    Header(http::HeaderName),
+    Method,
+    Authority,
+    Path,
+    Scheme,
 }
 
 #[derive(Clone, Debug)]
@@ -164,7 +175,7 @@ impl RouteMatcher {
     pub fn matches(&self, req: &RequestMeta<'_>) -> bool {
         self.path.matches(req)
             && (!self.grpc || req.is_grpc())
-            && self.headers.iter().all(|h| h.matches(req.headers))
+            && self.headers.iter().all(|h| h.matches(req))
             && self.query.iter().all(|q| q.matches(req))
     }
 }
@@ -216,12 +227,20 @@ impl HeaderMatch {
     /// (`exact_match`, `prefix_match`, …) are read as the `string_match` they stand for.
     #[allow(deprecated)]
     pub fn compile(h: &HeaderMatcher, path: &FieldPath) -> Result<Self, FieldError> {
-        let name = http::HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
-            FieldError::new(
-                path.field("name"),
-                format!("{:?} is not a valid header name", h.name),
-            )
-        })?;
+        let name = match h.name.as_str() {
+            ":method" => HeaderSource::Method,
+            ":authority" => HeaderSource::Authority,
+            ":path" => HeaderSource::Path,
+            ":scheme" => HeaderSource::Scheme,
+            name => HeaderSource::Header(http::HeaderName::from_bytes(name.as_bytes()).map_err(
+                |_| {
+                    FieldError::new(
+                        path.field("name"),
+                        format!("{:?} is not a valid header name", h.name),
+                    )
+                },
+            )?),
+        };
         // The deprecated direct fields are case-sensitive `string_match`es; all but `exact_match`
         // must be non-empty.
         let legacy = |field: &str, value: &str, make: fn(String) -> StringMatch| {
@@ -288,8 +307,17 @@ impl HeaderMatch {
     /// Whether `headers` satisfy this matcher, with Envoy's rules for absent headers: a
     /// missing header matches nothing but `present_match: false` (or, inverted,
     /// `present_match: true`) unless `treat_missing_header_as_empty` is set.
-    pub fn matches(&self, headers: &http::HeaderMap) -> bool {
-        let Some(value) = joined_value(headers, &self.name) else {
+    pub fn matches(&self, req: &RequestMeta<'_>) -> bool {
+        let pseudo = |value: &'_ str| Some(Some(Cow::Owned(value.to_owned())));
+        let value = match &self.name {
+            HeaderSource::Header(name) => joined_value(req.headers, name),
+            HeaderSource::Method => Some(Some(Cow::Borrowed(req.method.as_str()))),
+            HeaderSource::Authority => pseudo(req.authority),
+            HeaderSource::Path => pseudo(req.path_and_query),
+            // Requests reach the router in plaintext: TLS is not terminated by the proxy.
+            HeaderSource::Scheme => Some(Some(Cow::Borrowed("http"))),
+        };
+        let Some(value) = value else {
             if self.treat_missing_as_empty {
                 return self.matches_value(Some("")) != self.invert;
             }

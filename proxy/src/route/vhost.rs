@@ -2,8 +2,8 @@
 //!
 //! Refused in `VirtualHost`: `matcher`, `require_tls` other than `NONE`, `rate_limits`,
 //! `cors`, `typed_per_filter_config`, `retry_policy_typed_config`, `hedge_policy`,
-//! `request_mirror_policies`, `route_specifiers`. In `Route`: `typed_per_filter_config`,
-//! `route_specifiers`, and the `filter_action` and `non_forwarding_action` actions.
+//! `request_mirror_policies`, `route_specifiers`. In `Route`: `typed_per_filter_config` for any
+//! filter but the fault filter, `route_specifiers`, and the `filter_action` and `non_forwarding_action` actions.
 //!
 //! Ignored, because they only name things for stats, tracing or admin output, or bound
 //! buffering: `Route.name`, `metadata`, `decorator`, `tracing`, `stat_prefix`,
@@ -12,20 +12,29 @@
 //! `include_attempt_count_in_response`, `include_is_timeout_retry_header`,
 //! `per_request_buffer_limit_bytes`, `request_body_buffer_limit`.
 
-use envoy_types::pb::envoy::config::route::v3::{
-    Route as PbRoute, VirtualHost as PbVirtualHost, route::Action as PbAction,
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::{
+    config::route::v3::{
+        Route as PbRoute, VirtualHost as PbVirtualHost, route::Action as PbAction,
+    },
+    extensions::filters::http::fault::v3::HttpFault,
 };
 use mesh_common::path::FieldPath;
 
 use super::{
     action::{Action, Forward},
+    fault::{FAULT_FILTER, Fault},
     header_edits::HeaderEdits,
     request::RequestMeta,
     respond::{DirectResponse, Redirect},
     retry::RetryPolicy,
     route_match::RouteMatcher,
 };
-use crate::config_error::{FieldError, reject_if};
+use crate::{
+    config_error::{FieldError, reject_if},
+    typed_config::unpack,
+};
 
 /// A compiled virtual host: its routes in order, and its header edits.
 #[derive(Clone, Debug)]
@@ -53,6 +62,9 @@ pub struct Route {
     pub request_headers: HeaderEdits,
     /// Response header edits for this route.
     pub response_headers: HeaderEdits,
+    /// The fault filter's config for this route (`typed_per_filter_config`), replacing the
+    /// filter's own.
+    pub fault: Option<Arc<Fault>>,
 }
 
 // === impl VirtualHost ===
@@ -128,11 +140,7 @@ impl Route {
         max_body: u32,
         path: &FieldPath,
     ) -> Result<Self, FieldError> {
-        reject_if(
-            !r.typed_per_filter_config.is_empty(),
-            path,
-            "typed_per_filter_config",
-        )?;
+        let fault = route_fault(r, path)?;
         reject_if(!r.route_specifiers.is_empty(), path, "route_specifiers")?;
         let Some(m) = &r.r#match else {
             return Err(FieldError::new(path.field("match"), "is required"));
@@ -172,6 +180,7 @@ impl Route {
             name: r.name.clone(),
             matcher,
             action,
+            fault,
             request_headers: HeaderEdits::compile(
                 &r.request_headers_to_add,
                 &path.field("request_headers_to_add"),
@@ -186,4 +195,19 @@ impl Route {
             )?,
         })
     }
+}
+
+/// The route's `typed_per_filter_config`: only the fault filter's is served.
+fn route_fault(r: &PbRoute, path: &FieldPath) -> Result<Option<Arc<Fault>>, FieldError> {
+    let configs = path.field("typed_per_filter_config");
+    let mut fault = None;
+    for (name, any) in &r.typed_per_filter_config {
+        let path = configs.field(name.clone());
+        if name != FAULT_FILTER {
+            return Err(FieldError::unsupported(path));
+        }
+        let config = unpack::<HttpFault>(any, &path)?;
+        fault = Some(Arc::new(Fault::compile(&config, &path)?));
+    }
+    Ok(fault)
 }

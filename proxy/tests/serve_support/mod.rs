@@ -3,13 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::{
-    collections::HashMap,
-    fmt,
-    net::SocketAddr,
-    sync::{Arc, mpsc},
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use envoy_types::pb::envoy::config::{
     core::v3::{Address, SocketAddress, address, socket_address::PortSpecifier},
@@ -17,6 +11,7 @@ use envoy_types::pb::envoy::config::{
 };
 use mesh_common::path::FieldPath;
 use mesh_proxy::{
+    access_log::AccessLog,
     balance::{Algorithm, EndpointSet},
     capture::OriginalDst,
     config::{
@@ -30,12 +25,7 @@ use mesh_proxy::{
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
-};
-use tracing::{
-    Event, Metadata, Subscriber,
-    field::{Field, Visit},
-    span,
-    subscriber::Interest,
+    sync::mpsc,
 };
 
 /// How long any single step of a test may take before the test fails.
@@ -51,6 +41,8 @@ pub fn add_cluster(snapshot: &mut Snapshot, name: &str, endpoint: SocketAddr) {
         algorithm: Algorithm::RoundRobin,
         connect_timeout: Duration::from_secs(1),
         protocol: UpstreamProtocol::Http1,
+        service: Default::default(),
+        breaker: Default::default(),
     };
     let endpoint = LbEndpoint {
         host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
@@ -200,6 +192,29 @@ pub async fn start(
 ) -> (Arc<ConfigStore>, DataPlane) {
     let store = Arc::new(ConfigStore::new(snapshot));
     let http = Arc::new(HttpContext::new(Arc::clone(&store)));
+    let plane = start_on(&store, http, original_dst, ephemeral).await;
+    (store, plane)
+}
+
+/// Like [`start`], with the access log lines kept for the test.
+pub async fn start_logged(
+    snapshot: Snapshot,
+    original_dst: OriginalDst,
+    ephemeral: &[&str],
+) -> (Arc<ConfigStore>, DataPlane, AccessLogs) {
+    let store = Arc::new(ConfigStore::new(snapshot));
+    let (log, lines) = AccessLog::channel(64);
+    let http = Arc::new(HttpContext::with_access_log(Arc::clone(&store), log));
+    let plane = start_on(&store, http, original_dst, ephemeral).await;
+    (store, plane, AccessLogs(lines))
+}
+
+async fn start_on(
+    store: &Arc<ConfigStore>,
+    http: Arc<HttpContext>,
+    original_dst: OriginalDst,
+    ephemeral: &[&str],
+) -> DataPlane {
     let options = ServeOptions {
         original_dst,
         bind_ip: Some("127.0.0.1".parse().unwrap()),
@@ -208,9 +223,9 @@ pub async fn start(
             .map(|name| ((*name).to_owned(), 0))
             .collect(),
     };
-    let plane = DataPlane::start(Arc::clone(&store), http, options);
+    let plane = DataPlane::start(Arc::clone(store), http, options);
     tokio::time::timeout(PATIENCE, plane.ready()).await.unwrap();
-    (store, plane)
+    plane
 }
 
 /// Starts the data plane on loopback with the given port overrides, without waiting for it to
@@ -278,64 +293,16 @@ pub async fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
     buf
 }
 
-/// Access-log events (target `access_log`) of the current thread, as field → value.
-pub struct AccessLogs(mpsc::Receiver<HashMap<String, String>>);
-
-struct Capture(mpsc::Sender<HashMap<String, String>>);
-
-#[derive(Default)]
-struct Fields(HashMap<String, String>);
+/// The access log lines of a data plane started with [`start_logged`].
+pub struct AccessLogs(mpsc::Receiver<String>);
 
 impl AccessLogs {
-    /// Captures until the guard drops; a current-thread runtime keeps every task on this thread.
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let (tx, rx) = mpsc::channel();
-        let guard = tracing::subscriber::set_default(Capture(tx));
-        (Self(rx), guard)
-    }
-
-    /// The next event, waiting with bounded patience.
-    pub async fn next(&self) -> HashMap<String, String> {
-        mesh_testing::eventually(|| async { self.0.try_recv().ok() })
+    /// The next line, as JSON, waiting at most [`PATIENCE`].
+    pub async fn next(&mut self) -> serde_json::Value {
+        let line = tokio::time::timeout(PATIENCE, self.0.recv())
             .await
-            .expect("an access log event")
-    }
-}
-
-impl Subscriber for Capture {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::sometimes()
-    }
-
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == "access_log"
-    }
-
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let _ = self.0.send(fields.0);
-    }
-
-    fn enter(&self, _: &span::Id) {}
-
-    fn exit(&self, _: &span::Id) {}
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+            .expect("an access log line in time")
+            .expect("the access log is open");
+        serde_json::from_str(&line).expect("a JSON line")
     }
 }

@@ -8,17 +8,21 @@
 //! `upstream_http_protocol_options`, `common_http_protocol_options`, `upstream_bind_config`,
 //! `filters`, `upstream_config`, `connection_pool_per_downstream_connection`,
 //! `queuing_policies`, `dns_resolvers`, `use_tcp_for_dns_lookups`, `dns_resolution_config`,
-//! `typed_dns_resolver_config`, `dns_lookup_family` `V6_ONLY`, `circuit_breakers` with a finite
-//! limit or `per_host_thresholds`, any `typed_extension_protocol_options` but
+//! `typed_dns_resolver_config`, `dns_lookup_family` `V6_ONLY`, in `circuit_breakers`
+//! `per_host_thresholds` and thresholds with a priority other than `DEFAULT`, a `retry_budget`
+//! or `max_connection_pools`, any `typed_extension_protocol_options` but
 //! `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, and in those options every field
 //! but `explicit_http_config` (HTTP/1.1 or HTTP/2) and `use_downstream_protocol_config`.
 //!
-//! Ignored: `alt_stat_name`, `stats_matcher`, `metadata`, `per_connection_buffer_limit_bytes`,
+//! Circuit breakers are enforced as Envoy does (see [`CircuitBreaker`]), with Envoy's defaults
+//! (1024 connections, pending and active requests, 3 concurrent retries) where unset.
+//!
+//! Ignored: `alt_stat_name`, `stats_matcher`, `metadata` (bar `filter_metadata.istio.services`,
+//! for metric labels), `per_connection_buffer_limit_bytes`,
 //! `per_connection_buffer_high_watermark_timeout`, `upstream_connection_options`,
 //! `close_connections_on_host_health_failure`, `ignore_health_on_host_removal` (there is no
 //! health checking), `lrs_server`, `lrs_report_endpoint_metrics`, `track_timeout_budgets`,
 //! `track_cluster_stats`, `preconnect_policy`, `wait_for_warm_on_init`, `cleanup_interval`;
-//! circuit breakers left unset or at 4294967295 (unlimited, as Istio sets them) are not enforced;
 //! and `dns_refresh_rate`, `dns_jitter`, `dns_failure_refresh_rate`, `respect_dns_ttl`: DNS
 //! clusters are resolved when they are applied and then at the one period that
 //! `refresh_dns_forever` is given.
@@ -34,7 +38,7 @@ use envoy_types::pb::envoy::{
                 LbPolicy,
             },
         },
-        core::v3::config_source::ConfigSourceSpecifier,
+        core::v3::{RoutingPriority, config_source::ConfigSourceSpecifier},
         endpoint::v3::{ClusterLoadAssignment, lb_endpoint::HostIdentifier},
     },
     extensions::upstreams::http::v3::{
@@ -42,6 +46,7 @@ use envoy_types::pb::envoy::{
         http_protocol_options::{UpstreamProtocolOptions, explicit_http_config::ProtocolConfig},
     },
 };
+use envoy_types::pb::google::protobuf::UInt32Value;
 use mesh_common::path::FieldPath;
 
 use super::common::{duration, host_and_port, join, unpack};
@@ -49,6 +54,7 @@ use crate::{
     balance::{Algorithm, EndpointSet},
     config::{ClusterConfig, Discovery, UpstreamProtocol},
     config_error::{ConfigError, FieldError, reject_if},
+    upstream::{CircuitBreaker, Thresholds},
 };
 
 const KIND: &str = "Cluster";
@@ -137,7 +143,7 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         &root,
         "dns_lookup_family",
     )?;
-    circuit_breakers(c, &root.field("circuit_breakers"))?;
+    let thresholds = circuit_breakers(c, &root.field("circuit_breakers"))?;
     let kind = match &c.cluster_discovery_type {
         None => DiscoveryType::Static,
         Some(ClusterDiscoveryType::Type(t)) => DiscoveryType::try_from(*t)
@@ -164,6 +170,8 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         algorithm,
         connect_timeout,
         protocol: protocol(c, &root)?,
+        service: Arc::new(crate::stats::DestinationService::of_cluster(c)),
+        breaker: Arc::new(CircuitBreaker::new(thresholds)),
     })
 }
 
@@ -244,44 +252,50 @@ fn dns_hosts(
     Ok(hosts)
 }
 
-fn circuit_breakers(c: &Cluster, path: &FieldPath) -> Result<(), FieldError> {
+/// The `DEFAULT` priority's thresholds; Envoy's defaults for what is unset.
+fn circuit_breakers(c: &Cluster, path: &FieldPath) -> Result<Thresholds, FieldError> {
+    let mut limits = Thresholds::default();
     let Some(breakers) = &c.circuit_breakers else {
-        return Ok(());
+        return Ok(limits);
     };
     reject_if(
         !breakers.per_host_thresholds.is_empty(),
         path,
         "per_host_thresholds",
     )?;
+    let mut seen_default = false;
     for (i, t) in breakers.thresholds.iter().enumerate() {
         let path = path.field("thresholds").index(i);
+        // Routes are served at the default priority, so limits for another one would never
+        // apply; Istio only sets the default one.
+        if t.priority != RoutingPriority::Default as i32 {
+            return Err(FieldError::new(
+                path.field("priority"),
+                "only the DEFAULT priority is supported by mesh-proxy",
+            ));
+        }
+        if std::mem::replace(&mut seen_default, true) {
+            return Err(FieldError::new(
+                path,
+                "a second thresholds entry for the DEFAULT priority",
+            ));
+        }
         reject_if(t.retry_budget.is_some(), &path, "retry_budget")?;
         reject_if(
             t.max_connection_pools.is_some(),
             &path,
             "max_connection_pools",
         )?;
-        let limits = [
-            ("max_connections", &t.max_connections),
-            ("max_pending_requests", &t.max_pending_requests),
-            ("max_requests", &t.max_requests),
-            ("max_retries", &t.max_retries),
-        ];
-        for (field, limit) in limits {
-            if let Some(limit) = limit
-                && limit.value != u32::MAX
-            {
-                return Err(FieldError::new(
-                    path.field(field),
-                    format!(
-                        "{} is a limit, and mesh-proxy supports only 4294967295 (unlimited)",
-                        limit.value
-                    ),
-                ));
-            }
-        }
+        let set =
+            |limit: &Option<UInt32Value>, default: u32| limit.as_ref().map_or(default, |l| l.value);
+        limits = Thresholds {
+            max_connections: set(&t.max_connections, limits.max_connections),
+            max_pending_requests: set(&t.max_pending_requests, limits.max_pending_requests),
+            max_requests: set(&t.max_requests, limits.max_requests),
+            max_retries: set(&t.max_retries, limits.max_retries),
+        };
     }
-    Ok(())
+    Ok(limits)
 }
 
 #[allow(deprecated)]

@@ -1,9 +1,9 @@
 //! The terminal network filter of a chain: `http_connection_manager` or `tcp_proxy`.
 //!
 //! Refused in `HttpConnectionManager`: `codec_type` `HTTP3`, `scoped_routes`, an `rds` whose
-//! `config_source` is not ADS, any HTTP filter but a final `envoy.filters.http.router` (whose
-//! `strict_check_headers`, `respect_expected_rq_timeout` and `upstream_http_filters` are refused
-//! too), and every option that changes requests, headers or connections: `add_user_agent`,
+//! `config_source` is not ADS, any HTTP filter but one `envoy.filters.http.fault` (see
+//! [`Fault`]) and a final `envoy.filters.http.router` (whose `strict_check_headers`,
+//! `respect_expected_rq_timeout` and `upstream_http_filters` are refused too), and every option that changes requests, headers or connections: `add_user_agent`,
 //! `common_http_protocol_options`, `http_protocol_options`, `http2_protocol_options`,
 //! `http3_protocol_options`, `http1_safe_max_connection_duration`, `server_name`,
 //! `server_header_transformation`, `scheme_header_transformation`, `max_request_headers_kb`,
@@ -45,7 +45,7 @@ use envoy_types::pb::envoy::{
         listener::v3::{Filter, filter},
     },
     extensions::filters::{
-        http::router::v3::Router,
+        http::{fault::v3::HttpFault, router::v3::Router},
         network::{
             http_connection_manager::v3::{
                 HttpConnectionManager as PbHcm, HttpFilter,
@@ -65,10 +65,10 @@ use super::common::{join, timeout, unpack};
 use crate::{
     config::{HttpConnectionManager, NetworkFilter, RouteSource, TcpProxy},
     config_error::{FieldError, reject_if},
-    route::{ClusterTarget, Clusters, HeaderEdits, RouteTable},
+    route::{ClusterTarget, Clusters, FAULT_FILTER, Fault, HeaderEdits, RouteTable},
 };
 
-/// The name (and, with `type.googleapis.com/`, the type) of the only HTTP filter served.
+/// The name (and, with `type.googleapis.com/`, the type) of the HTTP filter that ends a chain.
 const ROUTER: &str = "envoy.filters.http.router";
 
 /// Envoy's default `TcpProxy.idle_timeout`.
@@ -267,7 +267,7 @@ fn http_connection_manager(
         "forward_proto_config",
     )?;
     reject_if(h.strip_port_mode.is_some(), path, "strip_port_mode")?;
-    http_filters(&h.http_filters, &path.field("http_filters"))?;
+    let fault = http_filters(&h.http_filters, &path.field("http_filters"))?;
     let routes = match &h.route_specifier {
         Some(RouteSpecifier::RouteConfig(config)) => {
             RouteSource::Inline(Arc::new(RouteTable::compile(config).map_err(|e| {
@@ -318,26 +318,54 @@ fn http_connection_manager(
             None,
             &path.field("stream_idle_timeout"),
         )?,
+        fault,
     })
 }
 
-fn http_filters(filters: &[HttpFilter], path: &FieldPath) -> Result<(), FieldError> {
+/// Checks the filter chain (the fault filter, then the router) and returns the fault filter's
+/// own config when the chain holds it.
+fn http_filters(
+    filters: &[HttpFilter],
+    path: &FieldPath,
+) -> Result<Option<Arc<Fault>>, FieldError> {
     let Some((last, others)) = filters.split_last() else {
         return Err(FieldError::new(
             path.clone(),
             format!("must end with {ROUTER}"),
         ));
     };
-    if let Some((i, other)) = others.iter().enumerate().next() {
-        return Err(FieldError::new(
-            path.index(i),
-            format!(
-                "HTTP filter {:?} is not supported by mesh-proxy",
-                other.name
-            ),
-        ));
+    let mut fault = None;
+    for (i, other) in others.iter().enumerate() {
+        let path = path.index(i);
+        if other.name != FAULT_FILTER || fault.is_some() {
+            return Err(FieldError::new(
+                path,
+                format!(
+                    "HTTP filter {:?} is not supported by mesh-proxy",
+                    other.name
+                ),
+            ));
+        }
+        reject_if(other.is_optional, &path, "is_optional")?;
+        reject_if(other.disabled, &path, "disabled")?;
+        let config = match &other.config_type {
+            Some(http_filter::ConfigType::TypedConfig(any)) => {
+                let typed = path.field("typed_config");
+                Fault::compile(&unpack::<HttpFault>(any, &typed)?, &typed)?
+            }
+            Some(http_filter::ConfigType::ConfigDiscovery(_)) => {
+                return Err(FieldError::unsupported(path.field("config_discovery")));
+            }
+            None => Fault::default(),
+        };
+        fault = Some(Arc::new(config));
     }
-    let path = path.index(others.len());
+    route_filter(last, &path.index(others.len()))?;
+    Ok(fault)
+}
+
+fn route_filter(last: &HttpFilter, path: &FieldPath) -> Result<(), FieldError> {
+    let path = path.clone();
     match &last.config_type {
         Some(http_filter::ConfigType::TypedConfig(any)) => {
             let router = unpack::<Router>(any, &path.field("typed_config")).map_err(|_| {

@@ -14,7 +14,8 @@ use crate::{
         CidrRange, Discovery, FilterChainMatch, NetworkFilter, RouteSource, UpstreamProtocol,
     },
     config_error::ConfigError,
-    route::Clusters,
+    route::{Clusters, Fault, Fraction},
+    upstream::Thresholds,
 };
 
 mod apply;
@@ -182,6 +183,31 @@ fn listener_defaults_and_rds() {
     assert!(hcm.generate_request_id);
     assert!(!hcm.access_log);
     assert_eq!(hcm.stream_idle_timeout, None);
+    assert_eq!(hcm.fault, None);
+}
+
+#[test]
+fn the_fault_filter_before_the_router_is_installed_with_its_config() {
+    let l = listener(&format!(
+        "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.fault, typed_config: {{ '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: {{ http_status: 418, percentage: {{ numerator: 5 }} }} }} }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+    ));
+    let config = compile_listener(&l).unwrap();
+    let NetworkFilter::Http(hcm) = &config.filter_chains[0].filter else {
+        panic!("not HTTP");
+    };
+    assert_eq!(
+        hcm.fault.as_deref(),
+        Some(&Fault {
+            delay: None,
+            abort: Some((
+                http::StatusCode::IM_A_TEAPOT,
+                Fraction {
+                    numerator: 5,
+                    denominator: 100
+                }
+            )),
+        })
+    );
 }
 
 #[test]
@@ -223,9 +249,15 @@ fn listener_refusals_name_the_field() {
         ),
         (
             listener(&format!(
-                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.fault, typed_config: {{ '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault }} }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.cors }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
             )),
-            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0]: HTTP filter \"envoy.filters.http.fault\" is not supported by mesh-proxy",
+            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0]: HTTP filter \"envoy.filters.http.cors\" is not supported by mesh-proxy",
+        ),
+        (
+            listener(&format!(
+                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.fault, typed_config: {{ '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: {{ grpc_status: 14 }} }} }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+            )),
+            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.abort.grpc_status: not supported by mesh-proxy",
         ),
         (
             listener(&format!(
@@ -306,6 +338,17 @@ typed_extension_protocol_options:
     assert_eq!(h2.algorithm, Algorithm::LeastRequest);
     assert_eq!(h2.connect_timeout, Duration::from_millis(1500));
     assert_eq!(h2.protocol, UpstreamProtocol::Http2);
+    // Unset thresholds keep Envoy's defaults; Istio's "unlimited" is u32::MAX.
+    assert_eq!(
+        h2.breaker.thresholds(),
+        Thresholds {
+            max_connections: u32::MAX,
+            max_pending_requests: 1024,
+            max_requests: 1024,
+            max_retries: u32::MAX,
+        }
+    );
+    assert_eq!(eds.breaker.thresholds(), Thresholds::default());
 
     let downstream = compile_cluster(&cluster(
         "name: d\ntype: ORIGINAL_DST\nlb_policy: CLUSTER_PROVIDED\ntyped_extension_protocol_options: { envoy.extensions.upstreams.http.v3.HttpProtocolOptions: { '@type': type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, use_downstream_protocol_config: {} } }",
@@ -355,8 +398,16 @@ fn cluster_refusals_name_the_field() {
             "Cluster \"c\": lb_policy: not supported by mesh-proxy",
         ),
         (
-            "name: c\ncircuit_breakers: { thresholds: [ { max_requests: 100 } ] }",
-            "Cluster \"c\": circuit_breakers.thresholds[0].max_requests: 100 is a limit, and mesh-proxy supports only 4294967295 (unlimited)",
+            "name: c\ncircuit_breakers: { thresholds: [ { priority: HIGH, max_requests: 100 } ] }",
+            "Cluster \"c\": circuit_breakers.thresholds[0].priority: only the DEFAULT priority is supported by mesh-proxy",
+        ),
+        (
+            "name: c\ncircuit_breakers: { thresholds: [ { max_requests: 1 }, { max_retries: 1 } ] }",
+            "Cluster \"c\": circuit_breakers.thresholds[1]: a second thresholds entry for the DEFAULT priority",
+        ),
+        (
+            "name: c\ncircuit_breakers: { per_host_thresholds: [ { max_connections: 1 } ] }",
+            "Cluster \"c\": circuit_breakers.per_host_thresholds: not supported by mesh-proxy",
         ),
         (
             "name: c\ntype: EDS\noutlier_detection: { consecutive_5xx: 3 }",

@@ -222,6 +222,7 @@ async fn an_rds_table_that_has_not_arrived_is_no_route() {
         generate_request_id: true,
         use_remote_address: false,
         stream_idle_timeout: None,
+        fault: None,
     };
     let handler = HttpHandler::Chain(std::sync::Arc::new(hcm));
     let mut proxy = Proxy::start(snapshot(&[]), handler, false).await;

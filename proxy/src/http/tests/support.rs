@@ -272,6 +272,7 @@ pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
         generate_request_id: true,
         use_remote_address: false,
         stream_idle_timeout: None,
+        fault: None,
     })
 }
 
@@ -306,6 +307,8 @@ pub fn add_cluster(
             algorithm: Algorithm::RoundRobin,
             connect_timeout: Duration::from_secs(2),
             protocol,
+            service: Default::default(),
+            breaker: Default::default(),
         }),
     );
     let lb_endpoints: Vec<String> = endpoints

@@ -33,6 +33,7 @@ fn http(routes: RouteSource, matcher: FilterChainMatch) -> FilterChain {
             generate_request_id: true,
             use_remote_address: false,
             stream_idle_timeout: None,
+            fault: None,
         })),
     }
 }

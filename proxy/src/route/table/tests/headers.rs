@@ -203,3 +203,46 @@ fn grpc_match_needs_a_grpc_content_type() {
     ));
     assert!(!get(&table, "/svc/Method", &[]));
 }
+
+#[test]
+fn pseudo_headers_match_the_request_line() {
+    // Istio matches `method` and `authority` on pseudo-headers, HTTP/1.1 requests included.
+    use HeaderMatchSpecifier::StringMatch as S;
+    let method = with_headers(vec![header(
+        ":method",
+        Some(S(string(MatchPattern::Exact("POST".into()), false))),
+        false,
+    )]);
+    assert!(hits(&method, &Method::POST, "/", &[]));
+    assert!(!hits(&method, &Method::GET, "/", &[]));
+    let path = with_headers(vec![header(
+        ":path",
+        Some(S(string(MatchPattern::Prefix("/api?".into()), false))),
+        false,
+    )]);
+    assert!(get(&path, "/api?x=1", &[]));
+    assert!(!get(&path, "/api/x", &[]));
+    let scheme = with_headers(vec![header(
+        ":scheme",
+        Some(S(string(MatchPattern::Exact("http".into()), false))),
+        false,
+    )]);
+    assert!(get(&scheme, "/", &[]));
+}
+
+#[test]
+fn an_authority_pseudo_header_matches_the_host() {
+    use HeaderMatchSpecifier::StringMatch as S;
+    let authority = with_headers(vec![header(
+        ":authority",
+        Some(S(string(MatchPattern::Exact("host".into()), false))),
+        false,
+    )]);
+    assert!(get(&authority, "/", &[]));
+    let other = with_headers(vec![header(
+        ":authority",
+        Some(S(string(MatchPattern::Exact("other".into()), false))),
+        false,
+    )]);
+    assert!(!get(&other, "/", &[]));
+}

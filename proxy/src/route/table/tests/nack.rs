@@ -103,10 +103,18 @@ fn unsupported_cluster_specifiers() {
 fn typed_per_filter_config_changes_semantics() {
     let mut r = route(prefix("/"), forward("c"));
     r.typed_per_filter_config
+        .insert("envoy.filters.http.cors".into(), Any::default());
+    assert_eq!(
+        refused_routes(vec![r]),
+        "virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.cors: not supported by mesh-proxy"
+    );
+    // The fault filter's config is served, and must be one.
+    let mut r = route(prefix("/"), forward("c"));
+    r.typed_per_filter_config
         .insert("envoy.filters.http.fault".into(), Any::default());
     assert_eq!(
         refused_routes(vec![r]),
-        "virtual_hosts[0].routes[0].typed_per_filter_config: not supported by mesh-proxy"
+        "virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.fault: expected type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, got \"\""
     );
     let mut v = vhost("v", &["*"], vec![]);
     v.typed_per_filter_config

@@ -1,0 +1,166 @@
+//! Envoy's circuit breakers for one cluster: bounds on connections, pending requests, active
+//! requests and concurrent retries, past which a request fails fast with 503 `UO` instead of
+//! piling onto an upstream that is already struggling.
+//!
+//! An HTTP/1.1 connection carries one request at a time, so a request holds a connection slot
+//! from when it is sent until its response body ends; when every slot is taken it waits as a
+//! pending request, and when `max_pending_requests` already wait it overflows. HTTP/2
+//! multiplexes, so only `max_requests` bounds it. Counts are per compiled cluster: a cluster
+//! updated by CDS starts counting afresh, as a new Envoy cluster does, while the requests it
+//! admitted finish under the old counts.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Envoy's default thresholds (`envoy.config.cluster.v3.CircuitBreakers.Thresholds`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
+/// Envoy's default `max_pending_requests`.
+pub const DEFAULT_MAX_PENDING_REQUESTS: u32 = 1024;
+/// Envoy's default `max_requests`.
+pub const DEFAULT_MAX_REQUESTS: u32 = 1024;
+/// Envoy's default `max_retries`.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// The limits of the default priority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    pub max_connections: u32,
+    pub max_pending_requests: u32,
+    pub max_requests: u32,
+    pub max_retries: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
+            max_requests: DEFAULT_MAX_REQUESTS,
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+}
+
+/// A request was refused because a threshold was reached (`UO`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("circuit breaker overflow: {0}")]
+pub struct Overflow(pub &'static str);
+
+/// The live counts of one cluster against its thresholds.
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    thresholds: Thresholds,
+    /// HTTP/1.1 connection slots.
+    connections: Arc<Semaphore>,
+    pending: Arc<AtomicU32>,
+    requests: Arc<AtomicU32>,
+    retries: Arc<AtomicU32>,
+}
+
+/// What an admitted request holds until its response ends; dropping it gives everything back.
+#[derive(Debug)]
+pub struct Admission {
+    _request: Counted,
+    _connection: Option<OwnedSemaphorePermit>,
+}
+
+/// One retry in progress; dropping it ends the retry.
+#[derive(Debug)]
+pub struct RetryPermit {
+    _count: Counted,
+}
+
+/// One unit of a counter, given back on drop.
+#[derive(Debug)]
+struct Counted(Arc<AtomicU32>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+// === impl CircuitBreaker ===
+
+impl CircuitBreaker {
+    /// A breaker with `thresholds` and nothing counted yet.
+    pub fn new(thresholds: Thresholds) -> Self {
+        // The semaphore's limit is far above any connection count a proxy can hold.
+        let slots = usize::try_from(thresholds.max_connections)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        Self {
+            thresholds,
+            connections: Arc::new(Semaphore::new(slots)),
+            pending: Arc::default(),
+            requests: Arc::default(),
+            retries: Arc::default(),
+        }
+    }
+
+    /// The thresholds it enforces.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// Admits one request, or refuses it with the threshold it would pass. An HTTP/1.1
+    /// request (`needs_connection`) waits for a connection slot when all are taken, unless
+    /// `max_pending_requests` requests already wait.
+    pub async fn admit(&self, needs_connection: bool) -> Result<Admission, Overflow> {
+        // A pending request is not active yet: it counts against `max_requests` once it has
+        // a connection, as in Envoy.
+        let connection = if needs_connection {
+            Some(self.connection_slot().await?)
+        } else {
+            None
+        };
+        let request =
+            take(&self.requests, self.thresholds.max_requests).ok_or(Overflow("max_requests"))?;
+        Ok(Admission {
+            _request: request,
+            _connection: connection,
+        })
+    }
+
+    /// A retry may start only while fewer than `max_retries` are in progress.
+    pub fn retry(&self) -> Option<RetryPermit> {
+        take(&self.retries, self.thresholds.max_retries).map(|count| RetryPermit { _count: count })
+    }
+
+    async fn connection_slot(&self) -> Result<OwnedSemaphorePermit, Overflow> {
+        if let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let _pending = take(&self.pending, self.thresholds.max_pending_requests)
+            .ok_or(Overflow("max_pending_requests"))?;
+        // The semaphore is never closed, so acquiring only ends with a permit; the route
+        // timeout around the whole request bounds the wait.
+        Arc::clone(&self.connections)
+            .acquire_owned()
+            .await
+            .map_err(|_| Overflow("max_connections"))
+    }
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        Self::new(Thresholds::default())
+    }
+}
+
+/// Counts one more in `counter` unless it already holds `limit`.
+fn take(counter: &Arc<AtomicU32>, limit: u32) -> Option<Counted> {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Counted(Arc::clone(counter)))
+}
+
+#[cfg(test)]
+mod tests;
