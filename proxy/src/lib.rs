@@ -15,11 +15,16 @@ mod cli;
 pub mod config;
 pub mod config_error;
 pub mod detect;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod response_flags;
 pub mod route;
 pub mod serve;
+mod socket_address;
+pub mod stats;
 pub mod tcp;
+mod typed_config;
 pub mod upstream;
 pub mod xds_client;
 

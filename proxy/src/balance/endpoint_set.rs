@@ -14,15 +14,12 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    net::{IpAddr, SocketAddr},
+    net::SocketAddr,
     sync::{Arc, atomic::AtomicUsize},
 };
 
 use envoy_types::pb::envoy::config::{
-    core::v3::{
-        HealthStatus, address,
-        socket_address::{PortSpecifier, Protocol},
-    },
+    core::v3::HealthStatus,
     endpoint::v3::{ClusterLoadAssignment, LbEndpoint, lb_endpoint::HostIdentifier},
 };
 use mesh_common::path::FieldPath;
@@ -33,7 +30,10 @@ use super::{
     endpoint::{Endpoint, Health},
     level::Level,
 };
-use crate::config_error::{ConfigError, FieldError, reject_if};
+use crate::{
+    config_error::{ConfigError, FieldError, reject_if},
+    socket_address::socket_address,
+};
 
 const KIND: &str = "ClusterLoadAssignment";
 
@@ -214,40 +214,7 @@ fn endpoint_address(
         &path,
         "additional_addresses",
     )?;
-    let path = path.field("address");
-    let socket = match endpoint.address.as_ref().and_then(|a| a.address.as_ref()) {
-        Some(address::Address::SocketAddress(socket)) => socket,
-        Some(address::Address::Pipe(_)) => return Err(FieldError::unsupported(path.field("pipe"))),
-        Some(address::Address::EnvoyInternalAddress(_)) => {
-            return Err(FieldError::unsupported(
-                path.field("envoy_internal_address"),
-            ));
-        }
-        None => return Err(FieldError::new(path, "is required")),
-    };
-    let path = path.field("socket_address");
-    reject_if(socket.protocol != Protocol::Tcp as i32, &path, "protocol")?;
-    reject_if(!socket.resolver_name.is_empty(), &path, "resolver_name")?;
-    reject_if(
-        !socket.network_namespace_filepath.is_empty(),
-        &path,
-        "network_namespace_filepath",
-    )?;
-    let ip: IpAddr = socket.address.parse().map_err(|_| {
-        FieldError::new(
-            path.field("address"),
-            format!("{:?} is not an IP address", socket.address),
-        )
-    })?;
-    let port = match &socket.port_specifier {
-        Some(PortSpecifier::PortValue(port)) => u16::try_from(*port).map_err(|_| {
-            FieldError::new(path.field("port_value"), format!("{port} is not a port"))
-        })?,
-        Some(PortSpecifier::NamedPort(_)) => {
-            return Err(FieldError::unsupported(path.field("named_port")));
-        }
-        None => return Err(FieldError::new(path.field("port_value"), "is required")),
-    };
+    let address = socket_address(endpoint.address.as_ref(), &path.field("address"))?;
     let hostname = Some(endpoint.hostname.clone()).filter(|h| !h.is_empty());
-    Ok((SocketAddr::new(ip, port), hostname))
+    Ok((address, hostname))
 }

@@ -2,8 +2,6 @@
 //! that follow the clusters and listeners, an ACK or NACK per response, and on reconnection the
 //! versions already held (`initial_resource_versions`) so that they are not sent again.
 
-use std::collections::{BTreeSet, HashMap};
-
 use envoy_types::pb::{
     envoy::{
         config::core::v3::Node,
@@ -22,6 +20,7 @@ use tonic::transport::Channel;
 use super::{
     INVALID_ARGUMENT,
     apply::{Applier, Update},
+    subscriptions::{Subscriptions, WILDCARD},
 };
 
 /// Runs one stream until the server ends it or it fails. `received` turns true with the first
@@ -37,9 +36,8 @@ pub(super) async fn run(
         // A failed send means the stream is over, which `message()` reports.
         let _ = tx.send(request);
     };
-    let mut subscribed: HashMap<ResourceType, BTreeSet<String>> = HashMap::new();
-    let names = applier.names();
-    for kind in [ResourceType::Cluster, ResourceType::Listener] {
+    let mut subscriptions = Subscriptions::default();
+    for kind in WILDCARD {
         // No names on the first request: the wildcard.
         send(DeltaDiscoveryRequest {
             node: Some(node.clone()),
@@ -48,27 +46,18 @@ pub(super) async fn run(
             ..DeltaDiscoveryRequest::default()
         });
     }
-    for kind in [
-        ResourceType::ClusterLoadAssignment,
-        ResourceType::RouteConfiguration,
-    ] {
-        let wanted = names.of(kind);
-        if wanted.is_empty() {
-            continue;
-        }
+    for (kind, wanted) in subscriptions.open(applier) {
+        let held = applier.state.versions(kind);
         send(DeltaDiscoveryRequest {
             node: Some(node.clone()),
             type_url: kind.type_url().to_owned(),
-            resource_names_subscribe: wanted.iter().cloned().collect(),
-            initial_resource_versions: applier
-                .state
-                .versions(kind)
+            initial_resource_versions: held
                 .into_iter()
                 .filter(|(name, _)| wanted.contains(name))
                 .collect(),
+            resource_names_subscribe: wanted.into_iter().collect(),
             ..DeltaDiscoveryRequest::default()
         });
-        subscribed.insert(kind, wanted);
     }
     let mut client = AggregatedDiscoveryServiceClient::new(channel);
     let mut responses = client
@@ -112,26 +101,24 @@ pub(super) async fn run(
             answer.error_detail = Some(status(error));
         }
         send(answer);
-        let dependent = match kind {
-            ResourceType::Cluster => ResourceType::ClusterLoadAssignment,
-            ResourceType::Listener => ResourceType::RouteConfiguration,
-            _ => continue,
-        };
-        let wanted = applier.names().of(dependent);
-        let previous = subscribed.get(&dependent).cloned().unwrap_or_default();
-        if wanted == previous {
-            continue;
+        if let Some(change) = subscriptions.follow(kind, applier) {
+            send(DeltaDiscoveryRequest {
+                // A first request must name the node; later ones may.
+                node: change.first.then(|| node.clone()),
+                type_url: change.kind.type_url().to_owned(),
+                resource_names_subscribe: change
+                    .wanted
+                    .difference(&change.previous)
+                    .cloned()
+                    .collect(),
+                resource_names_unsubscribe: change
+                    .previous
+                    .difference(&change.wanted)
+                    .cloned()
+                    .collect(),
+                ..DeltaDiscoveryRequest::default()
+            });
         }
-        let first = !subscribed.contains_key(&dependent);
-        send(DeltaDiscoveryRequest {
-            // A first request must name the node; later ones may.
-            node: first.then(|| node.clone()),
-            type_url: dependent.type_url().to_owned(),
-            resource_names_subscribe: wanted.difference(&previous).cloned().collect(),
-            resource_names_unsubscribe: previous.difference(&wanted).cloned().collect(),
-            ..DeltaDiscoveryRequest::default()
-        });
-        subscribed.insert(dependent, wanted);
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ mod backoff;
 mod delta;
 mod sotw;
 mod state;
+mod subscriptions;
 
 use std::sync::Arc;
 

@@ -20,14 +20,8 @@ use tonic::transport::Channel;
 use super::{
     INVALID_ARGUMENT,
     apply::{Applier, Update},
+    subscriptions::{Subscriptions, WILDCARD},
 };
-
-/// What was last asked for, per type.
-#[derive(Default)]
-struct Asked {
-    names: HashMap<ResourceType, BTreeSet<String>>,
-    nonces: HashMap<ResourceType, String>,
-}
 
 /// Runs one stream until the server ends it or it fails. `received` turns true with the first
 /// response, so that the caller knows the connection worked.
@@ -38,39 +32,28 @@ pub(super) async fn run(
     received: &mut bool,
 ) -> Result<(), tonic::Status> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut asked = Asked::default();
     let send = |request: DiscoveryRequest| {
         // The receiver lives as long as the stream; a failed send means the stream is over,
         // which `message()` reports.
         let _ = tx.send(request);
     };
-    let names = applier.names();
-    for kind in [ResourceType::Cluster, ResourceType::Listener] {
+    let mut subscriptions = Subscriptions::default();
+    // The last nonce per type: a changed subscription must carry it, or the server may take
+    // the request for an ACK of a response it has not sent yet.
+    let mut nonces: HashMap<ResourceType, String> = HashMap::new();
+    for kind in WILDCARD {
+        let version = applier.state.version(kind);
+        send(request(node, kind, version, &BTreeSet::new(), "", None));
+    }
+    for (kind, wanted) in subscriptions.open(applier) {
         send(request(
             node,
             kind,
             applier.state.version(kind),
-            &BTreeSet::new(),
+            &wanted,
             "",
             None,
         ));
-    }
-    for kind in [
-        ResourceType::ClusterLoadAssignment,
-        ResourceType::RouteConfiguration,
-    ] {
-        let wanted = names.of(kind);
-        if !wanted.is_empty() {
-            send(request(
-                node,
-                kind,
-                applier.state.version(kind),
-                &wanted,
-                "",
-                None,
-            ));
-            asked.names.insert(kind, wanted);
-        }
     }
     let mut client = AggregatedDiscoveryServiceClient::new(channel);
     let mut responses = client
@@ -94,7 +77,7 @@ pub(super) async fn run(
             send(nack);
             continue;
         };
-        asked.nonces.insert(kind, response.nonce.clone());
+        nonces.insert(kind, response.nonce.clone());
         let update = Update {
             kind,
             version: response.version_info.clone(),
@@ -104,47 +87,33 @@ pub(super) async fn run(
                 .map(|any| (String::new(), String::new(), any))
                 .collect(),
             removals: Vec::new(),
-            full_set: matches!(kind, ResourceType::Listener | ResourceType::Cluster),
+            full_set: WILDCARD.contains(&kind),
         };
-        let result = applier.apply(update).await;
-        let subscribed = asked.names.get(&kind).cloned().unwrap_or_default();
-        match result {
-            Ok(()) => send(request(
-                node,
-                kind,
-                response.version_info,
-                &subscribed,
-                &response.nonce,
-                None,
-            )),
-            Err(error) => send(request(
-                node,
-                kind,
-                applier.state.version(kind),
-                &subscribed,
-                &response.nonce,
-                Some(error),
-            )),
-        }
+        let (version, error) = match applier.apply(update).await {
+            Ok(()) => (response.version_info, None),
+            Err(error) => (applier.state.version(kind), Some(error)),
+        };
+        let subscribed = subscriptions.of(kind);
+        send(request(
+            node,
+            kind,
+            version,
+            &subscribed,
+            &response.nonce,
+            error,
+        ));
         // New clusters and listeners may need assignments and routes not asked for yet.
-        let dependent = match kind {
-            ResourceType::Cluster => ResourceType::ClusterLoadAssignment,
-            ResourceType::Listener => ResourceType::RouteConfiguration,
-            _ => continue,
-        };
-        let wanted = applier.names().of(dependent);
-        let previous = asked.names.get(&dependent);
-        if previous != Some(&wanted) && !(previous.is_none() && wanted.is_empty()) {
-            let nonce = asked.nonces.get(&dependent).cloned().unwrap_or_default();
+        if let Some(change) = subscriptions.follow(kind, applier) {
+            let nonce = nonces.get(&change.kind).cloned().unwrap_or_default();
+            let version = applier.state.version(change.kind);
             send(request(
                 node,
-                dependent,
-                applier.state.version(dependent),
-                &wanted,
+                change.kind,
+                version,
+                &change.wanted,
                 &nonce,
                 None,
             ));
-            asked.names.insert(dependent, wanted);
         }
     }
     Ok(())

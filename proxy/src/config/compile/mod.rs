@@ -26,4 +26,6 @@ pub use self::{
 };
 
 #[cfg(test)]
+mod mutation_tests;
+#[cfg(test)]
 mod tests;
