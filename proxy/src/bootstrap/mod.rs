@@ -324,3 +324,6 @@ fn admin_address(raw: &PbBootstrap) -> Result<Option<SocketAddr>, Refusal> {
     };
     Ok(Some(SocketAddr::new(ip, port)))
 }
+
+#[cfg(test)]
+mod mutation_tests;
