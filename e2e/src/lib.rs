@@ -1,8 +1,17 @@
 //! The mesh.rs end-to-end scenario suite.
 //!
-//! It will hold one set of scenarios (bookinfo routing, traffic shifting, fault injection,
-//! mutual TLS and authorization, resilience to a restarting control plane) run on two
-//! substrates: a local "cluster" of network namespaces with real iptables capture, addressed
-//! from 198.18.0.0/15, and a kind cluster. It holds no scenario yet.
+//! One set of scenarios ([`scenarios`]) written against one small interface ([`Cluster`]):
+//! apply and delete Istio config, run a command in a workload's pod, reach the gateway, read a
+//! proxy's admin server. Requests are curl commands run here or inside a pod, so every
+//! substrate sends the same bytes. The local substrate ([`local::LocalCluster`]: network
+//! namespaces with real iptables capture, through `meshctl local`) runs in CI; a Kubernetes
+//! substrate implements the same trait when `meshctl install` lands.
 
 #![forbid(unsafe_code)]
+
+pub mod cluster;
+pub mod http;
+pub mod local;
+pub mod scenarios;
+
+pub use self::cluster::{Cluster, ClusterError};

@@ -21,24 +21,7 @@ pub const BOOKINFO: &str = "samples/bookinfo/local.yaml";
 
 /// Builds the binaries and runs the local mesh until Ctrl-C.
 pub fn run(root: &Path) -> anyhow::Result<()> {
-    println!("==> building {}", PACKAGES.join(", "));
-    let mut build = Command::new(cargo());
-    build.current_dir(root).arg("build");
-    // `cargo run` told xtask about its own package; passed on, that would look like a changed
-    // environment to build scripts and rebuild what `cargo build` already built.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_") {
-            build.env_remove(name.as_ref());
-        }
-    }
-    for package in PACKAGES {
-        build.args(["-p", package]);
-    }
-    let status = build.status().context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
+    build_binaries(root)?;
     let meshctl = target_dir(root).join("debug").join("meshctl");
     let mut up = if is_root() {
         Command::new(&meshctl)
@@ -59,6 +42,36 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Builds the binaries the local mesh runs, in the debug profile.
+pub(crate) fn build_binaries(root: &Path) -> anyhow::Result<()> {
+    println!("==> building {}", PACKAGES.join(", "));
+    let mut build = cargo_in(root);
+    build.arg("build");
+    for package in PACKAGES {
+        build.args(["-p", package]);
+    }
+    let status = build.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    Ok(())
+}
+
+/// A cargo command run from the workspace root.
+pub(crate) fn cargo_in(root: &Path) -> Command {
+    let mut command = Command::new(cargo());
+    command.current_dir(root);
+    // `cargo run` told xtask about its own package; passed on, that would look like a changed
+    // environment to build scripts and rebuild what the last build already built.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_MANIFEST_") {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
+}
+
 fn cargo() -> std::ffi::OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
@@ -71,7 +84,7 @@ fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// Whether this process runs as root, read from `/proc` (the standard library has no safe call).
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
         status
             .lines()

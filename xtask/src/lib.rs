@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod ci;
 pub mod demo;
+pub mod e2e;
 pub mod generate;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = "The mesh.rs task runner: generated files, the CI checks and the local demo.",
+    about = "The mesh.rs task runner: generated files, the CI checks, the local demo, e2e and benchmarks.",
     arg_required_else_help = true
 )]
 pub struct Cli {
@@ -40,6 +41,8 @@ pub enum Command {
     Ci,
     /// Run the bookinfo sample, meshed, on this machine with no cluster, until Ctrl-C.
     Demo,
+    /// Run the end-to-end scenario suite on bookinfo in network namespaces (needs root).
+    E2e,
     /// Load mesh-proxy, Envoy and a direct connection side by side; report to target/bench.
     Bench(bench::BenchArgs),
 }
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen { check: true } => generate::check(&root),
         Command::Ci => ci::run(&root),
         Command::Demo => demo::run(&root),
+        Command::E2e => e2e::run(&root),
         Command::Bench(args) => bench::run(&root, &args),
     }
 }

@@ -8,6 +8,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 pub use super::applied::{apply_config, delete_config};
 use super::{
     LocalError, LocalMesh, down, io, is_root,
+    plan::WorkloadPlan,
     state::{Role, State, StateDir, default_state_dir},
     status,
     up::{self, UpOptions},
@@ -287,18 +288,34 @@ impl StopSignals {
 /// Runs `command` in `workload`'s network namespace with the workload's environment; returns its
 /// exit code.
 pub fn exec(state: &State, workload: &str, command: &[String]) -> Result<i32, LocalError> {
-    let pod = state
-        .plan
-        .workload(workload)
-        .ok_or_else(|| unknown_workload(state, workload))?;
-    let status = Command::new("ip")
-        .args(["netns", "exec", &pod.netns])
-        .args(command)
-        .env("POD_NAME", &pod.name)
-        .env("POD_NAMESPACE", &pod.namespace)
-        .env("INSTANCE_IP", pod.ip.to_string())
+    let pod = pod(state, workload)?;
+    let status = exec_command(state, workload, command)?
         .status()
         .map_err(io(format!("run ip netns exec {}", pod.netns)))?;
     // A command killed by a signal exits like a shell reports it.
     Ok(status.code().unwrap_or(128))
+}
+
+/// The command that runs `command` in `workload`'s network namespace with the workload's
+/// environment, for callers that want its output.
+pub fn exec_command(
+    state: &State,
+    workload: &str,
+    command: &[String],
+) -> Result<Command, LocalError> {
+    let pod = pod(state, workload)?;
+    let mut exec = Command::new("ip");
+    exec.args(["netns", "exec", &pod.netns])
+        .args(command)
+        .env("POD_NAME", &pod.name)
+        .env("POD_NAMESPACE", &pod.namespace)
+        .env("INSTANCE_IP", pod.ip.to_string());
+    Ok(exec)
+}
+
+fn pod<'a>(state: &'a State, workload: &str) -> Result<&'a WorkloadPlan, LocalError> {
+    state
+        .plan
+        .workload(workload)
+        .ok_or_else(|| unknown_workload(state, workload))
 }

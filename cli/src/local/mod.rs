@@ -23,6 +23,7 @@ pub mod net;
 pub mod plan;
 pub mod process;
 pub mod render;
+mod restart;
 pub mod spec;
 pub mod state;
 pub mod status;

@@ -1,0 +1,69 @@
+//! Istio's standard metrics, as Kiali and Grafana's Istio dashboards read them: the calls made
+//! are counted by both sidecars of each hop, with the workloads and service named.
+
+use anyhow::{Context, ensure};
+
+use super::count_versions;
+use crate::cluster::Cluster;
+
+/// Pages loaded before the counters are read.
+const PAGES: usize = 5;
+
+/// Both ends of productpage → details count every call, each labelled with both workloads.
+pub fn standard_metrics_name_both_ends(cluster: &impl Cluster) -> anyhow::Result<()> {
+    let before = details_calls(cluster)?;
+    count_versions(cluster, None, PAGES)?;
+    let after = details_calls(cluster)?;
+    for (side, (was, now)) in ["productpage-v1 (source)", "details-v1 (destination)"]
+        .iter()
+        .zip(before.into_iter().zip(after))
+    {
+        ensure!(
+            now >= was + PAGES as f64,
+            "{side}: istio_requests_total went from {was} to {now} over {PAGES} pages"
+        );
+    }
+    Ok(())
+}
+
+/// `istio_requests_total` for productpage → details as reported by productpage's sidecar and
+/// by details' sidecar; 0 before the first call.
+fn details_calls(cluster: &impl Cluster) -> anyhow::Result<[f64; 2]> {
+    let common = [
+        r#"source_workload="productpage-v1""#,
+        r#"source_app="productpage""#,
+        r#"destination_workload="details-v1""#,
+        r#"destination_app="details""#,
+        r#"destination_service="details.default.svc.cluster.local""#,
+        r#"destination_service_name="details""#,
+        r#"request_protocol="http""#,
+        r#"response_code="200""#,
+    ];
+    let source = cluster.proxy_admin("productpage-v1", "/stats/prometheus")?;
+    let destination = cluster.proxy_admin("details-v1", "/stats/prometheus")?;
+    Ok([
+        counter(&source, &common, r#"reporter="source""#)?,
+        counter(&destination, &common, r#"reporter="destination""#)?,
+    ])
+}
+
+/// The value of the `istio_requests_total` series that has every label of `labels` and
+/// `reporter`; 0 when there is none yet.
+fn counter(exposition: &str, labels: &[&str], reporter: &str) -> anyhow::Result<f64> {
+    let mut found = exposition.lines().filter(|line| {
+        line.starts_with("istio_requests_total{")
+            && line.contains(reporter)
+            && labels.iter().all(|label| line.contains(label))
+    });
+    let Some(line) = found.next() else {
+        return Ok(0.0);
+    };
+    ensure!(
+        found.next().is_none(),
+        "more than one series has {labels:?} {reporter}"
+    );
+    line.rsplit(' ')
+        .next()
+        .and_then(|value| value.parse().ok())
+        .with_context(|| format!("no value in {line:?}"))
+}
