@@ -16,7 +16,7 @@ use self::support::{Process, Response, echo_upstream, free_port, request};
 const MESH_PROXY: &str = env!("CARGO_BIN_EXE_mesh-proxy");
 
 /// The headers the upstream reports back, so that header edits are compared too.
-const ECHOED: &[&str] = &["x-added", "x-user", "host"];
+const ECHOED: &[&str] = &["x-added", "x-user", "host", "x-forwarded-for"];
 
 fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
     format!(
@@ -114,6 +114,12 @@ type Case = (
 const TABLE: &[Case] = &[
     ("GET", "/exact", &[]),
     ("GET", "/exact/more", &[]),
+    // Not the edge (`use_remote_address` unset): the header passes as it came.
+    (
+        "GET",
+        "/exact",
+        &[("x-forwarded-for", "203.0.113.7, 198.51.100.2")],
+    ),
     ("GET", "/rewrite/a/b?x=1", &[]),
     ("GET", "/items/42", &[]),
     ("GET", "/items/4x2", &[]),

@@ -46,6 +46,7 @@ virtual_hosts:
         matcher: FilterChainMatch::default(),
         filter: NetworkFilter::Http(Arc::new(HttpConnectionManager {
             stat_prefix: "http".to_owned(),
+            codec: Default::default(),
             routes: RouteSource::Inline(Arc::new(RouteTable::compile(&config).unwrap())),
             access_log: false,
             generate_request_id: true,

@@ -3,13 +3,13 @@
 //!
 //! | path | method | answer |
 //! | --- | --- | --- |
-//! | `/ready` | GET | 200 `LIVE` when ready, else 503 `INITIALIZING` |
+//! | `/ready` | GET | 200 `LIVE` when ready; 503 `DRAINING` once the listeners drain, else 503 `INITIALIZING` |
 //! | `/live` | GET | 200 `LIVE` while the process serves |
 //! | `/server_info` | GET | JSON: `version`, `state`, `node`, `uptime_current_epoch`, `uptime_all_epochs` |
 //! | `/config_dump` | GET | Envoy's `ConfigDump` JSON: bootstrap, clusters, endpoints, listeners, routes |
 //! | `/quitquitquit` | POST | asks the process to shut down |
 //! | `/logging?level=FILTER` | POST | replaces the log filter |
-//! | `/drain_listeners` | POST | starts draining the listeners |
+//! | `/drain_listeners` | POST | stops every listener and closes HTTP connections gracefully; `?graceful` is accepted (the drain is always graceful), `?inboundonly` is refused (501): listeners' `traffic_direction` is not kept |
 //! | `/stats/prometheus` | GET | the metrics, in the Prometheus text format (as the metrics port) |
 //!
 //! The server holds no knowledge of the rest of the process: [`AdminState`] carries callbacks
@@ -47,6 +47,7 @@ pub struct AdminState {
     quit: Option<mpsc::Sender<()>>,
     set_log_level: Option<SetLogLevel>,
     drain: Option<Box<dyn Fn() + Send + Sync>>,
+    draining: Box<dyn Fn() -> bool + Send + Sync>,
     metrics: Option<Arc<Exporter>>,
 }
 
@@ -64,6 +65,7 @@ impl AdminState {
             quit: None,
             set_log_level: None,
             drain: None,
+            draining: Box::new(|| false),
             metrics: None,
         }
     }
@@ -112,6 +114,12 @@ impl AdminState {
         self.drain = Some(Box::new(drain));
         self
     }
+
+    /// Whether the listeners are draining, for `/ready` and `/server_info`.
+    pub fn with_draining(mut self, draining: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.draining = Box::new(draining);
+        self
+    }
 }
 
 impl fmt::Debug for AdminState {
@@ -152,7 +160,9 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
     let get = request.method() == Method::GET || request.method() == Method::HEAD;
     match request.uri().path() {
         "/ready" if get => {
-            if (state.ready)() {
+            if (state.draining)() {
+                text(StatusCode::SERVICE_UNAVAILABLE, "DRAINING\n")
+            } else if (state.ready)() {
                 text(StatusCode::OK, "LIVE\n")
             } else {
                 text(StatusCode::SERVICE_UNAVAILABLE, "INITIALIZING\n")
@@ -180,6 +190,12 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
         },
         "/logging" if post => logging(state, &query),
         "/drain_listeners" if post => match &state.drain {
+            // Envoy drains only the listeners whose `traffic_direction` is INBOUND; the
+            // compiled listeners do not keep it, so draining them all would be wrong.
+            Some(_) if has_param(&query, "inboundonly") => text(
+                StatusCode::NOT_IMPLEMENTED,
+                "inboundonly is not supported by mesh-proxy\n",
+            ),
             Some(drain) => {
                 drain();
                 text(StatusCode::OK, "OK\n")
@@ -200,6 +216,13 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
     }
 }
 
+/// Whether the query string holds the parameter `name` (`name`, `name=…`).
+fn has_param(query: &str, name: &str) -> bool {
+    query
+        .split('&')
+        .any(|param| param.split('=').next() == Some(name))
+}
+
 fn server_info(state: &AdminState) -> Response<Full<Bytes>> {
     let live = (state.ready)();
     let uptime = format!("{}s", state.started.elapsed().as_secs());
@@ -214,7 +237,13 @@ fn server_info(state: &AdminState) -> Response<Full<Bytes>> {
     };
     json_response(&json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "state": if live { "LIVE" } else { "INITIALIZING" },
+        "state": if (state.draining)() {
+            "DRAINING"
+        } else if live {
+            "LIVE"
+        } else {
+            "INITIALIZING"
+        },
         "node": node,
         "uptime_current_epoch": uptime,
         "uptime_all_epochs": uptime,

@@ -285,3 +285,5 @@ async fn stats_prometheus_renders_the_exporter() {
         (501, "metrics are not wired\n".to_owned())
     );
 }
+
+mod drain;

@@ -135,7 +135,19 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
                 .with_bootstrap(bootstrap.raw.clone())
                 .with_quit(quit)
                 .with_metrics(Arc::clone(&exporter))
-                .with_log_level(move |level| logging.set(level));
+                .with_log_level(move |level| logging.set(level))
+                .with_drain({
+                    let plane = Arc::downgrade(&plane);
+                    move || {
+                        if let Some(plane) = plane.upgrade() {
+                            plane.stop_listening();
+                        }
+                    }
+                })
+                .with_draining({
+                    let plane = Arc::downgrade(&plane);
+                    move || plane.upgrade().is_some_and(|p| p.is_draining())
+                });
             if let Some(xds) = &xds {
                 state = state.with_xds(xds.state());
             }

@@ -15,8 +15,13 @@
 use std::{
     collections::{BTreeMap, HashMap},
     net::SocketAddr,
-    sync::{Arc, atomic::AtomicUsize},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
 };
+
+use arc_swap::ArcSwapOption;
 
 use envoy_types::pb::envoy::config::{
     core::v3::HealthStatus,
@@ -29,6 +34,7 @@ use super::{
     Algorithm, NoHealthyUpstream,
     endpoint::{Endpoint, Health},
     level::Level,
+    outlier::OutlierDetector,
 };
 use crate::{
     config_error::{ConfigError, FieldError, reject_if},
@@ -41,9 +47,22 @@ const KIND: &str = "ClusterLoadAssignment";
 #[derive(Debug)]
 pub struct EndpointSet {
     cluster: String,
+    /// Sets are numbered in creation order, so that an outlier detector can tell the newest.
+    id: u64,
     /// Every endpoint, available or not, in EDS order.
     endpoints: Vec<Arc<Endpoint>>,
     /// Levels with at least one available endpoint, lowest priority number first.
+    levels: Vec<Level>,
+    /// The levels without the endpoints an outlier detector ejected, rebuilt when its
+    /// ejections change. An assignment that several clusters share keeps one view, rebuilt
+    /// whenever picks alternate between their detectors while both have ejections.
+    outlier_view: ArcSwapOption<OutlierView>,
+}
+
+#[derive(Debug)]
+struct OutlierView {
+    /// The detector and its ejections generation the levels were built for.
+    key: (u64, u64),
     levels: Vec<Level>,
 }
 
@@ -76,21 +95,14 @@ impl EndpointSet {
     }
 
     fn from_endpoints(cluster: String, endpoints: Vec<Arc<Endpoint>>) -> Self {
-        let mut by_priority: BTreeMap<u32, Vec<Arc<Endpoint>>> = BTreeMap::new();
-        for endpoint in endpoints.iter().filter(|e| e.is_available()) {
-            by_priority
-                .entry(endpoint.priority)
-                .or_default()
-                .push(endpoint.clone());
-        }
-        let levels = by_priority
-            .into_iter()
-            .map(|(priority, endpoints)| Level::new(priority, endpoints))
-            .collect();
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        let levels = levels(&endpoints, |_| false);
         Self {
             cluster,
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             endpoints,
             levels,
+            outlier_view: ArcSwapOption::empty(),
         }
     }
 
@@ -115,13 +127,73 @@ impl EndpointSet {
         algorithm: Algorithm,
         rng: &mut R,
     ) -> Result<&Arc<Endpoint>, NoHealthyUpstream> {
-        match self.levels.iter().find(|l| !l.is_empty()) {
+        self.pick_from(&self.levels, algorithm, rng)
+    }
+
+    /// Picks as [`pick`](Self::pick) does, leaving out the endpoints `outlier` ejected: they
+    /// are skipped exactly as unavailable ones are, levels failing over alike.
+    pub fn pick_with<R: Rng + ?Sized>(
+        &self,
+        algorithm: Algorithm,
+        outlier: Option<&OutlierDetector>,
+        rng: &mut R,
+    ) -> Result<Arc<Endpoint>, NoHealthyUpstream> {
+        let Some(outlier) = outlier else {
+            return self.pick(algorithm, rng).cloned();
+        };
+        outlier.observe(self.id, self.endpoints.iter().map(|e| e.address));
+        let Some(key) = outlier.exclusions_key() else {
+            return self.pick(algorithm, rng).cloned();
+        };
+        let cached = self.outlier_view.load_full().filter(|view| view.key == key);
+        let view = match cached {
+            Some(view) => view,
+            None => {
+                let built = outlier.exclusions(|ejected| {
+                    levels(&self.endpoints, |e: &Endpoint| ejected(e.address))
+                });
+                let Some((key, levels)) = built else {
+                    return self.pick(algorithm, rng).cloned();
+                };
+                let view = Arc::new(OutlierView { key, levels });
+                self.outlier_view.store(Some(Arc::clone(&view)));
+                view
+            }
+        };
+        self.pick_from(&view.levels, algorithm, rng).cloned()
+    }
+
+    fn pick_from<'l, R: Rng + ?Sized>(
+        &self,
+        levels: &'l [Level],
+        algorithm: Algorithm,
+        rng: &mut R,
+    ) -> Result<&'l Arc<Endpoint>, NoHealthyUpstream> {
+        match levels.iter().find(|l| !l.is_empty()) {
             Some(level) => Ok(algorithm.pick(level, rng)),
             None => Err(NoHealthyUpstream {
                 cluster: self.cluster.clone(),
             }),
         }
     }
+}
+
+/// The levels of the available endpoints that are not `excluded`, lowest priority number first.
+fn levels(endpoints: &[Arc<Endpoint>], excluded: impl Fn(&Endpoint) -> bool) -> Vec<Level> {
+    let mut by_priority: BTreeMap<u32, Vec<Arc<Endpoint>>> = BTreeMap::new();
+    for endpoint in endpoints {
+        if !endpoint.is_available() || excluded(endpoint) {
+            continue;
+        }
+        by_priority
+            .entry(endpoint.priority)
+            .or_default()
+            .push(endpoint.clone());
+    }
+    by_priority
+        .into_iter()
+        .map(|(priority, endpoints)| Level::new(priority, endpoints))
+        .collect()
 }
 
 #[allow(deprecated)]

@@ -1,5 +1,6 @@
 //! Load balancing over a cluster's endpoints: round robin, random and least request, all
-//! weighted, skipping unavailable endpoints and failing over between priority levels.
+//! weighted, skipping unavailable and outlier-ejected endpoints and failing over between
+//! priority levels.
 //!
 //! Picks take the random number generator as an argument, so that callers choose their own
 //! (a per-worker small RNG) and tests are deterministic. Endpoint sets are immutable; an EDS
@@ -10,11 +11,17 @@ mod algorithm;
 mod endpoint;
 mod endpoint_set;
 mod level;
+mod outlier;
 
 pub use self::{
     algorithm::Algorithm,
     endpoint::{Endpoint, Health, InFlight},
     endpoint_set::EndpointSet,
+    outlier::{
+        DEFAULT_BASE_EJECTION_TIME, DEFAULT_CONSECUTIVE_ERRORS, DEFAULT_INTERVAL,
+        DEFAULT_MAX_EJECTION_PERCENT, DEFAULT_MAX_EJECTION_TIME, Outcome, OutlierConfig,
+        OutlierDetector,
+    },
 };
 
 /// No endpoint of the cluster can take the request (Envoy's `no healthy upstream`, response

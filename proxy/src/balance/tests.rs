@@ -355,3 +355,108 @@ fn refused_assignments_name_the_field() {
         format!("{prefix}policy.drop_overloads: not supported by mesh-proxy")
     );
 }
+
+/// How often each IP is picked in `n` picks that leave out what `outlier` ejected.
+fn distribution_with(
+    set: &EndpointSet,
+    outlier: &OutlierDetector,
+    n: usize,
+) -> Result<BTreeMap<String, usize>, NoHealthyUpstream> {
+    let mut rng = SmallRng::seed_from_u64(42);
+    let mut counts = BTreeMap::new();
+    for _ in 0..n {
+        let endpoint = set.pick_with(Algorithm::RoundRobin, Some(outlier), &mut rng)?;
+        *counts.entry(endpoint.address.ip().to_string()).or_default() += 1;
+    }
+    Ok(counts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn ejected_endpoints_are_skipped_and_levels_fail_over_as_for_unhealthy_ones() {
+    let set = EndpointSet::compile(&cla(vec![
+        locality(
+            0,
+            vec![
+                lb(IPS[0], None, HealthStatus::Healthy),
+                lb(IPS[1], None, HealthStatus::Healthy),
+            ],
+        ),
+        locality(1, vec![lb(IPS[2], None, HealthStatus::Healthy)]),
+    ]))
+    .expect("compiles");
+    let outlier = OutlierDetector::new(OutlierConfig {
+        consecutive_5xx: 1,
+        max_ejection_percent: 100,
+        ..OutlierConfig::default()
+    });
+    let eject = |ip: &str| {
+        let address = format!("{ip}:9080").parse().expect("address");
+        outlier.report(
+            address,
+            Outcome::Status(503),
+            &mut SmallRng::seed_from_u64(1),
+        );
+    };
+    assert_eq!(
+        distribution_with(&set, &outlier, 6),
+        Ok(BTreeMap::from([
+            (IPS[0].to_owned(), 3),
+            (IPS[1].to_owned(), 3)
+        ]))
+    );
+    eject(IPS[0]);
+    assert_eq!(
+        distribution_with(&set, &outlier, 6),
+        Ok(BTreeMap::from([(IPS[1].to_owned(), 6)]))
+    );
+    eject(IPS[1]);
+    assert_eq!(
+        distribution_with(&set, &outlier, 6),
+        Ok(BTreeMap::from([(IPS[2].to_owned(), 6)]))
+    );
+    // With every endpoint out there is no panic mode: no healthy upstream.
+    eject(IPS[2]);
+    assert_eq!(
+        distribution_with(&set, &outlier, 1),
+        Err(NoHealthyUpstream {
+            cluster: "outbound|9080||reviews.default.svc.cluster.local".to_owned()
+        })
+    );
+    // The base ejection time later, at the sweep, all are back.
+    tokio::time::advance(DEFAULT_BASE_EJECTION_TIME).await;
+    assert_eq!(
+        distribution_with(&set, &outlier, 6),
+        Ok(BTreeMap::from([
+            (IPS[0].to_owned(), 3),
+            (IPS[1].to_owned(), 3)
+        ]))
+    );
+    // Without a detector, the same set picks as before.
+    assert_eq!(
+        distribution(&set, Algorithm::RoundRobin, 4),
+        BTreeMap::from([(IPS[0].to_owned(), 2), (IPS[1].to_owned(), 2)])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ejections_survive_an_eds_update_of_the_set() {
+    let first = EndpointSet::compile(&healthy(&[IPS[0], IPS[1]])).expect("compiles");
+    let outlier = OutlierDetector::new(OutlierConfig {
+        consecutive_5xx: 1,
+        max_ejection_percent: 50,
+        ..OutlierConfig::default()
+    });
+    assert!(distribution_with(&first, &outlier, 1).is_ok());
+    let address = format!("{}:9080", IPS[0]).parse().expect("address");
+    outlier.report(address, Outcome::Reset, &mut SmallRng::seed_from_u64(1));
+    let second = first
+        .update(&healthy(&[IPS[0], IPS[1], IPS[2]]))
+        .expect("compiles");
+    assert_eq!(
+        distribution_with(&second, &outlier, 4),
+        Ok(BTreeMap::from([
+            (IPS[1].to_owned(), 2),
+            (IPS[2].to_owned(), 2)
+        ]))
+    );
+}

@@ -152,15 +152,7 @@ impl Bootstrap {
             ));
         }
         let mut snapshot = Snapshot::default();
-        for (i, listener) in statics.listeners.iter().enumerate() {
-            apply_listeners(&mut snapshot, std::slice::from_ref(listener), &[]).map_err(
-                |source| BootstrapError::Resource {
-                    path: display(),
-                    field: static_path.field("listeners").index(i),
-                    source: Box::new(source),
-                },
-            )?;
-        }
+        // Clusters first, as Envoy loads them: an inline route_config is checked against them.
         for (i, cluster) in statics.clusters.iter().enumerate() {
             apply_clusters(
                 &mut snapshot,
@@ -173,6 +165,15 @@ impl Bootstrap {
                 field: static_path.field("clusters").index(i),
                 source: Box::new(source),
             })?;
+        }
+        for (i, listener) in statics.listeners.iter().enumerate() {
+            apply_listeners(&mut snapshot, std::slice::from_ref(listener), &[]).map_err(
+                |source| BootstrapError::Resource {
+                    path: display(),
+                    field: static_path.field("listeners").index(i),
+                    source: Box::new(source),
+                },
+            )?;
         }
         let ads = ads_config(&raw, &statics.clusters).map_err(|(f, r)| invalid(f, &r))?;
         let node = raw.node.clone().unwrap_or_default();

@@ -22,6 +22,9 @@ pub struct ClusterConfig {
     pub service: Arc<crate::stats::DestinationService>,
     /// `circuit_breakers`, and the live counts they bound.
     pub breaker: Arc<crate::upstream::CircuitBreaker>,
+    /// `outlier_detection` and the per-endpoint state it keeps; `None` when unset (no endpoint
+    /// is ever ejected).
+    pub outlier: Option<Arc<crate::balance::OutlierDetector>>,
 }
 
 /// The cluster's `type` (or `cluster_type`).

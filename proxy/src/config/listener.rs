@@ -82,6 +82,8 @@ pub enum NetworkFilter {
 pub struct HttpConnectionManager {
     /// `stat_prefix`.
     pub stat_prefix: String,
+    /// `codec_type`: which HTTP versions the connection manager speaks.
+    pub codec: Codec,
     /// Where the route table comes from.
     pub routes: RouteSource,
     /// Whether `access_log` asks for a log line per request.
@@ -91,10 +93,23 @@ pub struct HttpConnectionManager {
     /// `use_remote_address`: the proxy is the edge (a gateway), so it appends the client's
     /// address to `x-forwarded-for`.
     pub use_remote_address: bool,
-    /// `stream_idle_timeout`, if set.
+    /// `stream_idle_timeout` (Envoy's default 5 min; `None` when `0s` disables it): a stream
+    /// with no frame in either direction for that long is answered 408/504 `SI`, or reset.
     pub stream_idle_timeout: Option<Duration>,
     /// The fault filter's own config, when `http_filters` holds it; routes may replace it.
     pub fault: Option<Arc<crate::route::Fault>>,
+}
+
+/// `codec_type` of an `HttpConnectionManager`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// `AUTO`: HTTP/1.x or HTTP/2 with prior knowledge, as the first bytes say.
+    #[default]
+    Auto,
+    /// `HTTP1`: HTTP/1.x only; a connection opening with the HTTP/2 preface is closed.
+    Http1,
+    /// `HTTP2`: HTTP/2 with prior knowledge only; anything else fails the HTTP/2 handshake.
+    Http2,
 }
 
 /// The `route_specifier` of an `HttpConnectionManager`.

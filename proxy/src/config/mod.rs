@@ -21,7 +21,7 @@ pub use self::{
         refresh_dns_forever, sotw_removals,
     },
     listener::{
-        CidrRange, FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig,
+        CidrRange, Codec, FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig,
         NetworkFilter, RouteSource, TcpProxy,
     },
     store::{ConfigStore, Snapshot},

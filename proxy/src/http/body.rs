@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::Instant;
 
+use super::stream_timer::{Expiry, StreamTimeout};
 use crate::{
     response_flags::{ResponseFlag, ResponseFlags},
     stats::observe::{HttpEnd, HttpObservation},
@@ -214,7 +215,16 @@ impl Body for Logged {
                 }
             }
             Poll::Ready(None) => self.finish(true),
-            Poll::Ready(Some(Err(_))) => self.finish(false),
+            // A stream the proxy reset on a timer was not terminated by the client.
+            Poll::Ready(Some(Err(error))) => match error.downcast_ref::<StreamTimeout>() {
+                Some(StreamTimeout(expiry)) => {
+                    if let (Expiry::Idle, Some(pending)) = (expiry, self.pending.as_mut()) {
+                        pending.flags.insert(ResponseFlag::StreamIdleTimeout);
+                    }
+                    self.finish(true);
+                }
+                None => self.finish(false),
+            },
             Poll::Pending => {}
         }
         polled

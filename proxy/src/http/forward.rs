@@ -14,6 +14,7 @@ use http::{
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, upgrade::OnUpgrade};
 use hyper_util::{client::legacy, rt::TokioIo};
+use tokio::time::Instant;
 
 use super::{
     HttpContext,
@@ -24,6 +25,7 @@ use super::{
     retry::{Replay, back_off, should_retry},
 };
 use crate::{
+    balance::Outcome,
     config::{Discovery, Snapshot, UpstreamProtocol},
     response_flags::{ResponseFlag, ResponseFlags},
     route::{ABORT_BODY, ClusterTarget, Decision, Fault, HostRewrite, RetryPolicy, RoutePolicy},
@@ -178,6 +180,7 @@ impl Forward<'_> {
             protocol,
             auto_host,
             original_dst,
+            deadline: self.policy.timeout.map(|limit| Instant::now() + limit),
         };
         let attempts = self.attempts(send, record);
         let result = match self.policy.timeout {
@@ -230,8 +233,15 @@ impl Forward<'_> {
                 send.protocol,
                 selected.cluster.connect_timeout,
             );
+            // Reported when the attempt ends; the route timeout cancels it as a timeout.
+            let mut report = Report(Some(&selected), send.deadline);
             let sent = attempt(&client, request, retry.and_then(|r| r.per_try_timeout)).await;
             let outcome = sent.as_ref().map(Response::status).map_err(|f| *f);
+            report.finish(match outcome {
+                Ok(status) => Outcome::Status(status.as_u16()),
+                Err(failure) => failure.outcome(),
+            });
+            drop(report);
             let retriable = retry.is_some_and(|policy| should_retry(policy, outcome));
             if let Some(policy) = retry.filter(|_| retriable && retries_left > 0) {
                 // Held until the retry's attempt is done, so that concurrent retries count.
@@ -315,6 +325,27 @@ impl Forward<'_> {
     }
 }
 
+/// Reports an attempt's outcome to the endpoint's outlier detector at most once. An attempt
+/// dropped before it ended was cut by the route timeout if its deadline has passed, which
+/// counts as a timeout; otherwise the client went away, which says nothing of the endpoint.
+struct Report<'a>(Option<&'a Selected>, Option<Instant>);
+
+impl Report<'_> {
+    fn finish(&mut self, outcome: Outcome) {
+        if let Some(selected) = self.0.take() {
+            selected.report(outcome);
+        }
+    }
+}
+
+impl Drop for Report<'_> {
+    fn drop(&mut self) {
+        if self.1.is_some_and(|deadline| Instant::now() >= deadline) {
+            self.finish(Outcome::Timeout);
+        }
+    }
+}
+
 /// What every attempt sends.
 struct Send {
     out: Outgoing,
@@ -322,6 +353,8 @@ struct Send {
     protocol: PoolProtocol,
     auto_host: bool,
     original_dst: Option<SocketAddr>,
+    /// When the route timeout fires.
+    deadline: Option<Instant>,
 }
 
 impl Send {
@@ -407,6 +440,15 @@ async fn splice(downstream: OnUpgrade, upstream: OnUpgrade) {
 // === impl Failure ===
 
 impl Failure {
+    /// What the outlier detector makes of it.
+    fn outcome(self) -> Outcome {
+        match self {
+            Self::Connect => Outcome::ConnectFailure,
+            Self::Reset | Self::Refused => Outcome::Reset,
+            Self::Timeout => Outcome::Timeout,
+        }
+    }
+
     fn respond(self, flags: &mut ResponseFlags) -> Response<ProxyBody> {
         let (status, flag, text) = match self {
             Self::Connect => (

@@ -24,6 +24,7 @@ use super::{
     forward::{Forward, Outgoing, Record},
     headers::{self, X_FORWARDED_PROTO},
     local::{self, RequestUrl},
+    stream_timer::{Expiry, StreamTimer, Timed},
     tunnel,
 };
 use crate::{
@@ -34,6 +35,10 @@ use crate::{
     serve,
     stats::{Labels, Reporter, RequestProtocol, peer},
 };
+
+/// Envoy's `stream_idle_timeout` when the connection manager does not set one; explicit-proxy
+/// requests, which have no connection manager of their own, get it too.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A downstream connection's request handler.
 #[derive(Debug)]
@@ -65,12 +70,13 @@ impl Conn {
         let started = Instant::now();
         let start_time = SystemTime::now();
         let snapshot = self.ctx.store.load();
-        let (source, generate_request_id, access_log, target) = match &self.handler {
+        let (source, generate_request_id, access_log, target, idle) = match &self.handler {
             HttpHandler::Chain(hcm) => (
                 Some(hcm.routes.clone()),
                 hcm.generate_request_id,
                 hcm.access_log,
                 None,
+                hcm.stream_idle_timeout,
             ),
             HttpHandler::Explicit => {
                 if request.method() == Method::CONNECT {
@@ -86,7 +92,13 @@ impl Conn {
                 let source = target
                     .as_ref()
                     .and_then(|t| serve::explicit_http_route(&snapshot, t.port));
-                (source, true, false, target)
+                (
+                    source,
+                    true,
+                    false,
+                    target,
+                    Some(DEFAULT_STREAM_IDLE_TIMEOUT),
+                )
             }
         };
         let telemetry = self.ctx.telemetry();
@@ -135,19 +147,40 @@ impl Conn {
             downstream_local_address: Some(self.downstream.local.to_string()),
             ..AccessLogEntry::default()
         });
+        let timer = StreamTimer::new(idle);
         let routed = Routed {
             parts,
-            body: body::boxed(Counted::new(incoming, Arc::clone(&received))),
+            body: body::boxed(Timed::request(
+                body::boxed(Counted::new(incoming, Arc::clone(&received))),
+                Arc::clone(&timer),
+            )),
             authority,
             target,
             upgrade,
         };
         let mut record = Record::default();
         let mut route_name = None;
-        let response = self
-            .route(&snapshot, source, routed, &mut record, &mut route_name)
-            .await;
+        let routing = self.route(
+            &snapshot,
+            source,
+            routed,
+            &timer,
+            &mut record,
+            &mut route_name,
+        );
+        let (response, expired) = tokio::select! {
+            response = routing => {
+                // Sending the response headers is activity too.
+                timer.touch();
+                (response, None)
+            }
+            expiry = timer.expired() => (timer.local_reply(expiry), Some(expiry)),
+        };
+        if expired == Some(Expiry::Idle) {
+            record.flags.insert(ResponseFlag::StreamIdleTimeout);
+        }
         let (mut parts, body) = response.into_parts();
+        let body = body::boxed(Timed::response(body, Arc::clone(&timer)));
         let response_peer = peer::take(&mut parts.headers);
         let peer = match source_peer {
             Some(source) => {
@@ -204,6 +237,7 @@ impl Conn {
         snapshot: &Snapshot,
         source: Option<RouteSource>,
         request: Routed,
+        timer: &StreamTimer,
         record: &mut Record,
         route_name: &mut Option<String>,
     ) -> Response<ProxyBody> {
@@ -233,6 +267,7 @@ impl Conn {
         let rewritten = decision.rewritten_path(&meta);
         let mut response = match decision.outcome {
             Outcome::Forward { cluster, policy } => {
+                timer.route(policy.idle_timeout, policy.max_stream_duration);
                 let Ok(path_and_query) =
                     PathAndQuery::try_from(rewritten.unwrap_or_else(|| original.clone()))
                 else {

@@ -7,9 +7,12 @@
 //! `cluster_not_found_response_code` with an empty body (`NC`), no endpoint `503 no healthy
 //! upstream` (`UH`), and so on (see [`local`]).
 //!
-//! Not yet supported: idle timeouts (the connection manager's `stream_idle_timeout`, a route's
-//! `idle_timeout`, a retry policy's `per_try_idle_timeout`), `max_stream_duration` and
-//! `grpc-timeout`, and access logs for explicit-proxy requests (their metrics are recorded).
+//! Each stream runs Envoy's idle timer (`stream_idle_timeout`, a route's `idle_timeout`) and
+//! a route's `max_stream_duration` (see `stream_timer.rs`).
+//!
+//! Not yet supported: a retry policy's `per_try_idle_timeout`, `max_stream_duration`'s
+//! `grpc-timeout` handling, and access logs for explicit-proxy requests (their metrics are
+//! recorded).
 
 mod body;
 mod explicit;
@@ -18,6 +21,7 @@ mod handler;
 mod headers;
 pub mod local;
 mod retry;
+mod stream_timer;
 mod tunnel;
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, pin::Pin, sync::Arc};
@@ -27,11 +31,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::watch;
 
-pub use self::body::ProxyBody;
 use self::handler::Conn;
+pub use self::{body::ProxyBody, handler::DEFAULT_STREAM_IDLE_TIMEOUT};
 use crate::{
     access_log::{self, AccessLog},
-    config::{ConfigStore, HttpConnectionManager},
+    config::{Codec, ConfigStore, HttpConnectionManager},
     stats::{Stats, Telemetry},
     upstream::Pools,
 };
@@ -123,7 +127,15 @@ pub async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let http2 = downstream.http2;
+    let Some(http2) = speaks_http2(&handler, &downstream) else {
+        // Envoy's HTTP/1 codec cannot parse the HTTP/2 preface and closes the connection
+        // without an answer.
+        tracing::debug!(peer = %downstream.peer, listener = %downstream.listener,
+            "closing an HTTP/2 connection on an HTTP1 connection manager");
+        return;
+    };
+    let mut downstream = downstream;
+    downstream.http2 = http2;
     let conn = Arc::new(Conn {
         downstream,
         handler,
@@ -165,6 +177,21 @@ pub async fn serve_connection<I>(
             () = stop => conn.as_mut().graceful_shutdown(),
         }
         log_end(conn.await);
+    }
+}
+
+/// Whether the connection is served as HTTP/2: what `codec_type` fixes, else what the first
+/// bytes said. `None` when the configured codec cannot serve what the client speaks.
+fn speaks_http2(handler: &HttpHandler, downstream: &Downstream) -> Option<bool> {
+    let codec = match handler {
+        HttpHandler::Chain(hcm) => hcm.codec,
+        HttpHandler::Explicit => Codec::Auto,
+    };
+    match codec {
+        Codec::Auto => Some(downstream.http2),
+        Codec::Http1 => (!downstream.http2).then_some(false),
+        // An HTTP/1 request fails the HTTP/2 handshake, as it does on Envoy's HTTP/2 codec.
+        Codec::Http2 => Some(true),
     }
 }
 

@@ -57,8 +57,9 @@ pub struct Forward {
 pub struct RoutePolicy {
     /// The whole-request timeout; `None` disables it (Envoy's `0s`). Unset means 15 s.
     pub timeout: Option<Duration>,
-    /// The stream idle timeout for this route, if any.
-    pub idle_timeout: Option<Duration>,
+    /// `idle_timeout`: replaces the connection manager's `stream_idle_timeout` for this
+    /// route's streams. `None` keeps the manager's; `Some(None)` disables it (`0s`).
+    pub idle_timeout: Option<Option<Duration>>,
     /// A path rewrite.
     pub path_rewrite: Option<PathRewrite>,
     /// A host (`:authority`) rewrite.
@@ -69,7 +70,8 @@ pub struct RoutePolicy {
     pub retry: Option<RetryPolicy>,
     /// The status returned when the cluster does not exist.
     pub cluster_not_found: StatusCode,
-    /// Caps the stream's lifetime, if set.
+    /// `max_stream_duration.max_stream_duration`: caps the stream's lifetime from its start,
+    /// if set (and not `0s`).
     pub max_stream_duration: Option<Duration>,
     /// Whether the `grpc-timeout` header may set the timeout, and its cap (`Some(None)` when
     /// uncapped).
@@ -241,7 +243,11 @@ impl Forward {
                 Some(t) => optional(Some(t), &path.field("timeout"))?,
                 None => Some(DEFAULT_TIMEOUT),
             },
-            idle_timeout: optional(a.idle_timeout.as_ref(), &path.field("idle_timeout"))?,
+            idle_timeout: a
+                .idle_timeout
+                .as_ref()
+                .map(|d| optional(Some(d), &path.field("idle_timeout")))
+                .transpose()?,
             path_rewrite,
             host_rewrite,
             append_x_forwarded_host: a.append_x_forwarded_host,

@@ -93,13 +93,14 @@ impl DataPlane {
             .await;
     }
 
-    /// Readiness without waiting (for /ready and /healthz/ready).
+    /// Readiness without waiting (for /ready and /healthz/ready): false once draining.
     pub fn is_ready(&self) -> bool {
-        all_bound(
-            &self.ctx.store.load(),
-            &self.ctx.options,
-            &self.bound.borrow(),
-        )
+        !self.is_draining()
+            && all_bound(
+                &self.ctx.store.load(),
+                &self.ctx.options,
+                &self.bound.borrow(),
+            )
     }
 
     /// What [`serve_tunnel`](super::serve_tunnel) needs, for the HTTP connection manager.
@@ -110,6 +111,22 @@ impl DataPlane {
     /// How many accepted connections are open.
     pub fn open_connections(&self) -> usize {
         self.tracker.open()
+    }
+
+    /// Stops accepting on every listener and tells open HTTP connections to finish their
+    /// in-flight requests and close (HTTP/2 GOAWAY, HTTP/1.1 `connection: close`), without
+    /// waiting for them: the admin's `/drain_listeners`. The process keeps running; a later
+    /// [`drain`](Self::drain) still waits for what is open.
+    pub fn stop_listening(&self) {
+        if !self.shutdown.send_replace(true) {
+            tracing::info!("draining listeners");
+        }
+    }
+
+    /// Whether the listeners are draining: stopped by [`stop_listening`](Self::stop_listening)
+    /// or [`drain`](Self::drain).
+    pub fn is_draining(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     /// Stops accepting, tells in-flight connections to finish, waits up to `grace`; the

@@ -21,6 +21,7 @@ use tokio::{
 };
 
 use crate::{
+    balance::Outcome,
     config::{Snapshot, TcpProxy},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::Telemetry,
@@ -115,6 +116,10 @@ where
             selected.cluster.connect_timeout
         )),
     };
+    selected.report(match &connected {
+        Ok(_) => Outcome::Connected,
+        Err(_) => Outcome::ConnectFailure,
+    });
     let mut upstream = match connected {
         Ok(upstream) => upstream,
         Err(error) => {

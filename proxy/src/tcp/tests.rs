@@ -55,6 +55,7 @@ fn snapshot_with(cluster: &str, endpoint: Option<SocketAddr>) -> Snapshot {
         protocol: UpstreamProtocol::Http1,
         service: Default::default(),
         breaker: Default::default(),
+        outlier: None,
     });
     let endpoints = endpoint
         .map(|address| {
@@ -217,6 +218,36 @@ async fn a_refused_connect_is_flagged_uf_and_closes_the_downstream() {
     // The proxy's end was dropped with the log: the client sees end of stream.
     let mut rest = Vec::new();
     assert_eq!(client.read_to_end(&mut rest).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn refused_connects_count_towards_outlier_ejection() {
+    let dead = closed_port().await;
+    let mut snapshot = snapshot_with("echo", Some(dead));
+    let mut cluster = snapshot.clusters["echo"].as_ref().clone();
+    cluster.outlier = Some(Arc::new(crate::balance::OutlierDetector::new(
+        crate::balance::OutlierConfig {
+            consecutive_5xx: 2,
+            max_ejection_percent: 100,
+            ..Default::default()
+        },
+    )));
+    snapshot.clusters.insert("echo".into(), Arc::new(cluster));
+    let mut flags = Vec::new();
+    for _ in 0..3 {
+        let (_client, proxy_down) = tokio::io::duplex(64);
+        let log = proxy(
+            proxy_down,
+            &tcp_proxy("echo", None),
+            &snapshot,
+            &downstream(),
+            &quiet(),
+        )
+        .await;
+        flags.push(log.response_flags.to_string());
+    }
+    // The second failure ejects the only endpoint: the third connection finds none.
+    assert_eq!(flags, ["UF", "UF", "UH"]);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::Arc};
 use rand::Rng;
 
 use crate::{
-    balance::InFlight,
+    balance::{InFlight, Outcome},
     config::{ClusterConfig, Discovery, Snapshot},
     response_flags::ResponseFlag,
 };
@@ -34,6 +34,16 @@ pub enum UpstreamError {
     /// An `ORIGINAL_DST` cluster was used for a connection with no original destination.
     #[error("no original destination for cluster {0:?}")]
     NoOriginalDestination(String),
+}
+
+impl Selected {
+    /// Tells the cluster's outlier detector, if it has one, how the request or connection to
+    /// this endpoint went.
+    pub fn report(&self, outcome: Outcome) {
+        if let Some(outlier) = &self.cluster.outlier {
+            outlier.report(self.address, outcome, &mut rand::rng());
+        }
+    }
 }
 
 impl UpstreamError {
@@ -75,7 +85,7 @@ pub fn select_endpoint<R: Rng + ?Sized>(
         .get(cluster)
         .ok_or_else(|| UpstreamError::NoHealthyUpstream(cluster.to_owned()))?;
     let endpoint = endpoints
-        .pick(config.algorithm, rng)
+        .pick_with(config.algorithm, config.outlier.as_deref(), rng)
         .map_err(|_| UpstreamError::NoHealthyUpstream(cluster.to_owned()))?;
     Ok(Selected {
         address: endpoint.address,

@@ -43,6 +43,7 @@ pub fn add_cluster(snapshot: &mut Snapshot, name: &str, endpoint: SocketAddr) {
         protocol: UpstreamProtocol::Http1,
         service: Default::default(),
         breaker: Default::default(),
+        outlier: None,
     };
     let endpoint = LbEndpoint {
         host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {

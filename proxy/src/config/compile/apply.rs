@@ -20,7 +20,10 @@ use envoy_types::pb::envoy::config::{
 };
 use mesh_common::path::FieldPath;
 
-use super::{cluster::compile_cluster, dns::DnsAnswers, listener::compile_listener};
+use super::{
+    cluster::compile_cluster, dns::DnsAnswers, known_clusters::check_known_clusters,
+    listener::compile_listener,
+};
 use crate::{
     balance::EndpointSet,
     config::{ClusterConfig, Discovery, Snapshot},
@@ -28,7 +31,8 @@ use crate::{
     route::RouteTable,
 };
 
-/// Applies LDS: upserts `updates`, then removes `removals`.
+/// Applies LDS: upserts `updates`, then removes `removals`. An inline `route_config` must only
+/// name clusters the snapshot already has, unless its `validate_clusters` is false.
 pub fn apply_listeners(
     snapshot: &mut Snapshot,
     updates: &[Listener],
@@ -39,6 +43,9 @@ pub fn apply_listeners(
         .iter()
         .map(compile_listener)
         .collect::<Result<Vec<_>, _>>()?;
+    for listener in updates {
+        check_known_clusters(listener, |name| snapshot.clusters.contains_key(name))?;
+    }
     for listener in compiled {
         snapshot
             .listeners

@@ -2,9 +2,10 @@
 //!
 //! Refused in `Cluster`: a custom `cluster_type`, `lb_policy` other than `ROUND_ROBIN`,
 //! `LEAST_REQUEST` and `RANDOM` (and `CLUSTER_PROVIDED`, for `ORIGINAL_DST` only), `lb_config`,
-//! `load_balancing_policy`, `common_lb_config`, `lb_subset_config`, an `eds_config` that is not
+//! `load_balancing_policy`, `common_lb_config` other than a zero `healthy_panic_threshold`,
+//! `lb_subset_config`, an `eds_config` that is not
 //! ADS, `transport_socket` and `transport_socket_matches`/`transport_socket_matcher` (TLS
-//! origination), `health_checks`, `outlier_detection`, `max_requests_per_connection`,
+//! origination), `health_checks`, `max_requests_per_connection`,
 //! `upstream_http_protocol_options`, `common_http_protocol_options`, `upstream_bind_config`,
 //! `filters`, `upstream_config`, `connection_pool_per_downstream_connection`,
 //! `queuing_policies`, `dns_resolvers`, `use_tcp_for_dns_lookups`, `dns_resolution_config`,
@@ -16,6 +17,9 @@
 //!
 //! Circuit breakers are enforced as Envoy does (see [`CircuitBreaker`]), with Envoy's defaults
 //! (1024 connections, pending and active requests, 3 concurrent retries) where unset.
+//!
+//! `outlier_detection` is honoured for its consecutive-error detectors, the ones Istio uses;
+//! `outlier.rs` lists its fields one by one.
 //!
 //! Ignored: `alt_stat_name`, `stats_matcher`, `metadata` (bar `filter_metadata.istio.services`,
 //! for metric labels), `per_connection_buffer_limit_bytes`,
@@ -34,8 +38,8 @@ use envoy_types::pb::envoy::{
         cluster::v3::{
             Cluster,
             cluster::{
-                ClusterDiscoveryType, ClusterProtocolSelection, DiscoveryType, DnsLookupFamily,
-                LbPolicy,
+                ClusterDiscoveryType, ClusterProtocolSelection, CommonLbConfig, DiscoveryType,
+                DnsLookupFamily, LbPolicy,
             },
         },
         core::v3::{RoutingPriority, config_source::ConfigSourceSpecifier},
@@ -49,9 +53,12 @@ use envoy_types::pb::envoy::{
 use envoy_types::pb::google::protobuf::UInt32Value;
 use mesh_common::path::FieldPath;
 
-use super::common::{duration, host_and_port, join, unpack};
+use super::{
+    common::{duration, host_and_port, join, unpack},
+    outlier::outlier_detection,
+};
 use crate::{
-    balance::{Algorithm, EndpointSet},
+    balance::{Algorithm, EndpointSet, OutlierDetector},
     config::{ClusterConfig, Discovery, UpstreamProtocol},
     config_error::{ConfigError, FieldError, reject_if},
     upstream::{CircuitBreaker, Thresholds},
@@ -89,7 +96,6 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
     )?;
     reject_if(c.transport_socket.is_some(), &root, "transport_socket")?;
     reject_if(!c.health_checks.is_empty(), &root, "health_checks")?;
-    reject_if(c.outlier_detection.is_some(), &root, "outlier_detection")?;
     reject_if(
         c.max_requests_per_connection.is_some(),
         &root,
@@ -111,7 +117,7 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         "upstream_bind_config",
     )?;
     reject_if(c.lb_subset_config.is_some(), &root, "lb_subset_config")?;
-    reject_if(c.common_lb_config.is_some(), &root, "common_lb_config")?;
+    common_lb_config(c, &root.field("common_lb_config"))?;
     reject_if(!c.filters.is_empty(), &root, "filters")?;
     reject_if(
         c.load_balancing_policy.is_some(),
@@ -164,6 +170,14 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         None => DEFAULT_CONNECT_TIMEOUT,
         Some(d) => duration(d, &root.field("connect_timeout"))?,
     };
+    // A new detector per compiled cluster: a CDS update starts its ejections afresh.
+    let outlier = match &c.outlier_detection {
+        None => None,
+        Some(o) => Some(Arc::new(OutlierDetector::new(outlier_detection(
+            o,
+            &root.field("outlier_detection"),
+        )?))),
+    };
     Ok(ClusterConfig {
         name: c.name.clone(),
         discovery,
@@ -172,6 +186,7 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         protocol: protocol(c, &root)?,
         service: Arc::new(crate::stats::DestinationService::of_cluster(c)),
         breaker: Arc::new(CircuitBreaker::new(thresholds)),
+        outlier,
     })
 }
 
@@ -377,4 +392,34 @@ fn typed_protocol(
             Err(FieldError::unsupported(path.field("auto_config")))
         }
     }
+}
+
+/// `common_lb_config`: only `healthy_panic_threshold: 0`, which Istio sends with outlier
+/// detection and which is how mesh-proxy balances anyway — it has no panic mode, so a cluster
+/// whose endpoints are all unhealthy or ejected answers `UH` rather than using them all.
+fn common_lb_config(c: &Cluster, path: &FieldPath) -> Result<(), FieldError> {
+    let Some(common) = &c.common_lb_config else {
+        return Ok(());
+    };
+    let panic_off = common
+        .healthy_panic_threshold
+        .as_ref()
+        .is_some_and(|p| p.value == 0.0);
+    if !panic_off {
+        return Err(FieldError::new(
+            path.field("healthy_panic_threshold"),
+            "mesh-proxy has no panic mode: only 0 is supported",
+        ));
+    }
+    let only_panic = CommonLbConfig {
+        healthy_panic_threshold: common.healthy_panic_threshold,
+        ..CommonLbConfig::default()
+    };
+    if *common != only_panic {
+        return Err(FieldError::new(
+            path.clone(),
+            "only healthy_panic_threshold is supported by mesh-proxy",
+        ));
+    }
+    Ok(())
 }

@@ -12,8 +12,10 @@ mod apply;
 mod cluster;
 mod common;
 mod dns;
+mod known_clusters;
 mod listener;
 mod network;
+mod outlier;
 
 pub use self::{
     apply::{

@@ -19,8 +19,8 @@
 //! `path_normalization_options`, `strip_trailing_host_dot`, `proxy_status_config`,
 //! `typed_header_validation_config`, `append_x_forwarded_port`, `append_local_overload`,
 //! `add_proxy_protocol_connection_state`, `forward_proto_config`, `strip_port_mode`.
-//! `codec_type` `HTTP1` and `HTTP2` are served like `AUTO`: the protocol is detected from the
-//! connection's first bytes either way.
+//! `codec_type` is honoured: `HTTP1` closes a connection that opens with the HTTP/2 preface,
+//! `HTTP2` speaks HTTP/2 with prior knowledge only, `AUTO` serves what the first bytes say.
 //!
 //! Ignored in `HttpConnectionManager`: `tracing`, `access_log_flush_interval`,
 //! `flush_access_log_on_new_request`, `access_log_options`, `drain_timeout`,
@@ -63,7 +63,7 @@ use prost::Name;
 
 use super::common::{join, timeout, unpack};
 use crate::{
-    config::{HttpConnectionManager, NetworkFilter, RouteSource, TcpProxy},
+    config::{Codec, HttpConnectionManager, NetworkFilter, RouteSource, TcpProxy},
     config_error::{FieldError, reject_if},
     route::{ClusterTarget, Clusters, FAULT_FILTER, Fault, HeaderEdits, RouteTable},
 };
@@ -112,10 +112,12 @@ fn http_connection_manager(
     h: &PbHcm,
     path: &FieldPath,
 ) -> Result<HttpConnectionManager, FieldError> {
-    match CodecType::try_from(h.codec_type) {
-        Ok(CodecType::Auto | CodecType::Http1 | CodecType::Http2) => {}
+    let codec = match CodecType::try_from(h.codec_type) {
+        Ok(CodecType::Auto) => Codec::Auto,
+        Ok(CodecType::Http1) => Codec::Http1,
+        Ok(CodecType::Http2) => Codec::Http2,
         _ => return Err(FieldError::unsupported(path.field("codec_type"))),
-    }
+    };
     reject_if(h.add_user_agent.is_some(), path, "add_user_agent")?;
     reject_if(
         h.common_http_protocol_options.is_some(),
@@ -309,13 +311,14 @@ fn http_connection_manager(
     };
     Ok(HttpConnectionManager {
         stat_prefix: h.stat_prefix.clone(),
+        codec,
         routes,
         access_log: !h.access_log.is_empty(),
         generate_request_id: h.generate_request_id.as_ref().is_none_or(|v| v.value),
         use_remote_address: h.use_remote_address.as_ref().is_some_and(|v| v.value),
         stream_idle_timeout: timeout(
             h.stream_idle_timeout.as_ref(),
-            None,
+            Some(crate::http::DEFAULT_STREAM_IDLE_TIMEOUT),
             &path.field("stream_idle_timeout"),
         )?,
         fault,

@@ -217,6 +217,7 @@ virtual_hosts:
 async fn an_rds_table_that_has_not_arrived_is_no_route() {
     let hcm = crate::config::HttpConnectionManager {
         stat_prefix: "test".to_owned(),
+        codec: Default::default(),
         routes: crate::config::RouteSource::Rds("missing".to_owned()),
         access_log: true,
         generate_request_id: true,

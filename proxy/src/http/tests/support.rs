@@ -267,6 +267,7 @@ pub async fn text_of(response: Response<Incoming>) -> String {
 pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
     Arc::new(HttpConnectionManager {
         stat_prefix: "test".to_owned(),
+        codec: Default::default(),
         routes: RouteSource::Inline(table(routes)),
         access_log: true,
         generate_request_id: true,
@@ -274,6 +275,39 @@ pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
         stream_idle_timeout: None,
         fault: None,
     })
+}
+
+/// The connection manager of a compiled one-chain listener whose `HttpConnectionManager` has
+/// `fields` (one YAML line) besides an inline route table.
+pub fn compiled_hcm(fields: &str) -> Arc<HttpConnectionManager> {
+    compile_hcm(fields).unwrap()
+}
+
+/// Compiles the listener of [`compiled_hcm`]: its connection manager, or the refusal.
+pub fn compile_hcm(
+    fields: &str,
+) -> Result<Arc<HttpConnectionManager>, crate::config_error::ConfigError> {
+    let listener: envoy_types::pb::envoy::config::listener::v3::Listener = from_yaml(&format!(
+        r#"
+name: l
+address: {{ socket_address: {{ address: 127.0.0.1, port_value: 9080 }} }}
+filter_chains:
+  - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: s
+          {fields}
+          route_config: {{ name: r, virtual_hosts: [ {{ name: v, domains: ["*"], routes: [ {{ match: {{ prefix: / }}, route: {{ cluster: a }} }} ] }} ] }}
+          http_filters: [ {{ name: envoy.filters.http.router }} ]
+"#
+    ))
+    .unwrap();
+    let config = crate::config::compile_listener(&listener)?;
+    match &config.filter_chains[0].filter {
+        crate::config::NetworkFilter::Http(hcm) => Ok(Arc::clone(hcm)),
+        other => panic!("not HTTP: {other:?}"),
+    }
 }
 
 /// A compiled route table from YAML.
@@ -309,6 +343,7 @@ pub fn add_cluster(
             protocol,
             service: Default::default(),
             breaker: Default::default(),
+            outlier: None,
         }),
     );
     let lb_endpoints: Vec<String> = endpoints

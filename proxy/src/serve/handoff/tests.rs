@@ -28,6 +28,7 @@ fn http(routes: RouteSource, matcher: FilterChainMatch) -> FilterChain {
         matcher,
         filter: NetworkFilter::Http(Arc::new(HttpConnectionManager {
             stat_prefix: "http".to_owned(),
+            codec: Default::default(),
             routes,
             access_log: false,
             generate_request_id: true,

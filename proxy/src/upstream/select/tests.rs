@@ -21,6 +21,7 @@ fn cluster(name: &str, discovery: Discovery) -> Arc<ClusterConfig> {
         protocol: UpstreamProtocol::Http1,
         service: Default::default(),
         breaker: Default::default(),
+        outlier: None,
     })
 }
 

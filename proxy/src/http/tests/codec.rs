@@ -1,0 +1,143 @@
+//! `codec_type`: a connection manager speaks exactly the HTTP versions it is configured for.
+
+use std::sync::Arc;
+
+use http::{Request, StatusCode, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use super::support::*;
+use crate::{
+    config::{Codec, HttpConnectionManager},
+    http::{HttpHandler, body},
+};
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+fn with_codec(codec: Codec) -> HttpHandler {
+    HttpHandler::Chain(Arc::new(HttpConnectionManager {
+        codec,
+        ..hcm(&to_cluster("a")).as_ref().clone()
+    }))
+}
+
+/// What the proxy sends before it closes the connection (by a FIN or, with bytes of ours
+/// unread, a reset).
+async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match within(stream.read(&mut buf)).await {
+            Ok(0) | Err(_) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_http1_manager_serves_http1() {
+    let upstream = Upstream::named("ok").await;
+    let proxy = Proxy::start(
+        snapshot(&[("a", &[upstream.addr])]),
+        with_codec(Codec::Http1),
+        false,
+    )
+    .await;
+    let response = proxy.get("shop", "/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.version(), Version::HTTP_11);
+    assert_eq!(text_of(response).await, "ok");
+}
+
+#[tokio::test]
+async fn an_http1_manager_closes_an_h2c_connection_without_an_answer() {
+    let upstream = Upstream::named("ok").await;
+    // The detection saw the preface: `http2` is what it reports.
+    let proxy = Proxy::start(
+        snapshot(&[("a", &[upstream.addr])]),
+        with_codec(Codec::Http1),
+        true,
+    )
+    .await;
+    let mut raw = TcpStream::connect(proxy.addr).await.unwrap();
+    // The proxy may have closed first; what it sends back is what counts.
+    let _ = raw.write_all(H2_PREFACE).await;
+    assert_eq!(read_to_close(&mut raw).await, b"");
+
+    // A real HTTP/2 client fails in its handshake or on its first request.
+    let stream = TcpStream::connect(proxy.addr).await.unwrap();
+    if let Ok((mut client, conn)) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await
+    {
+        tokio::spawn(conn);
+        let request = Request::builder()
+            .version(Version::HTTP_2)
+            .uri("http://shop/")
+            .body(body::empty())
+            .unwrap();
+        assert!(within(client.send_request(request)).await.is_err());
+    }
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[tokio::test]
+async fn an_http2_manager_serves_prior_knowledge_http2() {
+    let upstream = Upstream::named("ok").await;
+    let proxy = Proxy::start(
+        snapshot(&[("a", &[upstream.addr])]),
+        with_codec(Codec::Http2),
+        true,
+    )
+    .await;
+    let mut client = proxy.h2_client().await;
+    let request = Request::builder()
+        .version(Version::HTTP_2)
+        .uri("http://shop/")
+        .body(body::empty())
+        .unwrap();
+    let response = within(client.send_request(request)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.version(), Version::HTTP_2);
+    assert_eq!(text_of(response).await, "ok");
+}
+
+#[tokio::test]
+async fn an_http2_manager_does_not_answer_http1() {
+    let upstream = Upstream::named("ok").await;
+    // The detection saw an HTTP/1.1 request line.
+    let proxy = Proxy::start(
+        snapshot(&[("a", &[upstream.addr])]),
+        with_codec(Codec::Http2),
+        false,
+    )
+    .await;
+    let mut raw = TcpStream::connect(proxy.addr).await.unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nhost: shop\r\n\r\n")
+        .await
+        .unwrap();
+    let received = read_to_close(&mut raw).await;
+    assert!(
+        !received.starts_with(b"HTTP/1."),
+        "an HTTP/1 answer: {:?}",
+        String::from_utf8_lossy(&received)
+    );
+
+    let mut client = proxy.h1_client().await;
+    assert!(within(client.send_request(get("shop", "/"))).await.is_err());
+    assert_eq!(upstream.hits(), 0);
+}
+
+#[test]
+fn codec_type_compiles_to_the_codec_served() {
+    for (yaml, codec) in [
+        ("", Codec::Auto),
+        ("codec_type: AUTO", Codec::Auto),
+        ("codec_type: HTTP1", Codec::Http1),
+        ("codec_type: HTTP2", Codec::Http2),
+    ] {
+        assert_eq!(compiled_hcm(yaml).codec, codec, "{yaml}");
+    }
+}
