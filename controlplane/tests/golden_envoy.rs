@@ -143,6 +143,9 @@ fn envoy_accepts_the_sidecar_goldens() {
         "http-actions",
         "sidecar-egress",
         "tcp-tls-routes",
+        "fault-delay",
+        "fault-abort",
+        "circuit-breaking",
     ] {
         if !validate(case, 1) {
             return;

@@ -243,6 +243,21 @@ fn http_actions() {
     golden_with_own("http-actions", &["reviews-subsets.yaml"]);
 }
 
+#[test]
+fn fault_delay() {
+    golden_with_own("fault-delay", &[]);
+}
+
+#[test]
+fn fault_abort() {
+    golden_with_own("fault-abort", &[]);
+}
+
+#[test]
+fn circuit_breaking() {
+    golden_with_own("circuit-breaking", &[]);
+}
+
 /// The ingress gateway of `istio-system`, as its Envoy introduces itself.
 fn ingress_gateway() -> Proxy {
     let labels = Struct {

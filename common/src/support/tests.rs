@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 use super::{markdown::escape, *};
 use crate::api::{self, decode};
 
+mod traffic_policy;
+
 // === the table against the types ===
 
 /// The JSON schema of a kind's `spec`, as the types in `api/` derive it.
@@ -214,6 +216,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "VirtualService spec.http.rewrite",
             "VirtualService spec.http.timeout",
             "VirtualService spec.http.retries",
+            "VirtualService spec.http.fault",
             "VirtualService spec.http.headers",
             "VirtualService spec.http.match.uri",
             "VirtualService spec.http.match.method",
@@ -225,6 +228,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "VirtualService spec.http.match.withoutHeaders",
             "VirtualService spec.http.route.weight",
             "VirtualService spec.http.route.headers",
+            "VirtualService spec.http.fault.delay.percent",
             "DestinationRule spec.host",
             "DestinationRule spec.trafficPolicy",
             "DestinationRule spec.subsets",
@@ -232,22 +236,30 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "DestinationRule spec.subsets.trafficPolicy",
             "DestinationRule spec.trafficPolicy.loadBalancer",
             "DestinationRule spec.trafficPolicy.connectionPool",
+            "DestinationRule spec.trafficPolicy.outlierDetection",
             "DestinationRule spec.trafficPolicy.portLevelSettings",
             "DestinationRule spec.trafficPolicy.loadBalancer.simple",
             "DestinationRule spec.trafficPolicy.connectionPool.tcp",
+            "DestinationRule spec.trafficPolicy.connectionPool.http",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer",
             "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool",
+            "DestinationRule spec.trafficPolicy.portLevelSettings.outlierDetection",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.simple",
             "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool.tcp",
+            "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool.http",
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer",
             "DestinationRule spec.subsets.trafficPolicy.connectionPool",
+            "DestinationRule spec.subsets.trafficPolicy.outlierDetection",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings",
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer.simple",
             "DestinationRule spec.subsets.trafficPolicy.connectionPool.tcp",
+            "DestinationRule spec.subsets.trafficPolicy.connectionPool.http",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool",
+            "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.outlierDetection",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.simple",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp",
+            "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool.http",
             "Gateway spec.servers",
             "Gateway spec.selector",
             "Gateway spec.servers.bind",
@@ -320,6 +332,10 @@ fn inherit_follows_the_parent_and_keeps_its_own_exceptions() {
     assert_eq!(
         support("spec.http.fault.delay.exponentialDelay"),
         Support::NotPlanned
+    );
+    assert_eq!(
+        support("spec.http.fault.abort.grpcStatus"),
+        Support::Planned
     );
     assert_eq!(support("spec.http.retries.attempts"), Support::Planned);
 }
@@ -421,7 +437,10 @@ fn today_the_features_translation_does_not_honour_are_reported() {
                  (deprecated by Istio: use mirrorPercentage)"
             ),
             ("spec.http[1].corsPolicy", PLANNED),
-            ("spec.http[1].fault", PLANNED),
+            (
+                "spec.http[1].fault.delay.exponentialDelay",
+                "not supported by mesh.rs; it has no effect (Istio does not implement it either)"
+            ),
         ])
     );
 }
@@ -520,14 +539,14 @@ fn markdown_lists_every_field_under_its_kind() {
     assert!(page.starts_with("# Istio API support\n"));
     assert!(page.contains(
         "\n## VirtualService\n\n`networking.istio.io/v1` (also `v1beta1`, `v1alpha3`): 156 fields, \
-         97 implemented, 52 planned, 7 not planned.\n\n\
+         107 implemented, 43 planned, 6 not planned.\n\n\
          | field | support | note |\n| --- | --- | --- |\n| `spec.hosts` | implemented | |\n"
     ));
     assert!(page.contains(
         "\n| `spec.http.mirrorPercent` | not planned | \
          deprecated by Istio: use mirrorPercentage |\n"
     ));
-    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 33 | 248 | 40 |\n"));
+    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 77 | 204 | 40 |\n"));
     let rows = page.lines().filter(|l| l.starts_with("| `spec.")).count();
     assert_eq!(rows, table().len());
     assert_eq!(escape("a|b"), "a\\|b");

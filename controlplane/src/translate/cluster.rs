@@ -3,44 +3,39 @@
 
 use std::collections::HashMap;
 
-use envoy_types::pb::{
-    envoy::{
-        config::{
-            cluster::v3::{
-                CircuitBreakers, Cluster,
-                circuit_breakers::Thresholds,
-                cluster::{ClusterDiscoveryType, DiscoveryType, EdsClusterConfig, LbPolicy},
+use envoy_types::pb::envoy::{
+    config::{
+        cluster::v3::{
+            Cluster,
+            cluster::{
+                ClusterDiscoveryType, CommonLbConfig, DiscoveryType, EdsClusterConfig, LbPolicy,
             },
-            core::v3::{
-                AggregatedConfigSource, ApiVersion, ConfigSource, Http2ProtocolOptions,
-                config_source::ConfigSourceSpecifier,
-            },
-            endpoint::v3::ClusterLoadAssignment,
         },
-        extensions::upstreams::http::v3::{
-            HttpProtocolOptions,
-            http_protocol_options::{
-                ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
-            },
+        core::v3::{
+            AggregatedConfigSource, ApiVersion, ConfigSource, Http2ProtocolOptions,
+            config_source::ConfigSourceSpecifier,
+        },
+        endpoint::v3::ClusterLoadAssignment,
+    },
+    extensions::upstreams::http::v3::{
+        HttpProtocolOptions,
+        http_protocol_options::{
+            ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
         },
     },
-    google::protobuf::UInt32Value,
+    r#type::v3::Percent,
 };
 use envoy_types::util::pack_any;
 use mesh_common::api::SimpleLb;
 
 use super::{
     BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, cluster_name, duration, endpoint, metadata,
-    policy::Policy,
+    policy::Policy, resilience,
 };
 use crate::model::{Protocol, Service};
 
 /// Istio's connect timeout when `connectionPool.tcp.connectTimeout` is unset.
 const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Istio's circuit-breaker limits when the DestinationRule sets none: effectively unlimited,
-/// so that Envoy's own defaults (1024) never cap a busy service by surprise.
-const UNLIMITED: u32 = u32::MAX;
 
 const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
@@ -72,20 +67,19 @@ pub fn outbound(
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     cluster.connect_timeout = Some(duration(connect_timeout));
     cluster.lb_policy = lb_policy(policy) as i32;
-    // Istio's thresholds when a rule sets no limit. The limits a rule sets are not translated
-    // yet: the proxy enforces none, and refuses a finite one.
-    let unlimited = Some(UInt32Value { value: UNLIMITED });
-    cluster.circuit_breakers = Some(CircuitBreakers {
-        thresholds: vec![Thresholds {
-            max_connections: unlimited,
-            max_pending_requests: unlimited,
-            max_requests: unlimited,
-            max_retries: unlimited,
-            track_remaining: true,
-            ..Thresholds::default()
-        }],
-        ..CircuitBreakers::default()
-    });
+    cluster.circuit_breakers = Some(resilience::circuit_breakers(
+        policy.connection_pool.as_ref(),
+    ));
+    cluster.outlier_detection = resilience::outlier_detection(policy.outlier_detection.as_ref());
+    if cluster.outlier_detection.is_some() {
+        // Istio's minHealthPercent, 0 by default: with ejection on, Envoy must not fall back to
+        // ejected hosts when too few are left (its panic mode). A non-zero value is reported
+        // as planned and not sent.
+        cluster.common_lb_config = Some(CommonLbConfig {
+            healthy_panic_threshold: Some(Percent { value: 0.0 }),
+            ..CommonLbConfig::default()
+        });
+    }
     if matches!(protocol, Protocol::Http2 | Protocol::Grpc) {
         cluster.typed_extension_protocol_options = http2_options();
     }

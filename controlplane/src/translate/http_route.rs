@@ -1,6 +1,8 @@
 //! One VirtualService HTTP route as Envoy routes: one per `match` (or one matching every
-//! request), with the destinations, timeout, retries, rewrite and header edits of the rule, or
-//! the redirect or direct response it answers with.
+//! request), with the destinations, timeout, retries, rewrite, header edits and fault of the
+//! rule, or the redirect or direct response it answers with.
+
+use std::collections::HashMap;
 
 use envoy_types::pb::{
     envoy::{
@@ -17,15 +19,16 @@ use envoy_types::pb::{
         },
         r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher::MatchPattern},
     },
-    google::protobuf::{BoolValue, UInt32Value},
+    google::protobuf::{Any, BoolValue, UInt32Value},
 };
+use envoy_types::util::pack_any;
 use mesh_common::api::{
     Destination, HttpMatchRequest, HttpRetry, HttpRoute, HttpRouteDestination, StringMatch,
     StringPattern,
 };
 
 use super::{
-    cluster_name, duration,
+    cluster_name, duration, fault,
     gateway::Scope,
     http_action::{self, HeaderEdits},
     route::{DEFAULT_RETRY_ON, retry_policy},
@@ -66,6 +69,15 @@ pub fn routes(
             .map(route_match)
             .collect()
     };
+    // Istio faults every route of a rule that has a `fault`, redirects and direct responses
+    // included; the filter leaves those alone.
+    let typed_per_filter_config: HashMap<String, Any> = route
+        .fault
+        .as_ref()
+        .and_then(fault::http_fault)
+        .map(|f| (fault::FAULT_FILTER.to_string(), pack_any(f)))
+        .into_iter()
+        .collect();
     matches
         .into_iter()
         .map(|m| Route {
@@ -76,6 +88,7 @@ pub fn routes(
             request_headers_to_remove: edits.request_to_remove.clone(),
             response_headers_to_add: edits.response_to_add.clone(),
             response_headers_to_remove: edits.response_to_remove.clone(),
+            typed_per_filter_config: typed_per_filter_config.clone(),
             ..Route::default()
         })
         .collect()

@@ -29,7 +29,7 @@ use envoy_types::util::pack_any;
 
 use super::{
     endpoint::socket_address,
-    listener::{http_connection_manager_with, tcp_proxy},
+    listener::{http_connection_manager_with, router, tcp_proxy},
 };
 use crate::model::Protocol;
 
@@ -80,6 +80,7 @@ fn chains(port: u16, protocol: Protocol) -> Vec<FilterChain> {
         filters: vec![http_connection_manager_with(
             &format!("inbound_0.0.0.0_{port}"),
             RouteSpecifier::RouteConfig(route_to_workload(port, &cluster)),
+            vec![router()],
         )],
         ..FilterChain::default()
     };

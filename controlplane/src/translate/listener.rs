@@ -32,7 +32,7 @@ use envoy_types::pb::{
 };
 use envoy_types::util::pack_any;
 
-use super::{cluster_name, endpoint::socket_address, tcp_route::Chain};
+use super::{cluster_name, endpoint::socket_address, fault, tcp_route::Chain};
 use crate::model::{Protocol, Service};
 
 /// The port iptables sends the workload's outbound connections to.
@@ -152,6 +152,8 @@ pub(super) fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
     }
 }
 
+/// The connection manager of an outbound port: routes from RDS, where VirtualServices may
+/// fault requests, so the fault filter goes before the router, as Istio installs it.
 fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
     http_connection_manager_with(
         stat_prefix,
@@ -165,26 +167,36 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
             }),
             route_config_name: route_config.to_string(),
         }),
+        vec![fault::filter(), router()],
     )
 }
 
-/// An HTTP connection manager with the router, routing by `routes`.
-pub(super) fn http_connection_manager_with(stat_prefix: &str, routes: RouteSpecifier) -> Filter {
+/// An HTTP connection manager routing by `routes` through `http_filters`, the router last.
+pub(super) fn http_connection_manager_with(
+    stat_prefix: &str,
+    routes: RouteSpecifier,
+    http_filters: Vec<HttpFilter>,
+) -> Filter {
     let manager = HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         codec_type: CodecType::Auto as i32,
         route_specifier: Some(routes),
-        http_filters: vec![HttpFilter {
-            name: "envoy.filters.http.router".to_string(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
-                Router::default(),
-            ))),
-            ..HttpFilter::default()
-        }],
+        http_filters,
         ..HttpConnectionManager::default()
     };
     Filter {
         name: "envoy.filters.network.http_connection_manager".to_string(),
         config_type: Some(ConfigType::TypedConfig(pack_any(manager))),
+    }
+}
+
+/// The router, the last HTTP filter of every connection manager.
+pub(super) fn router() -> HttpFilter {
+    HttpFilter {
+        name: "envoy.filters.http.router".to_string(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
+            Router::default(),
+        ))),
+        ..HttpFilter::default()
     }
 }

@@ -12,6 +12,7 @@
 mod cluster;
 mod egress;
 mod endpoint;
+mod fault;
 mod gateway;
 mod http_action;
 mod http_route;
@@ -20,6 +21,7 @@ mod listener;
 mod metadata;
 mod policy;
 mod proxy;
+mod resilience;
 mod route;
 mod tcp_route;
 

@@ -4,20 +4,21 @@
 use std::sync::Arc;
 
 use mesh_common::api::{
-    ConnectionPoolSettings, Kind, LoadBalancerSettings, Resource, Subset, TrafficPolicy,
+    ConnectionPoolSettings, Kind, LoadBalancerSettings, OutlierDetection, Resource, Subset,
+    TrafficPolicy,
 };
 
 use super::ROOT_NAMESPACE;
 use crate::model::{Config, Service, Snapshot, host_matches};
 
 /// The parts of a traffic policy translation acts on, once every level is merged: the load
-/// balancer's `simple` policy and the connection pool's `tcp.connectTimeout`. Connection
-/// limits, consistent hashing and outlier detection are not translated yet (the proxy refuses
-/// them), so they are not carried.
+/// balancer's `simple` policy, the connection pool's connect timeout and limits, and outlier
+/// detection. TLS is not translated yet, so it is not carried.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Policy {
     pub load_balancer: Option<LoadBalancerSettings>,
     pub connection_pool: Option<ConnectionPoolSettings>,
+    pub outlier_detection: Option<OutlierDetection>,
 }
 
 /// The DestinationRule a proxy in `namespace` uses for `service`, as Istio picks it: among the
@@ -91,11 +92,13 @@ pub fn policy(rule: Option<&Arc<Config>>, subset: Option<&Subset>, port: u16) ->
         Some(Policy {
             load_balancer: level.load_balancer.clone(),
             connection_pool: level.connection_pool.clone(),
+            outlier_detection: level.outlier_detection.clone(),
         })
     };
     let whole = |policy: &TrafficPolicy| Policy {
         load_balancer: policy.load_balancer.clone(),
         connection_pool: policy.connection_pool.clone(),
+        outlier_detection: policy.outlier_detection.clone(),
     };
     if let Some(level) = own.and_then(at_port) {
         return level;
@@ -109,6 +112,7 @@ pub fn policy(rule: Option<&Arc<Config>>, subset: Option<&Subset>, port: u16) ->
     Policy {
         load_balancer: own.load_balancer.clone().or(base.load_balancer),
         connection_pool: own.connection_pool.clone().or(base.connection_pool),
+        outlier_detection: own.outlier_detection.clone().or(base.outlier_detection),
     }
 }
 

@@ -25,7 +25,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy" {
         loadBalancer            implemented;
         connectionPool          implemented;
-        outlierDetection        planned;
+        outlierDetection        implemented;
         tls                     planned;
         portLevelSettings       implemented;
         tunnel                  not_planned
@@ -82,12 +82,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
     }
     "spec.trafficPolicy.connectionPool" {
         tcp                     implemented;
-        http                    planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        http                    implemented;
     }
     "spec.trafficPolicy.connectionPool.tcp" {
-        maxConnections          planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        maxConnections          inherit;
         connectTimeout          inherit;
         tcpKeepalive            planned;
         maxConnectionDuration   planned;
@@ -101,23 +99,24 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection inherit;
+        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
-        idleTimeout             inherit;
-        h2UpgradePolicy         inherit;
-        useClientProtocol       inherit;
-        maxConcurrentStreams    inherit;
+        idleTimeout             planned;
+        h2UpgradePolicy         planned;
+        useClientProtocol       planned;
+        maxConcurrentStreams    planned;
     }
     "spec.trafficPolicy.outlierDetection" {
-        splitExternalLocalOriginErrors inherit;
-        consecutiveLocalOriginFailures inherit;
+        splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
+        consecutiveLocalOriginFailures planned
+            "mesh-proxy does not tell local-origin failures from the upstream's yet";
         consecutiveGatewayErrors inherit;
         consecutive5xxErrors    inherit;
         consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        inherit;
+        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
     }
     "spec.trafficPolicy.tls" {
         mode                    inherit;
@@ -138,7 +137,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         port                    inherit;
         loadBalancer            implemented;
         connectionPool          implemented;
-        outlierDetection        planned;
+        outlierDetection        implemented;
         tls                     planned;
     }
     "spec.trafficPolicy.portLevelSettings.port" { number inherit; }
@@ -196,12 +195,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
     }
     "spec.trafficPolicy.portLevelSettings.connectionPool" {
         tcp                     implemented;
-        http                    planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        http                    implemented;
     }
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp" {
-        maxConnections          planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        maxConnections          inherit;
         connectTimeout          inherit;
         tcpKeepalive            planned;
         maxConnectionDuration   planned;
@@ -215,23 +212,24 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.portLevelSettings.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection inherit;
+        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
-        idleTimeout             inherit;
-        h2UpgradePolicy         inherit;
-        useClientProtocol       inherit;
-        maxConcurrentStreams    inherit;
+        idleTimeout             planned;
+        h2UpgradePolicy         planned;
+        useClientProtocol       planned;
+        maxConcurrentStreams    planned;
     }
     "spec.trafficPolicy.portLevelSettings.outlierDetection" {
-        splitExternalLocalOriginErrors inherit;
-        consecutiveLocalOriginFailures inherit;
+        splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
+        consecutiveLocalOriginFailures planned
+            "mesh-proxy does not tell local-origin failures from the upstream's yet";
         consecutiveGatewayErrors inherit;
         consecutive5xxErrors    inherit;
         consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        inherit;
+        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
     }
     "spec.trafficPolicy.portLevelSettings.tls" {
         mode                    inherit;
@@ -249,7 +247,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy" {
         loadBalancer            implemented;
         connectionPool          implemented;
-        outlierDetection        planned;
+        outlierDetection        implemented;
         tls                     planned;
         portLevelSettings       implemented;
         tunnel                  not_planned
@@ -312,12 +310,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
     }
     "spec.subsets.trafficPolicy.connectionPool" {
         tcp                     implemented;
-        http                    planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        http                    implemented;
     }
     "spec.subsets.trafficPolicy.connectionPool.tcp" {
-        maxConnections          planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        maxConnections          inherit;
         connectTimeout          inherit;
         tcpKeepalive            planned;
         maxConnectionDuration   planned;
@@ -331,23 +327,24 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection inherit;
+        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
-        idleTimeout             inherit;
-        h2UpgradePolicy         inherit;
-        useClientProtocol       inherit;
-        maxConcurrentStreams    inherit;
+        idleTimeout             planned;
+        h2UpgradePolicy         planned;
+        useClientProtocol       planned;
+        maxConcurrentStreams    planned;
     }
     "spec.subsets.trafficPolicy.outlierDetection" {
-        splitExternalLocalOriginErrors inherit;
-        consecutiveLocalOriginFailures inherit;
+        splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
+        consecutiveLocalOriginFailures planned
+            "mesh-proxy does not tell local-origin failures from the upstream's yet";
         consecutiveGatewayErrors inherit;
         consecutive5xxErrors    inherit;
         consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        inherit;
+        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
     }
     "spec.subsets.trafficPolicy.tls" {
         mode                    inherit;
@@ -372,7 +369,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         port                    inherit;
         loadBalancer            implemented;
         connectionPool          implemented;
-        outlierDetection        planned;
+        outlierDetection        implemented;
         tls                     planned;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.port" { number inherit; }
@@ -432,12 +429,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
     }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool" {
         tcp                     implemented;
-        http                    planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        http                    implemented;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp" {
-        maxConnections          planned
-            "with circuit breaking: the proxy enforces no connection limits yet";
+        maxConnections          inherit;
         connectTimeout          inherit;
         tcpKeepalive            planned;
         maxConnectionDuration   planned;
@@ -451,23 +446,24 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection inherit;
+        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
-        idleTimeout             inherit;
-        h2UpgradePolicy         inherit;
-        useClientProtocol       inherit;
-        maxConcurrentStreams    inherit;
+        idleTimeout             planned;
+        h2UpgradePolicy         planned;
+        useClientProtocol       planned;
+        maxConcurrentStreams    planned;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.outlierDetection" {
-        splitExternalLocalOriginErrors inherit;
-        consecutiveLocalOriginFailures inherit;
+        splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
+        consecutiveLocalOriginFailures planned
+            "mesh-proxy does not tell local-origin failures from the upstream's yet";
         consecutiveGatewayErrors inherit;
         consecutive5xxErrors    inherit;
         consecutiveErrors       not_planned "deprecated by Istio: use consecutive5xxErrors";
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        inherit;
+        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.tls" {
         mode                    inherit;

@@ -21,7 +21,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         rewrite                 implemented;
         timeout                 implemented;
         retries                 implemented;
-        fault                   planned;
+        fault                   implemented;
         mirror                  planned;
         mirrors                 planned;
         mirrorPercent           not_planned "deprecated by Istio: use mirrorPercentage";
@@ -85,12 +85,12 @@ pub(super) const FIELDS: &[Entry] = fields! {
         fixedDelay              inherit;
         exponentialDelay        not_planned "Istio does not implement it either";
         percentage              inherit;
-        percent                 not_planned "deprecated by Istio: use percentage";
+        percent                 implemented "deprecated by Istio: use percentage";
     }
     "spec.http.fault.delay.percentage" { value inherit; }
     "spec.http.fault.abort" {
         httpStatus              inherit;
-        grpcStatus              inherit;
+        grpcStatus              planned "mesh-proxy cannot abort with a gRPC status yet";
         http2Error              not_planned "Istio does not implement it either";
         percentage              inherit;
     }

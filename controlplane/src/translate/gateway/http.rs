@@ -17,13 +17,9 @@ use envoy_types::pb::{
                 virtual_host::TlsRequirementType,
             },
         },
-        extensions::filters::{
-            http::router::v3::Router,
-            network::http_connection_manager::v3::{
-                HttpConnectionManager, HttpFilter, Rds,
-                http_connection_manager::{CodecType, RouteSpecifier},
-                http_filter,
-            },
+        extensions::filters::network::http_connection_manager::v3::{
+            HttpConnectionManager, Rds,
+            http_connection_manager::{CodecType, RouteSpecifier},
         },
     },
     google::protobuf::BoolValue,
@@ -33,7 +29,7 @@ use envoy_types::util::pack_any;
 use super::{Bound, Scope, bound_virtual_services, names};
 use crate::{
     model::Snapshot,
-    translate::{endpoint::socket_address, http_route},
+    translate::{endpoint::socket_address, fault, http_route, listener},
 };
 
 /// Istio's name for the route configuration of a gateway's HTTP port.
@@ -58,13 +54,8 @@ pub fn listener(port: u16, bind: &str) -> Listener {
             }),
             route_config_name: route_config_name(port),
         })),
-        http_filters: vec![HttpFilter {
-            name: "envoy.filters.http.router".to_string(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
-                Router::default(),
-            ))),
-            ..HttpFilter::default()
-        }],
+        // VirtualServices may fault requests, so the fault filter goes before the router.
+        http_filters: vec![fault::filter(), listener::router()],
         ..HttpConnectionManager::default()
     };
     Listener {

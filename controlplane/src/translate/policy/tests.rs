@@ -165,48 +165,90 @@ fn subset_beats_port_beats_rule() {
     );
 }
 
-/// Limits, outlier detection and consistent hashing are read but not translated: the proxy
-/// refuses finite circuit breakers and outlier detection.
+/// Each of web's clusters: its name, its four limits (connections, pending requests, requests,
+/// retries) and the consecutive 5xx errors its outlier detection ejects after, if it has one.
+fn web_limits(resources: &[Value]) -> Vec<(String, [u32; 4], Option<u32>)> {
+    let out = sidecar(&snapshot(resources), &proxy("front"));
+    let web = out.clusters.iter().filter(|c| c.name.ends_with(WEB));
+    web.map(|c: &Cluster| {
+        let thresholds = &c.circuit_breakers.as_ref().unwrap().thresholds;
+        assert_eq!(thresholds.len(), 1);
+        let t = &thresholds[0];
+        let limits = [
+            t.max_connections,
+            t.max_pending_requests,
+            t.max_requests,
+            t.max_retries,
+        ]
+        .map(|v| v.unwrap().value);
+        let ejects_after = c
+            .outlier_detection
+            .as_ref()
+            .map(|o| o.consecutive_5xx.unwrap().value);
+        (c.name.clone(), limits, ejects_after)
+    })
+    .collect()
+}
+
+/// Connection limits and outlier detection follow the precedence of the rest of the policy:
+/// a port-level entry replaces the rule's policy whole (so what it leaves out is unlimited, or
+/// not detected), a subset replaces the settings it sets, and a subset's own port-level entry
+/// replaces everything.
 #[test]
-fn limits_and_outlier_detection_are_not_sent() {
+fn limits_and_outlier_detection_follow_subset_port_rule_precedence() {
+    const MAX: u32 = u32::MAX;
     let rule = rule(
         "shop",
         "web",
         json!({
             "host": WEB,
             "trafficPolicy": {
-                "loadBalancer": {"consistentHash": {"useSourceIp": true}},
                 "connectionPool": {
                     "tcp": {"maxConnections": 1, "connectTimeout": "3s"},
-                    "http": {"http1MaxPendingRequests": 1, "http2MaxRequests": 2, "maxRetries": 3},
+                    "http": {"http1MaxPendingRequests": 2, "http2MaxRequests": 3, "maxRetries": 4},
                 },
-                "outlierDetection": {"consecutive5xxErrors": 1, "interval": "1s"},
+                "outlierDetection": {"consecutive5xxErrors": 5, "interval": "1s"},
+                "portLevelSettings": [
+                    {"port": {"number": 9090}, "outlierDetection": {"consecutive5xxErrors": 9}},
+                ],
             },
+            "subsets": [
+                {"name": "v1", "labels": {"version": "v1"},
+                 "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 10}}}},
+                {"name": "v2", "labels": {"version": "v2"},
+                 "trafficPolicy": {
+                     "outlierDetection": {"consecutive5xxErrors": 2},
+                     "portLevelSettings": [
+                         {"port": {"number": 8080},
+                          "connectionPool": {"http": {"maxRetries": 20}}},
+                     ],
+                 }},
+            ],
         }),
     );
-    let out = sidecar(&snapshot(&[web(), rule]), &proxy("front"));
-    let cluster: &Cluster = out
-        .clusters
-        .iter()
-        .find(|c| c.name == format!("outbound|8080||{WEB}"))
-        .unwrap();
-    assert_eq!(cluster.outlier_detection, None);
-    assert_eq!(cluster.lb_policy(), LbPolicy::LeastRequest);
-    assert_eq!(cluster.connect_timeout.unwrap().seconds, 3);
-    let thresholds = &cluster.circuit_breakers.as_ref().unwrap().thresholds;
-    let limits: Vec<_> = thresholds
-        .iter()
-        .map(|t| {
-            [
-                t.max_connections,
-                t.max_pending_requests,
-                t.max_requests,
-                t.max_retries,
-            ]
-            .map(|v| v.map(|v| v.value))
-        })
-        .collect();
-    assert_eq!(limits, [[Some(u32::MAX); 4]]);
+    let row = |name: &str, limits, ejects_after| (format!("{name}{WEB}"), limits, ejects_after);
+    assert_eq!(
+        web_limits(&[web(), rule]),
+        // Clusters come in name order: `outbound|8080||…` after its subsets.
+        [
+            row("outbound|8080|v1|", [10, MAX, MAX, MAX], Some(5)),
+            row("outbound|8080|v2|", [MAX, MAX, MAX, 20], None),
+            row("outbound|8080||", [1, 2, 3, 4], Some(5)),
+            row("outbound|9090|v1|", [10, MAX, MAX, MAX], Some(9)),
+            row("outbound|9090|v2|", [MAX; 4], Some(2)),
+            row("outbound|9090||", [MAX; 4], Some(9)),
+        ]
+    );
+}
+
+/// Without a rule, clusters are unlimited and eject nothing, as Istio's.
+#[test]
+fn without_a_rule_clusters_are_unlimited_and_eject_nothing() {
+    let row = |name: &str| (format!("{name}{WEB}"), [u32::MAX; 4], None);
+    assert_eq!(
+        web_limits(&[web()]),
+        [row("outbound|8080||"), row("outbound|9090||")]
+    );
 }
 
 fn chosen(resources: &[Value], proxy_namespace: &str) -> Option<String> {
