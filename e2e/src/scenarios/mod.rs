@@ -2,6 +2,7 @@
 //! the Istio config as it found it (bookinfo's gateway and nothing else), so they run in any
 //! order on one mesh.
 
+mod faults;
 mod resilience;
 mod routing;
 mod telemetry;
@@ -15,6 +16,7 @@ use std::{
 use anyhow::{Context, bail};
 use mesh_testing::Patience;
 
+pub use self::faults::{circuit_breaking, ratings_abort_for_jason, ratings_delay_for_jason};
 pub use self::resilience::control_plane_restart;
 pub use self::routing::{
     all_v1, default_load_balancing, jason_gets_v2, page_renders_through_the_gateway, reviews_50_50,
@@ -48,6 +50,15 @@ pub fn all<C: Cluster>() -> Vec<Scenario<C>> {
         ("jason to v2, everyone else to v1", jason_gets_v2),
         ("reviews 50% v1, 50% v3", reviews_50_50),
         ("reviews 80% v1, 20% v2", reviews_80_20),
+        (
+            "ratings delayed for jason: reviews time out",
+            ratings_delay_for_jason,
+        ),
+        (
+            "ratings abort for jason: reviews without ratings",
+            ratings_abort_for_jason,
+        ),
+        ("circuit breaking turns a burst away", circuit_breaking),
         (
             "proxies serve through a control-plane restart",
             control_plane_restart,
@@ -145,17 +156,16 @@ fn wait_for_only(
     )
 }
 
-/// Runs `check` with the destination rules and `virtual_service` applied, and removes them
-/// afterwards whether it passed or not.
+/// Runs `check` with bookinfo's destination rules and `files` applied, in order, and removes
+/// them afterwards, last first, whether it passed or not.
 fn with_rules(
     cluster: &impl Cluster,
-    virtual_service: &str,
+    files: &[PathBuf],
     check: impl FnOnce() -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let rules = [
-        networking("destination-rule-all.yaml"),
-        networking(virtual_service),
-    ];
+    let rules: Vec<PathBuf> = std::iter::once(networking("destination-rule-all.yaml"))
+        .chain(files.iter().cloned())
+        .collect();
     for file in &rules {
         cluster.apply(file)?;
     }
@@ -164,6 +174,13 @@ fn with_rules(
         cluster.delete(file)?;
     }
     result
+}
+
+/// A file of this suite's own config, in `e2e/manifests`.
+pub fn manifest(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("manifests")
+        .join(file)
 }
 
 /// Logs in as `user` through the gateway and returns the session cookie.

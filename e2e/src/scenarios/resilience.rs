@@ -3,7 +3,7 @@
 
 use anyhow::ensure;
 
-use super::{count_versions, wait_for_only, with_rules};
+use super::{count_versions, networking, wait_for_only, with_rules};
 use crate::cluster::Cluster;
 
 /// Pages loaded while the control plane is down.
@@ -21,7 +21,9 @@ pub fn control_plane_restart(cluster: &impl Cluster) -> anyhow::Result<()> {
         served.values().sum::<usize>() == PAGES_WITHOUT_CONTROL_PLANE,
         "pages served without the control plane: {served:?}"
     );
-    with_rules(cluster, "virtual-service-all-v1.yaml", || {
-        wait_for_only(cluster, "v1", None, 6)
-    })
+    with_rules(
+        cluster,
+        &[networking("virtual-service-all-v1.yaml")],
+        || wait_for_only(cluster, "v1", None, 6),
+    )
 }

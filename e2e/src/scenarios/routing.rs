@@ -3,7 +3,8 @@
 use anyhow::{bail, ensure};
 
 use super::{
-    CONFIG_PATIENCE, count_versions, eventually, login, product_page, wait_for_only, with_rules,
+    CONFIG_PATIENCE, count_versions, eventually, login, networking, product_page, wait_for_only,
+    with_rules,
 };
 use crate::{cluster::Cluster, http::HttpRequest};
 
@@ -66,32 +67,42 @@ pub fn default_load_balancing(cluster: &impl Cluster) -> anyhow::Result<()> {
 
 /// Istio's request-routing task, first step: everything to v1.
 pub fn all_v1(cluster: &impl Cluster) -> anyhow::Result<()> {
-    with_rules(cluster, "virtual-service-all-v1.yaml", || {
-        wait_for_only(cluster, "v1", None, 6)
-    })
+    with_rules(
+        cluster,
+        &[networking("virtual-service-all-v1.yaml")],
+        || wait_for_only(cluster, "v1", None, 6),
+    )
 }
 
 /// Istio's request-routing task, second step: jason sees v2, everyone else v1.
 pub fn jason_gets_v2(cluster: &impl Cluster) -> anyhow::Result<()> {
-    with_rules(cluster, "virtual-service-reviews-test-v2.yaml", || {
-        let jason = login(cluster, "jason")?;
-        wait_for_only(cluster, "v2", Some(&jason), 6)?;
-        wait_for_only(cluster, "v1", None, 6)
-    })
+    with_rules(
+        cluster,
+        &[networking("virtual-service-reviews-test-v2.yaml")],
+        || {
+            let jason = login(cluster, "jason")?;
+            wait_for_only(cluster, "v2", Some(&jason), 6)?;
+            wait_for_only(cluster, "v1", None, 6)
+        },
+    )
 }
 
 /// Istio's traffic-shifting task: half of the traffic to v3.
 pub fn reviews_50_50(cluster: &impl Cluster) -> anyhow::Result<()> {
-    with_rules(cluster, "virtual-service-reviews-50-v3.yaml", || {
-        split(cluster, &[("v1", 50), ("v3", 50)])
-    })
+    with_rules(
+        cluster,
+        &[networking("virtual-service-reviews-50-v3.yaml")],
+        || split(cluster, &[("v1", 50), ("v3", 50)]),
+    )
 }
 
 /// An 80/20 canary: a fifth of the traffic to v2.
 pub fn reviews_80_20(cluster: &impl Cluster) -> anyhow::Result<()> {
-    with_rules(cluster, "virtual-service-reviews-80-20.yaml", || {
-        split(cluster, &[("v1", 80), ("v2", 20)])
-    })
+    with_rules(
+        cluster,
+        &[networking("virtual-service-reviews-80-20.yaml")],
+        || split(cluster, &[("v1", 80), ("v2", 20)]),
+    )
 }
 
 /// Waits until only the versions of `weights` answer, then checks that `SPLIT_PAGES` pages
