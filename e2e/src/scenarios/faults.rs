@@ -4,8 +4,8 @@
 use anyhow::{bail, ensure};
 
 use super::{
-    CONFIG_PATIENCE, eventually, login, manifest, networking, product_page, wait_for_only,
-    with_rules,
+    CONFIG_PATIENCE, eventually, login, manifest, networking, product_page,
+    telemetry::requests_total, wait_for_only, with_rules,
 };
 use crate::cluster::Cluster;
 
@@ -87,7 +87,55 @@ pub fn circuit_breaking(cluster: &impl Cluster) -> anyhow::Result<()> {
                 bail!("status codes of {BURST} concurrent calls: {codes:?}");
             }
             Ok(())
-        })
+        })?;
+        // The 503s are the client sidecar's circuit breaker (`UO`), not reviews failing.
+        let metrics = cluster.proxy_admin("productpage-v1", "/stats/prometheus")?;
+        let overflows = requests_total(
+            &metrics,
+            &[
+                r#"reporter="source""#,
+                r#"destination_service_name="reviews""#,
+                r#"response_code="503""#,
+                r#"response_flags="UO""#,
+            ],
+        )?;
+        ensure!(overflows > 0.0, "no 503 UO to reviews in:\n{metrics}");
+        Ok(())
+    })
+}
+
+/// Istio's request-timeouts task: with ratings held 2 s and a 0.5 s timeout on reviews,
+/// productpage's sidecar answers 504 (`UT`) in reviews' place, and the page says reviews are
+/// unavailable.
+pub fn request_timeout(cluster: &impl Cluster) -> anyhow::Result<()> {
+    let rules = [
+        networking("virtual-service-all-v1.yaml"),
+        manifest("reviews-v2-timeout.yaml"),
+        manifest("ratings-delay-2s.yaml"),
+    ];
+    with_rules(cluster, &rules, || {
+        eventually("reviews times out", CONFIG_PATIENCE, || {
+            let page = product_page(cluster, None)?;
+            ensure!(
+                page.status == 200 && page.body.contains(REVIEWS_UNAVAILABLE),
+                "{}: {}",
+                page.status,
+                page.body
+            );
+            Ok(())
+        })?;
+        let metrics = cluster.proxy_admin("productpage-v1", "/stats/prometheus")?;
+        let timeouts = requests_total(
+            &metrics,
+            &[
+                r#"reporter="source""#,
+                r#"destination_service_name="reviews""#,
+                r#"response_code="504""#,
+                r#"response_flags="UT""#,
+            ],
+        )?;
+        ensure!(timeouts > 0.0, "no 504 UT to reviews in:\n{metrics}");
+        Ok(())
     })
 }
 

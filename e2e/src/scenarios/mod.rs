@@ -16,7 +16,9 @@ use std::{
 use anyhow::{Context, bail};
 use mesh_testing::Patience;
 
-pub use self::faults::{circuit_breaking, ratings_abort_for_jason, ratings_delay_for_jason};
+pub use self::faults::{
+    circuit_breaking, ratings_abort_for_jason, ratings_delay_for_jason, request_timeout,
+};
 pub use self::resilience::control_plane_restart;
 pub use self::routing::{
     all_v1, default_load_balancing, jason_gets_v2, page_renders_through_the_gateway, reviews_50_50,
@@ -59,6 +61,7 @@ pub fn all<C: Cluster>() -> Vec<Scenario<C>> {
             ratings_abort_for_jason,
         ),
         ("circuit breaking turns a burst away", circuit_breaking),
+        ("a request timeout answers 504 for reviews", request_timeout),
         (
             "proxies serve through a control-plane restart",
             control_plane_restart,

@@ -41,29 +41,26 @@ fn details_calls(cluster: &impl Cluster) -> anyhow::Result<[f64; 2]> {
     ];
     let source = cluster.proxy_admin("productpage-v1", "/stats/prometheus")?;
     let destination = cluster.proxy_admin("details-v1", "/stats/prometheus")?;
+    let with = |reporter| [&common[..], &[reporter]].concat();
     Ok([
-        counter(&source, &common, r#"reporter="source""#)?,
-        counter(&destination, &common, r#"reporter="destination""#)?,
+        requests_total(&source, &with(r#"reporter="source""#))?,
+        requests_total(&destination, &with(r#"reporter="destination""#))?,
     ])
 }
 
-/// The value of the `istio_requests_total` series that has every label of `labels` and
-/// `reporter`; 0 when there is none yet.
-fn counter(exposition: &str, labels: &[&str], reporter: &str) -> anyhow::Result<f64> {
-    let mut found = exposition.lines().filter(|line| {
-        line.starts_with("istio_requests_total{")
-            && line.contains(reporter)
-            && labels.iter().all(|label| line.contains(label))
-    });
-    let Some(line) = found.next() else {
-        return Ok(0.0);
-    };
-    ensure!(
-        found.next().is_none(),
-        "more than one series has {labels:?} {reporter}"
-    );
-    line.rsplit(' ')
-        .next()
-        .and_then(|value| value.parse().ok())
-        .with_context(|| format!("no value in {line:?}"))
+/// The sum of the `istio_requests_total` series that carry every label of `labels`; 0 when
+/// there is none yet.
+pub(super) fn requests_total(exposition: &str, labels: &[&str]) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for line in exposition.lines().filter(|line| {
+        line.starts_with("istio_requests_total{") && labels.iter().all(|l| line.contains(l))
+    }) {
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|value| value.parse().ok())
+            .with_context(|| format!("no value in {line:?}"))?;
+        total += value;
+    }
+    Ok(total)
 }
