@@ -3,7 +3,7 @@
 
 use anyhow::ensure;
 
-use super::{count_versions, networking, wait_for_only, with_rules};
+use super::{CONFIG_PATIENCE, count_versions, eventually, networking, wait_for_only, with_rules};
 use crate::cluster::Cluster;
 
 /// Pages loaded while the control plane is down.
@@ -12,6 +12,11 @@ const PAGES_WITHOUT_CONTROL_PLANE: usize = 20;
 /// With the control plane stopped, the page still renders through every proxy; once it is
 /// back, the proxies reconnect and a new routing rule takes effect.
 pub fn control_plane_restart(cluster: &impl Cluster) -> anyhow::Result<()> {
+    // The previous scenario's config removal must have reached the proxies before they are cut
+    // off from the control plane, or they would keep serving it.
+    eventually("pages render before the restart", CONFIG_PATIENCE, || {
+        count_versions(cluster, None, 3)
+    })?;
     cluster.stop_control_plane()?;
     let served = count_versions(cluster, None, PAGES_WITHOUT_CONTROL_PLANE);
     // Started again whatever the pages showed, so that later scenarios have a control plane.
