@@ -3,7 +3,7 @@
 
 use anyhow::{Context, ensure};
 
-use super::count_versions;
+use super::{CONFIG_PATIENCE, count_versions, eventually};
 use crate::cluster::Cluster;
 
 /// Pages loaded before the counters are read.
@@ -11,6 +11,10 @@ const PAGES: usize = 5;
 
 /// Both ends of productpage → details count every call, each labelled with both workloads.
 pub fn standard_metrics_name_both_ends(cluster: &impl Cluster) -> anyhow::Result<()> {
+    // Pages render again once the previous scenario's config is gone from every proxy.
+    eventually("pages render", CONFIG_PATIENCE, || {
+        count_versions(cluster, None, 3)
+    })?;
     let before = details_calls(cluster)?;
     count_versions(cluster, None, PAGES)?;
     let after = details_calls(cluster)?;
