@@ -13,11 +13,7 @@ use envoy_types::pb::{
             listener::v3::Listener, route::v3::RouteConfiguration,
         },
         service::discovery::v3::{
-            DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
-            Resource as DeltaResource,
-            aggregated_discovery_service_server::{
-                AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
-            },
+            DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource as DeltaResource,
         },
     },
     google::protobuf::Any,
@@ -35,155 +31,10 @@ use mesh_xds::{
     resource::{Resource, ResourceType},
 };
 use rand::{SeedableRng, rngs::SmallRng};
-use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
-use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::{
-    Request, Response, Status, Streaming,
-    transport::{Server, server::TcpIncoming},
-};
 
-const PATIENCE: Duration = Duration::from_secs(10);
+mod ads_support;
 
-// === The fake control plane ===
-
-/// One ADS stream as the test sees it.
-struct Stream<Req, Resp> {
-    requests: mpsc::UnboundedReceiver<Req>,
-    responses: mpsc::UnboundedSender<Result<Resp, Status>>,
-}
-
-type SotwStream = Stream<DiscoveryRequest, DiscoveryResponse>;
-type DeltaStream = Stream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-
-#[derive(Clone)]
-struct FakeAds {
-    sotw: mpsc::UnboundedSender<SotwStream>,
-    delta: mpsc::UnboundedSender<DeltaStream>,
-}
-
-struct Control {
-    address: SocketAddr,
-    sotw: mpsc::UnboundedReceiver<SotwStream>,
-    delta: mpsc::UnboundedReceiver<DeltaStream>,
-    server: JoinHandle<()>,
-}
-
-fn open<Req, Resp>(
-    mut incoming: Streaming<Req>,
-) -> (
-    Stream<Req, Resp>,
-    UnboundedReceiverStream<Result<Resp, Status>>,
-)
-where
-    Req: prost::Message + Default + Send + 'static,
-{
-    let (req_tx, requests) = mpsc::unbounded_channel();
-    let (responses, resp_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(request)) = incoming.message().await {
-            if req_tx.send(request).is_err() {
-                break;
-            }
-        }
-    });
-    (
-        Stream {
-            requests,
-            responses,
-        },
-        UnboundedReceiverStream::new(resp_rx),
-    )
-}
-
-#[tonic::async_trait]
-impl AggregatedDiscoveryService for FakeAds {
-    type StreamAggregatedResourcesStream =
-        UnboundedReceiverStream<Result<DiscoveryResponse, Status>>;
-    type DeltaAggregatedResourcesStream =
-        UnboundedReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
-
-    async fn stream_aggregated_resources(
-        &self,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        let (stream, responses) = open(request.into_inner());
-        self.sotw
-            .send(stream)
-            .map_err(|_| Status::unavailable("test over"))?;
-        Ok(Response::new(responses))
-    }
-
-    async fn delta_aggregated_resources(
-        &self,
-        request: Request<Streaming<DeltaDiscoveryRequest>>,
-    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        let (stream, responses) = open(request.into_inner());
-        self.delta
-            .send(stream)
-            .map_err(|_| Status::unavailable("test over"))?;
-        Ok(Response::new(responses))
-    }
-}
-
-impl Control {
-    /// A fake control plane on `address` (port 0 for any).
-    async fn start(address: SocketAddr) -> Self {
-        let listener = TcpListener::bind(address).await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let (sotw_tx, sotw) = mpsc::unbounded_channel();
-        let (delta_tx, delta) = mpsc::unbounded_channel();
-        let fake = FakeAds {
-            sotw: sotw_tx,
-            delta: delta_tx,
-        };
-        let server = tokio::spawn(async move {
-            let _ = Server::builder()
-                .add_service(AggregatedDiscoveryServiceServer::new(fake))
-                .serve_with_incoming(TcpIncoming::from(listener))
-                .await;
-        });
-        Self {
-            address,
-            sotw,
-            delta,
-            server,
-        }
-    }
-
-    async fn sotw_stream(&mut self) -> SotwStream {
-        within(self.sotw.recv()).await.expect("the server is up")
-    }
-
-    async fn delta_stream(&mut self) -> DeltaStream {
-        within(self.delta.recv()).await.expect("the server is up")
-    }
-
-    /// Stops accepting; open streams end when the test drops them.
-    fn stop(self) -> SocketAddr {
-        self.server.abort();
-        self.address
-    }
-}
-
-impl<Req, Resp> Stream<Req, Resp> {
-    async fn next(&mut self) -> Req {
-        within(self.requests.recv())
-            .await
-            .expect("the client keeps the stream open")
-    }
-
-    fn send(&self, response: Resp) {
-        self.responses
-            .send(Ok(response))
-            .expect("the stream is open");
-    }
-}
-
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, future)
-        .await
-        .expect("the client did not answer in time")
-}
+use self::ads_support::{Control, within};
 
 // === Resources ===
 
