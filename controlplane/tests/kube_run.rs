@@ -5,6 +5,7 @@
 // The helpers below are test code too: a failure should panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ads_sidecar;
 mod fake_api;
 
 use std::{net::SocketAddr, time::Duration};
@@ -15,10 +16,7 @@ use envoy_types::pb::{
             core::v3::{Node, address, socket_address::PortSpecifier},
             endpoint::v3::{ClusterLoadAssignment, lb_endpoint::HostIdentifier},
         },
-        service::discovery::v3::{
-            DiscoveryRequest, DiscoveryResponse,
-            aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
-        },
+        service::discovery::v3::DiscoveryResponse,
     },
     google::protobuf::{Struct, value::Kind},
 };
@@ -30,18 +28,13 @@ use mesh_controlplane::{
 };
 use mesh_xds::{Resource, ResourceType};
 use serde_json::json;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-    sync::mpsc,
-    time::timeout,
+use tokio::time::timeout;
+
+use self::{
+    ads_sidecar::{PATIENCE, Sidecar, get, names},
+    fake_api::FakeApi,
 };
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::Streaming;
 
-use self::fake_api::FakeApi;
-
-const PATIENCE: Duration = Duration::from_secs(10);
 const NODE_ID: &str = "sidecar~198.18.0.10~productpage-v1-1.default~default.svc.cluster.local";
 const RATINGS: &str = "outbound|9080||ratings.default.svc.cluster.local";
 
@@ -89,86 +82,6 @@ fn kubeconfig(dir: &std::path::Path, server: SocketAddr) -> std::path::PathBuf {
 }
 
 /// `GET path` on the monitoring server: the status code and the body.
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let exchange = async {
-        let mut stream = TcpStream::connect(address).await.unwrap();
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        response
-    };
-    let response = timeout(PATIENCE, exchange).await.expect("an HTTP answer");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        body.into(),
-    )
-}
-
-/// One ADS stream of the test's sidecar.
-struct Sidecar {
-    requests: mpsc::Sender<DiscoveryRequest>,
-    responses: Streaming<DiscoveryResponse>,
-}
-
-impl Sidecar {
-    /// Connects and asks for every cluster: what a starting Envoy sends first.
-    async fn connect(address: SocketAddr) -> (Sidecar, DiscoveryResponse) {
-        let mut client = AggregatedDiscoveryServiceClient::connect(format!("http://{address}"))
-            .await
-            .unwrap();
-        let (requests, rx) = mpsc::channel(8);
-        let responses = client
-            .stream_aggregated_resources(ReceiverStream::new(rx))
-            .await
-            .unwrap()
-            .into_inner();
-        let mut sidecar = Sidecar {
-            requests,
-            responses,
-        };
-        let clusters = sidecar.subscribe(ResourceType::Cluster, &[]).await;
-        (sidecar, clusters)
-    }
-
-    async fn send(&self, kind: ResourceType, names: &[&str], acked: Option<&DiscoveryResponse>) {
-        let request = DiscoveryRequest {
-            node: Some(node()),
-            type_url: kind.type_url().to_string(),
-            resource_names: names.iter().map(|n| n.to_string()).collect(),
-            version_info: acked.map(|r| r.version_info.clone()).unwrap_or_default(),
-            response_nonce: acked.map(|r| r.nonce.clone()).unwrap_or_default(),
-            ..DiscoveryRequest::default()
-        };
-        self.requests.send(request).await.unwrap();
-    }
-
-    async fn next(&mut self) -> DiscoveryResponse {
-        timeout(PATIENCE, self.responses.message())
-            .await
-            .expect("a response in time")
-            .unwrap()
-            .expect("the stream is open")
-    }
-
-    async fn subscribe(&mut self, kind: ResourceType, names: &[&str]) -> DiscoveryResponse {
-        self.send(kind, names, None).await;
-        let response = self.next().await;
-        assert_eq!(response.type_url, kind.type_url());
-        self.send(kind, names, Some(&response)).await;
-        response
-    }
-}
-
-fn names(response: &DiscoveryResponse) -> Vec<String> {
-    let resources = response.resources.iter();
-    resources
-        .map(|any| Resource::decode_any(any).unwrap().name().to_string())
-        .collect()
-}
-
 /// The `address:port` of every endpoint of a load assignment response.
 fn addresses(response: &DiscoveryResponse) -> Vec<String> {
     let mut out = Vec::new();
@@ -231,7 +144,13 @@ async fn serves_a_cluster_once_listed_and_pushes_its_changes() {
         get(monitoring, "/ready").await,
         (503, "not ready\n".to_string())
     );
-    let mut early = tokio::spawn(Sidecar::connect(control_plane.xds_address()));
+    let xds = control_plane.xds_address();
+    let mut early = tokio::spawn(async move {
+        // What a starting Envoy sends first: every cluster.
+        let mut sidecar = Sidecar::connect(xds, node()).await;
+        let clusters = sidecar.subscribe(ResourceType::Cluster, &[]).await;
+        (sidecar, clusters)
+    });
     assert!(
         timeout(Duration::from_millis(300), &mut early)
             .await

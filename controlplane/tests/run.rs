@@ -4,6 +4,8 @@
 // The helpers below are test code too: a failure should panic.
 #![allow(clippy::unwrap_used)]
 
+mod ads_sidecar;
+
 use std::{fs, net::SocketAddr, path::Path, time::Duration};
 
 use envoy_types::pb::{
@@ -12,10 +14,7 @@ use envoy_types::pb::{
             core::v3::Node,
             route::v3::{RouteConfiguration, route::Action},
         },
-        service::discovery::v3::{
-            DiscoveryRequest, DiscoveryResponse,
-            aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
-        },
+        service::discovery::v3::DiscoveryResponse,
     },
     google::protobuf::{self, Struct, value::Kind},
 };
@@ -28,17 +27,10 @@ use mesh_controlplane::{
 use mesh_testing::eventually;
 use mesh_xds::{Resource, ResourceType};
 use serde_json::Value;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-    sync::mpsc,
-    time::timeout,
-};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::Streaming;
+use tokio::time::timeout;
 
-/// Bounds every wait; a correct control plane answers in milliseconds.
-const PATIENCE: Duration = Duration::from_secs(10);
+use self::ads_sidecar::{PATIENCE, Sidecar, get, names, resources};
+
 const NODE_ID: &str = "sidecar~198.18.0.10~productpage-v1-1.default~default.svc.cluster.local";
 const BOOKINFO: &str = include_str!("data/bookinfo.yaml");
 const RATINGS_TIMEOUT: &str = "\
@@ -100,97 +92,14 @@ fn save(dir: &Path, name: &str, text: &str) {
     fs::rename(&temporary, dir.join(name)).unwrap();
 }
 
-/// `GET path` on the monitoring server: the status code and the body.
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let exchange = async {
-        let mut stream = TcpStream::connect(address).await.unwrap();
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        response
-    };
-    let response = timeout(PATIENCE, exchange)
-        .await
-        .expect("no HTTP answer in time");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let code = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (code, body.to_string())
+fn as_strs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
 }
 
 async fn get_json(address: SocketAddr, path: &str) -> Value {
     let (code, body) = get(address, path).await;
     assert_eq!(code, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
-}
-
-/// One ADS stream of the test's sidecar.
-struct Sidecar {
-    requests: mpsc::Sender<DiscoveryRequest>,
-    responses: Streaming<DiscoveryResponse>,
-}
-
-impl Sidecar {
-    async fn connect(address: SocketAddr) -> Sidecar {
-        let mut client = AggregatedDiscoveryServiceClient::connect(format!("http://{address}"))
-            .await
-            .unwrap();
-        let (requests, rx) = mpsc::channel(8);
-        let responses = client
-            .stream_aggregated_resources(ReceiverStream::new(rx))
-            .await
-            .unwrap()
-            .into_inner();
-        Sidecar {
-            requests,
-            responses,
-        }
-    }
-
-    async fn send(&self, kind: ResourceType, names: &[String], acked: Option<&DiscoveryResponse>) {
-        let request = DiscoveryRequest {
-            node: Some(node()),
-            type_url: kind.type_url().to_string(),
-            resource_names: names.to_vec(),
-            version_info: acked.map(|r| r.version_info.clone()).unwrap_or_default(),
-            response_nonce: acked.map(|r| r.nonce.clone()).unwrap_or_default(),
-            ..DiscoveryRequest::default()
-        };
-        self.requests.send(request).await.unwrap();
-    }
-
-    async fn next(&mut self) -> DiscoveryResponse {
-        timeout(PATIENCE, self.responses.message())
-            .await
-            .expect("no response in time")
-            .unwrap()
-            .expect("the stream ended")
-    }
-
-    /// Subscribes to `kind` and ACKs the response.
-    async fn subscribe(&mut self, kind: ResourceType, names: &[String]) -> DiscoveryResponse {
-        self.send(kind, names, None).await;
-        let response = self.next().await;
-        assert_eq!(response.type_url, kind.type_url());
-        self.send(kind, names, Some(&response)).await;
-        response
-    }
-}
-
-fn resources(response: &DiscoveryResponse) -> Vec<Resource> {
-    response
-        .resources
-        .iter()
-        .map(|any| Resource::decode_any(any).unwrap())
-        .collect()
-}
-
-fn names(response: &DiscoveryResponse) -> Vec<String> {
-    resources(response)
-        .iter()
-        .map(|r| r.name().to_string())
-        .collect()
 }
 
 /// The timeout of the first route of the ratings virtual host, in seconds.
@@ -233,7 +142,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
     );
 
     // Envoy's order: clusters, their endpoints, listeners, their routes.
-    let mut sidecar = Sidecar::connect(control_plane.xds_address()).await;
+    let mut sidecar = Sidecar::connect(control_plane.xds_address(), node()).await;
     let clusters = sidecar.subscribe(ResourceType::Cluster, &[]).await;
     let eds_names: Vec<String> = names(&clusters)
         .into_iter()
@@ -250,7 +159,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
         ]
     );
     let endpoints = sidecar
-        .subscribe(ResourceType::ClusterLoadAssignment, &eds_names)
+        .subscribe(ResourceType::ClusterLoadAssignment, &as_strs(&eds_names))
         .await;
     assert_eq!(names(&endpoints), eds_names);
     let listeners = sidecar.subscribe(ResourceType::Listener, &[]).await;
@@ -265,7 +174,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
     );
     let route_names = vec!["9080".to_string()];
     let routes = sidecar
-        .subscribe(ResourceType::RouteConfiguration, &route_names)
+        .subscribe(ResourceType::RouteConfiguration, &as_strs(&route_names))
         .await;
     assert_eq!(ratings_timeout(&route_configuration(&routes)), Some(0));
 
@@ -277,7 +186,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
     sidecar
         .send(
             ResourceType::RouteConfiguration,
-            &route_names,
+            &as_strs(&route_names),
             Some(&pushed),
         )
         .await;
@@ -361,7 +270,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
         .await
         .expect("the control plane stops in time")
         .unwrap();
-    let end = timeout(PATIENCE, sidecar.responses.message())
+    let end = timeout(PATIENCE, sidecar.message())
         .await
         .expect("the stream ends in time");
     assert!(matches!(end, Ok(None)), "{end:?}");
