@@ -12,7 +12,7 @@ fn spec(upstream: &Upstream, protocol: Protocol, mode: Mode, max_requests: u64) 
     LoadSpec {
         target: match protocol {
             Protocol::Tcp => upstream.tcp,
-            Protocol::Http1 | Protocol::H2c => upstream.http,
+            Protocol::Http1 | Protocol::H2c | Protocol::Grpc => upstream.http,
         },
         protocol,
         mode,
@@ -69,9 +69,9 @@ async fn a_closed_loop_stops_at_its_request_budget() {
 }
 
 #[tokio::test]
-async fn h2c_and_tcp_echo_are_answered() {
+async fn h2c_grpc_and_tcp_echo_are_answered() {
     let upstream = Upstream::start(None).unwrap();
-    for protocol in [Protocol::H2c, Protocol::Tcp] {
+    for protocol in [Protocol::H2c, Protocol::Grpc, Protocol::Tcp] {
         let load = spec(&upstream, protocol, Mode::Closed { connections: 3 }, 90);
         let outcome = load::run(&load).await.unwrap();
         assert_eq!((outcome.requests, outcome.errors), (90, 0), "{protocol:?}");
@@ -112,4 +112,13 @@ async fn a_dead_target_fails_to_start() {
     };
     let error = load::run(&load).await.unwrap_err();
     assert_eq!(error.to_string(), format!("connecting to {addr}"));
+}
+
+#[test]
+fn the_grpc_frame_is_one_whole_message() {
+    use xtask::bench::load::client::GRPC_FRAME;
+    let (header, message) = GRPC_FRAME.split_at(5);
+    assert_eq!(header[0], 0, "uncompressed");
+    let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
+    assert_eq!(length as usize, message.len());
 }

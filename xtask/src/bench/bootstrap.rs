@@ -24,6 +24,9 @@ pub struct Hop {
     pub next: SocketAddr,
     /// What the traffic is.
     pub protocol: Protocol,
+    /// Services configured besides the route every request takes: a cluster and a virtual
+    /// host each, as a sidecar of a mesh that size holds (HTTP hops only).
+    pub services: usize,
 }
 
 const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
@@ -45,9 +48,59 @@ pub fn bootstrap(hop: &Hop) -> Value {
                 "address": socket_address(hop.listen),
                 "filter_chains": [{ "filters": [network_filter(hop, cluster_name)] }],
             }],
-            "clusters": [cluster(hop, cluster_name)],
+            "clusters": clusters(hop, cluster_name),
         },
     })
+}
+
+/// The next hop's cluster, then one per configured service, each holding the next hop too.
+fn clusters(hop: &Hop, cluster_name: &str) -> Vec<Value> {
+    std::iter::once(cluster(hop, cluster_name))
+        .chain((0..services(hop)).map(|i| cluster(hop, &service_cluster(i))))
+        .collect()
+}
+
+fn services(hop: &Hop) -> usize {
+    if hop.protocol == Protocol::Tcp {
+        0
+    } else {
+        hop.services
+    }
+}
+
+/// Istio's name for the cluster of a service's port.
+fn service_cluster(i: usize) -> String {
+    format!("outbound|80||{}", service_host(i))
+}
+
+fn service_host(i: usize) -> String {
+    format!("svc-{i}.bench.svc.cluster.local")
+}
+
+/// One virtual host per configured service, as Istio names and matches them, then the
+/// catch-all that every benchmark request takes.
+fn virtual_hosts(hop: &Hop, cluster_name: &str) -> Vec<Value> {
+    (0..services(hop))
+        .map(|i| {
+            let host = service_host(i);
+            json!({
+                "name": format!("{host}:80"),
+                "domains": [host.clone(), format!("{host}:80"), format!("svc-{i}.bench")],
+                "routes": [{
+                    "match": { "prefix": "/" },
+                    "route": { "cluster": service_cluster(i) },
+                }],
+            })
+        })
+        .chain(std::iter::once(json!({
+            "name": "bench",
+            "domains": ["*"],
+            "routes": [{
+                "match": { "prefix": "/" },
+                "route": { "cluster": cluster_name },
+            }],
+        })))
+        .collect()
 }
 
 fn network_filter(hop: &Hop, cluster_name: &str) -> Value {
@@ -70,14 +123,7 @@ fn network_filter(hop: &Hop, cluster_name: &str) -> Value {
             "codec_type": "AUTO",
             "route_config": {
                 "name": "bench",
-                "virtual_hosts": [{
-                    "name": "bench",
-                    "domains": ["*"],
-                    "routes": [{
-                        "match": { "prefix": "/" },
-                        "route": { "cluster": cluster_name },
-                    }],
-                }],
+                "virtual_hosts": virtual_hosts(hop, cluster_name),
             },
             "http_filters": [{
                 "name": "envoy.filters.http.router",
@@ -99,7 +145,7 @@ fn cluster(hop: &Hop, cluster_name: &str) -> Value {
             }],
         },
     });
-    if hop.protocol == Protocol::H2c {
+    if matches!(hop.protocol, Protocol::H2c | Protocol::Grpc) {
         // Upstream connections speak what the client spoke: HTTP/2 end to end.
         cluster["typed_extension_protocol_options"] = json!({
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -128,7 +174,58 @@ mod tests {
             admin: "127.0.0.1:4002".parse().unwrap(),
             next: "127.0.0.1:4003".parse().unwrap(),
             protocol,
+            services: 0,
         }
+    }
+
+    #[test]
+    fn configured_services_add_a_cluster_and_a_virtual_host_each() {
+        let value = bootstrap(&Hop {
+            services: 3,
+            ..hop(Protocol::Http1)
+        });
+        let clusters = value["static_resources"]["clusters"].as_array().unwrap();
+        let names: Vec<&str> = clusters
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "next_hop",
+                "outbound|80||svc-0.bench.svc.cluster.local",
+                "outbound|80||svc-1.bench.svc.cluster.local",
+                "outbound|80||svc-2.bench.svc.cluster.local",
+            ]
+        );
+        let hcm = &value["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"];
+        let hosts = hcm["route_config"]["virtual_hosts"].as_array().unwrap();
+        assert_eq!(hosts.len(), 4);
+        assert_eq!(
+            hosts[2],
+            json!({
+                "name": "svc-2.bench.svc.cluster.local:80",
+                "domains": ["svc-2.bench.svc.cluster.local", "svc-2.bench.svc.cluster.local:80",
+                            "svc-2.bench"],
+                "routes": [{
+                    "match": { "prefix": "/" },
+                    "route": { "cluster": "outbound|80||svc-2.bench.svc.cluster.local" },
+                }],
+            })
+        );
+        assert_eq!(hosts[3]["domains"], json!(["*"]));
+        // A TCP hop has no routes to add them to.
+        let tcp = bootstrap(&Hop {
+            services: 3,
+            ..hop(Protocol::Tcp)
+        });
+        assert_eq!(
+            tcp["static_resources"]["clusters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

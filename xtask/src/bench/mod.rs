@@ -9,6 +9,7 @@
 
 pub mod bootstrap;
 pub mod cross_check;
+pub mod footprint;
 pub mod histogram;
 pub mod load;
 pub mod procfs;
@@ -88,6 +89,7 @@ impl Plan {
                 (Protocol::Http1, open(1000)),
                 (Protocol::Http1, open(5000)),
                 (Protocol::H2c, open(1000)),
+                (Protocol::Grpc, open(1000)),
                 (Protocol::Tcp, open(1000)),
             ]
         } else {
@@ -98,6 +100,8 @@ impl Plan {
                 (Protocol::H2c, closed),
                 (Protocol::H2c, open(1000)),
                 (Protocol::H2c, open(5000)),
+                (Protocol::Grpc, closed),
+                (Protocol::Grpc, open(1000)),
                 (Protocol::Tcp, closed),
                 (Protocol::Tcp, open(1000)),
             ]

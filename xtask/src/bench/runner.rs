@@ -12,12 +12,12 @@ use std::{
 use anyhow::Context as _;
 
 use super::{
-    BenchArgs, MAX_REQUESTS_PER_RUN, Plan,
+    BenchArgs, MAX_REQUESTS_PER_RUN, Plan, footprint,
     histogram::Latencies,
     load::{self, LoadSpec, Mode, client::Protocol},
     procfs,
     report::{self, Measurement, Report, Scenario, Settings, Unavailable},
-    topology::{Deployment, Launcher, Topology},
+    topology::{Deployment, Launcher, ProxyKind, Topology},
     upstream::Upstream,
 };
 
@@ -108,7 +108,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     for protocol in protocols {
         let target = match protocol {
             Protocol::Tcp => upstream.tcp,
-            Protocol::Http1 | Protocol::H2c => upstream.http,
+            Protocol::Http1 | Protocol::H2c | Protocol::Grpc => upstream.http,
         };
         let mut deployed: Vec<(Topology, Deployment, Option<u64>)> = Vec::new();
         for topology in Topology::ALL {
@@ -186,6 +186,43 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
         }
         // Dropping the deployments stops their proxies before the next protocol starts.
     }
+    let mut footprint = Vec::new();
+    for &services in footprint::sizes(args.quick) {
+        for (kind, topology, available) in [
+            (
+                ProxyKind::Mesh,
+                Topology::MeshOneHop,
+                launcher.mesh.is_some(),
+            ),
+            (
+                ProxyKind::Envoy,
+                Topology::EnvoyOneHop,
+                launcher.envoy.is_some(),
+            ),
+        ] {
+            // A missing binary is reported once, above.
+            if !available {
+                continue;
+            }
+            eprintln!("bench: memory of {} with {services} services", kind.label());
+            base_id += 1;
+            let measured = footprint::measure(
+                &launcher,
+                &runtime,
+                upstream.http,
+                (kind, services),
+                plan.run,
+                base_id,
+            );
+            match measured {
+                Ok(measured) => footprint.push(measured),
+                Err(error) => unavailable.push(Unavailable {
+                    topology,
+                    reason: format!("memory with {services} services: {error:#}"),
+                }),
+            }
+        }
+    }
     drop(upstream);
 
     let scenarios = plan
@@ -214,6 +251,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
         },
         unavailable,
         scenarios,
+        footprint,
     };
     write(&out, &report)
 }

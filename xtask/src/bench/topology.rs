@@ -38,7 +38,8 @@ pub enum Topology {
 }
 
 /// Which proxy a topology runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProxyKind {
     /// mesh-proxy.
     Mesh,
@@ -123,6 +124,26 @@ impl Topology {
     }
 }
 
+// === impl ProxyKind ===
+
+impl ProxyKind {
+    /// The name the report uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProxyKind::Mesh => "mesh-proxy",
+            ProxyKind::Envoy => "Envoy",
+        }
+    }
+
+    /// A name fit for a file name.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProxyKind::Mesh => "mesh",
+            ProxyKind::Envoy => "envoy",
+        }
+    }
+}
+
 // === impl Launcher ===
 
 impl Launcher {
@@ -156,6 +177,7 @@ impl Launcher {
                 admin: free_port()?,
                 next,
                 protocol,
+                services: 0,
             };
             *base_id += 1;
             let proxy = self.start(kind, hop, *base_id)?;
@@ -169,7 +191,9 @@ impl Launcher {
         })
     }
 
-    fn start(&self, kind: ProxyKind, hop: Hop, base_id: u32) -> anyhow::Result<Proxy> {
+    /// Starts one `kind` proxy serving `hop` and waits until it is ready. `base_id` must
+    /// differ from every other running Envoy's.
+    pub fn start(&self, kind: ProxyKind, hop: Hop, base_id: u32) -> anyhow::Result<Proxy> {
         let config = self.dir.join(format!("{}.json", hop.name));
         std::fs::write(&config, serde_json::to_vec_pretty(&bootstrap(&hop))?)
             .with_context(|| format!("writing {}", config.display()))?;
@@ -311,7 +335,7 @@ fn probe_admin(admin: SocketAddr) -> Admin {
 }
 
 /// A port of 127.0.0.1 that was free a moment ago.
-fn free_port() -> anyhow::Result<SocketAddr> {
+pub(crate) fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?)
 }

@@ -1,5 +1,6 @@
 //! The upstream of every topology: an HTTP server (HTTP/1.1 and h2c on one port) answering 200
-//! with a small fixed body, and a TCP echo server. Both run in this process, on a thread and
+//! with a small fixed body, or a gRPC call with its own message and `grpc-status: 0`, and a TCP
+//! echo server. Both run in this process, on a thread and
 //! runtime of their own, so the figures of the load generator's runtime are not theirs.
 
 use std::{
@@ -15,7 +16,8 @@ use std::{
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use http_body_util::Full;
+use http::{HeaderMap, HeaderValue, header};
+use http_body_util::{BodyExt as _, Full, combinators::UnsyncBoxBody};
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
@@ -114,14 +116,14 @@ async fn serve_http(listener: TcpListener, stall: Option<Stall>) {
     while let Ok((stream, _)) = listener.accept().await {
         let _ = stream.set_nodelay(true);
         let served = served.clone();
-        let service = service_fn(move |_request: Request<Incoming>| {
+        let service = service_fn(move |request: Request<Incoming>| {
             let served = served.clone();
             async move {
                 let nth = served.fetch_add(1, Ordering::Relaxed) + 1;
                 if let Some(stall) = stall.filter(|stall| stall.nth == nth) {
                     tokio::time::sleep(stall.delay).await;
                 }
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(BODY))))
+                Ok::<_, Infallible>(answer(request).await)
             }
         });
         tokio::spawn(async move {
@@ -130,6 +132,38 @@ async fn serve_http(listener: TcpListener, stall: Option<Stall>) {
                 .await;
         });
     }
+}
+
+type Body = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// A gRPC call's own message back, with `grpc-status: 0`; anything else the fixed body.
+async fn answer(request: Request<Incoming>) -> Response<Body> {
+    let grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let full = |bytes: Bytes| Full::new(bytes).map_err(|e| match e {});
+    // A request whose body broke off gets an answer that counts as an error; its connection
+    // is gone anyway.
+    let Ok(body) = request.into_body().collect().await else {
+        let mut response = Response::new(full(Bytes::new()).boxed_unsync());
+        *response.status_mut() = http::StatusCode::BAD_REQUEST;
+        return response;
+    };
+    if !grpc {
+        return Response::new(full(Bytes::from_static(BODY)).boxed_unsync());
+    }
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let body = full(body.to_bytes())
+        .with_trailers(async move { Some(Ok(trailers)) })
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    response
 }
 
 async fn serve_echo(listener: TcpListener) {

@@ -1,5 +1,5 @@
 //! One client connection of the load generator, for each protocol: HTTP/1.1, HTTP/2 with prior
-//! knowledge (h2c), or a raw TCP echo.
+//! knowledge (h2c), gRPC unary calls over h2c, or a raw TCP echo.
 //!
 //! Connections are hyper's low-level client connections, one per task, so that the generator
 //! decides exactly how many connections are open and what each one sends (a pooled client
@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt as _, Empty};
+use http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,13 @@ use tokio::{
 pub const ECHO_PAYLOAD: &[u8; 64] =
     b"mesh.rs bench: sixty-four bytes that the echo server returns...\n";
 
+/// The path of the gRPC method the load generator calls.
+pub const GRPC_PATH: &str = "/mesh.bench.Echo/Unary";
+
+/// One gRPC message frame (uncompressed flag, big-endian length, then the message): the
+/// request of every call, which the upstream sends back as the response.
+pub const GRPC_FRAME: &[u8] = b"\x00\x00\x00\x00\x13\x0a\x11mesh.rs bench rpc";
+
 /// What the load generator speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +38,9 @@ pub enum Protocol {
     Http1,
     /// HTTP/2 without TLS, with prior knowledge; one stream at a time per connection.
     H2c,
+    /// gRPC unary calls over h2c: a POST of one message frame, answered with one frame and
+    /// `grpc-status: 0` in the trailers; one call at a time per connection.
+    Grpc,
     /// A raw TCP connection: each request is 64 bytes written and the same 64 read back.
     Tcp,
 }
@@ -42,6 +52,8 @@ pub enum Connection {
     Http1(http1::SendRequest<Empty<Bytes>>, String),
     /// An HTTP/2 connection.
     H2c(http2::SendRequest<Empty<Bytes>>, String),
+    /// An HTTP/2 connection for gRPC calls.
+    Grpc(http2::SendRequest<Full<Bytes>>, String),
     /// A TCP connection to an echo server.
     Tcp(TcpStream),
 }
@@ -54,6 +66,7 @@ impl Protocol {
         match self {
             Protocol::Http1 => "HTTP/1.1",
             Protocol::H2c => "h2c",
+            Protocol::Grpc => "gRPC unary",
             Protocol::Tcp => "TCP echo",
         }
     }
@@ -63,6 +76,7 @@ impl Protocol {
         match self {
             Protocol::Http1 => "http1",
             Protocol::H2c => "h2c",
+            Protocol::Grpc => "grpc",
             Protocol::Tcp => "tcp",
         }
     }
@@ -91,6 +105,15 @@ impl Connection {
                 tokio::spawn(connection);
                 Ok(Connection::H2c(sender, format!("http://{addr}/")))
             }
+            Protocol::Grpc => {
+                let (sender, connection) =
+                    http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+                tokio::spawn(connection);
+                Ok(Connection::Grpc(
+                    sender,
+                    format!("http://{addr}{GRPC_PATH}"),
+                ))
+            }
             Protocol::Tcp => Ok(Connection::Tcp(stream)),
         }
     }
@@ -113,6 +136,15 @@ impl Connection {
                 let response = sender.send_request(request).await?;
                 check_response(response).await
             }
+            Connection::Grpc(sender, uri) => {
+                sender.ready().await?;
+                let request = Request::post(uri.as_str())
+                    .header(header::CONTENT_TYPE, "application/grpc")
+                    .header(header::TE, "trailers")
+                    .body(Full::new(Bytes::from_static(GRPC_FRAME)))?;
+                let response = sender.send_request(request).await?;
+                check_grpc(response).await
+            }
             Connection::Tcp(stream) => {
                 stream.write_all(ECHO_PAYLOAD).await?;
                 let mut echoed = [0u8; ECHO_PAYLOAD.len()];
@@ -132,6 +164,27 @@ async fn check_response(response: hyper::Response<hyper::body::Incoming>) -> any
     response.into_body().collect().await?;
     if status != StatusCode::OK {
         bail!("answered {status}");
+    }
+    Ok(())
+}
+
+/// A gRPC call succeeded when it answered 200 with the echoed frame and `grpc-status: 0` in
+/// the trailers (an error status in the headers alone, a "trailers-only" answer, fails).
+async fn check_grpc(response: hyper::Response<hyper::body::Incoming>) -> anyhow::Result<()> {
+    let status = response.status();
+    let collected = response.into_body().collect().await?;
+    if status != StatusCode::OK {
+        bail!("answered {status}");
+    }
+    let grpc_status = collected
+        .trailers()
+        .and_then(|trailers: &HeaderMap| trailers.get("grpc-status"))
+        .map(|value| value.as_bytes().to_vec());
+    if grpc_status.as_deref() != Some(b"0") {
+        bail!("grpc-status {grpc_status:?} in the trailers");
+    }
+    if collected.to_bytes() != GRPC_FRAME {
+        bail!("the answer differs from the message sent");
     }
     Ok(())
 }

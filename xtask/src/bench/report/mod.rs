@@ -12,9 +12,10 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    footprint::{Footprint, LOAD_RATE, OPEN_CONNECTIONS},
     histogram::{CurvePoint, Percentiles},
     load::{Mode, client::Protocol},
-    topology::Topology,
+    topology::{ProxyKind, Topology},
 };
 
 pub use self::targets::{Status, Target, targets};
@@ -28,6 +29,9 @@ pub struct Report {
     pub unavailable: Vec<Unavailable>,
     /// One entry per protocol and pacing.
     pub scenarios: Vec<Scenario>,
+    /// Memory by configuration size, one entry per proxy and size measured.
+    #[serde(default)]
+    pub footprint: Vec<Footprint>,
 }
 
 /// How the run was made.
@@ -140,6 +144,9 @@ pub fn markdown(report: &Report) -> String {
     for scenario in &report.scenarios {
         scenario_section(&mut out, scenario);
     }
+    if !report.footprint.is_empty() {
+        footprint_section(&mut out, &report.footprint);
+    }
     let _ = writeln!(out, "## Targets\n");
     let _ = writeln!(
         out,
@@ -242,6 +249,47 @@ fn scenario_section(out: &mut String, scenario: &Scenario) {
                 m.rss_peak_kib.map(|k| k as f64),
                 envoy.and_then(|e| e.rss_peak_kib).map(|k| k as f64)
             ),
+        );
+    }
+    out.push('\n');
+}
+
+fn footprint_section(out: &mut String, footprint: &[Footprint]) {
+    let _ = writeln!(out, "## Memory by configuration size\n");
+    let _ = writeln!(
+        out,
+        "One proxy, HTTP/1.1, `services` clusters and virtual hosts configured besides the \
+         route every request takes. RSS in MiB: once ready; right after {LOAD_RATE} rps; with \
+         {OPEN_CONNECTIONS} client connections open.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| proxy | services | RSS idle | RSS at {LOAD_RATE} rps | RSS, {OPEN_CONNECTIONS} \
+         connections | errors | idle ×Envoy | loaded ×Envoy | connections ×Envoy |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for f in footprint {
+        let envoy = footprint
+            .iter()
+            .find(|e| e.proxy == ProxyKind::Envoy && e.services == f.services);
+        let versus = |pick: fn(&Footprint) -> u64| {
+            ratio(Some(pick(f) as f64), envoy.map(|e| pick(e) as f64))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            f.proxy.label(),
+            f.services,
+            mib(f.rss_idle_kib),
+            mib(f.rss_loaded_kib),
+            mib(f.rss_connections_kib),
+            f.errors,
+            versus(|f| f.rss_idle_kib),
+            versus(|f| f.rss_loaded_kib),
+            versus(|f| f.rss_connections_kib),
         );
     }
     out.push('\n');
