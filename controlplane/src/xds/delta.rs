@@ -7,13 +7,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use envoy_types::pb::envoy::{
-    config::core::v3::Node,
-    service::discovery::v3::{self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse},
+use envoy_types::pb::envoy::service::discovery::v3::{
+    self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse,
 };
 use mesh_xds::{Resource, ResourceType};
 
 use super::{
+    connection::{ConnectionState, TypeState},
     generator::Subscription,
     hash,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
@@ -22,13 +22,13 @@ use super::{
 /// One delta ADS stream.
 #[derive(Debug, Default)]
 pub struct DeltaConnection {
-    node: Option<Node>,
-    types: BTreeMap<ResourceType, DeltaType>,
-    responses: u64,
+    state: ConnectionState<DeltaType>,
 }
 
+/// What a delta stream keeps of one type: the subscription built up by increments, and what
+/// the proxy has.
 #[derive(Debug, Default)]
-struct DeltaType {
+pub struct DeltaType {
     wildcard: bool,
     names: BTreeSet<String>,
     /// Names subscribed since the last response: each gets an answer, if only "removed".
@@ -46,21 +46,19 @@ impl DeltaConnection {
         Self::default()
     }
 
-    /// The proxy, once its first request arrived.
-    pub fn node(&self) -> Option<&Node> {
-        self.node.as_ref()
+    /// The proxy, what it asked for, and how far it got.
+    pub fn state(&self) -> &ConnectionState<DeltaType> {
+        &self.state
     }
 
     /// Takes in a request and says what to do about it.
     pub fn on_request(&mut self, request: &DeltaDiscoveryRequest) -> Result<Action, ProtocolError> {
-        if self.node.is_none() {
-            self.node = Some(request.node.clone().ok_or(ProtocolError::MissingNode)?);
-        }
-        let Some(kind) = ResourceType::from_type_url(&request.type_url) else {
+        let Some(kind) = self.state.begin(request.node.as_ref(), &request.type_url)? else {
             return Ok(Action::Ignore(IgnoreReason::UnsupportedType));
         };
-        let first = !self.types.contains_key(&kind);
-        let state = self.types.entry(kind).or_default();
+        let types = self.state.types();
+        let first = !types.contains_key(&kind);
+        let state = types.entry(kind).or_default();
         if first {
             // No names on the first request is the legacy wildcard. A reconnecting proxy says
             // what it has, so that it is not sent again.
@@ -108,24 +106,6 @@ impl DeltaConnection {
         })
     }
 
-    /// What the proxy subscribed to for `kind`, if it asked for it.
-    pub fn subscription(&self, kind: ResourceType) -> Option<Subscription> {
-        self.types.get(&kind).map(DeltaType::subscription)
-    }
-
-    /// The types the proxy asked for, in the order to push them (CDS, EDS, LDS, RDS, SDS).
-    pub fn subscribed(&self) -> Vec<ResourceType> {
-        ResourceType::ALL
-            .into_iter()
-            .filter(|kind| self.types.contains_key(kind))
-            .collect()
-    }
-
-    /// The ACK/NACK progress of `kind`.
-    pub fn progress(&self, kind: ResourceType) -> Option<&Progress> {
-        self.types.get(&kind).map(|state| &state.progress)
-    }
-
     /// The response bringing the proxy from what it has to `resources` of `kind`: changed
     /// resources, and the names of removed ones. `None` if the proxy did not ask for the type,
     /// or if nothing changed and the response is not `forced` (a request awaits it).
@@ -135,7 +115,7 @@ impl DeltaConnection {
         resources: Vec<Resource>,
         forced: bool,
     ) -> Option<DeltaDiscoveryResponse> {
-        let state = self.types.get_mut(&kind)?;
+        let state = self.state.types().get_mut(&kind)?;
         let subscription = state.subscription();
         let current: BTreeMap<String, _> = resources
             .into_iter()
@@ -182,9 +162,7 @@ impl DeltaConnection {
                 }
             })
             .collect();
-        self.responses += 1;
-        let nonce = self.responses.to_string();
-        state.progress.sent(nonce.clone(), system_version.clone());
+        let nonce = self.state.sent(kind, system_version.clone());
         Some(DeltaDiscoveryResponse {
             system_version_info: system_version,
             resources,
@@ -198,13 +176,21 @@ impl DeltaConnection {
 
 // === impl DeltaType ===
 
-impl DeltaType {
+impl TypeState for DeltaType {
     fn subscription(&self) -> Subscription {
         if self.wildcard {
             Subscription::Wildcard
         } else {
             Subscription::Names(self.names.clone())
         }
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
     }
 }
 

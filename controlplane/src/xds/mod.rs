@@ -3,11 +3,13 @@
 //!
 //! - [`generator`]: the seam to translation: what a proxy gets, and when the config changed.
 //! - [`sotw`] and [`delta`]: the per-connection protocol state, pure and testable without gRPC.
-//! - [`protocol`]: what both variants share: request outcomes, ACK/NACK bookkeeping.
+//! - [`protocol`] and [`connection`]: what both variants share: request outcomes, ACK/NACK
+//!   bookkeeping, the per-stream state.
 //! - [`debounce`]: coalesces bursts of config changes into one push.
 //! - [`status`]: who is connected and what they ACKed, for `/debug/syncz`.
 //! - [`server`]: the tonic service wiring the state to streams, and [`serve`].
 
+pub mod connection;
 pub mod debounce;
 pub mod delta;
 pub mod generator;

@@ -3,15 +3,13 @@
 //! Pure: requests in, actions and responses out. The server generates resources when told to
 //! and hands them to [`SotwConnection::respond`], which decides whether they are news.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use envoy_types::pb::envoy::{
-    config::core::v3::Node,
-    service::discovery::v3::{DiscoveryRequest, DiscoveryResponse},
-};
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use mesh_xds::{Resource, ResourceType};
 
 use super::{
+    connection::{ConnectionState, TypeState},
     generator::Subscription,
     hash,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
@@ -20,13 +18,12 @@ use super::{
 /// One state-of-the-world ADS stream.
 #[derive(Debug, Default)]
 pub struct SotwConnection {
-    node: Option<Node>,
-    types: BTreeMap<ResourceType, SotwType>,
-    responses: u64,
+    state: ConnectionState<SotwType>,
 }
 
+/// What a state-of-the-world stream keeps of one type: the names of the last request.
 #[derive(Debug)]
-struct SotwType {
+pub struct SotwType {
     subscription: Subscription,
     progress: Progress,
 }
@@ -39,23 +36,21 @@ impl SotwConnection {
         Self::default()
     }
 
-    /// The proxy, once its first request arrived.
-    pub fn node(&self) -> Option<&Node> {
-        self.node.as_ref()
+    /// The proxy, what it asked for, and how far it got.
+    pub fn state(&self) -> &ConnectionState<SotwType> {
+        &self.state
     }
 
     /// Takes in a request and says what to do about it.
     pub fn on_request(&mut self, request: &DiscoveryRequest) -> Result<Action, ProtocolError> {
-        if self.node.is_none() {
-            self.node = Some(request.node.clone().ok_or(ProtocolError::MissingNode)?);
-        }
-        let Some(kind) = ResourceType::from_type_url(&request.type_url) else {
+        let Some(kind) = self.state.begin(request.node.as_ref(), &request.type_url)? else {
             return Ok(Action::Ignore(IgnoreReason::UnsupportedType));
         };
         let subscription = subscription(kind, &request.resource_names);
-        let Some(state) = self.types.get_mut(&kind) else {
+        let types = self.state.types();
+        let Some(state) = types.get_mut(&kind) else {
             // A first request, perhaps carrying a version and nonce from an earlier stream.
-            self.types.insert(
+            types.insert(
                 kind,
                 SotwType {
                     subscription,
@@ -81,24 +76,6 @@ impl SotwConnection {
         Ok(answer)
     }
 
-    /// What the proxy subscribed to for `kind`, if it asked for it.
-    pub fn subscription(&self, kind: ResourceType) -> Option<&Subscription> {
-        self.types.get(&kind).map(|state| &state.subscription)
-    }
-
-    /// The types the proxy asked for, in the order to push them (CDS, EDS, LDS, RDS, SDS).
-    pub fn subscribed(&self) -> Vec<ResourceType> {
-        ResourceType::ALL
-            .into_iter()
-            .filter(|kind| self.types.contains_key(kind))
-            .collect()
-    }
-
-    /// The ACK/NACK progress of `kind`.
-    pub fn progress(&self, kind: ResourceType) -> Option<&Progress> {
-        self.types.get(&kind).map(|state| &state.progress)
-    }
-
     /// The response carrying `resources` of `kind`, or `None` if the proxy did not ask for the
     /// type, or if they are what was last sent and the response is not `forced` (a request
     /// awaits it). Content last sent includes content the proxy NACKed: it is not resent.
@@ -108,7 +85,7 @@ impl SotwConnection {
         resources: Vec<Resource>,
         forced: bool,
     ) -> Option<DiscoveryResponse> {
-        let state = self.types.get_mut(&kind)?;
+        let state = self.state.types().get_mut(&kind)?;
         let resources: Vec<_> = resources
             .into_iter()
             .filter(|resource| state.subscription.contains(resource.name()))
@@ -118,9 +95,7 @@ impl SotwConnection {
         if !forced && state.progress.version_sent.as_ref() == Some(&version) {
             return None;
         }
-        self.responses += 1;
-        let nonce = self.responses.to_string();
-        state.progress.sent(nonce.clone(), version.clone());
+        let nonce = self.state.sent(kind, version.clone());
         Some(DiscoveryResponse {
             version_info: version,
             resources,
@@ -128,6 +103,22 @@ impl SotwConnection {
             nonce,
             ..DiscoveryResponse::default()
         })
+    }
+}
+
+// === impl SotwType ===
+
+impl TypeState for SotwType {
+    fn subscription(&self) -> Subscription {
+        self.subscription.clone()
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
     }
 }
 

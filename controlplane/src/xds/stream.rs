@@ -5,11 +5,8 @@
 
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::{
-    config::core::v3::Node,
-    service::discovery::v3::{
-        DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
-    },
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use futures_util::{Stream, StreamExt};
 use mesh_xds::{Resource, ResourceType};
@@ -17,10 +14,11 @@ use tokio::sync::{mpsc, watch};
 use tonic::Status;
 
 use super::{
-    delta::DeltaConnection,
-    generator::{Changed, Generator, Subscription, node_namespace},
-    protocol::{Action, Progress, ProtocolError},
-    sotw::SotwConnection,
+    connection::{ConnectionState, TypeState},
+    delta::{DeltaConnection, DeltaType},
+    generator::{Changed, Generator, node_namespace},
+    protocol::{Action, ProtocolError},
+    sotw::{SotwConnection, SotwType},
     status::{Registration, StatusRegistry},
 };
 
@@ -32,12 +30,11 @@ pub(crate) trait Connection: Send + 'static {
     /// `sotw` or `delta`, for the status page.
     const PROTOCOL: &'static str;
 
+    type TypeState: TypeState;
+
     fn type_url(request: &Self::Request) -> &str;
     fn on_request(&mut self, request: &Self::Request) -> Result<Action, ProtocolError>;
-    fn node(&self) -> Option<&Node>;
-    fn subscription(&self, kind: ResourceType) -> Option<Subscription>;
-    fn subscribed(&self) -> Vec<ResourceType>;
-    fn progress(&self, kind: ResourceType) -> Option<&Progress>;
+    fn state(&self) -> &ConnectionState<Self::TypeState>;
     fn respond(
         &mut self,
         kind: ResourceType,
@@ -115,7 +112,7 @@ impl<C: Connection> StreamTask<C> {
                     };
                     self.on_request(&request).await?;
                     if namespace.is_none() {
-                        namespace = self.connection.node().and_then(node_namespace);
+                        namespace = self.connection.state().node().and_then(node_namespace);
                     }
                 }
                 changed = pushes.changed(), if pushes_open => {
@@ -128,7 +125,7 @@ impl<C: Connection> StreamTask<C> {
                     let scope = push.scope_since(last_push);
                     last_push = push.version;
                     if scope.affects(namespace.as_deref()) {
-                        for kind in self.connection.subscribed() {
+                        for kind in self.connection.state().subscribed() {
                             self.send(kind, false).await?;
                         }
                     }
@@ -168,9 +165,10 @@ impl<C: Connection> StreamTask<C> {
 
     /// Generates `kind` for the proxy and sends it if it is news, or if `forced`.
     async fn send(&mut self, kind: ResourceType, forced: bool) -> Result<(), Closed> {
-        let (Some(node), Some(subscription)) =
-            (self.connection.node(), self.connection.subscription(kind))
-        else {
+        let (Some(node), Some(subscription)) = (
+            self.connection.state().node(),
+            self.connection.state().subscription(kind),
+        ) else {
             return Ok(());
         };
         let resources = match self.shared.generator.generate(node, kind, &subscription) {
@@ -194,19 +192,22 @@ impl<C: Connection> StreamTask<C> {
     }
 
     fn record(&self) {
-        let Some(node) = self.connection.node() else {
+        let state = self.connection.state();
+        let Some(node) = state.node() else {
             return;
         };
-        let progress = self
-            .connection
+        let progress = state
             .subscribed()
             .into_iter()
-            .filter_map(|kind| Some((kind, self.connection.progress(kind)?)));
+            .filter_map(|kind| Some((kind, state.progress(kind)?)));
         self.registration.update(&node.id, C::PROTOCOL, progress);
     }
 
     fn node_id(&self) -> &str {
-        self.connection.node().map_or("", |node| node.id.as_str())
+        self.connection
+            .state()
+            .node()
+            .map_or("", |node| node.id.as_str())
     }
 }
 
@@ -225,6 +226,7 @@ async fn closed(closing: Option<watch::Receiver<bool>>) {
 impl Connection for SotwConnection {
     type Request = DiscoveryRequest;
     type Response = DiscoveryResponse;
+    type TypeState = SotwType;
     const PROTOCOL: &'static str = "sotw";
 
     fn type_url(request: &DiscoveryRequest) -> &str {
@@ -233,17 +235,8 @@ impl Connection for SotwConnection {
     fn on_request(&mut self, request: &DiscoveryRequest) -> Result<Action, ProtocolError> {
         SotwConnection::on_request(self, request)
     }
-    fn node(&self) -> Option<&Node> {
-        SotwConnection::node(self)
-    }
-    fn subscription(&self, kind: ResourceType) -> Option<Subscription> {
-        SotwConnection::subscription(self, kind).cloned()
-    }
-    fn subscribed(&self) -> Vec<ResourceType> {
-        SotwConnection::subscribed(self)
-    }
-    fn progress(&self, kind: ResourceType) -> Option<&Progress> {
-        SotwConnection::progress(self, kind)
+    fn state(&self) -> &ConnectionState<SotwType> {
+        SotwConnection::state(self)
     }
     fn respond(
         &mut self,
@@ -260,6 +253,7 @@ impl Connection for SotwConnection {
 impl Connection for DeltaConnection {
     type Request = DeltaDiscoveryRequest;
     type Response = DeltaDiscoveryResponse;
+    type TypeState = DeltaType;
     const PROTOCOL: &'static str = "delta";
 
     fn type_url(request: &DeltaDiscoveryRequest) -> &str {
@@ -268,17 +262,8 @@ impl Connection for DeltaConnection {
     fn on_request(&mut self, request: &DeltaDiscoveryRequest) -> Result<Action, ProtocolError> {
         DeltaConnection::on_request(self, request)
     }
-    fn node(&self) -> Option<&Node> {
-        DeltaConnection::node(self)
-    }
-    fn subscription(&self, kind: ResourceType) -> Option<Subscription> {
-        DeltaConnection::subscription(self, kind)
-    }
-    fn subscribed(&self) -> Vec<ResourceType> {
-        DeltaConnection::subscribed(self)
-    }
-    fn progress(&self, kind: ResourceType) -> Option<&Progress> {
-        DeltaConnection::progress(self, kind)
+    fn state(&self) -> &ConnectionState<DeltaType> {
+        DeltaConnection::state(self)
     }
     fn respond(
         &mut self,

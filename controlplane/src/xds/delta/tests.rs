@@ -1,6 +1,9 @@
 use std::collections::HashMap;
 
-use envoy_types::pb::{envoy::config::cluster::v3::Cluster, google::rpc};
+use envoy_types::pb::{
+    envoy::config::{cluster::v3::Cluster, core::v3::Node},
+    google::rpc,
+};
 use pretty_assertions::assert_eq;
 
 use super::*;
@@ -51,7 +54,10 @@ fn wildcard_sends_only_changes_and_removals() {
         connection.on_request(&request(&[], &[], "")),
         Ok(Action::Respond)
     );
-    assert_eq!(connection.subscription(CDS), Some(Subscription::Wildcard));
+    assert_eq!(
+        connection.state().subscription(CDS),
+        Some(Subscription::Wildcard)
+    );
     let first = connection
         .respond(CDS, clusters(&["a", "b"], 1), true)
         .unwrap();
@@ -101,7 +107,7 @@ fn named_subscribe_and_unsubscribe() {
         Ok(Action::Ack)
     );
     assert_eq!(
-        connection.subscription(CDS),
+        connection.state().subscription(CDS),
         Some(Subscription::Names(
             ["b", "missing"].map(String::from).into()
         ))
@@ -130,7 +136,10 @@ fn subscription_changes_apply_even_with_a_stale_nonce() {
         connection.on_request(&request(&[], &[], "1")),
         Ok(Action::Ignore(IgnoreReason::StaleNonce))
     );
-    assert_eq!(connection.progress(CDS).unwrap().version_acked, None);
+    assert_eq!(
+        connection.state().progress(CDS).unwrap().version_acked,
+        None
+    );
 }
 
 #[test]
@@ -152,7 +161,7 @@ fn nack_keeps_the_last_good_version_and_is_not_resent() {
         connection.on_request(&nack),
         Ok(Action::Nack("bad cluster a".into()))
     );
-    let progress = connection.progress(CDS).unwrap();
+    let progress = connection.state().progress(CDS).unwrap();
     assert_eq!(progress.version_acked, Some(good.system_version_info));
     assert_eq!(progress.last_nack.as_deref(), Some("bad cluster a"));
     assert_eq!(connection.respond(CDS, clusters(&["a"], 2), false), None);
@@ -172,7 +181,10 @@ fn a_reconnect_with_initial_versions_gets_only_what_differs() {
         ..request(&["*"], &[], "")
     };
     assert_eq!(connection.on_request(&reconnect), Ok(Action::Respond));
-    assert_eq!(connection.subscription(CDS), Some(Subscription::Wildcard));
+    assert_eq!(
+        connection.state().subscription(CDS),
+        Some(Subscription::Wildcard)
+    );
     let mut current = clusters(&["a"], 1);
     current.extend(clusters(&["b"], 2));
     let response = connection.respond(CDS, current, true).unwrap();
@@ -187,5 +199,5 @@ fn a_first_response_is_sent_even_when_empty() {
     let response = connection.respond(CDS, vec![], true).unwrap();
     assert!(response.resources.is_empty());
     assert!(response.removed_resources.is_empty());
-    assert_eq!(connection.subscribed(), [CDS]);
+    assert_eq!(connection.state().subscribed(), [CDS]);
 }

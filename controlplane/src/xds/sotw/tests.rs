@@ -1,5 +1,5 @@
 use envoy_types::pb::{
-    envoy::config::{cluster::v3::Cluster, endpoint::v3::ClusterLoadAssignment},
+    envoy::config::{cluster::v3::Cluster, core::v3::Node, endpoint::v3::ClusterLoadAssignment},
     google::rpc,
 };
 use pretty_assertions::assert_eq;
@@ -89,7 +89,10 @@ fn ack_records_the_version() {
         connection.on_request(&request(CDS, &[], "")),
         Ok(Action::Respond)
     );
-    assert_eq!(connection.subscription(CDS), Some(&Subscription::Wildcard));
+    assert_eq!(
+        connection.state().subscription(CDS),
+        Some(Subscription::Wildcard)
+    );
     let response = connection
         .respond(CDS, clusters(&["a", "b"]), true)
         .unwrap();
@@ -102,7 +105,7 @@ fn ack_records_the_version() {
         ..request(CDS, &[], "1")
     };
     assert_eq!(connection.on_request(&ack), Ok(Action::Ack));
-    let progress = connection.progress(CDS).unwrap();
+    let progress = connection.state().progress(CDS).unwrap();
     assert_eq!(progress.version_acked, Some(response.version_info.clone()));
     assert_eq!(progress.version_sent, Some(response.version_info));
     assert_eq!(progress.last_nack, None);
@@ -135,7 +138,7 @@ fn nack_keeps_the_last_good_version_and_the_bad_config_is_not_resent() {
         connection.on_request(&nack(CDS, &bad.nonce, "cluster bad: no endpoints")),
         Ok(Action::Nack("cluster bad: no endpoints".into()))
     );
-    let progress = connection.progress(CDS).unwrap();
+    let progress = connection.state().progress(CDS).unwrap();
     assert_eq!(progress.version_acked, Some(good.version_info));
     assert_eq!(progress.version_sent, Some(bad.version_info.clone()));
     assert_eq!(
@@ -154,7 +157,7 @@ fn nack_keeps_the_last_good_version_and_the_bad_config_is_not_resent() {
         connection.on_request(&request(CDS, &[], &fixed.nonce)),
         Ok(Action::Ack)
     );
-    assert_eq!(connection.progress(CDS).unwrap().last_nack, None);
+    assert_eq!(connection.state().progress(CDS).unwrap().last_nack, None);
 }
 
 #[test]
@@ -167,7 +170,7 @@ fn a_stale_nonce_is_ignored() {
         connection.on_request(&nack(CDS, "1", "old news")),
         Ok(Action::Ignore(IgnoreReason::StaleNonce))
     );
-    let progress = connection.progress(CDS).unwrap();
+    let progress = connection.state().progress(CDS).unwrap();
     assert_eq!(progress.last_nack, None);
     assert_eq!(progress.version_acked, None);
     assert_eq!(progress.nonce, Some(latest.nonce));
@@ -182,8 +185,8 @@ fn named_subscriptions_are_sets_and_changing_them_responds() {
     );
     // Endpoints with no names are no endpoints, not all of them.
     assert_eq!(
-        connection.subscription(EDS),
-        Some(&Subscription::Names(BTreeSet::new()))
+        connection.state().subscription(EDS),
+        Some(Subscription::Names(BTreeSet::new()))
     );
     let empty = connection
         .respond(EDS, endpoints(&["a", "b"]), true)
@@ -206,8 +209,11 @@ fn named_subscriptions_are_sets_and_changing_them_responds() {
     );
     // `*` asks for everything.
     connection.on_request(&request(CDS, &["*"], "")).unwrap();
-    assert_eq!(connection.subscription(CDS), Some(&Subscription::Wildcard));
-    assert_eq!(connection.subscribed(), [CDS, EDS]);
+    assert_eq!(
+        connection.state().subscription(CDS),
+        Some(Subscription::Wildcard)
+    );
+    assert_eq!(connection.state().subscribed(), [CDS, EDS]);
 }
 
 #[test]
