@@ -8,6 +8,7 @@
 //! to `target/bench/`; docs/performance.md says what each figure means.
 
 pub mod bootstrap;
+pub mod controlplane;
 pub mod cross_check;
 pub mod footprint;
 pub mod histogram;
@@ -21,8 +22,6 @@ pub mod upstream;
 use std::{path::PathBuf, time::Duration};
 
 use self::load::{Mode, client::Protocol};
-
-pub use self::runner::run;
 
 /// `cargo xtask bench`'s options.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,6 +50,22 @@ pub struct BenchArgs {
     /// and print both sets of figures.
     #[arg(long)]
     pub cross_check: bool,
+    /// Instead of the proxy benchmark, measure the control plane at scale: simulated sidecars
+    /// against `mesh-controlplane` in file mode (`--seconds` sets the churn's duration).
+    #[arg(long, conflicts_with_all = ["proxy_binary", "envoy_binary", "rounds", "cross_check"])]
+    pub controlplane: bool,
+    /// The mesh-controlplane binary to run with `--controlplane`, instead of building one with
+    /// `cargo build --release -p mesh-controlplane`.
+    #[arg(long, value_name = "PATH", requires = "controlplane")]
+    pub controlplane_binary: Option<PathBuf>,
+}
+
+/// Runs `cargo xtask bench`: the proxy benchmark, or with `--controlplane` the control plane's.
+pub fn run(root: &std::path::Path, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.controlplane {
+        return controlplane::run(root, args);
+    }
+    runner::run(root, args)
 }
 
 /// What a run measures: each scenario on each topology, `rounds` times.

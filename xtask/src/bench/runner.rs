@@ -339,7 +339,7 @@ fn version_of(binary: &Path) -> Option<String> {
 
 /// Pins this process (and so the load generator and the upstream) to [`LOAD_CPU`], and says
 /// where the proxies go. No pinning on one CPU, without `taskset`, or when asked not to.
-fn pin(no_pin: bool) -> (Option<usize>, String) {
+pub(super) fn pin(no_pin: bool) -> (Option<usize>, String) {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     if no_pin {
         return (None, "not pinned (--no-pin)".to_owned());
