@@ -17,7 +17,7 @@ use envoy_types::pb::{
     google::rpc,
 };
 use mesh_controlplane::xds::{
-    Changed, DebounceOptions, GenerateError, Generator, Options, Scope, StatusRegistry,
+    Changed, DebounceOptions, Encoded, GenerateError, Generator, Options, Scope, StatusRegistry,
     Subscription, TypeStatus, serve,
 };
 use mesh_testing::eventually;
@@ -40,14 +40,14 @@ impl Generator for FakeGenerator {
         _node: &Node,
         resource_type: ResourceType,
         subscription: &Subscription,
-    ) -> Result<Vec<Resource>, GenerateError> {
-        Ok(self
-            .0
-            .borrow()
-            .iter()
-            .filter(|r| r.resource_type() == resource_type && subscription.contains(r.name()))
-            .cloned()
-            .collect())
+    ) -> Result<Vec<Arc<Encoded>>, GenerateError> {
+        Ok(Encoded::all(
+            self.0
+                .borrow()
+                .iter()
+                .filter(|r| r.resource_type() == resource_type && subscription.contains(r.name()))
+                .cloned(),
+        ))
     }
 }
 

@@ -19,7 +19,7 @@ use super::metrics::Metrics;
 use crate::{
     model::Snapshot,
     translate::{self, Proxy, ProxyError, ProxyKind, Resources},
-    xds::{Changed, GenerateError, Generator, Scope, StatusRegistry, Subscription},
+    xds::{Changed, Encoded, GenerateError, Generator, Scope, StatusRegistry, Subscription},
 };
 
 /// Translates the latest snapshot of a store for each proxy that asks.
@@ -39,6 +39,17 @@ pub struct Translated {
     /// The proxy it was translated for.
     pub proxy: Proxy,
     pub resources: Arc<Resources>,
+    /// The same, encoded for the wire once, for every response that carries them.
+    pub encoded: Arc<EncodedResources>,
+}
+
+/// A translation encoded for the wire, type by type, in name order.
+#[derive(Debug, Default)]
+pub struct EncodedResources {
+    clusters: Vec<Arc<Encoded>>,
+    endpoints: Vec<Arc<Encoded>>,
+    listeners: Vec<Arc<Encoded>>,
+    routes: Vec<Arc<Encoded>>,
 }
 
 /// Why a proxy gets no configuration.
@@ -47,6 +58,20 @@ pub enum TranslateError {
     /// Its node does not say what it is.
     #[error(transparent)]
     Node(#[from] ProxyError),
+}
+
+// === impl Translated ===
+
+impl Translated {
+    /// The translation of `proxy` at snapshot `version`, encoded for the wire.
+    pub fn new(version: u64, proxy: Proxy, resources: Resources) -> Self {
+        Self {
+            version,
+            proxy,
+            encoded: Arc::new(EncodedResources::new(&resources)),
+            resources: Arc::new(resources),
+        }
+    }
 }
 
 // === impl ModelGenerator ===
@@ -105,11 +130,7 @@ impl ModelGenerator {
             ProxyKind::Router => translate::gateway(&snapshot, &proxy),
         };
         self.metrics.translated(start.elapsed());
-        let translated = Translated {
-            version,
-            proxy,
-            resources: Arc::new(resources),
-        };
+        let translated = Translated::new(version, proxy, resources);
         self.write(|cache| {
             let newer = cache.get(node_id).is_some_and(|t| t.version > version);
             if !newer {
@@ -135,9 +156,9 @@ impl Generator for ModelGenerator {
         node: &Node,
         resource_type: ResourceType,
         subscription: &Subscription,
-    ) -> Result<Vec<Resource>, GenerateError> {
+    ) -> Result<Vec<Arc<Encoded>>, GenerateError> {
         match self.translate(node) {
-            Ok(translated) => Ok(select(&translated.resources, resource_type, subscription)),
+            Ok(translated) => Ok(translated.encoded.select(resource_type, subscription)),
             Err(error) => {
                 self.metrics.push_failed(resource_type);
                 Err(GenerateError {
@@ -150,33 +171,41 @@ impl Generator for ModelGenerator {
     }
 }
 
-/// The resources of one type that `subscription` names.
-pub fn select(
-    resources: &Resources,
-    resource_type: ResourceType,
-    subscription: &Subscription,
-) -> Vec<Resource> {
-    fn pick<T: Clone + Into<Resource>>(
-        items: &[T],
-        name: impl Fn(&T) -> &str,
-        subscription: &Subscription,
-    ) -> Vec<Resource> {
-        items
-            .iter()
-            .filter(|item| subscription.contains(name(item)))
-            .cloned()
-            .map(Into::into)
-            .collect()
-    }
-    match resource_type {
-        ResourceType::Cluster => pick(&resources.clusters, |c| &c.name, subscription),
-        ResourceType::ClusterLoadAssignment => {
-            pick(&resources.endpoints, |e| &e.cluster_name, subscription)
+// === impl EncodedResources ===
+
+impl EncodedResources {
+    /// Encodes every resource of `resources`.
+    pub fn new(resources: &Resources) -> Self {
+        fn encode<T: Clone + Into<Resource>>(items: &[T]) -> Vec<Arc<Encoded>> {
+            Encoded::all(items.iter().cloned().map(Into::into))
         }
-        ResourceType::Listener => pick(&resources.listeners, |l| &l.name, subscription),
-        ResourceType::RouteConfiguration => pick(&resources.routes, |r| &r.name, subscription),
-        // Certificates are not served over xDS yet.
-        ResourceType::Secret => Vec::new(),
+        Self {
+            clusters: encode(&resources.clusters),
+            endpoints: encode(&resources.endpoints),
+            listeners: encode(&resources.listeners),
+            routes: encode(&resources.routes),
+        }
+    }
+
+    /// The resources of one type that `subscription` names.
+    pub fn select(
+        &self,
+        resource_type: ResourceType,
+        subscription: &Subscription,
+    ) -> Vec<Arc<Encoded>> {
+        let of_type: &[Arc<Encoded>] = match resource_type {
+            ResourceType::Cluster => &self.clusters,
+            ResourceType::ClusterLoadAssignment => &self.endpoints,
+            ResourceType::Listener => &self.listeners,
+            ResourceType::RouteConfiguration => &self.routes,
+            // Certificates are not served over xDS yet.
+            ResourceType::Secret => &[],
+        };
+        of_type
+            .iter()
+            .filter(|resource| subscription.contains(resource.name()))
+            .cloned()
+            .collect()
     }
 }
 

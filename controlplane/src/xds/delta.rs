@@ -5,15 +5,19 @@
 //! changes apply whatever nonce a request carries: in delta xDS they are increments, and
 //! dropping one would lose it; only the ACK/NACK reading depends on the nonce.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use envoy_types::pb::envoy::service::discovery::v3::{
     self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse,
 };
-use mesh_xds::{Resource, ResourceType};
+use mesh_xds::ResourceType;
 
 use super::{
     connection::{ConnectionState, TypeState},
+    encoded::Encoded,
     generator::Subscription,
     hash,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
@@ -112,24 +116,20 @@ impl DeltaConnection {
     pub fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Resource>,
+        resources: Vec<Arc<Encoded>>,
         forced: bool,
     ) -> Option<DeltaDiscoveryResponse> {
         let state = self.state.types().get_mut(&kind)?;
         let subscription = state.subscription();
-        let current: BTreeMap<String, _> = resources
-            .into_iter()
+        let current: BTreeMap<&str, &Arc<Encoded>> = resources
+            .iter()
             .filter(|resource| subscription.contains(resource.name()))
-            .map(|resource| {
-                let name = resource.name().to_string();
-                let any = resource.into_any();
-                (name, (hash::resource_version(&any), any))
-            })
+            .map(|resource| (resource.name(), resource))
             .collect();
         let mut removed: BTreeSet<String> = state
             .known
             .keys()
-            .filter(|name| !current.contains_key(*name))
+            .filter(|name| !current.contains_key(name.as_str()))
             .cloned()
             .collect();
         // A name subscribed to that does not exist is answered as removed, so the proxy does
@@ -137,12 +137,13 @@ impl DeltaConnection {
         removed.extend(
             std::mem::take(&mut state.new_names)
                 .into_iter()
-                .filter(|name| !current.contains_key(name)),
+                .filter(|name| !current.contains_key(name.as_str())),
         );
-        let system_version = hash::response_version(current.values().map(|(_, any)| any));
-        let changed: Vec<_> = current
-            .into_iter()
-            .filter(|(name, (version, _))| state.known.get(name) != Some(version))
+        let system_version =
+            hash::response_version(current.values().map(|r| (r.name(), r.version())));
+        let changed: Vec<&Arc<Encoded>> = current
+            .into_values()
+            .filter(|r| state.known.get(r.name()).map(String::as_str) != Some(r.version()))
             .collect();
         if changed.is_empty() && removed.is_empty() && !forced {
             return None;
@@ -152,12 +153,14 @@ impl DeltaConnection {
         }
         let resources = changed
             .into_iter()
-            .map(|(name, (version, any))| {
-                state.known.insert(name.clone(), version.clone());
+            .map(|r| {
+                state
+                    .known
+                    .insert(r.name().to_owned(), r.version().to_owned());
                 discovery::Resource {
-                    name,
-                    version,
-                    resource: Some(any),
+                    name: r.name().to_owned(),
+                    version: r.version().to_owned(),
+                    resource: Some(r.any().clone()),
                     ..discovery::Resource::default()
                 }
             })

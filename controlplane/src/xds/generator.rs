@@ -3,10 +3,12 @@
 //! The server knows the protocol, not the mesh: it asks a [`Generator`] for a proxy's resources
 //! of one type, and learns from a `watch` of [`Changed`] when to ask again.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use envoy_types::pb::{envoy::config::core::v3::Node, google::protobuf::value::Kind};
-use mesh_xds::{Resource, ResourceType};
+use mesh_xds::ResourceType;
+
+use super::encoded::Encoded;
 
 /// What a proxy subscribed to for one resource type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,15 +21,15 @@ pub enum Subscription {
 
 /// Builds the resources of one type for one proxy.
 pub trait Generator: Send + Sync + 'static {
-    /// The resources of `resource_type` that `node` should have, restricted to `subscription`.
-    /// For a state-of-the-world listener or cluster response this must be every resource, since
-    /// one left out is deleted by the proxy.
+    /// The resources of `resource_type` that `node` should have, restricted to `subscription`,
+    /// encoded. For a state-of-the-world listener or cluster response this must be every
+    /// resource, since one left out is deleted by the proxy.
     fn generate(
         &self,
         node: &Node,
         resource_type: ResourceType,
         subscription: &Subscription,
-    ) -> Result<Vec<Resource>, GenerateError>;
+    ) -> Result<Vec<Arc<Encoded>>, GenerateError>;
 }
 
 /// Why a generator produced nothing; the proxy keeps what it had.

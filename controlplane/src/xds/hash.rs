@@ -35,14 +35,14 @@ pub(crate) fn resource_version(any: &Any) -> String {
     format!("{:016x}", feed_any(OFFSET, &any.type_url, &any.value, 0))
 }
 
-/// The version of a whole response: every resource, in order, with its name.
-pub(crate) fn response_version<'a>(resources: impl IntoIterator<Item = &'a Any>) -> String {
-    let hash = resources.into_iter().fold(OFFSET, |hash, any| {
+/// The version of a whole response: every resource, in order, by its name and version.
+pub(crate) fn response_version<'a>(
+    resources: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let hash = resources.into_iter().fold(OFFSET, |hash, (name, version)| {
         // Each resource is framed, so that concatenations cannot collide.
-        feed(
-            feed_any(feed(hash, b"["), &any.type_url, &any.value, 0),
-            b"]",
-        )
+        let hash = feed_bytes(feed(hash, b"["), name.as_bytes());
+        feed(feed_bytes(hash, version.as_bytes()), b"]")
     });
     format!("{hash:016x}")
 }
@@ -152,7 +152,17 @@ mod tests {
         };
         assert_eq!(resource_version(&a), resource_version(&a.clone()));
         assert_ne!(resource_version(&a), resource_version(&b));
-        assert_ne!(response_version([&a, &b]), response_version([&b, &a]));
+        let (va, vb) = (resource_version(&a), resource_version(&b));
+        let (named_a, named_b) = (("a", va.as_str()), ("b", vb.as_str()));
+        assert_ne!(
+            response_version([named_a, named_b]),
+            response_version([named_b, named_a])
+        );
+        // The name counts: the same content under another name is another response.
+        assert_ne!(
+            response_version([named_a]),
+            response_version([("c", va.as_str())])
+        );
         assert_eq!(response_version([]), "cbf29ce484222325");
     }
 
@@ -187,7 +197,6 @@ mod tests {
             "the maps encode in different orders, or this test proves nothing"
         );
         assert_eq!(resource_version(&forward), resource_version(&backward));
-        assert_eq!(response_version([&forward]), response_version([&backward]));
         let other = cluster(&mut keys.iter().take(15));
         assert_ne!(resource_version(&forward), resource_version(&other));
     }

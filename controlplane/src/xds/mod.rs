@@ -5,6 +5,7 @@
 //! - [`sotw`] and [`delta`]: the per-connection protocol state, pure and testable without gRPC.
 //! - [`protocol`] and [`connection`]: what both variants share: request outcomes, ACK/NACK
 //!   bookkeeping, the per-stream state.
+//! - [`encoded`]: resources encoded once, with their versions, for every response.
 //! - [`debounce`]: coalesces bursts of config changes into one push.
 //! - [`status`]: who is connected and what they ACKed, for `/debug/syncz`.
 //! - [`server`]: the tonic service wiring the state to streams, and [`serve`].
@@ -12,6 +13,7 @@
 pub mod connection;
 pub mod debounce;
 pub mod delta;
+pub mod encoded;
 pub mod generator;
 mod hash;
 pub mod protocol;
@@ -22,6 +24,7 @@ mod stream;
 
 pub use self::{
     debounce::DebounceOptions,
+    encoded::Encoded,
     generator::{Changed, GenerateError, Generator, Scope, Subscription},
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
     server::{Options, XdsServer, serve, serve_with_shutdown},

@@ -3,13 +3,14 @@
 //! Pure: requests in, actions and responses out. The server generates resources when told to
 //! and hands them to [`SotwConnection::respond`], which decides whether they are news.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
-use mesh_xds::{Resource, ResourceType};
+use mesh_xds::ResourceType;
 
 use super::{
     connection::{ConnectionState, TypeState},
+    encoded::Encoded,
     generator::Subscription,
     hash,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
@@ -82,23 +83,22 @@ impl SotwConnection {
     pub fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Resource>,
+        resources: Vec<Arc<Encoded>>,
         forced: bool,
     ) -> Option<DiscoveryResponse> {
         let state = self.state.types().get_mut(&kind)?;
         let resources: Vec<_> = resources
             .into_iter()
             .filter(|resource| state.subscription.contains(resource.name()))
-            .map(Resource::into_any)
             .collect();
-        let version = hash::response_version(&resources);
+        let version = hash::response_version(resources.iter().map(|r| (r.name(), r.version())));
         if !forced && state.progress.version_sent.as_ref() == Some(&version) {
             return None;
         }
         let nonce = self.state.sent(kind, version.clone());
         Some(DiscoveryResponse {
             version_info: version,
-            resources,
+            resources: resources.iter().map(|r| r.any().clone()).collect(),
             type_url: kind.type_url().to_string(),
             nonce,
             ..DiscoveryResponse::default()

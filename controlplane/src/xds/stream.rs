@@ -9,13 +9,14 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use futures_util::{Stream, StreamExt};
-use mesh_xds::{Resource, ResourceType};
+use mesh_xds::ResourceType;
 use tokio::sync::{mpsc, watch};
 use tonic::Status;
 
 use super::{
     connection::{ConnectionState, TypeState},
     delta::{DeltaConnection, DeltaType},
+    encoded::Encoded,
     generator::{Changed, Generator, node_namespace},
     protocol::{Action, ProtocolError},
     sotw::{SotwConnection, SotwType},
@@ -38,7 +39,7 @@ pub(crate) trait Connection: Send + 'static {
     fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Resource>,
+        resources: Vec<Arc<Encoded>>,
         forced: bool,
     ) -> Option<Self::Response>;
 }
@@ -241,7 +242,7 @@ impl Connection for SotwConnection {
     fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Resource>,
+        resources: Vec<Arc<Encoded>>,
         forced: bool,
     ) -> Option<DiscoveryResponse> {
         SotwConnection::respond(self, kind, resources, forced)
@@ -268,7 +269,7 @@ impl Connection for DeltaConnection {
     fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Resource>,
+        resources: Vec<Arc<Encoded>>,
         forced: bool,
     ) -> Option<DeltaDiscoveryResponse> {
         DeltaConnection::respond(self, kind, resources, forced)

@@ -1,4 +1,4 @@
-use std::{collections::BTreeMap, path::Path, sync::Arc};
+use std::{collections::BTreeMap, path::Path};
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use mesh_common::load::{LoadOptions, Loader, Origin};
@@ -54,9 +54,9 @@ fn syncz_lists_each_proxy_by_type_url() {
 
 #[test]
 fn config_dump_prints_resources_as_envoy_does() {
-    let translated = Translated {
-        version: 9,
-        proxy: Proxy {
+    let translated = Translated::new(
+        9,
+        Proxy {
             kind: ProxyKind::Sidecar,
             ips: vec!["10.0.0.1".to_string()],
             pod: "a".to_string(),
@@ -65,14 +65,14 @@ fn config_dump_prints_resources_as_envoy_does() {
             service_account: String::new(),
             workload_name: String::new(),
         },
-        resources: Arc::new(Resources {
+        Resources {
             clusters: vec![Cluster {
                 name: "outbound|80||a.default.svc.cluster.local".to_string(),
                 ..Cluster::default()
             }],
             ..Resources::default()
-        }),
-    };
+        },
+    );
     assert_eq!(
         config_dump("sidecar~a", &translated, &["server x left out".to_string()]).unwrap(),
         json!({

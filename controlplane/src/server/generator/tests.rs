@@ -44,8 +44,8 @@ fn node(id: &str) -> Node {
     }
 }
 
-fn names(resources: &[Resource]) -> Vec<&str> {
-    resources.iter().map(Resource::name).collect()
+fn names(resources: &[Arc<Encoded>]) -> Vec<&str> {
+    resources.iter().map(|r| r.name()).collect()
 }
 
 fn generator(yaml: &str) -> (watch::Sender<Arc<Snapshot>>, ModelGenerator) {
@@ -107,7 +107,7 @@ fn serves_a_sidecar_its_translation_one_type_at_a_time() {
     let secrets = generator
         .generate(&node, ResourceType::Secret, &Subscription::Wildcard)
         .unwrap();
-    assert_eq!(secrets, vec![]);
+    assert!(secrets.is_empty());
 }
 
 #[test]

@@ -7,6 +7,7 @@ use envoy_types::pb::{
 use pretty_assertions::assert_eq;
 
 use super::*;
+use mesh_xds::Resource;
 
 const CDS: ResourceType = ResourceType::Cluster;
 
@@ -25,15 +26,15 @@ fn request(subscribe: &[&str], unsubscribe: &[&str], nonce: &str) -> DeltaDiscov
 }
 
 /// Clusters whose content (and so version) varies with `generation`.
-fn clusters(names: &[&str], generation: u32) -> Vec<Resource> {
+fn clusters(names: &[&str], generation: u32) -> Vec<Arc<Encoded>> {
     names
         .iter()
         .map(|name| {
-            Resource::from(Cluster {
+            Encoded::new(Resource::from(Cluster {
                 name: name.to_string(),
                 alt_stat_name: format!("generation-{generation}"),
                 ..Cluster::default()
-            })
+            }))
         })
         .collect()
 }
@@ -43,8 +44,7 @@ fn sent(response: &DeltaDiscoveryResponse) -> Vec<&str> {
 }
 
 fn version(name: &str, generation: u32) -> String {
-    let resource = clusters(&[name], generation).remove(0);
-    hash::resource_version(&resource.into_any())
+    clusters(&[name], generation).remove(0).version().to_owned()
 }
 
 #[test]

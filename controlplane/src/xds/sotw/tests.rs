@@ -5,6 +5,7 @@ use envoy_types::pb::{
 use pretty_assertions::assert_eq;
 
 use super::*;
+use mesh_xds::Resource;
 
 fn node() -> Node {
     Node {
@@ -34,26 +35,26 @@ fn nack(kind: ResourceType, nonce: &str, message: &str) -> DiscoveryRequest {
     }
 }
 
-fn clusters(names: &[&str]) -> Vec<Resource> {
+fn clusters(names: &[&str]) -> Vec<Arc<Encoded>> {
     names
         .iter()
         .map(|name| {
-            Resource::from(Cluster {
+            Encoded::new(Resource::from(Cluster {
                 name: name.to_string(),
                 ..Cluster::default()
-            })
+            }))
         })
         .collect()
 }
 
-fn endpoints(names: &[&str]) -> Vec<Resource> {
+fn endpoints(names: &[&str]) -> Vec<Arc<Encoded>> {
     names
         .iter()
         .map(|name| {
-            Resource::from(ClusterLoadAssignment {
+            Encoded::new(Resource::from(ClusterLoadAssignment {
                 cluster_name: name.to_string(),
                 ..ClusterLoadAssignment::default()
-            })
+            }))
         })
         .collect()
 }
