@@ -3,6 +3,9 @@
 //! none reaches an endpoint the cluster never had, and once the churn stops every request goes
 //! to the endpoints of the last update.
 
+// Helpers outside `#[test]` functions are test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod serve_support;
 
 use std::{collections::BTreeMap, convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
