@@ -34,6 +34,8 @@ pub enum ResponseFlag {
     UpstreamProtocolError,
     /// `UO`: a circuit breaker (connection or request limit) refused the request.
     UpstreamOverflow,
+    /// `DT`: the connection reached its maximum duration (`max_downstream_connection_duration`).
+    DurationTimeout,
 }
 
 impl ResponseFlag {
@@ -54,6 +56,7 @@ impl ResponseFlag {
             Self::DownstreamProtocolError => "DPE",
             Self::UpstreamProtocolError => "UPE",
             Self::UpstreamOverflow => "UO",
+            Self::DurationTimeout => "DT",
         }
     }
 }

@@ -96,7 +96,7 @@ fn refusals_name_file_and_field() {
         (
             sidecar_with(
                 "connect_timeout: 10s",
-                "connect_timeout: 10s\n      lb_policy: MAGLEV",
+                "connect_timeout: 10s\n      lb_policy: LOAD_BALANCING_POLICY_CONFIG",
             ),
             "bootstrap /etc/mesh/bootstrap.yaml: static_resources.clusters[1]: Cluster \
              \"inbound|9080||\": lb_policy: not supported by mesh-proxy",

@@ -101,7 +101,7 @@ fn a_bad_bootstrap_is_refused_with_the_file_and_field() {
     let file = dir.path().join("bad.yaml");
     std::fs::write(
         &file,
-        "static_resources:\n  clusters:\n  - name: c\n    type: STATIC\n    lb_policy: MAGLEV\n",
+        "static_resources:\n  clusters:\n  - name: c\n    type: STATIC\n    lb_policy: LOAD_BALANCING_POLICY_CONFIG\n",
     )
     .unwrap();
     let output = Command::new(BIN)

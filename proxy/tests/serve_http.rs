@@ -9,14 +9,14 @@ mod serve_support;
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use envoy_types::pb::envoy::config::{listener::v3::Listener, route::v3::RouteConfiguration};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use mesh_proxy::{
     capture::OriginalDst,
     config::{
         FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig, NetworkFilter,
-        RouteSource, Snapshot,
+        RouteSource, Snapshot, apply_listeners,
     },
     route::RouteTable,
 };
@@ -53,6 +53,7 @@ virtual_hosts:
             use_remote_address: false,
             stream_idle_timeout: None,
             fault: None,
+            cors: false,
         })),
     }
 }
@@ -166,6 +167,51 @@ async fn the_capture_listener_addressed_directly_is_an_explicit_http_proxy() {
         .unwrap()
         .unwrap();
     assert_eq!(rest, b"");
+}
+
+/// Port 9090's listener: a fault filter that aborts every request with 418, then the router
+/// to the passthrough cluster.
+const FAULTY_9090: &str = r#"
+name: 0.0.0.0_9090
+address: {socket_address: {address: 0.0.0.0, port_value: 9090}}
+bind_to_port: false
+filter_chains:
+- filters:
+  - name: envoy.filters.network.http_connection_manager
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      stat_prefix: faulty
+      route_config:
+        name: faulty
+        virtual_hosts:
+        - name: all
+          domains: ["*"]
+          routes:
+          - match: {prefix: /}
+            route: {cluster: passthrough}
+      http_filters:
+      - name: envoy.filters.http.fault
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault
+          abort: {http_status: 418, percentage: {numerator: 100, denominator: HUNDRED}}
+      - name: envoy.filters.http.router
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+"#;
+
+#[tokio::test]
+async fn an_explicit_proxy_request_passes_its_port_s_http_filters() {
+    let mut snapshot = explicit_snapshot().await;
+    let faulty: Listener = mesh_xds::json::from_yaml(FAULTY_9090).unwrap();
+    apply_listeners(&mut snapshot, &[faulty], &[]).unwrap();
+    let (_store, plane) = start(snapshot, OriginalDst::Socket, &["virtualOutbound"]).await;
+    let response = response_text(
+        plane.bound()["virtualOutbound"],
+        "GET http://198.19.0.5:9090/ HTTP/1.1\r\nhost: 198.19.0.5:9090\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    // The fault filter answered, as it would for a captured connection to port 9090.
+    assert!(response.starts_with("HTTP/1.1 418 "), "{response}");
 }
 
 #[tokio::test]

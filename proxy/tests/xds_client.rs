@@ -368,7 +368,7 @@ async fn delta_acks_nacks_removes_and_reconnects() {
 
     // One bad cluster refuses the whole response.
     let mut bad = eds_cluster("outbound|80||c", "c");
-    bad.lb_policy = 2; // RING_HASH
+    bad.lb_policy = 7; // LOAD_BALANCING_POLICY_CONFIG
     stream.send(delta(
         ResourceType::Cluster,
         "d3",

@@ -1,6 +1,11 @@
 //! `/config_dump`: the static resources of the bootstrap and the dynamic ones last accepted,
 //! in the shape of Envoy's `envoy.admin.v3.ConfigDump` so that tools reading Envoy's dump
 //! (istioctl's `proxy-config`, scripts) read ours.
+//!
+//! The last refused response of each type shows as Envoy's `error_state` (an
+//! `UpdateFailureState`) on the entry of the resource the NACK names: the accepted one of that
+//! name, or an entry of its own when none was accepted. It goes with the next accepted
+//! response of the type, as in Envoy.
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 use mesh_xds::{
@@ -10,7 +15,10 @@ use mesh_xds::{
 use prost::Name;
 use serde_json::{Map, Value, json};
 
-use crate::xds_client::{TypeStatus, XdsStatus};
+use crate::{
+    access_log::rfc3339,
+    xds_client::{ErrorState, TypeStatus, XdsStatus},
+};
 
 const ADMIN: &str = "type.googleapis.com/envoy.admin.v3.";
 
@@ -67,21 +75,13 @@ pub(super) fn config_dump(
             .map(|l| Ok(json!({ "listener": typed(l)? })))
             .collect::<Result<Value, JsonError>>()?,
     );
-    let mut dynamic_listeners = Vec::new();
-    if let Some(status) = of(ResourceType::Listener) {
-        for (name, accepted) in &status.resources {
-            dynamic_listeners.push(json!({
-                "name": name,
-                "active_state": {
-                    "version_info": accepted.version,
-                    "listener": resource_json(&accepted.resource)?,
-                },
-            }));
-        }
-    }
     listeners.insert(
         "dynamic_listeners".to_owned(),
-        Value::Array(dynamic_listeners),
+        dynamic_named(of(ResourceType::Listener), |version, resource| {
+            Ok(json!({
+                "active_state": { "version_info": version, "listener": resource },
+            }))
+        })?,
     );
     configs.push(Value::Object(listeners));
 
@@ -109,18 +109,86 @@ fn section(kind: &str, status: Option<&TypeStatus>) -> Map<String, Value> {
     map
 }
 
+/// The accepted resources of a type, one entry each, with the type's `error_state`.
 fn dynamic(
     status: Option<&TypeStatus>,
+    entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
+) -> Result<Value, JsonError> {
+    entries(status, false, entry)
+}
+
+/// As [`dynamic`], with each entry's `name` first (listeners).
+fn dynamic_named(
+    status: Option<&TypeStatus>,
+    entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
+) -> Result<Value, JsonError> {
+    entries(status, true, entry)
+}
+
+fn entries(
+    status: Option<&TypeStatus>,
+    named: bool,
     entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
 ) -> Result<Value, JsonError> {
     let Some(status) = status else {
         return Ok(Value::Array(Vec::new()));
     };
-    status
-        .resources
-        .values()
-        .map(|accepted| entry(&accepted.version, resource_json(&accepted.resource)?))
-        .collect()
+    let failed_name = status
+        .error_state
+        .as_ref()
+        .map(|e| e.failed.as_ref().map_or("", |(name, _)| name.as_str()));
+    let mut entries = Vec::with_capacity(status.resources.len() + 1);
+    let mut attached = false;
+    for (name, accepted) in &status.resources {
+        let mut map = Map::new();
+        if named {
+            map.insert("name".to_owned(), Value::String(name.clone()));
+        }
+        if let Value::Object(fields) = entry(&accepted.version, resource_json(&accepted.resource)?)?
+        {
+            map.extend(fields);
+        }
+        if let Some(error) = status
+            .error_state
+            .as_ref()
+            .filter(|_| failed_name == Some(name))
+        {
+            map.insert("error_state".to_owned(), error_state(error)?);
+            attached = true;
+        }
+        entries.push(Value::Object(map));
+    }
+    if let Some(error) = status.error_state.as_ref().filter(|_| !attached) {
+        let mut map = Map::new();
+        if let Some(name) = failed_name.filter(|name| named && !name.is_empty()) {
+            map.insert("name".to_owned(), Value::String(name.to_owned()));
+        }
+        map.insert("error_state".to_owned(), error_state(error)?);
+        entries.push(Value::Object(map));
+    }
+    Ok(Value::Array(entries))
+}
+
+/// Envoy's `UpdateFailureState`. The refused resource is printed when it decodes.
+fn error_state(error: &ErrorState) -> Result<Value, JsonError> {
+    let mut map = Map::new();
+    if let Some(resource) = error
+        .failed
+        .as_ref()
+        .and_then(|(_, any)| Resource::decode_any(any).ok())
+    {
+        map.insert("failed_configuration".to_owned(), resource_json(&resource)?);
+    }
+    map.insert(
+        "last_update_attempt".to_owned(),
+        Value::String(rfc3339(error.at)),
+    );
+    map.insert("details".to_owned(), Value::String(error.details.clone()));
+    map.insert(
+        "version_info".to_owned(),
+        Value::String(error.version.clone()),
+    );
+    Ok(Value::Object(map))
 }
 
 /// A resource as an `Any` prints: its fields and its `@type`.

@@ -6,15 +6,17 @@
 //! | `/ready` | GET | 200 `LIVE` when ready; 503 `DRAINING` once the listeners drain, else 503 `INITIALIZING` |
 //! | `/live` | GET | 200 `LIVE` while the process serves |
 //! | `/server_info` | GET | JSON: `version`, `state`, `node`, `uptime_current_epoch`, `uptime_all_epochs` |
-//! | `/config_dump` | GET | Envoy's `ConfigDump` JSON: bootstrap, clusters, endpoints, listeners, routes |
+//! | `/config_dump` | GET | Envoy's `ConfigDump` JSON: bootstrap, clusters, endpoints, listeners, routes, and the last NACK of each type as `error_state` |
+//! | `/clusters` | GET | clusters, circuit breakers and per-endpoint connections and health, in Envoy's text format; `?format=json` in Envoy's `Clusters` JSON |
 //! | `/quitquitquit` | POST | asks the process to shut down |
 //! | `/logging?level=FILTER` | POST | replaces the log filter |
-//! | `/drain_listeners` | POST | stops every listener and closes HTTP connections gracefully; `?graceful` is accepted (the drain is always graceful), `?inboundonly` is refused (501): listeners' `traffic_direction` is not kept |
+//! | `/drain_listeners` | POST | stops every listener and closes HTTP connections gracefully; `?inboundonly` only the listeners whose `traffic_direction` is `INBOUND`; `?graceful` is accepted (the drain is always graceful) |
 //! | `/stats/prometheus` | GET | the metrics, in the Prometheus text format (as the metrics port) |
 //!
 //! The server holds no knowledge of the rest of the process: [`AdminState`] carries callbacks
 //! the binary wires to its tracing subscriber, shutdown and drain.
 
+mod clusters;
 mod config_dump;
 
 use std::{convert::Infallible, fmt, io, sync::Arc};
@@ -28,8 +30,13 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::{net::TcpListener, sync::mpsc, time::Instant};
 
+use mesh_xds::resource::ResourceType;
+
+use self::clusters::ClustersView;
 use crate::{
+    config::ConfigStore,
     stats::{Exporter, serve},
+    upstream::UpstreamConnections,
     xds_client::XdsState,
 };
 
@@ -47,8 +54,10 @@ pub struct AdminState {
     quit: Option<mpsc::Sender<()>>,
     set_log_level: Option<SetLogLevel>,
     drain: Option<Box<dyn Fn() + Send + Sync>>,
+    drain_inbound: Option<Box<dyn Fn() + Send + Sync>>,
     draining: Box<dyn Fn() -> bool + Send + Sync>,
     metrics: Option<Arc<Exporter>>,
+    clusters: Option<(Arc<ConfigStore>, Arc<UpstreamConnections>)>,
 }
 
 // === impl AdminState ===
@@ -65,8 +74,10 @@ impl AdminState {
             quit: None,
             set_log_level: None,
             drain: None,
+            drain_inbound: None,
             draining: Box::new(|| false),
             metrics: None,
+            clusters: None,
         }
     }
 
@@ -112,6 +123,22 @@ impl AdminState {
     /// What `/drain_listeners` calls.
     pub fn with_drain(mut self, drain: impl Fn() + Send + Sync + 'static) -> Self {
         self.drain = Some(Box::new(drain));
+        self
+    }
+
+    /// What `/drain_listeners?inboundonly` calls: drains the `INBOUND` listeners only.
+    pub fn with_drain_inbound(mut self, drain: impl Fn() + Send + Sync + 'static) -> Self {
+        self.drain_inbound = Some(Box::new(drain));
+        self
+    }
+
+    /// The configuration and the upstream connection counts `/clusters` reports.
+    pub fn with_clusters(
+        mut self,
+        store: Arc<ConfigStore>,
+        connections: Arc<UpstreamConnections>,
+    ) -> Self {
+        self.clusters = Some((store, connections));
         self
     }
 
@@ -189,24 +216,26 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
             None => text(StatusCode::NOT_IMPLEMENTED, "shutdown is not wired\n"),
         },
         "/logging" if post => logging(state, &query),
-        "/drain_listeners" if post => match &state.drain {
-            // Envoy drains only the listeners whose `traffic_direction` is INBOUND; the
-            // compiled listeners do not keep it, so draining them all would be wrong.
-            Some(_) if has_param(&query, "inboundonly") => text(
-                StatusCode::NOT_IMPLEMENTED,
-                "inboundonly is not supported by mesh-proxy\n",
-            ),
-            Some(drain) => {
-                drain();
-                text(StatusCode::OK, "OK\n")
+        "/drain_listeners" if post => {
+            let drain = if has_param(&query, "inboundonly") {
+                &state.drain_inbound
+            } else {
+                &state.drain
+            };
+            match drain {
+                Some(drain) => {
+                    drain();
+                    text(StatusCode::OK, "OK\n")
+                }
+                None => text(StatusCode::NOT_IMPLEMENTED, "draining is not wired\n"),
             }
-            None => text(StatusCode::NOT_IMPLEMENTED, "draining is not wired\n"),
-        },
+        }
+        "/clusters" if get => clusters(state, &query),
         serve::PATH => match &state.metrics {
             Some(metrics) => serve::respond(&request, metrics),
             None => text(StatusCode::NOT_IMPLEMENTED, "metrics are not wired\n"),
         },
-        "/ready" | "/live" | "/server_info" | "/config_dump" => {
+        "/ready" | "/live" | "/server_info" | "/config_dump" | "/clusters" => {
             text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n")
         }
         "/quitquitquit" | "/logging" | "/drain_listeners" => {
@@ -221,6 +250,38 @@ fn has_param(query: &str, name: &str) -> bool {
     query
         .split('&')
         .any(|param| param.split('=').next() == Some(name))
+}
+
+fn clusters(state: &AdminState, query: &str) -> Response<Full<Bytes>> {
+    let Some((store, connections)) = &state.clusters else {
+        return text(StatusCode::NOT_IMPLEMENTED, "clusters are not wired\n");
+    };
+    let snapshot = store.load();
+    let dynamic = state
+        .xds
+        .as_ref()
+        .and_then(|x| {
+            let status = x.load();
+            let clusters = status.types.get(&ResourceType::Cluster)?;
+            Some(clusters.resources.keys().cloned().collect())
+        })
+        .unwrap_or_default();
+    let view = ClustersView {
+        snapshot: &snapshot,
+        connections,
+        dynamic,
+    };
+    let format = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("format="));
+    match format {
+        Some("json") => json_response(&view.json()),
+        None | Some("text") => text(StatusCode::OK, &view.text()),
+        Some(other) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("format {other:?} is neither json nor text\n"),
+        ),
+    }
 }
 
 fn server_info(state: &AdminState) -> Response<Full<Bytes>> {

@@ -17,7 +17,10 @@ use tokio::{
 };
 
 use super::*;
-use crate::{bootstrap::Bootstrap as Loaded, xds_client::AcceptedResource};
+use crate::{
+    bootstrap::Bootstrap as Loaded,
+    xds_client::{AcceptedResource, ErrorState},
+};
 
 const SIDECAR: &str = include_str!("../../../xds/tests/data/bootstrap-sidecar.yaml");
 
@@ -180,6 +183,88 @@ async fn config_dump_is_envoy_shaped() {
 }
 
 #[tokio::test]
+async fn config_dump_shows_the_last_nack_as_error_state() {
+    let xds = Arc::new(XdsState::default());
+    let listener: Listener =
+        from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }")
+            .unwrap();
+    let accepted = AcceptedResource {
+        version: "l1".to_owned(),
+        resource: Arc::new(listener.clone().into()),
+    };
+    xds.accepted(
+        ResourceType::Listener,
+        "l1",
+        &[("l".to_owned(), accepted)],
+        &[],
+    );
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_334_401_042);
+    let mut bad_listener = listener.clone();
+    bad_listener.enable_mptcp = true;
+    let bad_listener = mesh_xds::resource::Resource::from(bad_listener).into_any();
+    xds.refused(
+        ResourceType::Listener,
+        ErrorState {
+            version: "l2".to_owned(),
+            at,
+            details: "Listener \"l\": enable_mptcp: not supported by mesh-proxy".to_owned(),
+            failed: Some(("l".to_owned(), bad_listener)),
+        },
+    );
+    // A refusal that names no resource of the response (an undecodable one) has an entry of
+    // its own.
+    xds.refused(
+        ResourceType::Cluster,
+        ErrorState {
+            version: "c1".to_owned(),
+            at,
+            details: "resources[0]: malformed".to_owned(),
+            failed: None,
+        },
+    );
+    let address = start(AdminState::new(node()).with_xds(Arc::clone(&xds))).await;
+    let (status, body) = call(address, "GET", "/config_dump").await;
+    assert_eq!(status, 200);
+    let dump: Value = serde_json::from_str(&body).unwrap();
+    let configs = dump["configs"].as_array().unwrap();
+    assert_eq!(
+        configs[0]["dynamic_active_clusters"],
+        json!([{
+            "error_state": {
+                "last_update_attempt": "2026-11-22T08:00:01.042Z",
+                "details": "resources[0]: malformed",
+                "version_info": "c1",
+            },
+        }])
+    );
+    assert_eq!(
+        configs[2]["dynamic_listeners"],
+        json!([{
+            "name": "l",
+            "active_state": {
+                "version_info": "l1",
+                "listener": {
+                    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+                    "name": "l",
+                    "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
+                },
+            },
+            "error_state": {
+                "failed_configuration": {
+                    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+                    "name": "l",
+                    "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
+                    "enable_mptcp": true,
+                },
+                "last_update_attempt": "2026-11-22T08:00:01.042Z",
+                "details": "Listener \"l\": enable_mptcp: not supported by mesh-proxy",
+                "version_info": "l2",
+            },
+        }])
+    );
+}
+
+#[tokio::test]
 async fn operations_call_their_hooks() {
     let (quit_tx, mut quit_rx) = mpsc::channel(1);
     let (level_tx, mut level_rx) = mpsc::unbounded_channel();
@@ -286,4 +371,5 @@ async fn stats_prometheus_renders_the_exporter() {
     );
 }
 
+mod clusters;
 mod drain;

@@ -91,6 +91,7 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
             Arc::clone(&exporter),
         )))
     });
+    let connections = Arc::clone(stats.upstream_connections());
     let _upkeep = AbortOnDrop(tokio::spawn(async move {
         let mut every = tokio::time::interval(METRICS_UPKEEP);
         loop {
@@ -135,12 +136,21 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
                 .with_bootstrap(bootstrap.raw.clone())
                 .with_quit(quit)
                 .with_metrics(Arc::clone(&exporter))
+                .with_clusters(Arc::clone(&store), connections)
                 .with_log_level(move |level| logging.set(level))
                 .with_drain({
                     let plane = Arc::downgrade(&plane);
                     move || {
                         if let Some(plane) = plane.upgrade() {
                             plane.stop_listening();
+                        }
+                    }
+                })
+                .with_drain_inbound({
+                    let plane = Arc::downgrade(&plane);
+                    move || {
+                        if let Some(plane) = plane.upgrade() {
+                            plane.stop_listening_inbound();
                         }
                     }
                 })

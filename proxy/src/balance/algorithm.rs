@@ -1,12 +1,17 @@
-//! The three ways to pick an endpoint from a priority level, all honouring weights.
+//! The ways to pick an endpoint from a priority level, all honouring weights.
 
 use std::sync::Arc;
 
 use rand::Rng;
 
-use super::{endpoint::Endpoint, level::Level};
+use super::{
+    endpoint::Endpoint,
+    hashing::{HashTable, MaglevConfig, RingHashConfig},
+    level::Level,
+};
 
-/// A load-balancing algorithm (Envoy's `ROUND_ROBIN`, `RANDOM`, `LEAST_REQUEST`).
+/// A load-balancing algorithm (Envoy's `ROUND_ROBIN`, `RANDOM`, `LEAST_REQUEST`, `RING_HASH`,
+/// `MAGLEV`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Algorithm {
     /// Weighted round robin. Lock-free: the round-robin position is an atomic counter, and
@@ -21,21 +26,35 @@ pub enum Algorithm {
     /// flight per unit of weight wins. The default, as in Istio.
     #[default]
     LeastRequest,
+    /// Consistent hashing on a ring of points (Envoy's ketama-style ring).
+    RingHash(RingHashConfig),
+    /// Consistent hashing with Maglev's lookup table.
+    Maglev(MaglevConfig),
 }
 
 // === impl Algorithm ===
 
 impl Algorithm {
-    /// Picks from a non-empty `level`.
+    /// Picks from a non-empty `level`. `hash` is the request's hash, if its route computed one;
+    /// only the hashing algorithms read it, and they use a random one without it, as Envoy does.
     pub(super) fn pick<'l, R: Rng + ?Sized>(
         self,
         level: &'l Level,
+        hash: Option<u64>,
         rng: &mut R,
     ) -> &'l Arc<Endpoint> {
         match self {
             Self::RoundRobin => round_robin(level),
             Self::Random => random(level, rng),
             Self::LeastRequest => least_request(level, rng),
+            Self::RingHash(config) => {
+                let hash = hash.unwrap_or_else(|| rng.random());
+                level.hashed(self, hash, |e| HashTable::ring(e, config))
+            }
+            Self::Maglev(config) => {
+                let hash = hash.unwrap_or_else(|| rng.random());
+                level.hashed(self, hash, |e| HashTable::maglev(e, config))
+            }
         }
     }
 }

@@ -127,7 +127,7 @@ impl EndpointSet {
         algorithm: Algorithm,
         rng: &mut R,
     ) -> Result<&Arc<Endpoint>, NoHealthyUpstream> {
-        self.pick_from(&self.levels, algorithm, rng)
+        self.pick_from(&self.levels, algorithm, None, rng)
     }
 
     /// Picks as [`pick`](Self::pick) does, leaving out the endpoints `outlier` ejected: they
@@ -138,12 +138,25 @@ impl EndpointSet {
         outlier: Option<&OutlierDetector>,
         rng: &mut R,
     ) -> Result<Arc<Endpoint>, NoHealthyUpstream> {
+        self.pick_hashed(algorithm, outlier, None, rng)
+    }
+
+    /// Picks as [`pick_with`](Self::pick_with) does, with the request's `hash` for the hashing
+    /// algorithms (the others ignore it). The same hash picks the same endpoint for as long as
+    /// the level's endpoints (and ejections) stay the same.
+    pub fn pick_hashed<R: Rng + ?Sized>(
+        &self,
+        algorithm: Algorithm,
+        outlier: Option<&OutlierDetector>,
+        hash: Option<u64>,
+        rng: &mut R,
+    ) -> Result<Arc<Endpoint>, NoHealthyUpstream> {
         let Some(outlier) = outlier else {
-            return self.pick(algorithm, rng).cloned();
+            return self.pick_from(&self.levels, algorithm, hash, rng).cloned();
         };
         outlier.observe(self.id, self.endpoints.iter().map(|e| e.address));
         let Some(key) = outlier.exclusions_key() else {
-            return self.pick(algorithm, rng).cloned();
+            return self.pick_from(&self.levels, algorithm, hash, rng).cloned();
         };
         let cached = self.outlier_view.load_full().filter(|view| view.key == key);
         let view = match cached {
@@ -153,24 +166,25 @@ impl EndpointSet {
                     levels(&self.endpoints, |e: &Endpoint| ejected(e.address))
                 });
                 let Some((key, levels)) = built else {
-                    return self.pick(algorithm, rng).cloned();
+                    return self.pick_from(&self.levels, algorithm, hash, rng).cloned();
                 };
                 let view = Arc::new(OutlierView { key, levels });
                 self.outlier_view.store(Some(Arc::clone(&view)));
                 view
             }
         };
-        self.pick_from(&view.levels, algorithm, rng).cloned()
+        self.pick_from(&view.levels, algorithm, hash, rng).cloned()
     }
 
     fn pick_from<'l, R: Rng + ?Sized>(
         &self,
         levels: &'l [Level],
         algorithm: Algorithm,
+        hash: Option<u64>,
         rng: &mut R,
     ) -> Result<&'l Arc<Endpoint>, NoHealthyUpstream> {
         match levels.iter().find(|l| !l.is_empty()) {
-            Some(level) => Ok(algorithm.pick(level, rng)),
+            Some(level) => Ok(algorithm.pick(level, hash, rng)),
             None => Err(NoHealthyUpstream {
                 cluster: self.cluster.clone(),
             }),

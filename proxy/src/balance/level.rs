@@ -5,7 +5,9 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use super::endpoint::Endpoint;
+use arc_swap::ArcSwapOption;
+
+use super::{Algorithm, endpoint::Endpoint, hashing::HashTable};
 
 /// The available endpoints of one priority level.
 #[derive(Debug)]
@@ -21,6 +23,10 @@ pub(super) struct Level {
     pub(super) stride: u64,
     /// The round-robin position.
     pub(super) next: AtomicU64,
+    /// The ring or Maglev table, built on the first hashing pick and kept with the algorithm
+    /// (and so the sizes) it was built for: a new endpoint set or a new cluster configuration
+    /// builds the next one, a request never does.
+    table: ArcSwapOption<(Algorithm, HashTable)>,
 }
 
 // === impl Level ===
@@ -42,6 +48,7 @@ impl Level {
             uniform,
             stride: stride_for(total),
             next: AtomicU64::new(0),
+            table: ArcSwapOption::empty(),
         }
     }
 
@@ -63,6 +70,27 @@ impl Level {
         } else {
             self.cumulative.partition_point(|&sum| sum <= point)
         };
+        &self.endpoints[index.min(self.endpoints.len() - 1)]
+    }
+
+    /// The endpoint `hash` maps to under a hashing `algorithm`.
+    /// `build` lays the table out when there is none yet for this algorithm.
+    pub(super) fn hashed(
+        &self,
+        algorithm: Algorithm,
+        hash: u64,
+        build: impl FnOnce(&[Arc<Endpoint>]) -> HashTable,
+    ) -> &Arc<Endpoint> {
+        let cached = self.table.load_full().filter(|t| t.0 == algorithm);
+        let table = match cached {
+            Some(table) => table,
+            None => {
+                let table = Arc::new((algorithm, build(&self.endpoints)));
+                self.table.store(Some(Arc::clone(&table)));
+                table
+            }
+        };
+        let index = table.1.lookup(hash);
         &self.endpoints[index.min(self.endpoints.len() - 1)]
     }
 

@@ -1,6 +1,6 @@
-//! Load balancing over a cluster's endpoints: round robin, random and least request, all
-//! weighted, skipping unavailable and outlier-ejected endpoints and failing over between
-//! priority levels.
+//! Load balancing over a cluster's endpoints: round robin, random, least request, ring hash and
+//! Maglev, all weighted, skipping unavailable and outlier-ejected endpoints and failing over
+//! between priority levels.
 //!
 //! Picks take the random number generator as an argument, so that callers choose their own
 //! (a per-worker small RNG) and tests are deterministic. Endpoint sets are immutable; an EDS
@@ -10,18 +10,25 @@
 mod algorithm;
 mod endpoint;
 mod endpoint_set;
+mod hashing;
 mod level;
 mod outlier;
+mod xxhash;
 
 pub use self::{
     algorithm::Algorithm,
     endpoint::{Endpoint, Health, InFlight},
     endpoint_set::EndpointSet,
+    hashing::{
+        DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_MIN_RING_SIZE, MAX_MAGLEV_TABLE_SIZE, MAX_RING_SIZE,
+        MaglevConfig, RingHashConfig, is_prime,
+    },
     outlier::{
         DEFAULT_BASE_EJECTION_TIME, DEFAULT_CONSECUTIVE_ERRORS, DEFAULT_INTERVAL,
         DEFAULT_MAX_EJECTION_PERCENT, DEFAULT_MAX_EJECTION_TIME, Outcome, OutlierConfig,
         OutlierDetector,
     },
+    xxhash::xxh64,
 };
 
 /// No endpoint of the cluster can take the request (Envoy's `no healthy upstream`, response

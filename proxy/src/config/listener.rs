@@ -31,6 +31,20 @@ pub struct ListenerConfig {
     /// `listener_filters_timeout` (Envoy's default 15 s); detection gives up and treats the
     /// connection as opaque TCP after it.
     pub detection_timeout: Duration,
+    /// `traffic_direction`: which listeners the admin's `/drain_listeners?inboundonly` drains.
+    pub traffic_direction: TrafficDirection,
+}
+
+/// A listener's `traffic_direction`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TrafficDirection {
+    /// `UNSPECIFIED` (the default).
+    #[default]
+    Unspecified,
+    /// `INBOUND`: traffic to the workload.
+    Inbound,
+    /// `OUTBOUND`: traffic from the workload.
+    Outbound,
 }
 
 /// One `filter_chains` entry.
@@ -98,6 +112,9 @@ pub struct HttpConnectionManager {
     pub stream_idle_timeout: Option<Duration>,
     /// The fault filter's own config, when `http_filters` holds it; routes may replace it.
     pub fault: Option<Arc<crate::route::Fault>>,
+    /// Whether `http_filters` holds the CORS filter (after the fault filter): the routes' and
+    /// virtual hosts' CORS policies apply only then.
+    pub cors: bool,
 }
 
 /// `codec_type` of an `HttpConnectionManager`.
@@ -133,4 +150,29 @@ pub struct TcpProxy {
     pub idle_timeout: Option<Duration>,
     /// Whether `access_log` asks for a log line per connection.
     pub access_log: bool,
+    /// `max_downstream_connection_duration`, with its jitter; `None` when unset.
+    pub max_duration: Option<MaxDuration>,
+}
+
+/// How long a TCP proxy connection may stay open before it is closed (`DT`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MaxDuration {
+    /// `max_downstream_connection_duration`.
+    pub duration: Duration,
+    /// `max_downstream_connection_duration_jitter_percentage`: up to this % of `duration`
+    /// (0–100) is added at random, per connection.
+    pub jitter_percent: f64,
+}
+
+// === impl MaxDuration ===
+
+impl MaxDuration {
+    /// The duration of one connection: `duration` plus `fraction` (0–1, drawn at random) of
+    /// the jitter.
+    pub fn with_jitter(&self, fraction: f64) -> Duration {
+        let jitter = self
+            .duration
+            .mul_f64(self.jitter_percent / 100.0 * fraction.clamp(0.0, 1.0));
+        self.duration.saturating_add(jitter)
+    }
 }

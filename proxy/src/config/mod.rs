@@ -22,7 +22,7 @@ pub use self::{
     },
     listener::{
         CidrRange, Codec, FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig,
-        NetworkFilter, RouteSource, TcpProxy,
+        MaxDuration, NetworkFilter, RouteSource, TcpProxy, TrafficDirection,
     },
     store::{ConfigStore, Snapshot},
 };

@@ -4,7 +4,11 @@
 //! The route timeout covers every attempt up to the response headers; a streaming response body
 //! is not cut by it. Which requests can be retried, and when, is in [`retry`](super::retry).
 
-use std::{error::Error as _, net::SocketAddr, time::Duration};
+use std::{
+    error::Error as _,
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use bytes::Bytes;
 use http::{
@@ -28,10 +32,10 @@ use crate::{
     balance::Outcome,
     config::{Discovery, Snapshot, UpstreamProtocol},
     response_flags::{ResponseFlag, ResponseFlags},
-    route::{ABORT_BODY, ClusterTarget, Decision, Fault, HostRewrite, RetryPolicy, RoutePolicy},
+    route::{ClusterTarget, Decision, HashInput, HostRewrite, RetryPolicy, RoutePolicy},
     upstream::{
         Admission, PoolProtocol, RetryPermit, Selected, UpstreamClient, UpstreamError,
-        select_endpoint,
+        select_hashed_endpoint,
     },
 };
 
@@ -56,8 +60,8 @@ pub struct Forward<'a> {
     pub original_dst: Option<SocketAddr>,
     /// The target of an explicit-proxy request, resolved for `ORIGINAL_DST` clusters.
     pub explicit: Option<&'a Target>,
-    /// The fault filter's config for the route, when the filter is installed.
-    pub fault: Option<&'a Fault>,
+    /// The client's address, for `hash_policy` `connection_properties.source_ip`.
+    pub source: Option<IpAddr>,
 }
 
 /// The request to send, already routed and rewritten.
@@ -105,19 +109,6 @@ pub enum Failure {
 impl Forward<'_> {
     /// Sends `out` upstream under the route's policy; every failure becomes Envoy's response.
     pub async fn run(&self, mut out: Outgoing, record: &mut Record) -> Response<ProxyBody> {
-        // The fault filter runs before the router: its delay is not part of the route timeout.
-        let injection = self
-            .fault
-            .map(|f| f.inject(&mut rand::rng()))
-            .unwrap_or_default();
-        if let Some(delay) = injection.delay {
-            record.flags.insert(ResponseFlag::DelayInjected);
-            tokio::time::sleep(delay).await;
-        }
-        if let Some(status) = injection.abort {
-            record.flags.insert(ResponseFlag::FaultInjected);
-            return local::respond(status, ABORT_BODY);
-        }
         let Some(config) = self.snapshot.clusters.get(&self.cluster.name) else {
             record.flags.insert(ResponseFlag::NoClusterFound);
             return local::respond(self.policy.cluster_not_found, Bytes::new());
@@ -134,6 +125,14 @@ impl Forward<'_> {
         } else {
             PoolProtocol::Http1
         };
+        // The client's request as it came, before any edit, is what the hash policy reads.
+        let hash = self.policy.hash_policy.hash(&HashInput {
+            method: &out.method,
+            authority: &out.authority,
+            path_and_query: out.path_and_query.as_str(),
+            headers: &out.headers,
+            source: self.source,
+        });
         headers::strip_hop_by_hop(&mut out.headers, out.upgrade.is_some());
         headers::set_forwarded_proto(&mut out.headers);
         for edits in self.decision.request_header_edits() {
@@ -180,6 +179,7 @@ impl Forward<'_> {
             protocol,
             auto_host,
             original_dst,
+            hash,
             deadline: self.policy.timeout.map(|limit| Instant::now() + limit),
         };
         let attempts = self.attempts(send, record);
@@ -204,7 +204,7 @@ impl Forward<'_> {
         let mut round = 0u32;
         let mut _retry_permit: Option<RetryPermit> = None;
         loop {
-            let selected = match self.pick(send.original_dst, &tried, retry) {
+            let selected = match self.pick(send.original_dst, send.hash, &tried, retry) {
                 Ok(selected) => selected,
                 Err(error) => {
                     record.flags.insert(error.response_flag());
@@ -229,6 +229,7 @@ impl Forward<'_> {
             };
             let request = send.request(&selected);
             let client = self.ctx.pools.client(
+                &selected.cluster.name,
                 selected.address,
                 send.protocol,
                 selected.cluster.connect_timeout,
@@ -276,12 +277,14 @@ impl Forward<'_> {
     fn pick(
         &self,
         original_dst: Option<SocketAddr>,
+        hash: Option<u64>,
         tried: &[SocketAddr],
         retry: Option<&RetryPolicy>,
     ) -> Result<Selected, UpstreamError> {
         let mut rng = rand::rng();
+        let cluster = &self.cluster.name;
         let mut selected =
-            select_endpoint(self.snapshot, &self.cluster.name, original_dst, &mut rng)?;
+            select_hashed_endpoint(self.snapshot, cluster, original_dst, hash, &mut rng)?;
         let repicks = retry.filter(|r| r.avoid_previous_hosts).map_or(0, |r| {
             r.host_selection_retry_max_attempts
                 .clamp(1, MAX_HOST_REPICKS)
@@ -290,7 +293,8 @@ impl Forward<'_> {
             if !tried.contains(&selected.address) {
                 break;
             }
-            selected = select_endpoint(self.snapshot, &self.cluster.name, original_dst, &mut rng)?;
+            selected =
+                select_hashed_endpoint(self.snapshot, cluster, original_dst, hash, &mut rng)?;
         }
         Ok(selected)
     }
@@ -353,6 +357,8 @@ struct Send {
     protocol: PoolProtocol,
     auto_host: bool,
     original_dst: Option<SocketAddr>,
+    /// The request's hash, from the route's `hash_policy`.
+    hash: Option<u64>,
     /// When the route timeout fires.
     deadline: Option<Instant>,
 }

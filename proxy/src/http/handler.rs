@@ -21,17 +21,19 @@ use super::{
     Downstream, HttpContext, HttpHandler,
     body::{self, Counted, Logged, PendingLog, ProxyBody},
     explicit::Target,
+    filters::{self, Decoded},
     forward::{Forward, Outgoing, Record},
     headers::{self, X_FORWARDED_PROTO},
     local::{self, RequestUrl},
+    shadow,
     stream_timer::{Expiry, StreamTimer, Timed},
     tunnel,
 };
 use crate::{
     access_log::{AccessLogEntry, rfc3339},
-    config::{RouteSource, Snapshot},
+    config::{HttpConnectionManager, RouteSource, Snapshot},
     response_flags::ResponseFlag,
-    route::{Fault, Outcome, RequestMeta, Route},
+    route::{Outcome, RequestMeta},
     serve,
     stats::{Labels, Reporter, RequestProtocol, peer},
 };
@@ -70,9 +72,9 @@ impl Conn {
         let started = Instant::now();
         let start_time = SystemTime::now();
         let snapshot = self.ctx.store.load();
-        let (source, generate_request_id, access_log, target, idle) = match &self.handler {
+        let (manager, generate_request_id, access_log, target, idle) = match &self.handler {
             HttpHandler::Chain(hcm) => (
-                Some(hcm.routes.clone()),
+                Some(Arc::clone(hcm)),
                 hcm.generate_request_id,
                 hcm.access_log,
                 None,
@@ -89,11 +91,13 @@ impl Conn {
                     .await;
                 }
                 let target = Target::of(request.uri(), request.headers());
-                let source = target
+                // The target port's connection manager: its routes and HTTP filters (fault,
+                // CORS) serve the request as they would a captured one.
+                let manager = target
                     .as_ref()
-                    .and_then(|t| serve::explicit_http_route(&snapshot, t.port));
+                    .and_then(|t| serve::explicit_http_manager(&snapshot, t.port));
                 (
-                    source,
+                    manager,
                     true,
                     false,
                     target,
@@ -162,7 +166,7 @@ impl Conn {
         let mut route_name = None;
         let routing = self.route(
             &snapshot,
-            source,
+            manager.as_deref(),
             routed,
             &timer,
             &mut record,
@@ -221,29 +225,18 @@ impl Conn {
         Response::from_parts(parts, Logged::new(body, pending).boxed_unsync())
     }
 
-    /// The fault to inject on `route`: its own, else the filter's, and none without the filter.
-    fn fault<'r>(&'r self, route: &'r Route) -> Option<&'r Fault> {
-        match &self.handler {
-            HttpHandler::Chain(hcm) => hcm
-                .fault
-                .as_deref()
-                .map(|filter| route.fault.as_deref().unwrap_or(filter)),
-            HttpHandler::Explicit => None,
-        }
-    }
-
     async fn route(
         &self,
         snapshot: &Snapshot,
-        source: Option<RouteSource>,
+        manager: Option<&HttpConnectionManager>,
         request: Routed,
         timer: &StreamTimer,
         record: &mut Record,
         route_name: &mut Option<String>,
     ) -> Response<ProxyBody> {
-        let table = match source {
-            Some(RouteSource::Inline(table)) => Some(table),
-            Some(RouteSource::Rds(name)) => snapshot.routes.get(&name).cloned(),
+        let table = match manager.map(|m| &m.routes) {
+            Some(RouteSource::Inline(table)) => Some(Arc::clone(table)),
+            Some(RouteSource::Rds(name)) => snapshot.routes.get(name).cloned(),
             None => None,
         };
         let Some(table) = table else {
@@ -278,16 +271,43 @@ impl Conn {
                     let kind = headers::upgrade_type(&parts.headers).unwrap_or_default();
                     !policy.upgrades.iter().any(|(t, on)| *t == kind && !on)
                 });
+                let (route, vhost) = (decision.route, decision.vhost);
+                let decorate = match filters::decode(
+                    manager,
+                    route,
+                    vhost,
+                    &parts.method,
+                    &parts.headers,
+                    record,
+                )
+                .await
+                {
+                    Decoded::Respond(response) => return response,
+                    Decoded::Forward(decorate) => decorate,
+                };
+                let downstream_http2 = self.downstream.http2 || parts.version == Version::HTTP_2;
+                let shadowed = shadow::Original {
+                    method: &parts.method,
+                    authority: &authority,
+                    path_and_query: &path_and_query,
+                    headers: &parts.headers,
+                    decision: &decision,
+                    cluster,
+                    policy,
+                    original_dst: self.downstream.original_dst,
+                    downstream_http2,
+                };
+                let body = shadow::mirror(&self.ctx, snapshot, &shadowed, body);
                 let forward = Forward {
                     ctx: &self.ctx,
                     snapshot,
                     decision: &decision,
                     cluster,
                     policy,
-                    downstream_http2: self.downstream.http2 || parts.version == Version::HTTP_2,
+                    downstream_http2,
                     original_dst: self.downstream.original_dst,
                     explicit: target.as_ref(),
-                    fault: self.fault(decision.route),
+                    source: Some(self.downstream.peer.ip()),
                 };
                 let out = Outgoing {
                     method: parts.method,
@@ -297,7 +317,11 @@ impl Conn {
                     body,
                     upgrade,
                 };
-                return forward.run(out, record).await;
+                let mut response = forward.run(out, record).await;
+                if let Some(headers) = decorate {
+                    response.headers_mut().extend(headers);
+                }
+                return response;
             }
             Outcome::Redirect(redirect) => {
                 let scheme = parts

@@ -16,11 +16,13 @@
 
 mod body;
 mod explicit;
+mod filters;
 mod forward;
 mod handler;
 mod headers;
 pub mod local;
 mod retry;
+mod shadow;
 mod stream_timer;
 mod tunnel;
 
@@ -32,7 +34,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::watch;
 
 use self::handler::Conn;
-pub use self::{body::ProxyBody, handler::DEFAULT_STREAM_IDLE_TIMEOUT};
+pub use self::{
+    body::ProxyBody,
+    handler::DEFAULT_STREAM_IDLE_TIMEOUT,
+    shadow::{MAX_SHADOW_LIFETIME, MAX_SHADOWS, SHADOW_BODY_BUFFER},
+};
 use crate::{
     access_log::{self, AccessLog},
     config::{Codec, ConfigStore, HttpConnectionManager},
@@ -46,6 +52,7 @@ pub struct HttpContext {
     store: Arc<ConfigStore>,
     pools: Pools,
     telemetry: Telemetry,
+    shadows: shadow::ShadowLimit,
 }
 
 /// What the listener knows about a downstream connection.
@@ -69,8 +76,8 @@ pub struct Downstream {
 pub enum HttpHandler {
     /// A filter chain's `http_connection_manager`.
     Chain(Arc<HttpConnectionManager>),
-    /// Explicit proxy mode: each request picks its route by the port of its target
-    /// (absolute-form URI or Host, default 80), via `crate::serve::explicit_http_route`;
+    /// Explicit proxy mode: each request is served by the connection manager of its target's
+    /// port (absolute-form URI or Host, default 80), via `crate::serve::explicit_http_manager`;
     /// CONNECT requests are tunnelled via `crate::serve::serve_tunnel`.
     Explicit,
 }
@@ -95,8 +102,9 @@ impl HttpContext {
     pub fn with_telemetry(store: Arc<ConfigStore>, telemetry: Telemetry) -> Self {
         Self {
             store,
-            pools: Pools::new(),
+            pools: Pools::counted(Arc::clone(telemetry.stats.upstream_connections())),
             telemetry,
+            shadows: shadow::ShadowLimit::new(),
         }
     }
 

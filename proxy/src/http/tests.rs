@@ -3,10 +3,14 @@
 
 mod circuit_breaking;
 mod codec;
+mod cors;
 mod failures;
 mod faults;
 mod forwarded_for;
+mod h2_upgrade;
+mod hashing;
 mod lifecycle;
+mod mirror;
 mod outlier;
 mod protocols;
 mod retries;

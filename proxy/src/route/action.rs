@@ -3,10 +3,12 @@
 //! Refused in `RouteAction`: `cluster_header`, `cluster_specifier_plugin`,
 //! `inline_cluster_specifier_plugin`, `metadata_match`, `path_rewrite_policy`, `path_rewrite`,
 //! `flush_timeout`, `early_data_policy`, `retry_policy_typed_config`,
-//! `request_mirror_policies`, `rate_limits`, `hash_policy`, `cors`, `max_grpc_timeout`,
+//! `rate_limits`, `cors`, `max_grpc_timeout`,
 //! `grpc_timeout_offset`, `internal_redirect_policy`, `internal_redirect_action`,
 //! `max_internal_redirects`, `hedge_policy`, an upgrade's `connect_config`, and host rewrites
 //! other than `host_rewrite_literal` and `auto_host_rewrite`.
+//!
+//! `request_mirror_policies` are served (see [`MirrorPolicy`](super::MirrorPolicy)).
 //!
 //! Ignored, because they do not change where or how a request goes: `priority` (a connection
 //! pool hint) and `include_vh_rate_limits` (only meaningful with rate limits, which are refused).
@@ -22,6 +24,8 @@ use mesh_common::path::FieldPath;
 
 use super::{
     clusters::Clusters,
+    hash_policy::HashPolicy,
+    mirror::MirrorPolicy,
     respond::{DirectResponse, Redirect},
     retry::{RetryPolicy, duration, optional},
     rewrite::PathRewrite,
@@ -80,6 +84,10 @@ pub struct RoutePolicy {
     pub grpc_timeout_header_offset: Option<Duration>,
     /// Per-route protocol upgrades (`websocket`, …) and whether each is enabled.
     pub upgrades: Vec<(String, bool)>,
+    /// `hash_policy`: the request hash that ring-hash and Maglev clusters pick with.
+    pub hash_policy: HashPolicy,
+    /// `request_mirror_policies`: the clusters that get a shadow copy of the request.
+    pub mirrors: Vec<MirrorPolicy>,
 }
 
 /// A host rewrite.
@@ -113,13 +121,7 @@ impl Forward {
             path,
             "retry_policy_typed_config",
         )?;
-        reject_if(
-            !a.request_mirror_policies.is_empty(),
-            path,
-            "request_mirror_policies",
-        )?;
         reject_if(!a.rate_limits.is_empty(), path, "rate_limits")?;
-        reject_if(!a.hash_policy.is_empty(), path, "hash_policy")?;
         reject_if(a.cors.is_some(), path, "cors")?;
         reject_if(a.max_grpc_timeout.is_some(), path, "max_grpc_timeout")?;
         reject_if(a.grpc_timeout_offset.is_some(), path, "grpc_timeout_offset")?;
@@ -266,6 +268,11 @@ impl Forward {
                 .map(|d| duration(d, &msd_path.field("grpc_timeout_header_offset")))
                 .transpose()?,
             upgrades,
+            hash_policy: HashPolicy::compile(&a.hash_policy, &path.field("hash_policy"))?,
+            mirrors: MirrorPolicy::compile_all(
+                &a.request_mirror_policies,
+                &path.field("request_mirror_policies"),
+            )?,
         };
         Ok(Self { clusters, policy })
     }

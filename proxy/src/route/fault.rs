@@ -145,7 +145,16 @@ impl Fraction {
         denominator: 100,
     };
 
-    fn compile(p: Option<&FractionalPercent>, path: &FieldPath) -> Result<Self, FieldError> {
+    /// Every request.
+    pub const ALL: Self = Self {
+        numerator: 100,
+        denominator: 100,
+    };
+
+    pub(super) fn compile(
+        p: Option<&FractionalPercent>,
+        path: &FieldPath,
+    ) -> Result<Self, FieldError> {
         let Some(p) = p else {
             return Ok(Self::NONE);
         };
@@ -167,7 +176,7 @@ impl Fraction {
         })
     }
 
-    fn draw(self, rng: &mut impl Rng) -> bool {
+    pub(super) fn draw(self, rng: &mut impl Rng) -> bool {
         self.numerator > 0 && rng.random_range(0..self.denominator) < self.numerator
     }
 }

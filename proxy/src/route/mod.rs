@@ -11,9 +11,12 @@
 
 mod action;
 mod clusters;
+mod cors;
 mod domains;
 mod fault;
+mod hash_policy;
 mod header_edits;
+mod mirror;
 mod request;
 mod respond;
 mod retry;
@@ -26,8 +29,11 @@ mod vhost;
 pub use self::{
     action::{Action, Forward, HostRewrite, RoutePolicy},
     clusters::{ClusterTarget, Clusters},
+    cors::{CORS_FILTER, CorsPolicy, Policies as CorsPolicies, Verdict as CorsVerdict},
     fault::{ABORT_BODY, FAULT_FILTER, Fault, Fraction, Injection},
+    hash_policy::{HashInput, HashKey, HashPolicy},
     header_edits::{AppendAction, HeaderAdd, HeaderEdits},
+    mirror::{MirrorPolicy, SHADOW_SUFFIX},
     request::RequestMeta,
     respond::{DirectResponse, Redirect},
     retry::RetryPolicy,

@@ -1,9 +1,11 @@
 //! Compiled virtual hosts and routes.
 //!
 //! Refused in `VirtualHost`: `matcher`, `require_tls` other than `NONE`, `rate_limits`,
-//! `cors`, `typed_per_filter_config`, `retry_policy_typed_config`, `hedge_policy`,
-//! `request_mirror_policies`, `route_specifiers`. In `Route`: `typed_per_filter_config` for any
-//! filter but the fault filter, `route_specifiers`, and the `filter_action` and `non_forwarding_action` actions.
+//! `cors` (the deprecated inline policy), `typed_per_filter_config` for any filter but the CORS
+//! filter, `retry_policy_typed_config`, `hedge_policy`, `request_mirror_policies`,
+//! `route_specifiers`. In `Route`: `typed_per_filter_config` for any filter but the fault and
+//! CORS filters, `route_specifiers`, and the `filter_action` and `non_forwarding_action`
+//! actions.
 //!
 //! Ignored, because they only name things for stats, tracing or admin output, or bound
 //! buffering: `Route.name`, `metadata`, `decorator`, `tracing`, `stat_prefix`,
@@ -14,16 +16,20 @@
 
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::{
-    config::route::v3::{
-        Route as PbRoute, VirtualHost as PbVirtualHost, route::Action as PbAction,
+use envoy_types::pb::{
+    envoy::{
+        config::route::v3::{
+            Route as PbRoute, VirtualHost as PbVirtualHost, route::Action as PbAction,
+        },
+        extensions::filters::http::{cors::v3::CorsPolicy as PbCorsPolicy, fault::v3::HttpFault},
     },
-    extensions::filters::http::fault::v3::HttpFault,
+    google::protobuf::Any,
 };
 use mesh_common::path::FieldPath;
 
 use super::{
     action::{Action, Forward},
+    cors::{CORS_FILTER, CorsPolicy},
     fault::{FAULT_FILTER, Fault},
     header_edits::HeaderEdits,
     request::RequestMeta,
@@ -47,6 +53,8 @@ pub struct VirtualHost {
     pub request_headers: HeaderEdits,
     /// Response header edits for every route of this host.
     pub response_headers: HeaderEdits,
+    /// The CORS filter's policy for every route of this host (`typed_per_filter_config`).
+    pub cors: Option<Arc<CorsPolicy>>,
 }
 
 /// A compiled route.
@@ -65,6 +73,8 @@ pub struct Route {
     /// The fault filter's config for this route (`typed_per_filter_config`), replacing the
     /// filter's own.
     pub fault: Option<Arc<Fault>>,
+    /// The CORS filter's policy for this route, consulted before the virtual host's.
+    pub cors: Option<Arc<CorsPolicy>>,
 }
 
 // === impl VirtualHost ===
@@ -77,11 +87,15 @@ impl VirtualHost {
         reject_if(v.require_tls != 0, path, "require_tls")?;
         reject_if(!v.rate_limits.is_empty(), path, "rate_limits")?;
         reject_if(v.cors.is_some(), path, "cors")?;
-        reject_if(
-            !v.typed_per_filter_config.is_empty(),
-            path,
-            "typed_per_filter_config",
-        )?;
+        let configs = path.field("typed_per_filter_config");
+        let mut cors = None;
+        for (name, any) in &v.typed_per_filter_config {
+            let path = configs.field(name.clone());
+            if name != CORS_FILTER {
+                return Err(FieldError::unsupported(path));
+            }
+            cors = Some(cors_policy(any, &path)?);
+        }
         reject_if(
             v.retry_policy_typed_config.is_some(),
             path,
@@ -122,6 +136,7 @@ impl VirtualHost {
                 &v.response_headers_to_remove,
                 &path.field("response_headers_to_remove"),
             )?,
+            cors,
         })
     }
 
@@ -140,7 +155,7 @@ impl Route {
         max_body: u32,
         path: &FieldPath,
     ) -> Result<Self, FieldError> {
-        let fault = route_fault(r, path)?;
+        let (fault, cors) = route_filters(r, path)?;
         reject_if(!r.route_specifiers.is_empty(), path, "route_specifiers")?;
         let Some(m) = &r.r#match else {
             return Err(FieldError::new(path.field("match"), "is required"));
@@ -181,6 +196,7 @@ impl Route {
             matcher,
             action,
             fault,
+            cors,
             request_headers: HeaderEdits::compile(
                 &r.request_headers_to_add,
                 &path.field("request_headers_to_add"),
@@ -197,17 +213,27 @@ impl Route {
     }
 }
 
-/// The route's `typed_per_filter_config`: only the fault filter's is served.
-fn route_fault(r: &PbRoute, path: &FieldPath) -> Result<Option<Arc<Fault>>, FieldError> {
+type RouteFilters = (Option<Arc<Fault>>, Option<Arc<CorsPolicy>>);
+
+/// The route's `typed_per_filter_config`: the fault and CORS filters' are served.
+fn route_filters(r: &PbRoute, path: &FieldPath) -> Result<RouteFilters, FieldError> {
     let configs = path.field("typed_per_filter_config");
-    let mut fault = None;
+    let (mut fault, mut cors) = (None, None);
     for (name, any) in &r.typed_per_filter_config {
         let path = configs.field(name.clone());
-        if name != FAULT_FILTER {
-            return Err(FieldError::unsupported(path));
+        match name.as_str() {
+            FAULT_FILTER => {
+                let config = unpack::<HttpFault>(any, &path)?;
+                fault = Some(Arc::new(Fault::compile(&config, &path)?));
+            }
+            CORS_FILTER => cors = Some(cors_policy(any, &path)?),
+            _ => return Err(FieldError::unsupported(path)),
         }
-        let config = unpack::<HttpFault>(any, &path)?;
-        fault = Some(Arc::new(Fault::compile(&config, &path)?));
     }
-    Ok(fault)
+    Ok((fault, cors))
+}
+
+fn cors_policy(any: &Any, path: &FieldPath) -> Result<Arc<CorsPolicy>, FieldError> {
+    let config = unpack::<PbCorsPolicy>(any, path)?;
+    Ok(Arc::new(CorsPolicy::compile(&config, path)?))
 }

@@ -141,7 +141,8 @@ pub(super) async fn serve_on<I>(
                 http2: protocol == Protocol::Http2,
                 listener: listener.name.clone(),
             };
-            serve_http(ctx, io, downstream, HttpHandler::Chain(Arc::clone(hcm))).await;
+            let handler = HttpHandler::Chain(Arc::clone(hcm));
+            serve_http(ctx, io, downstream, handler, ctx.shutdown_of(listener)).await;
         }
         NetworkFilter::Tcp(config) => {
             let downstream = TcpDownstream {
@@ -179,7 +180,8 @@ async fn serve_explicit(
         http2: protocol == Protocol::Http2,
         listener: listener.name.clone(),
     };
-    serve_http(ctx, io, downstream, HttpHandler::Explicit).await;
+    let shutdown = ctx.shutdown_of(listener);
+    serve_http(ctx, io, downstream, HttpHandler::Explicit, shutdown).await;
 }
 
 /// Reads the connection's first bytes with the listener's detection timeout. `None` when the
@@ -209,21 +211,16 @@ where
     }
 }
 
-/// The one place that hands a connection to the HTTP connection manager.
+/// The one place that hands a connection to the HTTP connection manager; it finishes when
+/// `shutdown` turns true (see [`DataPlaneContext::shutdown_of`]).
 async fn serve_http<I>(
     ctx: &DataPlaneContext,
     io: PrefixedStream<I>,
     downstream: Downstream,
     handler: HttpHandler,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    crate::http::serve_connection(
-        io,
-        downstream,
-        handler,
-        Arc::clone(&ctx.http),
-        ctx.shutdown.clone(),
-    )
-    .await;
+    crate::http::serve_connection(io, downstream, handler, Arc::clone(&ctx.http), shutdown).await;
 }

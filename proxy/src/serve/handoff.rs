@@ -12,7 +12,7 @@ use std::sync::Arc;
 use mesh_common::well_known::proxy_ports;
 
 use super::chain::{ChainInput, select_chain};
-use crate::config::{ListenerConfig, NetworkFilter, RouteSource, Snapshot};
+use crate::config::{HttpConnectionManager, ListenerConfig, NetworkFilter, Snapshot};
 
 /// The non-binding listener for `destination`: one with exactly that address first, then one
 /// on the unspecified address of the same port (the destination's address family first).
@@ -63,12 +63,13 @@ pub fn capture_listener(snapshot: &Snapshot) -> Option<&Arc<ListenerConfig>> {
         })
 }
 
-/// Explicit proxy mode: the route source of the HTTP filter chain that a captured connection to
-/// `port` would get (the non-binding listener for that port, as Istio's `0.0.0.0_<port>`
-/// listeners), or None.
+/// Explicit proxy mode: the HTTP connection manager of the filter chain that a captured
+/// connection to `port` would get (the non-binding listener for that port, as Istio's
+/// `0.0.0.0_<port>` listeners), or None: its routes and its HTTP filters serve the request, as
+/// they would a captured one.
 ///
 /// The chain is the one a plaintext HTTP/1.1 connection to that listener's address selects.
-pub fn explicit_http_route(snapshot: &Snapshot, port: u16) -> Option<RouteSource> {
+pub fn explicit_http_manager(snapshot: &Snapshot, port: u16) -> Option<Arc<HttpConnectionManager>> {
     let wildcard = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
     let listener = handoff_listener(snapshot, wildcard).or_else(|| {
         snapshot
@@ -79,7 +80,7 @@ pub fn explicit_http_route(snapshot: &Snapshot, port: u16) -> Option<RouteSource
     })?;
     let input = ChainInput::detected(listener.address, &crate::detect::Protocol::Http1);
     match &select_chain(listener, &input)?.filter {
-        NetworkFilter::Http(hcm) => Some(hcm.routes.clone()),
+        NetworkFilter::Http(hcm) => Some(Arc::clone(hcm)),
         NetworkFilter::Tcp(_) => None,
     }
 }

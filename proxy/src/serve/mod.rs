@@ -28,7 +28,7 @@ use tokio::{
 
 use crate::{
     capture::OriginalDst,
-    config::{ConfigStore, RouteSource, Snapshot},
+    config::{ConfigStore, HttpConnectionManager, ListenerConfig, Snapshot, TrafficDirection},
     http::HttpContext,
 };
 
@@ -55,6 +55,9 @@ pub struct DataPlaneContext {
     store: Arc<ConfigStore>,
     http: Arc<HttpContext>,
     shutdown: watch::Receiver<bool>,
+    /// Turns true when the `INBOUND` listeners drain: with every listener, or on their own
+    /// (`/drain_listeners?inboundonly`).
+    inbound_shutdown: watch::Receiver<bool>,
     options: ServeOptions,
 }
 
@@ -68,20 +71,37 @@ impl DataPlaneContext {
         http: Arc<HttpContext>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self::with_options(store, http, shutdown, ServeOptions::default())
+        Self::with_options(
+            store,
+            http,
+            shutdown.clone(),
+            shutdown,
+            ServeOptions::default(),
+        )
     }
 
     fn with_options(
         store: Arc<ConfigStore>,
         http: Arc<HttpContext>,
         shutdown: watch::Receiver<bool>,
+        inbound_shutdown: watch::Receiver<bool>,
         options: ServeOptions,
     ) -> Self {
         Self {
             store,
             http,
             shutdown,
+            inbound_shutdown,
             options,
+        }
+    }
+
+    /// What tells the HTTP connections of `listener` to finish: the inbound drain for an
+    /// `INBOUND` listener, the drain of every listener otherwise.
+    fn shutdown_of(&self, listener: &ListenerConfig) -> watch::Receiver<bool> {
+        match listener.traffic_direction {
+            TrafficDirection::Inbound => self.inbound_shutdown.clone(),
+            TrafficDirection::Outbound | TrafficDirection::Unspecified => self.shutdown.clone(),
         }
     }
 }
@@ -95,11 +115,11 @@ impl fmt::Debug for DataPlaneContext {
     }
 }
 
-/// Explicit proxy mode: the route source of the HTTP filter chain that a captured
+/// Explicit proxy mode: the HTTP connection manager of the filter chain that a captured
 /// connection to `port` would get (the non-binding listener for that port, as Istio's
 /// `0.0.0.0_<port>` listeners), or None.
-pub fn explicit_http_route(snapshot: &Snapshot, port: u16) -> Option<RouteSource> {
-    handoff::explicit_http_route(snapshot, port)
+pub fn explicit_http_manager(snapshot: &Snapshot, port: u16) -> Option<Arc<HttpConnectionManager>> {
+    handoff::explicit_http_manager(snapshot, port)
 }
 
 /// Treats an established CONNECT tunnel to `target` like a connection captured for that

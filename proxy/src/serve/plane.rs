@@ -1,4 +1,5 @@
-//! The running listeners: bound from the snapshot, rebound as it changes, drained at shutdown.
+//! The running listeners: bound from the snapshot, rebound as it changes, drained at shutdown
+//! or, for the `INBOUND` ones alone, on the admin's `/drain_listeners?inboundonly`.
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -10,7 +11,7 @@ use super::{
     tracker::{Abort, Tracker},
 };
 use crate::{
-    config::{ConfigStore, Snapshot},
+    config::{ConfigStore, ListenerConfig, Snapshot, TrafficDirection},
     http::HttpContext,
 };
 
@@ -22,6 +23,8 @@ pub struct DataPlane {
     ctx: Arc<DataPlaneContext>,
     /// Turns true at drain: accept loops close, HTTP connections finish gracefully.
     shutdown: watch::Sender<bool>,
+    /// The same for the `INBOUND` listeners only; turns true with `shutdown` too.
+    inbound_shutdown: watch::Sender<bool>,
     /// What is bound, by listener name: `(requested, local)` addresses.
     bound: watch::Receiver<BoundSet>,
     tracker: Tracker,
@@ -35,6 +38,8 @@ struct Binder {
     tracker: Tracker,
     listeners: HashMap<String, Bound>,
     published: watch::Sender<BoundSet>,
+    /// Whether the `INBOUND` listeners are drained: they are closed and not bound again.
+    inbound_drained: watch::Receiver<bool>,
 }
 
 /// Listener name → (requested, bound) addresses.
@@ -47,10 +52,12 @@ impl DataPlane {
     /// snapshot changes. A listener that fails to bind is logged and retried at the next change.
     pub fn start(store: Arc<ConfigStore>, http: Arc<HttpContext>, options: ServeOptions) -> Self {
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (inbound_shutdown, inbound_rx) = watch::channel(false);
         let ctx = Arc::new(DataPlaneContext::with_options(
             store,
             http,
             shutdown_rx.clone(),
+            inbound_rx.clone(),
             options,
         ));
         let (tracker, abort) = Tracker::new();
@@ -60,6 +67,7 @@ impl DataPlane {
             tracker: tracker.clone(),
             listeners: HashMap::new(),
             published,
+            inbound_drained: inbound_rx,
         };
         // Subscribed before the first pass, so no change between the two is missed.
         let mut changes = ctx.store.subscribe();
@@ -69,6 +77,7 @@ impl DataPlane {
         Self {
             ctx,
             shutdown,
+            inbound_shutdown,
             bound,
             tracker,
             abort,
@@ -118,21 +127,35 @@ impl DataPlane {
     /// waiting for them: the admin's `/drain_listeners`. The process keeps running; a later
     /// [`drain`](Self::drain) still waits for what is open.
     pub fn stop_listening(&self) {
+        self.inbound_shutdown.send_replace(true);
         if !self.shutdown.send_replace(true) {
             tracing::info!("draining listeners");
         }
     }
 
-    /// Whether the listeners are draining: stopped by [`stop_listening`](Self::stop_listening)
-    /// or [`drain`](Self::drain).
+    /// As [`stop_listening`](Self::stop_listening), for the listeners whose
+    /// `traffic_direction` is `INBOUND` only (Envoy's `/drain_listeners?inboundonly`): they
+    /// stop accepting and are not bound again while the process runs, and their HTTP
+    /// connections finish gracefully; every other listener keeps serving.
+    pub fn stop_listening_inbound(&self) {
+        if !self.inbound_shutdown.send_replace(true) {
+            tracing::info!("draining inbound listeners");
+        }
+    }
+
+    /// Whether listeners are draining: all of them, stopped by
+    /// [`stop_listening`](Self::stop_listening) or [`drain`](Self::drain), or the inbound
+    /// ones by [`stop_listening_inbound`](Self::stop_listening_inbound). Readiness is off then,
+    /// so that no new traffic is sent to the workload.
     pub fn is_draining(&self) -> bool {
-        *self.shutdown.borrow()
+        *self.shutdown.borrow() || *self.inbound_shutdown.borrow()
     }
 
     /// Stops accepting, tells in-flight connections to finish, waits up to `grace`; the
     /// connections still open then are closed.
     pub async fn drain(self, grace: Duration) {
         self.shutdown.send_replace(true);
+        self.inbound_shutdown.send_replace(true);
         // The binder closes every listening socket before it returns.
         let _ = self.binder.await;
         if !self.tracker.wait_closed(grace).await {
@@ -164,8 +187,10 @@ impl Binder {
     async fn run(mut self, mut changes: watch::Receiver<u64>, mut shutdown: watch::Receiver<bool>) {
         loop {
             // The select only decides; acting inside it would hold a watch guard across awaits.
+            // A dropped sender means the data plane is gone: stop, as for a shutdown.
             let changed = tokio::select! {
                 changed = changes.changed() => changed.is_ok(),
+                changed = self.inbound_drained.changed() => changed.is_ok(),
                 _ = shutdown.wait_for(|stop| *stop) => false,
             };
             if !changed {
@@ -207,7 +232,7 @@ impl Binder {
             let Some(listener) = snapshot.listeners.get(name) else {
                 continue;
             };
-            if !listener.bind_to_port || self.listeners.contains_key(name) {
+            if !self.binds(listener) || self.listeners.contains_key(name) {
                 continue;
             }
             match Bound::start(listener, &self.ctx, &self.tracker) {
@@ -229,7 +254,7 @@ impl Binder {
         snapshot
             .listeners
             .values()
-            .filter(|listener| listener.bind_to_port)
+            .filter(|listener| self.binds(listener))
             .map(|listener| {
                 (
                     listener.name.clone(),
@@ -237,6 +262,13 @@ impl Binder {
                 )
             })
             .collect()
+    }
+
+    /// Whether `listener` should be bound now: it binds, and is not a drained inbound one.
+    fn binds(&self, listener: &ListenerConfig) -> bool {
+        listener.bind_to_port
+            && !(listener.traffic_direction == TrafficDirection::Inbound
+                && *self.inbound_drained.borrow())
     }
 
     fn publish(&self) {

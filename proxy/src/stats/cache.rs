@@ -67,6 +67,24 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
     pub fn len(&self) -> usize {
         self.entries.load().len()
     }
+
+    /// The value cached for `key`, if any.
+    pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.load().get(key).map(Arc::clone)
+    }
+
+    /// Every cached key and value, in no particular order.
+    pub fn entries(&self) -> Vec<(K, Arc<V>)> {
+        self.entries
+            .load()
+            .iter()
+            .map(|(key, value)| (key.clone(), Arc::clone(value)))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,23 @@
 //! A scrape: the recorded metrics, followed by the `mesh_proxy_*` values read from the rest of
-//! the proxy at that moment (xDS progress, the access log's drops, the pools), which are
-//! already counted where they live and are not counted twice.
+//! the proxy at that moment (xDS progress, the access log's drops, the pools, the upstream
+//! connections), which are already counted where they live and are not counted twice.
 
-use std::{fmt::Write, sync::Arc};
+use std::{fmt::Write, sync::Arc, time::UNIX_EPOCH};
 
 use mesh_xds::resource::ResourceType;
 
 use super::{Stats, names};
-use crate::{access_log::AccessLog, xds_client::XdsState};
+use crate::{
+    access_log::AccessLog,
+    upstream::ConnectionStats,
+    xds_client::{TypeStatus, XdsState},
+};
+
+/// Reads one count of an xDS type's progress.
+type TypeCount = fn(&TypeStatus) -> u64;
+
+/// Reads one count of a cluster's connections.
+type ConnectionCount = fn(&ConnectionStats) -> u64;
 
 /// Renders one proxy's metrics. Build with [`Exporter::new`] and the `with_` methods.
 pub struct Exporter {
@@ -59,6 +69,7 @@ impl Exporter {
             family(&mut out, names::UPSTREAM_POOLS, "gauge");
             let _ = writeln!(out, "{} {}", names::UPSTREAM_POOLS, pools());
         }
+        self.render_upstream(&mut out);
         if let Some(xds) = &self.xds {
             let status = xds.load();
             family(&mut out, names::XDS_CONNECTED, "gauge");
@@ -78,6 +89,35 @@ impl Exporter {
                     "{}{{type_url=\"{}\"}} {rejected}",
                     names::XDS_REJECTED,
                     kind.type_url()
+                );
+            }
+            let counters: [(&str, TypeCount); 2] = [
+                (names::XDS_ACCEPTED_TOTAL, |t| t.accepted),
+                (names::XDS_REJECTED_TOTAL, |t| t.rejected),
+            ];
+            for (name, count) in counters {
+                family(&mut out, name, "counter");
+                for (kind, t) in &types {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{type_url=\"{}\"}} {}",
+                        kind.type_url(),
+                        count(t)
+                    );
+                }
+            }
+            family(&mut out, names::XDS_LAST_REJECTION, "gauge");
+            for (kind, t) in &types {
+                let Some(at) = t.last_rejected_at else {
+                    continue;
+                };
+                let seconds = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{}{{type_url=\"{}\"}} {:.3}",
+                    names::XDS_LAST_REJECTION,
+                    kind.type_url(),
+                    seconds.as_secs_f64()
                 );
             }
             family(&mut out, names::XDS_RESOURCES, "gauge");
@@ -102,6 +142,35 @@ impl Exporter {
             }
         }
         out
+    }
+}
+
+impl Exporter {
+    /// The upstream connection counts, by cluster; nothing before the first connection.
+    fn render_upstream(&self, out: &mut String) {
+        let clusters = self.stats.upstream_connections().clusters();
+        if clusters.is_empty() {
+            return;
+        }
+        let families: [(&str, &str, ConnectionCount); 4] = [
+            (names::UPSTREAM_ACTIVE, "gauge", |s| s.active),
+            (names::UPSTREAM_TOTAL, "counter", |s| s.opened),
+            (names::UPSTREAM_CONNECT_FAILURES, "counter", |s| {
+                s.connect_failures
+            }),
+            (names::UPSTREAM_OVERFLOW, "counter", |s| s.overflow),
+        ];
+        for (name, kind, value) in families {
+            family(out, name, kind);
+            for (cluster, stats) in &clusters {
+                let _ = writeln!(
+                    out,
+                    "{name}{{cluster=\"{}\"}} {}",
+                    escape(cluster),
+                    value(stats)
+                );
+            }
+        }
     }
 }
 

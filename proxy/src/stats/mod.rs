@@ -8,7 +8,7 @@
 //! Requests and connections are observed once, in [`observe`], which feeds both the metrics and
 //! the access log.
 
-mod cache;
+pub(crate) mod cache;
 pub mod exporter;
 #[cfg(test)]
 mod fixtures;
@@ -38,6 +38,7 @@ pub use self::{
     service::DestinationService,
     workload::Workload,
 };
+use crate::upstream::UpstreamConnections;
 
 /// The name Istio gives the inbound capture listener; its traffic is reported by the
 /// destination.
@@ -57,6 +58,7 @@ pub struct Stats {
     peers: Cache<HeaderValue, Workload>,
     listeners: Cache<String, ListenerHandles>,
     unknown_service: Arc<DestinationService>,
+    upstream: Arc<UpstreamConnections>,
 }
 
 /// The handles of one HTTP label set.
@@ -151,6 +153,7 @@ impl Stats {
             peers: Cache::default(),
             listeners: Cache::default(),
             unknown_service: Arc::new(DestinationService::unknown()),
+            upstream: Arc::default(),
         }
     }
 
@@ -167,6 +170,12 @@ impl Stats {
     /// The service of requests that reached no cluster.
     pub fn unknown_service(&self) -> Arc<DestinationService> {
         Arc::clone(&self.unknown_service)
+    }
+
+    /// The upstream connections of every cluster, counted by the HTTP pools and the TCP proxy
+    /// alike, for the `mesh_proxy_upstream_*` metrics and the admin's `/clusters`.
+    pub fn upstream_connections(&self) -> &Arc<UpstreamConnections> {
+        &self.upstream
     }
 
     /// Who reports traffic accepted by the listener named `listener`: the destination on the

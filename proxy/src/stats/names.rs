@@ -24,14 +24,28 @@ pub const TCP_CLOSED: &str = "istio_tcp_connections_closed_total";
 pub const DOWNSTREAM_ACTIVE: &str = "mesh_proxy_downstream_connections_active";
 /// Downstream connections accepted, by `listener` (counter).
 pub const DOWNSTREAM_TOTAL: &str = "mesh_proxy_downstream_connections_total";
-/// Upstream connection pools (one per endpoint and protocol) the proxy holds (gauge).
+/// Upstream connection pools (one per cluster, endpoint and protocol) the proxy holds (gauge).
 pub const UPSTREAM_POOLS: &str = "mesh_proxy_upstream_pools";
+/// Upstream connections open or being opened, by `cluster`, HTTP and TCP alike (gauge).
+pub const UPSTREAM_ACTIVE: &str = "mesh_proxy_upstream_connections_active";
+/// Upstream connections opened (connect attempts), by `cluster` (counter).
+pub const UPSTREAM_TOTAL: &str = "mesh_proxy_upstream_connections_total";
+/// Upstream connect attempts that failed or timed out, by `cluster` (counter).
+pub const UPSTREAM_CONNECT_FAILURES: &str = "mesh_proxy_upstream_connect_failures_total";
+/// TCP proxy connections refused by the cluster's `max_connections`, by `cluster` (counter).
+pub const UPSTREAM_OVERFLOW: &str = "mesh_proxy_upstream_connections_overflow_total";
 /// Access log lines dropped because the writer fell behind (counter).
 pub const ACCESS_LOG_DROPPED: &str = "mesh_proxy_access_log_dropped_total";
 /// 1 while an ADS stream to the control plane is open (gauge).
 pub const XDS_CONNECTED: &str = "mesh_proxy_xds_connected";
 /// Per `type_url`, 1 when the last response of that type was refused (gauge).
 pub const XDS_REJECTED: &str = "mesh_proxy_xds_rejected";
+/// Per `type_url`, responses accepted: ACKs sent (counter).
+pub const XDS_ACCEPTED_TOTAL: &str = "mesh_proxy_xds_updates_accepted_total";
+/// Per `type_url`, responses refused: NACKs sent (counter).
+pub const XDS_REJECTED_TOTAL: &str = "mesh_proxy_xds_updates_rejected_total";
+/// Per `type_url`, the Unix time in seconds of the last NACK (gauge; absent before the first).
+pub const XDS_LAST_REJECTION: &str = "mesh_proxy_xds_last_rejection_timestamp_seconds";
 /// Per `type_url`, the resources applied (gauge).
 pub const XDS_RESOURCES: &str = "mesh_proxy_xds_resources";
 /// Always 1, labelled with the `type_url` and `version` of the configuration applied (gauge).

@@ -9,7 +9,7 @@ use crate::{
     access_log::{AccessLog, AccessLogEntry},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::{fixtures::metadata, observe::HttpEnd},
-    xds_client::XdsState,
+    xds_client::{ErrorState, XdsState},
 };
 
 const PRODUCTPAGE_ID: &str =
@@ -236,13 +236,27 @@ fn the_exporter_reads_the_rest_of_the_proxy_at_scrape_time() {
     let xds = Arc::new(XdsState::default());
     xds.set_connected(true);
     xds.accepted(ResourceType::Cluster, "v7", &[], &[]);
-    xds.refused(ResourceType::Listener, "listener x: bad");
-    let exporter = Exporter::new(Arc::new(Stats::anonymous()))
+    xds.accepted(ResourceType::Cluster, "v8", &[], &[]);
+    xds.refused(
+        ResourceType::Listener,
+        refusal("listener x: bad", 1_700_000_000_250),
+    );
+    let stats = Arc::new(Stats::anonymous());
+    let reviews = stats
+        .upstream_connections()
+        .cluster("outbound|9080||reviews");
+    let _open = reviews.open("198.18.0.7:9080".parse().unwrap());
+    reviews
+        .open("198.18.0.8:9080".parse().unwrap())
+        .connect_failed();
+    reviews.overflowed();
+    let exporter = Exporter::new(stats)
         .with_access_log(log)
         .with_pools(|| 3)
         .with_xds(xds);
     let cds = ResourceType::Cluster.type_url();
     let lds = ResourceType::Listener.type_url();
+    let cluster = "cluster=\"outbound|9080||reviews\"";
     assert_eq!(
         exporter.render(),
         format!(
@@ -250,16 +264,42 @@ fn the_exporter_reads_the_rest_of_the_proxy_at_scrape_time() {
              mesh_proxy_access_log_dropped_total 1\n\n\
              # TYPE mesh_proxy_upstream_pools gauge\n\
              mesh_proxy_upstream_pools 3\n\n\
+             # TYPE mesh_proxy_upstream_connections_active gauge\n\
+             mesh_proxy_upstream_connections_active{{{cluster}}} 1\n\n\
+             # TYPE mesh_proxy_upstream_connections_total counter\n\
+             mesh_proxy_upstream_connections_total{{{cluster}}} 2\n\n\
+             # TYPE mesh_proxy_upstream_connect_failures_total counter\n\
+             mesh_proxy_upstream_connect_failures_total{{{cluster}}} 1\n\n\
+             # TYPE mesh_proxy_upstream_connections_overflow_total counter\n\
+             mesh_proxy_upstream_connections_overflow_total{{{cluster}}} 1\n\n\
              # TYPE mesh_proxy_xds_connected gauge\n\
              mesh_proxy_xds_connected 1\n\n\
              # TYPE mesh_proxy_xds_rejected gauge\n\
              mesh_proxy_xds_rejected{{type_url=\"{lds}\"}} 1\n\
              mesh_proxy_xds_rejected{{type_url=\"{cds}\"}} 0\n\n\
+             # TYPE mesh_proxy_xds_updates_accepted_total counter\n\
+             mesh_proxy_xds_updates_accepted_total{{type_url=\"{lds}\"}} 0\n\
+             mesh_proxy_xds_updates_accepted_total{{type_url=\"{cds}\"}} 2\n\n\
+             # TYPE mesh_proxy_xds_updates_rejected_total counter\n\
+             mesh_proxy_xds_updates_rejected_total{{type_url=\"{lds}\"}} 1\n\
+             mesh_proxy_xds_updates_rejected_total{{type_url=\"{cds}\"}} 0\n\n\
+             # TYPE mesh_proxy_xds_last_rejection_timestamp_seconds gauge\n\
+             mesh_proxy_xds_last_rejection_timestamp_seconds{{type_url=\"{lds}\"}} 1700000000.250\n\n\
              # TYPE mesh_proxy_xds_resources gauge\n\
              mesh_proxy_xds_resources{{type_url=\"{lds}\"}} 0\n\
              mesh_proxy_xds_resources{{type_url=\"{cds}\"}} 0\n\n\
              # TYPE mesh_proxy_config_version_info gauge\n\
-             mesh_proxy_config_version_info{{type_url=\"{cds}\",version=\"v7\"}} 1\n"
+             mesh_proxy_config_version_info{{type_url=\"{cds}\",version=\"v8\"}} 1\n"
         )
     );
+}
+
+/// A refusal at `unix_ms` milliseconds after the epoch.
+fn refusal(details: &str, unix_ms: u64) -> ErrorState {
+    ErrorState {
+        version: "bad".to_owned(),
+        at: std::time::UNIX_EPOCH + Duration::from_millis(unix_ms),
+        details: details.to_owned(),
+        failed: None,
+    }
 }

@@ -1,5 +1,6 @@
 //! Copying bytes both ways between the downstream and the upstream, with half-close, an idle
-//! timeout that traffic resets, and byte counts that survive an error or a timeout.
+//! timeout that traffic resets, a deadline that nothing resets, and byte counts that survive an
+//! error or a timeout.
 
 use std::{
     io,
@@ -24,6 +25,8 @@ pub enum CopyEnd {
     Closed,
     /// No byte moved either way for the idle timeout.
     IdleTimeout,
+    /// The connection reached its maximum duration.
+    MaxDuration,
     /// A read or write failed (usually a reset).
     Error,
 }
@@ -56,13 +59,15 @@ struct Metered<S> {
     meter: Arc<Meter>,
 }
 
-/// Copies between `downstream` and `upstream` until both directions have closed, one fails, or
-/// nothing moves for `idle_timeout`. When one side reads end-of-stream, the other side's write
-/// half is shut down and the opposite direction keeps flowing, as TCP half-close requires.
+/// Copies between `downstream` and `upstream` until both directions have closed, one fails,
+/// nothing moves for `idle_timeout`, or `deadline` passes. When one side reads end-of-stream,
+/// the other side's write half is shut down and the opposite direction keeps flowing, as TCP
+/// half-close requires.
 pub async fn copy_both_ways<D, U>(
     downstream: &mut D,
     upstream: &mut U,
     idle_timeout: Option<Duration>,
+    deadline: Option<Instant>,
 ) -> Copied
 where
     D: AsyncRead + AsyncWrite + Unpin + ?Sized,
@@ -79,20 +84,21 @@ where
         meter: Arc::clone(&meter),
     };
     let copy = tokio::io::copy_bidirectional(&mut metered, upstream);
+    // `None` once the deadline passed.
+    let limited = async {
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, copy).await.ok(),
+            None => Some(copy.await),
+        }
+    };
     let end = match idle_timeout {
-        None => match copy.await {
-            Ok(_) => CopyEnd::Closed,
-            Err(_) => CopyEnd::Error,
-        },
+        None => end_of(limited.await),
         Some(idle) => {
-            tokio::pin!(copy);
+            tokio::pin!(limited);
             loop {
                 let deadline = meter.idle_deadline(idle);
                 tokio::select! {
-                    result = &mut copy => break match result {
-                        Ok(_) => CopyEnd::Closed,
-                        Err(_) => CopyEnd::Error,
-                    },
+                    result = &mut limited => break end_of(result),
                     () = tokio::time::sleep_until(deadline) => {
                         // Traffic since the timer was armed pushes the deadline back.
                         if meter.idle_deadline(idle) <= Instant::now() {
@@ -107,6 +113,15 @@ where
         received: meter.received.load(Ordering::Relaxed),
         sent: meter.sent.load(Ordering::Relaxed),
         end,
+    }
+}
+
+/// How the copy ended: `None` when the deadline passed.
+fn end_of(result: Option<io::Result<(u64, u64)>>) -> CopyEnd {
+    match result {
+        Some(Ok(_)) => CopyEnd::Closed,
+        Some(Err(_)) => CopyEnd::Error,
+        None => CopyEnd::MaxDuration,
     }
 }
 

@@ -1,9 +1,14 @@
 //! The TCP proxy: a filter chain's `tcp_proxy` forwards a connection's bytes to one endpoint of
-//! its cluster, both ways, until both sides close or the connection idles out.
+//! its cluster, both ways, until both sides close, the connection idles out, or it reaches its
+//! `max_downstream_connection_duration` (`DT`).
 //!
 //! The endpoint is picked by [`select_endpoint`], as HTTP does, so both fail with the same
-//! response flags. Every connection ends in one [`TcpLog`], which feeds both the metrics and
-//! the access log (see [`crate::stats::observe`]).
+//! response flags. As in Envoy, each upstream connection takes one of the cluster's
+//! `max_connections` slots (shared with HTTP/1.1 requests) or, when none is free, the
+//! downstream connection is closed at once with `UO` and counted as an overflow. Upstream
+//! connections are counted per cluster and endpoint (see
+//! [`UpstreamConnections`](crate::upstream::UpstreamConnections)). Every connection ends in one
+//! [`TcpLog`], which feeds both the metrics and the access log (see [`crate::stats::observe`]).
 
 mod copy;
 mod log;
@@ -25,7 +30,7 @@ use crate::{
     config::{Snapshot, TcpProxy},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::Telemetry,
-    upstream::select_endpoint,
+    upstream::{UpstreamConnections, select_endpoint},
 };
 
 pub use self::{
@@ -66,7 +71,8 @@ where
     );
     let reporter = telemetry.stats.reporter(&conn.listener);
     let observation = telemetry.tcp_opened(reporter, service, config.access_log);
-    let log = connect_and_copy(downstream, config, snapshot, conn, cluster).await;
+    let connections = telemetry.stats.upstream_connections();
+    let log = connect_and_copy(downstream, config, snapshot, conn, cluster, connections).await;
     observation.finish(&log);
     log
 }
@@ -77,12 +83,16 @@ async fn connect_and_copy<D>(
     snapshot: &Snapshot,
     conn: &TcpDownstream,
     cluster: String,
+    connections: &UpstreamConnections,
 ) -> TcpLog
 where
     D: AsyncRead + AsyncWrite + Unpin,
 {
     let start_time = SystemTime::now();
     let started = Instant::now();
+    let deadline = config
+        .max_duration
+        .map(|max| started + max.with_jitter(rand::random()));
     let mut log = TcpLog {
         start_time,
         duration: Duration::ZERO,
@@ -97,6 +107,22 @@ where
         listener: conn.listener.clone(),
         stat_prefix: config.stat_prefix.clone(),
     };
+    // Envoy checks the cluster's connection limit before it picks a host.
+    let slot = match snapshot
+        .clusters
+        .get(&cluster)
+        .map(|c| c.breaker.connection())
+    {
+        Some(Err(overflow)) => {
+            tracing::debug!(%cluster, %overflow, "tcp proxy connection refused");
+            connections.cluster(&cluster).overflowed();
+            log.response_flags.insert(ResponseFlag::UpstreamOverflow);
+            log.duration = started.elapsed();
+            return log;
+        }
+        Some(Ok(slot)) => Some(slot),
+        None => None,
+    };
     let selected = match select_endpoint(snapshot, &cluster, conn.original_dst, &mut rand::rng()) {
         Ok(selected) => selected,
         Err(error) => {
@@ -107,14 +133,28 @@ where
         }
     };
     log.upstream_host = Some(selected.address);
-    let connect = TcpStream::connect(selected.address);
-    let connected = match tokio::time::timeout(selected.cluster.connect_timeout, connect).await {
-        Ok(Ok(upstream)) => Ok(upstream),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_elapsed) => Err(format!(
-            "timed out after {:?}",
-            selected.cluster.connect_timeout
-        )),
+    let open = connections.cluster(&cluster).open(selected.address);
+    let connect = tokio::time::timeout(
+        selected.cluster.connect_timeout,
+        TcpStream::connect(selected.address),
+    );
+    let connected = tokio::select! {
+        connected = connect => match connected {
+            Ok(Ok(upstream)) => Ok(upstream),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_elapsed) => Err(format!(
+                "timed out after {:?}",
+                selected.cluster.connect_timeout
+            )),
+        },
+        () = until(deadline) => {
+            // The connection's time ran out before the upstream answered: not the endpoint's
+            // fault, so the outlier detector is not told.
+            drop(open);
+            log.response_flags.insert(ResponseFlag::DurationTimeout);
+            log.duration = started.elapsed();
+            return log;
+        }
     };
     selected.report(match &connected {
         Ok(_) => Outcome::Connected,
@@ -124,6 +164,7 @@ where
         Ok(upstream) => upstream,
         Err(error) => {
             tracing::debug!(%cluster, upstream = %selected.address, %error, "upstream connect failed");
+            open.connect_failed();
             log.response_flags
                 .insert(ResponseFlag::UpstreamConnectionFailure);
             log.duration = started.elapsed();
@@ -132,14 +173,33 @@ where
     };
     // Small writes of interactive protocols must not wait for Nagle's algorithm.
     let _ = upstream.set_nodelay(true);
-    let copied = copy_both_ways(&mut downstream, &mut upstream, config.idle_timeout).await;
-    // Held until here: the endpoint counts the connection for least-request balancing.
-    drop(selected);
+    let copied = copy_both_ways(
+        &mut downstream,
+        &mut upstream,
+        config.idle_timeout,
+        deadline,
+    )
+    .await;
+    // Held until here: the endpoint counts the connection for least-request balancing, the
+    // cluster's slot and connection counts until the upstream socket closes.
+    drop(upstream);
+    drop((selected, open, slot));
+    if copied.end == CopyEnd::MaxDuration {
+        log.response_flags.insert(ResponseFlag::DurationTimeout);
+    }
     log.bytes_received = copied.received;
     log.bytes_sent = copied.sent;
     log.end = Some(copied.end);
     log.duration = started.elapsed();
     log
+}
+
+/// Resolves at `deadline`, or never.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ fn tcp_proxy(cluster: &str, idle_timeout: Option<Duration>) -> TcpProxy {
         clusters: Clusters::single(cluster, &FieldPath::root()).unwrap(),
         idle_timeout,
         access_log: true,
+        max_duration: None,
     }
 }
 
@@ -111,7 +112,9 @@ async fn half_close_lets_the_other_direction_finish() {
     let (mut client, mut proxy_down) = tokio::io::duplex(64);
     let (mut proxy_up, mut server) = tokio::io::duplex(64);
     let copy =
-        tokio::spawn(async move { copy_both_ways(&mut proxy_down, &mut proxy_up, None).await });
+        tokio::spawn(
+            async move { copy_both_ways(&mut proxy_down, &mut proxy_up, None, None).await },
+        );
     client.write_all(b"ping").await.unwrap();
     client.shutdown().await.unwrap();
     let mut request = Vec::new();
@@ -143,6 +146,7 @@ async fn idle_timeout_is_pushed_back_by_traffic() {
             &mut proxy_down,
             &mut proxy_up,
             Some(Duration::from_secs(10)),
+            None,
         )
         .await;
         (copied, start.elapsed())
@@ -351,3 +355,5 @@ async fn a_connection_is_one_log_line_and_its_metrics() {
         );
     }
 }
+
+mod limits;

@@ -68,6 +68,12 @@ pub struct Admission {
     _connection: Option<OwnedSemaphorePermit>,
 }
 
+/// One TCP proxy connection holding a `max_connections` slot; dropping it gives the slot back.
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    _slot: OwnedSemaphorePermit,
+}
+
 /// One retry in progress; dropping it ends the retry.
 #[derive(Debug)]
 pub struct RetryPermit {
@@ -124,6 +130,16 @@ impl CircuitBreaker {
             _request: request,
             _connection: connection,
         })
+    }
+
+    /// A slot for one TCP proxy connection, taken from the same `max_connections` slots as
+    /// HTTP/1.1 requests, or `max_connections` overflow at once: Envoy's TCP proxy does not
+    /// wait for a connection, it closes the downstream one (`UO`).
+    pub fn connection(&self) -> Result<ConnectionPermit, Overflow> {
+        Arc::clone(&self.connections)
+            .try_acquire_owned()
+            .map(|slot| ConnectionPermit { _slot: slot })
+            .map_err(|_| Overflow("max_connections"))
     }
 
     /// A retry may start only while fewer than `max_retries` are in progress.

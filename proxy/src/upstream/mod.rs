@@ -1,10 +1,19 @@
-//! Reaching a cluster's endpoints: which endpoint takes a request or connection. Shared by the
-//! HTTP router and the TCP proxy so that both fail the same way with the same flags.
+//! Reaching a cluster's endpoints: which endpoint takes a request or connection, and the
+//! connections made to it. Shared by the HTTP router and the TCP proxy so that both fail the
+//! same way with the same flags, and are counted alike.
 
 mod breaker;
+mod connections;
 mod pool;
 mod select;
 
-pub use self::breaker::{Admission, CircuitBreaker, Overflow, RetryPermit, Thresholds};
-pub use self::pool::{BoxError, FixedConnector, PoolProtocol, Pools, UpstreamBody, UpstreamClient};
-pub use self::select::{Selected, UpstreamError, select_endpoint};
+pub use self::breaker::{
+    Admission, CircuitBreaker, ConnectionPermit, Overflow, RetryPermit, Thresholds,
+};
+pub use self::connections::{
+    ClusterConnections, ConnectionStats, OpenUpstream, UpstreamConnections,
+};
+pub use self::pool::{
+    BoxError, CountedStream, FixedConnector, PoolProtocol, Pools, UpstreamBody, UpstreamClient,
+};
+pub use self::select::{Selected, UpstreamError, select_endpoint, select_hashed_endpoint};

@@ -1,12 +1,21 @@
-//! Pooled HTTP clients to upstream endpoints: one client per endpoint address, protocol and
-//! connect timeout, each keeping its idle connections for reuse.
+//! Pooled HTTP clients to upstream endpoints: one client per cluster, endpoint address,
+//! protocol and connect timeout, each keeping its idle connections for reuse. Pools are per
+//! cluster, as Envoy's are, so that every connection counts towards one cluster.
 //!
 //! The connector always dials the client's endpoint whatever the request URI says, so the URI
 //! can carry the request's real authority: HTTP/2 sends it as `:authority` and HTTP/1 as `Host`,
-//! as the upstream expects, while connections are still pooled per endpoint.
+//! as the upstream expects, while connections are still pooled per endpoint. Each socket it
+//! makes carries the guard that counts it (see [`UpstreamConnections`]).
 
 use std::{
-    collections::HashMap, future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration,
+    collections::HashMap,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
 };
 
 use arc_swap::ArcSwap;
@@ -14,10 +23,18 @@ use bytes::Bytes;
 use http::Uri;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper_util::{
-    client::legacy::Client,
+    client::legacy::{
+        Client,
+        connect::{Connected, Connection},
+    },
     rt::{TokioExecutor, TokioIo, TokioTimer},
 };
-use tokio::net::TcpStream;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+};
+
+use super::connections::{ClusterConnections, OpenUpstream, UpstreamConnections};
 
 /// How long an unused upstream connection stays open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,7 +49,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body of a request sent upstream.
 pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 
-type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TokioIo<TcpStream>>> + Send>>;
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TokioIo<CountedStream>>> + Send>>;
 
 /// A pooled client to one endpoint.
 pub type UpstreamClient = Client<FixedConnector, UpstreamBody>;
@@ -53,38 +70,59 @@ struct PoolKey {
     connect_timeout: Duration,
 }
 
-/// Every upstream client of the process.
+/// Every upstream client of the process, by cluster name.
 #[derive(Default)]
 pub struct Pools {
-    clients: ArcSwap<HashMap<PoolKey, UpstreamClient>>,
+    clients: ArcSwap<HashMap<String, HashMap<PoolKey, UpstreamClient>>>,
+    connections: Arc<UpstreamConnections>,
 }
 
 impl std::fmt::Debug for Pools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pools")
-            .field("clients", &self.clients.load().len())
+            .field("clients", &self.len())
             .finish()
     }
 }
 
-/// Dials one address, giving up after a timeout.
-#[derive(Clone, Copy, Debug)]
+/// Dials one address, giving up after a timeout, and counts what it dials for its cluster.
+#[derive(Clone, Debug)]
 pub struct FixedConnector {
     address: SocketAddr,
     timeout: Duration,
+    counts: Arc<ClusterConnections>,
+}
+
+/// An upstream socket that is counted as an open connection of its cluster until dropped.
+#[derive(Debug)]
+pub struct CountedStream {
+    inner: TcpStream,
+    _open: OpenUpstream,
 }
 
 // === impl Pools ===
 
 impl Pools {
-    /// No clients yet; they are made on first use.
+    /// No clients yet; they are made on first use. Connections are counted in a registry of
+    /// their own; see [`counted`](Self::counted) to share one.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The client for `address` speaking `protocol`, connecting within `connect_timeout`.
+    /// Pools whose connections are counted in `connections` (the proxy's, which the metrics
+    /// and `/clusters` read, and the TCP proxy counts into too).
+    pub fn counted(connections: Arc<UpstreamConnections>) -> Self {
+        Self {
+            clients: ArcSwap::default(),
+            connections,
+        }
+    }
+
+    /// The client of `cluster` for `address` speaking `protocol`, connecting within
+    /// `connect_timeout`.
     pub fn client(
         &self,
+        cluster: &str,
         address: SocketAddr,
         protocol: PoolProtocol,
         connect_timeout: Duration,
@@ -94,46 +132,57 @@ impl Pools {
             protocol,
             connect_timeout,
         };
-        if let Some(client) = self.clients.load().get(&key) {
+        if let Some(client) = self.clients.load().get(cluster).and_then(|c| c.get(&key)) {
             return client.clone();
         }
         let mut made = None;
         self.clients.rcu(|current| {
-            if current.contains_key(&key) {
+            if current.get(cluster).is_some_and(|c| c.contains_key(&key)) {
                 return Arc::clone(current);
             }
-            let mut next = if current.len() >= MAX_CLIENTS {
+            let mut next = if count(current) >= MAX_CLIENTS {
                 HashMap::new()
             } else {
                 HashMap::clone(current)
             };
-            let client = made.get_or_insert_with(|| build(key)).clone();
-            next.insert(key, client);
+            let client = made.get_or_insert_with(|| self.build(cluster, key)).clone();
+            next.entry(cluster.to_owned())
+                .or_default()
+                .insert(key, client);
             Arc::new(next)
         });
-        match self.clients.load().get(&key) {
+        match self.clients.load().get(cluster).and_then(|c| c.get(&key)) {
             Some(client) => client.clone(),
             // Only reachable if another thread restarted the map in between; a client outside
             // the map still works, it is just not shared.
-            None => made.unwrap_or_else(|| build(key)),
+            None => made.unwrap_or_else(|| self.build(cluster, key)),
         }
     }
 
     /// How many clients exist (for tests and admin output).
     pub fn len(&self) -> usize {
-        self.clients.load().len()
+        count(&self.clients.load())
     }
 
     /// Whether no client exists yet.
     pub fn is_empty(&self) -> bool {
-        self.clients.load().is_empty()
+        self.len() == 0
+    }
+
+    fn build(&self, cluster: &str, key: PoolKey) -> UpstreamClient {
+        build(key, self.connections.cluster(cluster))
     }
 }
 
-fn build(key: PoolKey) -> UpstreamClient {
+fn count(clients: &HashMap<String, HashMap<PoolKey, UpstreamClient>>) -> usize {
+    clients.values().map(HashMap::len).sum()
+}
+
+fn build(key: PoolKey, counts: Arc<ClusterConnections>) -> UpstreamClient {
     let connector = FixedConnector {
         address: key.address,
         timeout: key.connect_timeout,
+        counts,
     };
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(IDLE_TIMEOUT)
@@ -145,7 +194,7 @@ fn build(key: PoolKey) -> UpstreamClient {
 // === impl FixedConnector ===
 
 impl tower::Service<Uri> for FixedConnector {
-    type Response = TokioIo<TcpStream>;
+    type Response = TokioIo<CountedStream>;
     type Error = io::Error;
     type Future = ConnectFuture;
 
@@ -157,13 +206,77 @@ impl tower::Service<Uri> for FixedConnector {
     }
 
     fn call(&mut self, _: Uri) -> Self::Future {
-        let Self { address, timeout } = *self;
+        let (address, timeout) = (self.address, self.timeout);
+        let open = self.counts.open(address);
         Box::pin(async move {
-            let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+            let connected = tokio::time::timeout(timeout, TcpStream::connect(address))
                 .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))??;
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))
+                .and_then(|connected| connected);
+            let stream = match connected {
+                Ok(stream) => stream,
+                Err(error) => {
+                    open.connect_failed();
+                    return Err(error);
+                }
+            };
             stream.set_nodelay(true)?;
-            Ok(TokioIo::new(stream))
+            Ok(TokioIo::new(CountedStream::new(stream, open)))
         })
+    }
+}
+
+// === impl CountedStream ===
+
+impl CountedStream {
+    /// `inner`, counted by `open` until dropped.
+    pub fn new(inner: TcpStream, open: OpenUpstream) -> Self {
+        Self { inner, _open: open }
+    }
+}
+
+impl Connection for CountedStream {
+    fn connected(&self) -> Connected {
+        self.inner.connected()
+    }
+}
+
+impl AsyncRead for CountedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

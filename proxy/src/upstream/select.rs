@@ -67,6 +67,18 @@ pub fn select_endpoint<R: Rng + ?Sized>(
     original_dst: Option<SocketAddr>,
     rng: &mut R,
 ) -> Result<Selected, UpstreamError> {
+    select_hashed_endpoint(snapshot, cluster, original_dst, None, rng)
+}
+
+/// Picks as [`select_endpoint`] does, with the request's `hash` (from its route's
+/// `hash_policy`) for ring-hash and Maglev clusters.
+pub fn select_hashed_endpoint<R: Rng + ?Sized>(
+    snapshot: &Snapshot,
+    cluster: &str,
+    original_dst: Option<SocketAddr>,
+    hash: Option<u64>,
+    rng: &mut R,
+) -> Result<Selected, UpstreamError> {
     let config = snapshot
         .clusters
         .get(cluster)
@@ -85,7 +97,7 @@ pub fn select_endpoint<R: Rng + ?Sized>(
         .get(cluster)
         .ok_or_else(|| UpstreamError::NoHealthyUpstream(cluster.to_owned()))?;
     let endpoint = endpoints
-        .pick_with(config.algorithm, config.outlier.as_deref(), rng)
+        .pick_hashed(config.algorithm, config.outlier.as_deref(), hash, rng)
         .map_err(|_| UpstreamError::NoHealthyUpstream(cluster.to_owned()))?;
     Ok(Selected {
         address: endpoint.address,

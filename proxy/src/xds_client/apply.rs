@@ -1,7 +1,7 @@
 //! Turning one discovery response into a snapshot update, for both protocol variants: decode,
 //! compile and apply as a whole, or refuse as a whole with the text of the NACK.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{collections::BTreeSet, sync::Arc, time::SystemTime};
 
 use envoy_types::pb::{
     envoy::config::{
@@ -12,7 +12,7 @@ use envoy_types::pb::{
 };
 use mesh_xds::resource::{Resource, ResourceType};
 
-use super::state::{AcceptedResource, XdsState};
+use super::state::{AcceptedResource, ErrorState, XdsState};
 use crate::config::{
     ConfigStore, DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes,
     eds_service_names, rds_route_names, sotw_removals,
@@ -41,6 +41,12 @@ pub(super) struct Applier {
     pub state: Arc<XdsState>,
 }
 
+/// Why a response was refused, and the resource that made it so when one can be named.
+struct Refusal {
+    details: String,
+    failed: Option<(String, Any)>,
+}
+
 /// The named subscriptions the current configuration needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Names {
@@ -56,24 +62,41 @@ impl Applier {
     /// Applies `update`; `Err` holds the NACK's error detail, and nothing changed.
     pub async fn apply(&self, update: Update) -> Result<(), String> {
         let kind = update.kind;
-        let result = self.try_apply(update).await;
-        if let Err(error) = &result {
-            tracing::warn!(kind = kind.short_name(), %error, "xDS response refused");
-            self.state.refused(kind, error);
+        let version = update.version.clone();
+        match self.try_apply(update).await {
+            Ok(()) => Ok(()),
+            Err(refusal) => {
+                let error = refusal.details;
+                tracing::warn!(kind = kind.short_name(), %error, "xDS response refused");
+                self.state.refused(
+                    kind,
+                    ErrorState {
+                        version,
+                        at: SystemTime::now(),
+                        details: error.clone(),
+                        failed: refusal.failed,
+                    },
+                );
+                Err(error)
+            }
         }
-        result
     }
 
-    async fn try_apply(&self, update: Update) -> Result<(), String> {
+    async fn try_apply(&self, update: Update) -> Result<(), Refusal> {
         let mut decoded = Vec::with_capacity(update.resources.len());
         for (i, (name, version, any)) in update.resources.iter().enumerate() {
-            let resource = Resource::decode_any(any).map_err(|e| format!("resources[{i}]: {e}"))?;
+            let refuse = |details: String| Refusal {
+                details,
+                failed: Some((name.clone(), any.clone())),
+            };
+            let resource =
+                Resource::decode_any(any).map_err(|e| refuse(format!("resources[{i}]: {e}")))?;
             if resource.resource_type() != update.kind {
-                return Err(format!(
+                return Err(refuse(format!(
                     "resources[{i}]: a {} in a {} response",
                     resource.resource_type().short_name(),
                     update.kind.short_name()
-                ));
+                )));
             }
             let name = if name.is_empty() {
                 resource.name().to_owned()
@@ -113,7 +136,15 @@ impl Applier {
                 snapshot.versions.insert(type_url, update.version.clone());
                 Ok::<_, crate::config_error::ConfigError>(())
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Refusal {
+                details: e.to_string(),
+                // The first resource of the name the error names: the one it is about.
+                failed: decoded
+                    .iter()
+                    .zip(&update.resources)
+                    .find(|((name, _, _), _)| *name == e.name)
+                    .map(|((name, _, _), (_, _, any))| (name.clone(), any.clone())),
+            })?;
         let accepted: Vec<(String, AcceptedResource)> = decoded
             .into_iter()
             .map(|(name, version, resource)| {

@@ -1,9 +1,11 @@
-//! What the xDS client knows, shared with the admin server: the raw resources last accepted
-//! (for `config_dump`), and per type the version, the last NACK and whether the stream is up.
+//! What the xDS client knows, shared with the admin server and the metrics: the raw resources
+//! last accepted (for `config_dump`), and per type the version, the ACK and NACK counts, the
+//! last NACK and whether the stream is up.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
 
 use arc_swap::ArcSwap;
+use envoy_types::pb::google::protobuf::Any;
 use mesh_xds::resource::{Resource, ResourceType};
 use tokio::sync::watch;
 
@@ -35,6 +37,27 @@ pub struct TypeStatus {
     pub accepted_once: bool,
     /// The resources currently applied, by name.
     pub resources: BTreeMap<String, AcceptedResource>,
+    /// Responses accepted (ACKed) since the proxy started.
+    pub accepted: u64,
+    /// Responses refused (NACKed) since the proxy started.
+    pub rejected: u64,
+    /// When the last response was refused; kept when later responses are accepted.
+    pub last_rejected_at: Option<SystemTime>,
+    /// The last refusal, as Envoy's `error_state`; cleared by the next accepted response.
+    pub error_state: Option<ErrorState>,
+}
+
+/// A refused response, as Envoy's `UpdateFailureState` reports it.
+#[derive(Clone, Debug)]
+pub struct ErrorState {
+    /// The version of the refused response.
+    pub version: String,
+    /// When it was refused.
+    pub at: SystemTime,
+    /// The NACK's error detail.
+    pub details: String,
+    /// The resource the refusal names, by name, when it is one of the response's.
+    pub failed: Option<(String, Any)>,
 }
 
 /// A resource as the control plane sent it, with the version it came with.
@@ -100,7 +123,9 @@ impl XdsState {
             let t = s.types.entry(kind).or_default();
             t.version = version.to_owned();
             t.last_error = None;
+            t.error_state = None;
             t.accepted_once = true;
+            t.accepted += 1;
             for (name, resource) in upserts {
                 t.resources.insert(name.clone(), resource.clone());
             }
@@ -110,10 +135,14 @@ impl XdsState {
         });
     }
 
-    /// Records a refused response.
-    pub(crate) fn refused(&self, kind: ResourceType, error: &str) {
+    /// Records a refused response: `error.details` is the NACK's error detail.
+    pub(crate) fn refused(&self, kind: ResourceType, error: ErrorState) {
         self.update(|s| {
-            s.types.entry(kind).or_default().last_error = Some(error.to_owned());
+            let t = s.types.entry(kind).or_default();
+            t.last_error = Some(error.details.clone());
+            t.last_rejected_at = Some(error.at);
+            t.rejected += 1;
+            t.error_state = Some(error.clone());
         });
     }
 

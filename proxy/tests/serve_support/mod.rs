@@ -83,6 +83,7 @@ pub fn tcp_chain(cluster: &str, matcher: FilterChainMatch, idle: Option<Duration
             clusters: Clusters::single(cluster, &FieldPath::root()).unwrap(),
             idle_timeout: idle,
             access_log: true,
+            max_duration: None,
         })),
     }
 }
@@ -116,6 +117,7 @@ pub fn listener(
         default_filter_chain: None,
         inspect_protocols: false,
         detection_timeout: Duration::from_secs(1),
+        traffic_direction: Default::default(),
     }
 }
 

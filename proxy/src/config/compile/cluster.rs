@@ -1,7 +1,8 @@
 //! `Cluster` → [`ClusterConfig`].
 //!
 //! Refused in `Cluster`: a custom `cluster_type`, `lb_policy` other than `ROUND_ROBIN`,
-//! `LEAST_REQUEST` and `RANDOM` (and `CLUSTER_PROVIDED`, for `ORIGINAL_DST` only), `lb_config`,
+//! `LEAST_REQUEST`, `RANDOM`, `RING_HASH` and `MAGLEV` (and `CLUSTER_PROVIDED`, for
+//! `ORIGINAL_DST` only), an `lb_config` other than those of ring hash and Maglev (`lb.rs`),
 //! `load_balancing_policy`, `common_lb_config` other than a zero `healthy_panic_threshold`,
 //! `lb_subset_config`, an `eds_config` that is not
 //! ADS, `transport_socket` and `transport_socket_matches`/`transport_socket_matcher` (TLS
@@ -39,7 +40,7 @@ use envoy_types::pb::envoy::{
             Cluster,
             cluster::{
                 ClusterDiscoveryType, ClusterProtocolSelection, CommonLbConfig, DiscoveryType,
-                DnsLookupFamily, LbPolicy,
+                DnsLookupFamily,
             },
         },
         core::v3::{RoutingPriority, config_source::ConfigSourceSpecifier},
@@ -58,11 +59,13 @@ use super::{
     outlier::outlier_detection,
 };
 use crate::{
-    balance::{Algorithm, EndpointSet, OutlierDetector},
+    balance::{EndpointSet, OutlierDetector},
     config::{ClusterConfig, Discovery, UpstreamProtocol},
     config_error::{ConfigError, FieldError, reject_if},
     upstream::{CircuitBreaker, Thresholds},
 };
+
+mod lb;
 
 const KIND: &str = "Cluster";
 
@@ -131,7 +134,6 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         "connection_pool_per_downstream_connection",
     )?;
     reject_if(c.queuing_policies.is_some(), &root, "queuing_policies")?;
-    reject_if(c.lb_config.is_some(), &root, "lb_config")?;
     reject_if(!c.dns_resolvers.is_empty(), &root, "dns_resolvers")?;
     reject_if(c.use_tcp_for_dns_lookups, &root, "use_tcp_for_dns_lookups")?;
     reject_if(
@@ -158,13 +160,7 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
             return Err(FieldError::unsupported(root.field("cluster_type")));
         }
     };
-    let algorithm = match LbPolicy::try_from(c.lb_policy) {
-        Ok(LbPolicy::RoundRobin) => Algorithm::RoundRobin,
-        Ok(LbPolicy::LeastRequest) => Algorithm::LeastRequest,
-        Ok(LbPolicy::Random) => Algorithm::Random,
-        Ok(LbPolicy::ClusterProvided) if kind == DiscoveryType::OriginalDst => Algorithm::default(),
-        _ => return Err(FieldError::unsupported(root.field("lb_policy"))),
-    };
+    let algorithm = lb::algorithm(c, kind, &root)?;
     let discovery = discovery(c, kind, &root)?;
     let connect_timeout = match &c.connect_timeout {
         None => DEFAULT_CONNECT_TIMEOUT,
@@ -423,3 +419,6 @@ fn common_lb_config(c: &Cluster, path: &FieldPath) -> Result<(), FieldError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

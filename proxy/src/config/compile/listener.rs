@@ -12,17 +12,19 @@
 //! Ignored, because they only tune sockets, stats, draining or logging and do not change where
 //! traffic goes: `stat_prefix`, `stats_matcher`, `metadata`, `per_connection_buffer_limit_bytes`,
 //! `per_connection_buffer_high_watermark_timeout`, `drain_type`, `freebind`,
-//! `tcp_fast_open_queue_length`, `traffic_direction`, `connection_balance_config`,
+//! `tcp_fast_open_queue_length`, `connection_balance_config`,
 //! `reuse_port`, `enable_reuse_port`, `access_log` (for connections no chain takes),
 //! `tcp_backlog_size`, `max_connections_to_accept_per_socket_event`,
 //! `ignore_global_conn_limit`, `bypass_overload_manager`, `tcp_keepalive`, a chain's `metadata`
 //! and `transport_socket_connect_timeout`. `continue_on_listener_filters_timeout` is treated as
 //! true: a connection whose protocol is not detected in time is proxied as opaque TCP.
+//! `traffic_direction` is kept: the admin's `/drain_listeners?inboundonly` drains the `INBOUND`
+//! listeners only.
 
 use std::{net::IpAddr, time::Duration};
 
 use envoy_types::pb::envoy::config::{
-    core::v3::CidrRange as PbCidrRange,
+    core::v3::{CidrRange as PbCidrRange, TrafficDirection as TrafficDirectionPb},
     listener::v3::{
         FilterChain as PbFilterChain, FilterChainMatch as PbFilterChainMatch, Listener,
         ListenerFilter, listener_filter,
@@ -40,7 +42,7 @@ use super::{
     network::network_filter,
 };
 use crate::{
-    config::{CidrRange, FilterChain, FilterChainMatch, ListenerConfig},
+    config::{CidrRange, FilterChain, FilterChainMatch, ListenerConfig, TrafficDirection},
     config_error::{ConfigError, FieldError, reject_if},
 };
 
@@ -123,6 +125,17 @@ fn compile_fields(l: &Listener) -> Result<ListenerConfig, FieldError> {
             "a listener needs a filter chain or a default_filter_chain",
         ));
     }
+    let traffic_direction = match TrafficDirectionPb::try_from(l.traffic_direction) {
+        Ok(TrafficDirectionPb::Unspecified) => TrafficDirection::Unspecified,
+        Ok(TrafficDirectionPb::Inbound) => TrafficDirection::Inbound,
+        Ok(TrafficDirectionPb::Outbound) => TrafficDirection::Outbound,
+        Err(_) => {
+            return Err(FieldError::new(
+                root.field("traffic_direction"),
+                format!("{} is not a traffic direction", l.traffic_direction),
+            ));
+        }
+    };
     Ok(ListenerConfig {
         name: l.name.clone(),
         address,
@@ -133,6 +146,7 @@ fn compile_fields(l: &Listener) -> Result<ListenerConfig, FieldError> {
         default_filter_chain,
         inspect_protocols,
         detection_timeout,
+        traffic_direction,
     })
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Refused in `HttpConnectionManager`: `codec_type` `HTTP3`, `scoped_routes`, an `rds` whose
 //! `config_source` is not ADS, any HTTP filter but one `envoy.filters.http.fault` (see
-//! [`Fault`]) and a final `envoy.filters.http.router` (whose `strict_check_headers`,
+//! [`Fault`]), then one `envoy.filters.http.cors` (an empty `Cors`; the policies are per route,
+//! see [`CorsPolicy`](crate::route::CorsPolicy)) — each optional, in that order, as Istio
+//! installs them — and a final `envoy.filters.http.router` (whose `strict_check_headers`,
 //! `respect_expected_rq_timeout` and `upstream_http_filters` are refused too), and every option that changes requests, headers or connections: `add_user_agent`,
 //! `common_http_protocol_options`, `http_protocol_options`, `http2_protocol_options`,
 //! `http3_protocol_options`, `http1_safe_max_connection_duration`, `server_name`,
@@ -30,12 +32,13 @@
 //!
 //! Refused in `TcpProxy`: `on_demand`, `metadata_match`, `downstream_idle_timeout`,
 //! `upstream_idle_timeout`, `max_connect_attempts`, `backoff_options`, `hash_policy`,
-//! `tunneling_config`, `max_downstream_connection_duration`, `proxy_protocol_tlvs`,
-//! `upstream_connect_mode`, `max_early_data_bytes`, and a weighted cluster's `metadata_match`.
-//! Ignored: `access_log_flush_interval`, `flush_access_log_on_connected`,
-//! `access_log_options`, `proxy_protocol_tlv_merge_policy`, `check_drain_close`,
-//! `max_downstream_connection_duration_jitter_percentage` (without a maximum duration it has
-//! nothing to jitter).
+//! `tunneling_config`, `proxy_protocol_tlvs`, `upstream_connect_mode`, `max_early_data_bytes`,
+//! and a weighted cluster's `metadata_match`. `max_downstream_connection_duration` (with its
+//! jitter) is honoured: the connection is closed, flag `DT`, when it elapses. Ignored:
+//! `access_log_flush_interval`, `flush_access_log_on_connected`, `access_log_options`,
+//! `proxy_protocol_tlv_merge_policy`, `check_drain_close`, and
+//! `max_downstream_connection_duration_jitter_percentage` without a maximum duration (nothing
+//! to jitter).
 
 use std::{sync::Arc, time::Duration};
 
@@ -45,7 +48,7 @@ use envoy_types::pb::envoy::{
         listener::v3::{Filter, filter},
     },
     extensions::filters::{
-        http::{fault::v3::HttpFault, router::v3::Router},
+        http::{cors::v3::Cors, fault::v3::HttpFault, router::v3::Router},
         network::{
             http_connection_manager::v3::{
                 HttpConnectionManager as PbHcm, HttpFilter,
@@ -61,11 +64,11 @@ use envoy_types::pb::envoy::{
 use mesh_common::path::FieldPath;
 use prost::Name;
 
-use super::common::{join, timeout, unpack};
+use super::common::{duration, join, timeout, unpack};
 use crate::{
-    config::{Codec, HttpConnectionManager, NetworkFilter, RouteSource, TcpProxy},
+    config::{Codec, HttpConnectionManager, MaxDuration, NetworkFilter, RouteSource, TcpProxy},
     config_error::{FieldError, reject_if},
-    route::{ClusterTarget, Clusters, FAULT_FILTER, Fault, HeaderEdits, RouteTable},
+    route::{CORS_FILTER, ClusterTarget, Clusters, FAULT_FILTER, Fault, HeaderEdits, RouteTable},
 };
 
 /// The name (and, with `type.googleapis.com/`, the type) of the HTTP filter that ends a chain.
@@ -269,7 +272,7 @@ fn http_connection_manager(
         "forward_proto_config",
     )?;
     reject_if(h.strip_port_mode.is_some(), path, "strip_port_mode")?;
-    let fault = http_filters(&h.http_filters, &path.field("http_filters"))?;
+    let (fault, cors) = http_filters(&h.http_filters, &path.field("http_filters"))?;
     let routes = match &h.route_specifier {
         Some(RouteSpecifier::RouteConfig(config)) => {
             RouteSource::Inline(Arc::new(RouteTable::compile(config).map_err(|e| {
@@ -322,15 +325,16 @@ fn http_connection_manager(
             &path.field("stream_idle_timeout"),
         )?,
         fault,
+        cors,
     })
 }
 
-/// Checks the filter chain (the fault filter, then the router) and returns the fault filter's
-/// own config when the chain holds it.
+/// Checks the filter chain (the fault filter, the CORS filter, then the router) and returns
+/// the fault filter's own config when the chain holds it, and whether it holds the CORS filter.
 fn http_filters(
     filters: &[HttpFilter],
     path: &FieldPath,
-) -> Result<Option<Arc<Fault>>, FieldError> {
+) -> Result<(Option<Arc<Fault>>, bool), FieldError> {
     let Some((last, others)) = filters.split_last() else {
         return Err(FieldError::new(
             path.clone(),
@@ -338,33 +342,46 @@ fn http_filters(
         ));
     };
     let mut fault = None;
+    let mut cors = false;
     for (i, other) in others.iter().enumerate() {
         let path = path.index(i);
-        if other.name != FAULT_FILTER || fault.is_some() {
-            return Err(FieldError::new(
-                path,
-                format!(
-                    "HTTP filter {:?} is not supported by mesh-proxy",
-                    other.name
-                ),
-            ));
-        }
+        // The handler runs the fault filter before the CORS filter: no other order is served.
+        let next = match other.name.as_str() {
+            FAULT_FILTER if fault.is_none() && !cors => FAULT_FILTER,
+            CORS_FILTER if !cors => CORS_FILTER,
+            name => {
+                return Err(FieldError::new(
+                    path,
+                    format!("HTTP filter {name:?} is not supported by mesh-proxy"),
+                ));
+            }
+        };
         reject_if(other.is_optional, &path, "is_optional")?;
         reject_if(other.disabled, &path, "disabled")?;
-        let config = match &other.config_type {
-            Some(http_filter::ConfigType::TypedConfig(any)) => {
-                let typed = path.field("typed_config");
-                Fault::compile(&unpack::<HttpFault>(any, &typed)?, &typed)?
-            }
+        let typed = match &other.config_type {
+            Some(http_filter::ConfigType::TypedConfig(any)) => Some(any),
             Some(http_filter::ConfigType::ConfigDiscovery(_)) => {
                 return Err(FieldError::unsupported(path.field("config_discovery")));
             }
-            None => Fault::default(),
+            None => None,
         };
-        fault = Some(Arc::new(config));
+        let typed_path = path.field("typed_config");
+        if next == CORS_FILTER {
+            // `Cors` has no fields; the policies come with the routes.
+            if let Some(any) = typed {
+                unpack::<Cors>(any, &typed_path)?;
+            }
+            cors = true;
+        } else {
+            let config = match typed {
+                Some(any) => Fault::compile(&unpack::<HttpFault>(any, &typed_path)?, &typed_path)?,
+                None => Fault::default(),
+            };
+            fault = Some(Arc::new(config));
+        }
     }
     route_filter(last, &path.index(others.len()))?;
-    Ok(fault)
+    Ok((fault, cors))
 }
 
 fn route_filter(last: &HttpFilter, path: &FieldPath) -> Result<(), FieldError> {
@@ -431,11 +448,6 @@ fn tcp_proxy(t: &PbTcpProxy, path: &FieldPath) -> Result<TcpProxy, FieldError> {
     reject_if(!t.hash_policy.is_empty(), path, "hash_policy")?;
     reject_if(t.tunneling_config.is_some(), path, "tunneling_config")?;
     reject_if(
-        t.max_downstream_connection_duration.is_some(),
-        path,
-        "max_downstream_connection_duration",
-    )?;
-    reject_if(
         !t.proxy_protocol_tlvs.is_empty(),
         path,
         "proxy_protocol_tlvs",
@@ -467,7 +479,36 @@ fn tcp_proxy(t: &PbTcpProxy, path: &FieldPath) -> Result<TcpProxy, FieldError> {
             &path.field("idle_timeout"),
         )?,
         access_log: !t.access_log.is_empty(),
+        max_duration: max_duration(t, path)?,
     })
+}
+
+/// `max_downstream_connection_duration` (at least 1 ms, as Envoy requires) and its jitter
+/// (0–100 %, ignored without a maximum, as in Envoy).
+fn max_duration(t: &PbTcpProxy, path: &FieldPath) -> Result<Option<MaxDuration>, FieldError> {
+    let Some(d) = &t.max_downstream_connection_duration else {
+        return Ok(None);
+    };
+    let duration_path = path.field("max_downstream_connection_duration");
+    let duration = duration(d, &duration_path)?;
+    if duration < Duration::from_millis(1) {
+        return Err(FieldError::new(duration_path, "must be at least 1ms"));
+    }
+    let jitter_percent = match &t.max_downstream_connection_duration_jitter_percentage {
+        None => 0.0,
+        Some(p) if (0.0..=100.0).contains(&p.value) => p.value,
+        Some(p) => {
+            return Err(FieldError::new(
+                path.field("max_downstream_connection_duration_jitter_percentage")
+                    .field("value"),
+                format!("{} is not a percentage between 0 and 100", p.value),
+            ));
+        }
+    };
+    Ok(Some(MaxDuration {
+        duration,
+        jitter_percent,
+    }))
 }
 
 /// A TCP proxy's `weighted_clusters`: its own message, simpler than a route's.

@@ -184,6 +184,20 @@ fn listener_defaults_and_rds() {
     assert!(!hcm.access_log);
     assert_eq!(hcm.stream_idle_timeout, Some(Duration::from_secs(300)));
     assert_eq!(hcm.fault, None);
+    assert!(!hcm.cors);
+}
+
+#[test]
+fn istios_fault_then_cors_chain_installs_both() {
+    let l = listener(&format!(
+        "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.fault, typed_config: {{ '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault }} }}, {{ name: envoy.filters.http.cors, typed_config: {{ '@type': type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }} }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+    ));
+    let config = compile_listener(&l).unwrap();
+    let NetworkFilter::Http(hcm) = &config.filter_chains[0].filter else {
+        panic!("not HTTP");
+    };
+    assert_eq!(hcm.fault.as_deref(), Some(&Fault::default()));
+    assert!(hcm.cors);
 }
 
 #[test]
@@ -249,9 +263,21 @@ fn listener_refusals_name_the_field() {
         ),
         (
             listener(&format!(
-                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.cors }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.lua }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
             )),
-            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0]: HTTP filter \"envoy.filters.http.cors\" is not supported by mesh-proxy",
+            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0]: HTTP filter \"envoy.filters.http.lua\" is not supported by mesh-proxy",
+        ),
+        (
+            listener(&format!(
+                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.cors }}, {{ name: envoy.filters.http.fault }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+            )),
+            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[1]: HTTP filter \"envoy.filters.http.fault\" is not supported by mesh-proxy",
+        ),
+        (
+            listener(&format!(
+                "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ filters: [ {{ name: h, typed_config: {{ '@type': {HCM}, stat_prefix: s, rds: {{ route_config_name: r, config_source: {{ ads: {{}} }} }}, http_filters: [ {{ name: envoy.filters.http.cors, typed_config: {{ '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault }} }}, {{ name: envoy.filters.http.router }} ] }} }} ] }} ]"
+            )),
+            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: expected type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors, got \"type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault\"",
         ),
         (
             listener(&format!(
@@ -407,7 +433,7 @@ fn cluster_refusals_name_the_field() {
             "Cluster \"c\": lb_policy: not supported by mesh-proxy",
         ),
         (
-            "name: c\nlb_policy: RING_HASH",
+            "name: c\nlb_policy: LOAD_BALANCING_POLICY_CONFIG",
             "Cluster \"c\": lb_policy: not supported by mesh-proxy",
         ),
         (

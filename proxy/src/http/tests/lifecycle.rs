@@ -130,6 +130,7 @@ fn explicit_snapshot(upstream: std::net::SocketAddr) -> Snapshot {
         default_filter_chain: None,
         inspect_protocols: false,
         detection_timeout: Duration::from_secs(1),
+        traffic_direction: Default::default(),
     };
     snapshot
         .listeners
@@ -189,6 +190,7 @@ async fn explicit_proxy_connect_tunnels_through_the_target_listener() {
         clusters: Clusters::single("echo", &FieldPath::root()).unwrap(),
         idle_timeout: None,
         access_log: false,
+        max_duration: None,
     };
     let listener = ListenerConfig {
         name: format!("0.0.0.0_{}", echo.port()),
@@ -204,6 +206,7 @@ async fn explicit_proxy_connect_tunnels_through_the_target_listener() {
         default_filter_chain: None,
         inspect_protocols: false,
         detection_timeout: Duration::from_secs(1),
+        traffic_direction: Default::default(),
     };
     snapshot
         .listeners

@@ -274,6 +274,7 @@ pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
         use_remote_address: false,
         stream_idle_timeout: None,
         fault: None,
+        cors: false,
     })
 }
 

@@ -2,6 +2,7 @@
 //! refusals in `nack`.
 
 mod headers;
+mod mirror;
 mod nack;
 
 use envoy_types::pb::{

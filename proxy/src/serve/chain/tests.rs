@@ -17,6 +17,7 @@ fn chain(name: &str, matcher: FilterChainMatch) -> FilterChain {
             clusters: Clusters::single(name, &FieldPath::root()).unwrap(),
             idle_timeout: None,
             access_log: false,
+            max_duration: None,
         })),
     }
 }
@@ -32,6 +33,7 @@ fn listener(chains: Vec<FilterChain>, default: Option<FilterChain>) -> ListenerC
         default_filter_chain: default,
         inspect_protocols: true,
         detection_timeout: Duration::from_secs(1),
+        traffic_direction: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@ use mesh_common::path::FieldPath;
 
 use super::*;
 use crate::{
-    config::{FilterChain, FilterChainMatch, HttpConnectionManager, TcpProxy},
+    config::{FilterChain, FilterChainMatch, HttpConnectionManager, RouteSource, TcpProxy},
     route::{Clusters, RouteTable},
 };
 
@@ -18,6 +18,7 @@ fn tcp(cluster: &str, matcher: FilterChainMatch) -> FilterChain {
             clusters: Clusters::single(cluster, &FieldPath::root()).unwrap(),
             idle_timeout: None,
             access_log: false,
+            max_duration: None,
         })),
     }
 }
@@ -35,6 +36,7 @@ fn http(routes: RouteSource, matcher: FilterChainMatch) -> FilterChain {
             use_remote_address: false,
             stream_idle_timeout: None,
             fault: None,
+            cors: false,
         })),
     }
 }
@@ -55,6 +57,7 @@ fn listener(
         default_filter_chain: None,
         inspect_protocols: false,
         detection_timeout: Duration::from_secs(1),
+        traffic_direction: Default::default(),
     })
 }
 
@@ -72,8 +75,8 @@ fn handed_to(snapshot: &Snapshot, destination: &str) -> Option<String> {
     handoff_listener(snapshot, destination.parse().unwrap()).map(|l| l.name.clone())
 }
 
-fn rds_name(route: Option<RouteSource>) -> Option<String> {
-    match route? {
+fn rds_name(manager: Option<Arc<HttpConnectionManager>>) -> Option<String> {
+    match manager?.routes.clone() {
         RouteSource::Rds(name) => Some(name),
         RouteSource::Inline(table) => Some(format!("inline {}", table.name())),
     }
@@ -191,14 +194,14 @@ fn explicit_routes_come_from_the_http_chain_of_the_ports_listener() {
         ),
     ]);
     assert_eq!(
-        rds_name(explicit_http_route(&snap, 8080)).as_deref(),
+        rds_name(explicit_http_manager(&snap, 8080)).as_deref(),
         Some("8080")
     );
     assert_eq!(
-        rds_name(explicit_http_route(&snap, 9090)).as_deref(),
+        rds_name(explicit_http_manager(&snap, 9090)).as_deref(),
         Some("inline 9090")
     );
-    assert_eq!(rds_name(explicit_http_route(&snap, 3306)), None);
-    assert_eq!(rds_name(explicit_http_route(&snap, 7070)), None);
-    assert_eq!(rds_name(explicit_http_route(&snap, 80)), None);
+    assert_eq!(rds_name(explicit_http_manager(&snap, 3306)), None);
+    assert_eq!(rds_name(explicit_http_manager(&snap, 7070)), None);
+    assert_eq!(rds_name(explicit_http_manager(&snap, 80)), None);
 }

@@ -29,7 +29,7 @@ fn refused(c: RouteConfiguration) -> String {
         .to_owned()
 }
 
-fn refused_action(action: RouteAction) -> String {
+pub(super) fn refused_action(action: RouteAction) -> String {
     refused_routes(vec![route(prefix("/"), action)])
 }
 
@@ -103,10 +103,18 @@ fn unsupported_cluster_specifiers() {
 fn typed_per_filter_config_changes_semantics() {
     let mut r = route(prefix("/"), forward("c"));
     r.typed_per_filter_config
+        .insert("envoy.filters.http.lua".into(), Any::default());
+    assert_eq!(
+        refused_routes(vec![r]),
+        "virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.lua: not supported by mesh-proxy"
+    );
+    // The CORS filter's config is served on routes and virtual hosts, and must be one.
+    let mut r = route(prefix("/"), forward("c"));
+    r.typed_per_filter_config
         .insert("envoy.filters.http.cors".into(), Any::default());
     assert_eq!(
         refused_routes(vec![r]),
-        "virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.cors: not supported by mesh-proxy"
+        "virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.cors: expected type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy, got \"\""
     );
     // The fault filter's config is served, and must be one.
     let mut r = route(prefix("/"), forward("c"));
@@ -121,7 +129,14 @@ fn typed_per_filter_config_changes_semantics() {
         .insert("envoy.filters.http.cors".into(), Any::default());
     assert_eq!(
         refused(config(vec![v])),
-        "virtual_hosts[0].typed_per_filter_config: not supported by mesh-proxy"
+        "virtual_hosts[0].typed_per_filter_config.envoy.filters.http.cors: expected type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy, got \"\""
+    );
+    let mut v = vhost("v", &["*"], vec![]);
+    v.typed_per_filter_config
+        .insert("envoy.filters.http.fault".into(), Any::default());
+    assert_eq!(
+        refused(config(vec![v])),
+        "virtual_hosts[0].typed_per_filter_config.envoy.filters.http.fault: not supported by mesh-proxy"
     );
 }
 
