@@ -29,6 +29,26 @@ pub struct MeshConfig {
     pub default_virtual_service_export_to: Vec<String>,
     /// `exportTo` of DestinationRules that do not set it.
     pub default_destination_rule_export_to: Vec<String>,
+    /// Whether outbound HTTP/1.1 connections to HTTP ports are upgraded to HTTP/2; a
+    /// DestinationRule's `connectionPool.http.h2UpgradePolicy` overrides it.
+    pub h2_upgrade_policy: H2UpgradePolicy,
+    /// The namespace whose Sidecar and DestinationRule resources apply mesh-wide, as a
+    /// fallback after the proxy's and the service's own namespaces.
+    pub root_namespace: String,
+}
+
+/// Istio's root namespace when none is configured.
+pub const DEFAULT_ROOT_NAMESPACE: &str = "istio-system";
+
+/// Istio's mesh-wide `h2UpgradePolicy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum H2UpgradePolicy {
+    /// Speak to the destination in the protocol of its port.
+    #[default]
+    DoNotUpgrade,
+    /// Speak HTTP/2 to HTTP ports.
+    Upgrade,
 }
 
 /// `outboundTrafficPolicy`, as Istio nests it: `{mode: REGISTRY_ONLY}`.
@@ -102,6 +122,8 @@ impl Default for MeshConfig {
             default_service_export_to: everywhere.clone(),
             default_virtual_service_export_to: everywhere.clone(),
             default_destination_rule_export_to: everywhere,
+            h2_upgrade_policy: H2UpgradePolicy::DoNotUpgrade,
+            root_namespace: DEFAULT_ROOT_NAMESPACE.to_string(),
         }
     }
 }
@@ -123,6 +145,7 @@ mod tests {
             OutboundTrafficMode::AllowAny
         );
         assert_eq!(config.default_service_export_to, vec!["*"]);
+        assert_eq!(config.h2_upgrade_policy, H2UpgradePolicy::DoNotUpgrade);
     }
 
     #[test]
@@ -164,6 +187,8 @@ mod tests {
             "defaultServiceExportTo": ["."],
             "defaultVirtualServiceExportTo": ["istio-system", "."],
             "defaultDestinationRuleExportTo": ["*"],
+            "h2UpgradePolicy": "UPGRADE",
+            "rootNamespace": "mesh-root",
             "enableTracing": true,
         }))
         .unwrap();
@@ -181,6 +206,8 @@ mod tests {
                     ".".to_string()
                 ],
                 default_destination_rule_export_to: vec!["*".to_string()],
+                h2_upgrade_policy: H2UpgradePolicy::Upgrade,
+                root_namespace: "mesh-root".to_string(),
             }
         );
         assert_eq!(

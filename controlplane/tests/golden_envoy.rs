@@ -146,6 +146,8 @@ fn envoy_accepts_the_sidecar_goldens() {
         "fault-delay",
         "fault-abort",
         "circuit-breaking",
+        "consistent-hash",
+        "mirror-cors",
     ] {
         if !validate(case, 1) {
             return;

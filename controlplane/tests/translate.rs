@@ -254,8 +254,18 @@ fn fault_abort() {
 }
 
 #[test]
+fn mirror_cors() {
+    golden_with_own("mirror-cors", &["reviews-subsets.yaml"]);
+}
+
+#[test]
 fn circuit_breaking() {
     golden_with_own("circuit-breaking", &[]);
+}
+
+#[test]
+fn consistent_hash() {
+    golden_with_own("consistent-hash", &[]);
 }
 
 /// The ingress gateway of `istio-system`, as its Envoy introduces itself.

@@ -217,6 +217,11 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "VirtualService spec.http.timeout",
             "VirtualService spec.http.retries",
             "VirtualService spec.http.fault",
+            "VirtualService spec.http.mirror",
+            "VirtualService spec.http.mirrors",
+            "VirtualService spec.http.mirrorPercent",
+            "VirtualService spec.http.mirrorPercentage",
+            "VirtualService spec.http.corsPolicy",
             "VirtualService spec.http.headers",
             "VirtualService spec.http.match.uri",
             "VirtualService spec.http.match.method",
@@ -229,6 +234,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "VirtualService spec.http.route.weight",
             "VirtualService spec.http.route.headers",
             "VirtualService spec.http.fault.delay.percent",
+            "VirtualService spec.http.corsPolicy.allowOrigin",
             "DestinationRule spec.host",
             "DestinationRule spec.trafficPolicy",
             "DestinationRule spec.subsets",
@@ -239,27 +245,39 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "DestinationRule spec.trafficPolicy.outlierDetection",
             "DestinationRule spec.trafficPolicy.portLevelSettings",
             "DestinationRule spec.trafficPolicy.loadBalancer.simple",
+            "DestinationRule spec.trafficPolicy.loadBalancer.consistentHash",
+            "DestinationRule spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize",
             "DestinationRule spec.trafficPolicy.connectionPool.tcp",
             "DestinationRule spec.trafficPolicy.connectionPool.http",
+            "DestinationRule spec.trafficPolicy.connectionPool.http.h2UpgradePolicy",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer",
             "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool",
             "DestinationRule spec.trafficPolicy.portLevelSettings.outlierDetection",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.simple",
+            "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash",
+            "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.minimumRingSize",
             "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool.tcp",
             "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool.http",
+            "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool.http.h2UpgradePolicy",
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer",
             "DestinationRule spec.subsets.trafficPolicy.connectionPool",
             "DestinationRule spec.subsets.trafficPolicy.outlierDetection",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings",
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer.simple",
+            "DestinationRule spec.subsets.trafficPolicy.loadBalancer.consistentHash",
+            "DestinationRule spec.subsets.trafficPolicy.loadBalancer.consistentHash.minimumRingSize",
             "DestinationRule spec.subsets.trafficPolicy.connectionPool.tcp",
             "DestinationRule spec.subsets.trafficPolicy.connectionPool.http",
+            "DestinationRule spec.subsets.trafficPolicy.connectionPool.http.h2UpgradePolicy",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.outlierDetection",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.simple",
+            "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash",
+            "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.minimumRingSize",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool.http",
+            "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool.http.h2UpgradePolicy",
             "Gateway spec.servers",
             "Gateway spec.selector",
             "Gateway spec.servers.bind",
@@ -293,7 +311,7 @@ fn lookup_finds_fields_and_falls_back_to_the_nearest_listed_ancestor() {
         found(Kind::VirtualService, "spec.http.mirrorPercent"),
         Some((
             "spec.http.mirrorPercent",
-            Support::NotPlanned,
+            Support::Implemented,
             "deprecated by Istio: use mirrorPercentage"
         ))
     );
@@ -429,19 +447,10 @@ fn owned(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 fn today_the_features_translation_does_not_honour_are_reported() {
     assert_eq!(
         warnings(&report(&reviews())),
-        owned(&[
-            ("spec.http[0].mirror", PLANNED),
-            (
-                "spec.http[0].mirrorPercent",
-                "not supported by mesh.rs; it has no effect \
-                 (deprecated by Istio: use mirrorPercentage)"
-            ),
-            ("spec.http[1].corsPolicy", PLANNED),
-            (
-                "spec.http[1].fault.delay.exponentialDelay",
-                "not supported by mesh.rs; it has no effect (Istio does not implement it either)"
-            ),
-        ])
+        owned(&[(
+            "spec.http[1].fault.delay.exponentialDelay",
+            "not supported by mesh.rs; it has no effect (Istio does not implement it either)"
+        )])
     );
 }
 
@@ -464,10 +473,10 @@ fn reports_the_outermost_field_not_honoured_with_its_exact_path() {
             ("spec.http[0].mirror", PLANNED),
             (
                 "spec.http[0].mirrorPercent",
-                "not supported by mesh.rs; it has no effect \
+                "not implemented by mesh.rs yet (planned); it has no effect \
                  (deprecated by Istio: use mirrorPercentage)"
             ),
-            // `allowOrigin` inside it is deprecated too, but the whole policy has no effect.
+            // `allowOrigin` inside it is not reported: the whole policy has no effect.
             ("spec.http[1].corsPolicy", PLANNED),
             (
                 "spec.http[1].fault.delay.exponentialDelay",
@@ -539,14 +548,14 @@ fn markdown_lists_every_field_under_its_kind() {
     assert!(page.starts_with("# Istio API support\n"));
     assert!(page.contains(
         "\n## VirtualService\n\n`networking.istio.io/v1` (also `v1beta1`, `v1alpha3`): 156 fields, \
-         107 implemented, 43 planned, 6 not planned.\n\n\
+         135 implemented, 17 planned, 4 not planned.\n\n\
          | field | support | note |\n| --- | --- | --- |\n| `spec.hosts` | implemented | |\n"
     ));
     assert!(page.contains(
-        "\n| `spec.http.mirrorPercent` | not planned | \
+        "\n| `spec.http.mirrorPercent` | implemented | \
          deprecated by Istio: use mirrorPercentage |\n"
     ));
-    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 77 | 204 | 40 |\n"));
+    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 129 | 156 | 36 |\n"));
     let rows = page.lines().filter(|l| l.starts_with("| `spec.")).count();
     assert_eq!(rows, table().len());
     assert_eq!(escape("a|b"), "a\\|b");

@@ -57,7 +57,7 @@ pub fn config_dump(
         let items: Result<Vec<_>, _> = items.iter().map(to_json).collect();
         items.map(Value::Array).map_err(|error| error.to_string())
     }
-    let resources = &translated.resources;
+    let resources = &translated.resources();
     Ok(json!({
         "proxy": node_id,
         "snapshot_version": translated.version,

@@ -4,10 +4,12 @@
 //!
 //! A proxy asks for four types, one after the other, and every push asks again for each; the
 //! translation of a proxy is therefore kept per node id until the snapshot changes, so that a
-//! proxy is translated once per snapshot, not once per type.
+//! proxy is translated once per snapshot, not once per type. A sidecar's outbound side — the
+//! bulk of it — depends only on its namespace and the labels selectors read, and is made and
+//! encoded once per such group of sidecars, then shared.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, PoisonError, RwLock},
 };
 
@@ -18,7 +20,10 @@ use tokio::{sync::watch, time::Instant};
 use super::metrics::Metrics;
 use crate::{
     model::Snapshot,
-    translate::{self, Proxy, ProxyError, ProxyKind, Resources},
+    translate::{
+        self, OutboundKey, Proxy, ProxyError, ProxyKind, Resources, outbound_key,
+        selected_label_keys,
+    },
     xds::{Changed, Encoded, GenerateError, Generator, Scope, StatusRegistry, Subscription},
 };
 
@@ -29,6 +34,19 @@ pub struct ModelGenerator {
     metrics: Arc<Metrics>,
     /// The last translation of each proxy, by node id.
     cache: RwLock<BTreeMap<String, Translated>>,
+    /// The outbound sides of sidecars at one snapshot, shared by the sidecars of each key.
+    outbound: RwLock<OutboundCache>,
+}
+
+/// Outbound sides made at one snapshot.
+#[derive(Debug, Default)]
+struct OutboundCache {
+    /// The snapshot they were made at (compared by identity: equal versions do not make
+    /// equal snapshots in tests that build them by hand).
+    snapshot: Option<Arc<Snapshot>>,
+    /// The label keys the snapshot's selectors read.
+    selected: Arc<BTreeSet<String>>,
+    parts: HashMap<OutboundKey, Arc<Part>>,
 }
 
 /// One proxy's configuration at one snapshot.
@@ -38,9 +56,16 @@ pub struct Translated {
     pub version: u64,
     /// The proxy it was translated for.
     pub proxy: Proxy,
-    pub resources: Arc<Resources>,
-    /// The same, encoded for the wire once, for every response that carries them.
-    pub encoded: Arc<EncodedResources>,
+    /// A sidecar's shared outbound side and its own inbound side, or a gateway's whole
+    /// configuration.
+    parts: Vec<Arc<Part>>,
+}
+
+/// Resources translated together, and encoded for the wire once.
+#[derive(Debug)]
+pub struct Part {
+    resources: Resources,
+    encoded: EncodedResources,
 }
 
 /// A translation encoded for the wire, type by type, in name order.
@@ -63,13 +88,65 @@ pub enum TranslateError {
 // === impl Translated ===
 
 impl Translated {
-    /// The translation of `proxy` at snapshot `version`, encoded for the wire.
+    /// The translation of `proxy` at snapshot `version`, made of one part.
     pub fn new(version: u64, proxy: Proxy, resources: Resources) -> Self {
         Self {
             version,
             proxy,
-            encoded: Arc::new(EncodedResources::new(&resources)),
-            resources: Arc::new(resources),
+            parts: vec![Arc::new(Part::new(resources))],
+        }
+    }
+
+    /// Everything the proxy gets, each list in name order.
+    pub fn resources(&self) -> Resources {
+        let mut all = Resources::default();
+        for part in &self.parts {
+            all.append(part.resources.clone());
+        }
+        all.sort();
+        all
+    }
+
+    /// The encoded resources of one type that `subscription` names, in name order.
+    pub fn select(
+        &self,
+        resource_type: ResourceType,
+        subscription: &Subscription,
+    ) -> Vec<Arc<Encoded>> {
+        let mut selected: Vec<Arc<Encoded>> = self
+            .parts
+            .iter()
+            .flat_map(|part| part.encoded.select(resource_type, subscription))
+            .collect();
+        if self.parts.len() > 1 {
+            selected.sort_by(|a, b| a.name().cmp(b.name()));
+        }
+        selected
+    }
+
+    /// Whether `other` is made of the very same parts: the translation was not made again.
+    pub fn shares_parts_with(&self, other: &Translated) -> bool {
+        self.parts.len() == other.parts.len()
+            && self
+                .parts
+                .iter()
+                .zip(&other.parts)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+
+    /// Whether its part `index` is the very same as `other`'s.
+    pub fn shares_part(&self, other: &Translated, index: usize) -> bool {
+        matches!((self.parts.get(index), other.parts.get(index)), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+    }
+}
+
+// === impl Part ===
+
+impl Part {
+    fn new(resources: Resources) -> Self {
+        Self {
+            encoded: EncodedResources::new(&resources),
+            resources,
         }
     }
 }
@@ -83,6 +160,7 @@ impl ModelGenerator {
             snapshots,
             metrics,
             cache: RwLock::new(BTreeMap::new()),
+            outbound: RwLock::new(OutboundCache::default()),
         }
     }
 
@@ -125,12 +203,19 @@ impl ModelGenerator {
         // Two streams of one proxy may both get here and translate; the result is the same,
         // and holding the lock across translation would stall every other proxy.
         let start = Instant::now();
-        let resources = match proxy.kind {
-            ProxyKind::Sidecar => translate::sidecar(&snapshot, &proxy),
-            ProxyKind::Router => translate::gateway(&snapshot, &proxy),
+        let parts = match proxy.kind {
+            ProxyKind::Sidecar => vec![
+                self.outbound_part(&snapshot, &proxy),
+                Arc::new(Part::new(translate::sidecar_inbound(&snapshot, &proxy))),
+            ],
+            ProxyKind::Router => vec![Arc::new(Part::new(translate::gateway(&snapshot, &proxy)))],
         };
         self.metrics.translated(start.elapsed());
-        let translated = Translated::new(version, proxy, resources);
+        let translated = Translated {
+            version,
+            proxy,
+            parts,
+        };
         self.write(|cache| {
             let newer = cache.get(node_id).is_some_and(|t| t.version > version);
             if !newer {
@@ -138,6 +223,54 @@ impl ModelGenerator {
             }
         });
         Ok(translated)
+    }
+
+    /// The outbound side of `proxy` at `snapshot`: made once per outbound key and snapshot.
+    fn outbound_part(&self, snapshot: &Arc<Snapshot>, proxy: &Proxy) -> Arc<Part> {
+        let same = |cache: &OutboundCache| {
+            cache
+                .snapshot
+                .as_ref()
+                .is_some_and(|cached| Arc::ptr_eq(cached, snapshot))
+        };
+        let (selected, cached) = {
+            let cache = self.outbound.read().unwrap_or_else(PoisonError::into_inner);
+            if same(&cache) {
+                let key = outbound_key(proxy, &cache.selected);
+                (Some(cache.selected.clone()), cache.parts.get(&key).cloned())
+            } else {
+                (None, None)
+            }
+        };
+        if let Some(part) = cached {
+            return part;
+        }
+        let selected = selected.unwrap_or_else(|| Arc::new(selected_label_keys(snapshot)));
+        let key = outbound_key(proxy, &selected);
+        // As for whole translations, two sidecars of one key may both make it; same result.
+        let part = Arc::new(Part::new(translate::sidecar_outbound(
+            snapshot,
+            &key.representative(),
+        )));
+        let mut cache = self
+            .outbound
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if same(&cache) {
+            cache.parts.entry(key).or_insert_with(|| part.clone());
+        } else if cache
+            .snapshot
+            .as_ref()
+            .is_none_or(|cached| cached.version() <= snapshot.version())
+        {
+            // A newer snapshot: what was made at the older one is of no more use.
+            *cache = OutboundCache {
+                snapshot: Some(snapshot.clone()),
+                selected,
+                parts: HashMap::from([(key, part.clone())]),
+            };
+        }
+        part
     }
 
     fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Translated>) -> T) -> T {
@@ -158,7 +291,7 @@ impl Generator for ModelGenerator {
         subscription: &Subscription,
     ) -> Result<Vec<Arc<Encoded>>, GenerateError> {
         match self.translate(node) {
-            Ok(translated) => Ok(translated.encoded.select(resource_type, subscription)),
+            Ok(translated) => Ok(translated.select(resource_type, subscription)),
             Err(error) => {
                 self.metrics.push_failed(resource_type);
                 Err(GenerateError {

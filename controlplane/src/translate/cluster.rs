@@ -8,7 +8,8 @@ use envoy_types::pb::envoy::{
         cluster::v3::{
             Cluster,
             cluster::{
-                ClusterDiscoveryType, CommonLbConfig, DiscoveryType, EdsClusterConfig, LbPolicy,
+                ClusterDiscoveryType, CommonLbConfig, DiscoveryType, EdsClusterConfig, LbConfig,
+                LbPolicy, MaglevLbConfig, RingHashLbConfig,
             },
         },
         core::v3::{
@@ -25,19 +26,26 @@ use envoy_types::pb::envoy::{
     },
     r#type::v3::Percent,
 };
+use envoy_types::pb::google::protobuf::UInt64Value;
 use envoy_types::util::pack_any;
-use mesh_common::api::SimpleLb;
+use mesh_common::api::{ConnectionPoolSettings, H2UpgradePolicy, SimpleLb};
 
 use super::{
     BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, cluster_name, duration, endpoint, metadata,
     policy::Policy, resilience,
 };
-use crate::model::{Protocol, Service};
+use crate::{
+    mesh_config::{self, MeshConfig},
+    model::{Protocol, Service},
+};
 
 /// Istio's connect timeout when `connectionPool.tcp.connectTimeout` is unset.
 const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/// Envoy's (and Istio's) ring size when a consistent hash names none.
+const DEFAULT_MIN_RING_SIZE: u64 = 1024;
 
 /// The EDS cluster of one port of a service, or of one subset of it.
 pub fn outbound(
@@ -46,6 +54,7 @@ pub fn outbound(
     subset: &str,
     protocol: Protocol,
     policy: &Policy,
+    mesh: &MeshConfig,
 ) -> Cluster {
     let name = cluster_name(port, subset, &service.hostname);
     let mut cluster = Cluster {
@@ -66,7 +75,9 @@ pub fn outbound(
         .and_then(|d| d.parse().ok())
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     cluster.connect_timeout = Some(duration(connect_timeout));
-    cluster.lb_policy = lb_policy(policy) as i32;
+    let (lb_policy, lb_config) = load_balancing(policy);
+    cluster.lb_policy = lb_policy as i32;
+    cluster.lb_config = lb_config;
     cluster.circuit_breakers = Some(resilience::circuit_breakers(
         policy.connection_pool.as_ref(),
     ));
@@ -80,10 +91,34 @@ pub fn outbound(
             ..CommonLbConfig::default()
         });
     }
-    if matches!(protocol, Protocol::Http2 | Protocol::Grpc) {
+    if matches!(protocol, Protocol::Http2 | Protocol::Grpc)
+        || h2_upgrade(protocol, policy.connection_pool.as_ref(), mesh)
+    {
         cluster.typed_extension_protocol_options = http2_options();
     }
     cluster
+}
+
+/// Istio's `shouldH2Upgrade`: a DestinationRule's `h2UpgradePolicy` decides for HTTP/1 ports
+/// and ports whose protocol is sniffed (naming `UPGRADE` says the port is HTTP); without one,
+/// the mesh's policy upgrades declared HTTP/1 ports only. Ports of other protocols are never
+/// upgraded — HTTP/2 and gRPC ports speak HTTP/2 already, and the rest are not HTTP.
+fn h2_upgrade(
+    protocol: Protocol,
+    pool: Option<&ConnectionPoolSettings>,
+    mesh: &MeshConfig,
+) -> bool {
+    let http1 = matches!(protocol, Protocol::Http | Protocol::GrpcWeb);
+    match pool
+        .and_then(|p| p.http.as_ref())
+        .and_then(|h| h.h2_upgrade_policy)
+    {
+        Some(H2UpgradePolicy::Upgrade) => http1 || protocol == Protocol::Auto,
+        Some(H2UpgradePolicy::DoNotUpgrade) => false,
+        Some(H2UpgradePolicy::Default) | None => {
+            http1 && mesh.h2_upgrade_policy == mesh_config::H2UpgradePolicy::Upgrade
+        }
+    }
 }
 
 /// The cluster of one of the workload's own ports, which serves `services` on it: straight to
@@ -140,12 +175,48 @@ fn ads() -> ConfigSource {
 /// `LEAST_CONN` is Istio's deprecated name for least-request. `UNSPECIFIED` (or no
 /// `loadBalancer`) is Istio's default, which is least-request too; `PASSTHROUGH` needs
 /// original-destination clusters, which this translation does not build, and keeps it as well.
-fn lb_policy(policy: &Policy) -> LbPolicy {
-    match policy.load_balancer.as_ref().and_then(|lb| lb.simple) {
+///
+/// A `consistentHash` wins over `simple`, as in Istio's `ApplyRingHashLoadBalancer`: `maglev`
+/// gives `MAGLEV` (with its `tableSize`, if not 0), `ringHash` gives `RING_HASH` (with its
+/// `minimumRingSize`, if not 0), and neither gives `RING_HASH` with the deprecated
+/// `minimumRingSize`, else 1024.
+fn load_balancing(policy: &Policy) -> (LbPolicy, Option<LbConfig>) {
+    let lb = policy.load_balancer.as_ref();
+    if let Some(hash) = lb.and_then(|lb| lb.consistent_hash.as_ref()) {
+        let ring = |size: u64| {
+            LbConfig::RingHashLbConfig(RingHashLbConfig {
+                minimum_ring_size: Some(UInt64Value { value: size }),
+                ..RingHashLbConfig::default()
+            })
+        };
+        return match (&hash.maglev, &hash.ring_hash) {
+            (Some(maglev), _) => (
+                LbPolicy::Maglev,
+                maglev.table_size.filter(|&t| t != 0).map(|value| {
+                    LbConfig::MaglevLbConfig(MaglevLbConfig {
+                        table_size: Some(UInt64Value { value }),
+                    })
+                }),
+            ),
+            (None, Some(ring_hash)) => (
+                LbPolicy::RingHash,
+                ring_hash.minimum_ring_size.filter(|&m| m != 0).map(ring),
+            ),
+            (None, None) => {
+                let size = hash.minimum_ring_size.filter(|&m| m != 0);
+                (
+                    LbPolicy::RingHash,
+                    Some(ring(size.unwrap_or(DEFAULT_MIN_RING_SIZE))),
+                )
+            }
+        };
+    }
+    let simple = match lb.and_then(|lb| lb.simple) {
         Some(SimpleLb::RoundRobin) => LbPolicy::RoundRobin,
         Some(SimpleLb::Random) => LbPolicy::Random,
         _ => LbPolicy::LeastRequest,
-    }
+    };
+    (simple, None)
 }
 
 fn http2_options() -> HashMap<String, envoy_types::pb::google::protobuf::Any> {
@@ -161,3 +232,6 @@ fn http2_options() -> HashMap<String, envoy_types::pb::google::protobuf::Any> {
     };
     HashMap::from([(HTTP_PROTOCOL_OPTIONS.to_string(), pack_any(options))])
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,10 +8,6 @@ use mesh_common::api::{IstioEgressListener, Kind, Resource, SidecarSpec};
 use super::{Proxy, gateway::selects};
 use crate::model::{Snapshot, host_matches};
 
-/// Istio's default root namespace, whose Sidecar without selector applies to every namespace
-/// that has none of its own.
-pub const ROOT_NAMESPACE: &str = "istio-system";
-
 /// The egress hosts that apply to one proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EgressScope {
@@ -56,7 +52,7 @@ impl EgressScope {
         };
         let sidecar = selected
             .or_else(|| default_in(&proxy.namespace))
-            .or_else(|| default_in(ROOT_NAMESPACE));
+            .or_else(|| default_in(&snapshot.mesh().root_namespace));
         EgressScope {
             sidecar: sidecar.map(|(namespace, spec)| Scoped {
                 namespace: namespace.to_string(),

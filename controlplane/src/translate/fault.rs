@@ -79,7 +79,7 @@ fn abort(abort: &api::FaultAbort) -> Option<FaultAbort> {
 }
 
 /// A percentage in `[0, 100]` as parts per million, so that `0.1` keeps its precision.
-fn of_a_million(percent: &Percent) -> FractionalPercent {
+pub(super) fn of_a_million(percent: &Percent) -> FractionalPercent {
     // `as` saturates (and takes NaN to 0); validation keeps the value in range anyway.
     let numerator = (percent.value * 10_000.0) as u32;
     FractionalPercent {

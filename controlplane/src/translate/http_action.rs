@@ -1,27 +1,47 @@
 //! What a VirtualService HTTP route does besides choosing a cluster, as Istio translates it:
-//! answering itself (`redirect`, `directResponse`), rewriting the request (`rewrite`) and
-//! editing headers (`headers`, on the route and on each destination).
+//! answering itself (`redirect`, `directResponse`), rewriting the request (`rewrite`), editing
+//! headers (`headers`, on the route and on each destination), mirroring it (`mirror`,
+//! `mirrors`) and answering CORS (`corsPolicy`, with the CORS filter Istio installs in every
+//! connection manager that routes by VirtualService).
 
 use std::collections::BTreeMap;
 
-use envoy_types::pb::envoy::{
-    config::{
-        core::v3::{
-            DataSource, HeaderValue, HeaderValueOption, data_source::Specifier,
-            header_value_option::HeaderAppendAction,
+use envoy_types::pb::{
+    envoy::{
+        config::{
+            core::v3::{
+                DataSource, HeaderValue, HeaderValueOption, RuntimeFractionalPercent,
+                data_source::Specifier, header_value_option::HeaderAppendAction,
+            },
+            route::v3::{
+                DirectResponseAction, RedirectAction, RouteAction,
+                redirect_action::{
+                    PathRewriteSpecifier, RedirectResponseCode, SchemeRewriteSpecifier,
+                },
+                route_action::{HostRewriteSpecifier, RequestMirrorPolicy},
+            },
         },
-        route::v3::{
-            DirectResponseAction, RedirectAction, RouteAction,
-            redirect_action::{PathRewriteSpecifier, RedirectResponseCode, SchemeRewriteSpecifier},
-            route_action::HostRewriteSpecifier,
+        extensions::filters::{
+            http::cors::v3::{Cors, CorsPolicy as PbCorsPolicy},
+            network::http_connection_manager::v3::{HttpFilter, http_filter},
+        },
+        r#type::{
+            matcher::v3::{RegexMatchAndSubstitute, RegexMatcher, StringMatcher, string_matcher},
+            v3::{FractionalPercent, fractional_percent::DenominatorType},
         },
     },
-    r#type::matcher::v3::{RegexMatchAndSubstitute, RegexMatcher},
+    google::protobuf::BoolValue,
 };
+use envoy_types::util::pack_any;
 use mesh_common::api::{
-    HeaderOperations, Headers, HttpBody, HttpDirectResponse, HttpRedirect, HttpRewrite,
-    RedirectPortSelection,
+    CorsPolicy, HeaderOperations, Headers, HttpBody, HttpDirectResponse, HttpRedirect, HttpRewrite,
+    HttpRoute, Percent, RedirectPortSelection, UnmatchedPreflights,
 };
+
+use super::{fault::of_a_million, http_route::string_matcher};
+
+/// The CORS filter's name, in `http_filters` and as the key of `typed_per_filter_config`.
+pub const CORS_FILTER: &str = "envoy.filters.http.cors";
 
 /// The header edits of one `headers` block, in Envoy's terms.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -196,6 +216,110 @@ pub fn rewrite(action: &mut RouteAction, rewrite: &HttpRewrite) {
         action.host_rewrite_specifier = Some(HostRewriteSpecifier::HostRewriteLiteral(
             rewrite.authority.clone(),
         ));
+    }
+}
+
+/// Istio's translation of `mirror` (with `mirrorPercentage`, else the deprecated
+/// `mirrorPercent`) then each of `mirrors`: a destination resolved like a route's, for the share
+/// of requests its percentage gives — every request when none is set, none at `0`.
+/// `cluster` resolves a destination to its cluster, as for the route's destinations.
+pub fn mirror_policies(
+    route: &HttpRoute,
+    cluster: impl Fn(&mesh_common::api::Destination) -> String,
+) -> Vec<RequestMirrorPolicy> {
+    let mirror = route.mirror.as_ref().and_then(|destination| {
+        let share = match (&route.mirror_percentage, route.mirror_percent) {
+            (Some(percentage), _) => of_a_percentage(percentage)?,
+            (None, Some(percent)) => (percent > 0).then(|| of_a_hundred(percent))?,
+            (None, None) => of_a_hundred(100),
+        };
+        Some((destination, share))
+    });
+    let mirrors = route.mirrors.iter().filter_map(|m| {
+        let share = match &m.percentage {
+            Some(percentage) => of_a_percentage(percentage)?,
+            None => of_a_hundred(100),
+        };
+        Some((&m.destination, share))
+    });
+    mirror
+        .into_iter()
+        .chain(mirrors)
+        .map(|(destination, share)| RequestMirrorPolicy {
+            cluster: cluster(destination),
+            runtime_fraction: Some(RuntimeFractionalPercent {
+                default_value: Some(share),
+                ..RuntimeFractionalPercent::default()
+            }),
+            trace_sampled: Some(BoolValue { value: false }),
+            ..RequestMirrorPolicy::default()
+        })
+        .collect()
+}
+
+/// A `Percent` above zero, in parts per million; `None` for zero, which mirrors nothing.
+fn of_a_percentage(percentage: &Percent) -> Option<FractionalPercent> {
+    (percentage.value > 0.0).then(|| of_a_million(percentage))
+}
+
+fn of_a_hundred(percent: u32) -> FractionalPercent {
+    FractionalPercent {
+        numerator: percent,
+        denominator: DenominatorType::Hundred as i32,
+    }
+}
+
+/// The CORS filter of a connection manager: an empty `Cors`, the policies being per route.
+pub fn cors_filter() -> HttpFilter {
+    HttpFilter {
+        name: CORS_FILTER.to_string(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
+            Cors::default(),
+        ))),
+        ..HttpFilter::default()
+    }
+}
+
+/// Istio's translation of a `corsPolicy`: `allowOrigins` as string matchers (else the
+/// deprecated `allowOrigin` as exact ones), the lists joined with `,`, `maxAge` in whole
+/// seconds, the filter on for every request, and preflights from other origins forwarded
+/// unless `unmatchedPreflights` is `IGNORE`.
+pub fn cors_policy(cors: &CorsPolicy) -> PbCorsPolicy {
+    let allow_origin_string_match = if cors.allow_origins.is_empty() {
+        cors.allow_origin
+            .iter()
+            .map(|origin| StringMatcher {
+                match_pattern: Some(string_matcher::MatchPattern::Exact(origin.clone())),
+                ..StringMatcher::default()
+            })
+            .collect()
+    } else {
+        cors.allow_origins
+            .iter()
+            .filter_map(string_matcher)
+            .collect()
+    };
+    let max_age = cors
+        .max_age
+        .as_ref()
+        .and_then(|d| d.parse().ok())
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default();
+    PbCorsPolicy {
+        allow_origin_string_match,
+        allow_methods: cors.allow_methods.join(","),
+        allow_headers: cors.allow_headers.join(","),
+        expose_headers: cors.expose_headers.join(","),
+        max_age,
+        allow_credentials: cors.allow_credentials.map(|value| BoolValue { value }),
+        filter_enabled: Some(RuntimeFractionalPercent {
+            default_value: Some(of_a_hundred(100)),
+            ..RuntimeFractionalPercent::default()
+        }),
+        forward_not_matching_preflights: Some(BoolValue {
+            value: cors.unmatched_preflights != Some(UnmatchedPreflights::Ignore),
+        }),
+        ..PbCorsPolicy::default()
     }
 }
 

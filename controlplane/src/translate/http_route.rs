@@ -69,14 +69,20 @@ pub fn routes(
             .map(route_match)
             .collect()
     };
-    // Istio faults every route of a rule that has a `fault`, redirects and direct responses
-    // included; the filter leaves those alone.
+    // Istio faults every route of a rule that has a `fault`, and gives each its `corsPolicy`,
+    // redirects and direct responses included; the filters leave those alone.
     let typed_per_filter_config: HashMap<String, Any> = route
         .fault
         .as_ref()
         .and_then(fault::http_fault)
         .map(|f| (fault::FAULT_FILTER.to_string(), pack_any(f)))
         .into_iter()
+        .chain(route.cors_policy.as_ref().map(|cors| {
+            (
+                http_action::CORS_FILTER.to_string(),
+                pack_any(http_action::cors_policy(cors)),
+            )
+        }))
         .collect();
     matches
         .into_iter()
@@ -130,6 +136,9 @@ fn route_action(
         timeout: Some(duration(timeout)),
         retry_policy: retries(route.retries.as_ref()),
         host_rewrite_specifier: authority.map(HostRewriteSpecifier::HostRewriteLiteral),
+        request_mirror_policies: http_action::mirror_policies(route, |destination| {
+            destination_cluster(snapshot, namespace, port, destination)
+        }),
         ..RouteAction::default()
     };
     if let Some(rewrite) = &route.rewrite {
@@ -292,7 +301,7 @@ fn header_matcher(name: &str, value: &StringMatch, invert: bool) -> HeaderMatche
 }
 
 /// `None` for `{}`, which asks only that the value be present.
-fn string_matcher(value: &StringMatch) -> Option<StringMatcher> {
+pub(super) fn string_matcher(value: &StringMatch) -> Option<StringMatcher> {
     let pattern = match value.pattern().ok()? {
         StringPattern::Present => return None,
         StringPattern::Exact(v) => MatchPattern::Exact(v.to_string()),

@@ -7,6 +7,7 @@
 //! TCP port gets a TCP proxy. A port whose protocol nothing declares is sniffed: the HTTP
 //! inspector tells HTTP/1.1 and h2c from the rest, and each goes to its own chain.
 
+use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
 use envoy_types::pb::{
     envoy::{
         config::{
@@ -56,6 +57,8 @@ pub fn virtual_inbound(ports: &[(u16, Protocol)]) -> Listener {
     Listener {
         name: "virtualInbound".to_string(),
         address: Some(socket_address("0.0.0.0", INBOUND_PORT)),
+        // `/drain_listeners?inboundonly` drains it, as Istio's sidecars do before they stop.
+        traffic_direction: TrafficDirection::Inbound as i32,
         listener_filters,
         filter_chains: ports
             .iter()

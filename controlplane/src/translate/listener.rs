@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
 use envoy_types::pb::{
     envoy::{
         config::{
@@ -32,7 +33,7 @@ use envoy_types::pb::{
 };
 use envoy_types::util::pack_any;
 
-use super::{cluster_name, endpoint::socket_address, fault, tcp_route::Chain};
+use super::{cluster_name, endpoint::socket_address, fault, http_action, tcp_route::Chain};
 use crate::model::{Protocol, Service};
 
 /// The port iptables sends the workload's outbound connections to.
@@ -44,6 +45,7 @@ pub fn virtual_outbound(fallback: &str) -> Listener {
     Listener {
         name: "virtualOutbound".to_string(),
         address: Some(socket_address("0.0.0.0", OUTBOUND_PORT)),
+        traffic_direction: TrafficDirection::Outbound as i32,
         use_original_dst: Some(BoolValue { value: true }),
         filter_chains: vec![FilterChain {
             name: fallback.to_string(),
@@ -118,6 +120,7 @@ pub fn outbound_port(
     Listener {
         name: format!("0.0.0.0_{port}"),
         address: Some(socket_address("0.0.0.0", port)),
+        traffic_direction: TrafficDirection::Outbound as i32,
         bind_to_port: Some(BoolValue { value: false }),
         listener_filters,
         filter_chains,
@@ -167,7 +170,7 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
             }),
             route_config_name: route_config.to_string(),
         }),
-        vec![fault::filter(), router()],
+        vec![fault::filter(), http_action::cors_filter(), router()],
     )
 }
 

@@ -14,6 +14,7 @@ mod egress;
 mod endpoint;
 mod fault;
 mod gateway;
+mod hash_policy;
 mod http_action;
 mod http_route;
 mod inbound;
@@ -23,6 +24,7 @@ mod policy;
 mod proxy;
 mod resilience;
 mod route;
+mod shape;
 mod tcp_route;
 
 use std::collections::BTreeMap;
@@ -35,13 +37,14 @@ use envoy_types::pb::{
     google::protobuf::Duration,
 };
 
-pub use self::egress::{EgressScope, ROOT_NAMESPACE};
+pub use self::egress::EgressScope;
 pub use self::gateway::{gateway, gateway_report};
 pub use self::{
     inbound::INBOUND_PORT,
     listener::OUTBOUND_PORT,
     proxy::{Proxy, ProxyError, ProxyKind, string_value},
     route::DEFAULT_RETRY_ON,
+    shape::{OutboundKey, outbound_key, selected_label_keys},
 };
 use crate::{
     mesh_config::OutboundTrafficMode,
@@ -63,18 +66,135 @@ pub struct Resources {
     pub routes: Vec<RouteConfiguration>,
 }
 
+// === impl Resources ===
+
+impl Resources {
+    /// Adds `other`'s resources to these.
+    pub fn append(&mut self, mut other: Resources) {
+        self.clusters.append(&mut other.clusters);
+        self.endpoints.append(&mut other.endpoints);
+        self.listeners.append(&mut other.listeners);
+        self.routes.append(&mut other.routes);
+    }
+
+    /// Puts each list in name order.
+    pub fn sort(&mut self) {
+        self.clusters.sort_by(|a, b| a.name.cmp(&b.name));
+        self.endpoints
+            .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
+        self.listeners.sort_by(|a, b| a.name.cmp(&b.name));
+        self.routes.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
 /// `outbound|<port>|<subset>|<hostname>`, Istio's cluster name, which its tools parse.
 pub fn cluster_name(port: u16, subset: &str, hostname: &str) -> String {
     format!("outbound|{port}|{subset}|{hostname}")
 }
 
-/// The configuration of a sidecar: its outbound clusters, endpoints, listeners and routes for
-/// every service port visible from its namespace that its Sidecar resource's egress hosts
-/// admit, and its inbound side for the ports its own workload serves.
+/// The configuration of a sidecar: its outbound side ([`sidecar_outbound`]) and its inbound
+/// side ([`sidecar_inbound`]), each list in name order.
 pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
+    let mut out = sidecar_outbound(snapshot, proxy);
+    out.append(sidecar_inbound(snapshot, proxy));
+    out.sort();
+    out
+}
+
+/// The outbound side of a sidecar: clusters, endpoints, listeners and routes for every
+/// service port visible from its namespace that its Sidecar resource's egress hosts admit.
+/// Reads the proxy's namespace and, through selectors, its labels; nothing else (see
+/// [`OutboundKey`]), so that sidecars that agree on those can share it.
+pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     let scope = EgressScope::for_proxy(snapshot, proxy);
     let mut out = Resources::default();
     let mut by_port: BTreeMap<u16, Vec<(&Service, Protocol)>> = BTreeMap::new();
+    for service in snapshot.visible_services(&proxy.namespace) {
+        if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
+            continue;
+        }
+        let rule = policy::destination_rule(snapshot, &proxy.namespace, service);
+        for port in service.ports.iter().filter(|p| {
+            p.protocol != Protocol::Udp
+                && scope.admits_service(&service.namespace, &service.hostname, p.number)
+        }) {
+            by_port
+                .entry(port.number)
+                .or_default()
+                .push((service, port.protocol));
+            let whole = policy::policy(rule, None, port.number);
+            let cluster = cluster::outbound(
+                service,
+                port.number,
+                "",
+                port.protocol,
+                &whole,
+                snapshot.mesh(),
+            );
+            out.endpoints.push(endpoint::assignment(
+                &cluster.name,
+                service,
+                port.number,
+                &BTreeMap::new(),
+            ));
+            out.clusters.push(cluster);
+            for subset in policy::subsets(rule) {
+                let subset_policy = policy::policy(rule, Some(subset), port.number);
+                let cluster = cluster::outbound(
+                    service,
+                    port.number,
+                    &subset.name,
+                    port.protocol,
+                    &subset_policy,
+                    snapshot.mesh(),
+                );
+                out.endpoints.push(endpoint::assignment(
+                    &cluster.name,
+                    service,
+                    port.number,
+                    &subset.labels,
+                ));
+                out.clusters.push(cluster);
+            }
+        }
+    }
+    let mode = snapshot.mesh().outbound_traffic_policy.mode;
+    out.clusters.push(cluster::passthrough());
+    out.clusters.push(cluster::blackhole());
+    let fallback = match mode {
+        OutboundTrafficMode::AllowAny => PASSTHROUGH_CLUSTER,
+        OutboundTrafficMode::RegistryOnly => BLACKHOLE_CLUSTER,
+    };
+    out.listeners.push(listener::virtual_outbound(fallback));
+    for (&port, services) in &by_port {
+        let tcp = |service: &Service, protocol: Protocol| {
+            tcp_route::sidecar_chains(snapshot, proxy, &scope, port, (&service.hostname, protocol))
+        };
+        out.listeners
+            .push(listener::outbound_port(port, services, fallback, &tcp));
+        let http: Vec<&Service> = services
+            .iter()
+            .filter(|(_, protocol)| protocol.is_http())
+            .map(|(service, _)| *service)
+            .collect();
+        if !http.is_empty() {
+            out.routes.push(route::route_configuration(
+                snapshot,
+                &proxy.namespace,
+                port,
+                &http,
+                &scope,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The inbound side of a sidecar: a cluster for each port its own workload serves (the
+/// endpoints at its addresses) and the `virtualInbound` listener.
+pub fn sidecar_inbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
+    let mut out = Resources::default();
     // The ports the proxy's own workload serves, each with the services it serves on it.
     let mut inbound: BTreeMap<u16, Vec<&Service>> = BTreeMap::new();
     // What the workload speaks on each of those ports, by the service ports that lead there.
@@ -106,88 +226,15 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
                 }
             }
         }
-        if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
-            continue;
-        }
-        let rule = policy::destination_rule(snapshot, &proxy.namespace, service);
-        for port in service.ports.iter().filter(|p| {
-            p.protocol != Protocol::Udp
-                && scope.admits_service(&service.namespace, &service.hostname, p.number)
-        }) {
-            by_port
-                .entry(port.number)
-                .or_default()
-                .push((service, port.protocol));
-            let whole = policy::policy(rule, None, port.number);
-            let cluster = cluster::outbound(service, port.number, "", port.protocol, &whole);
-            out.endpoints.push(endpoint::assignment(
-                &cluster.name,
-                service,
-                port.number,
-                &BTreeMap::new(),
-            ));
-            out.clusters.push(cluster);
-            for subset in policy::subsets(rule) {
-                let subset_policy = policy::policy(rule, Some(subset), port.number);
-                let cluster = cluster::outbound(
-                    service,
-                    port.number,
-                    &subset.name,
-                    port.protocol,
-                    &subset_policy,
-                );
-                out.endpoints.push(endpoint::assignment(
-                    &cluster.name,
-                    service,
-                    port.number,
-                    &subset.labels,
-                ));
-                out.clusters.push(cluster);
-            }
-        }
     }
-    let mode = snapshot.mesh().outbound_traffic_policy.mode;
-    out.clusters.push(cluster::passthrough());
-    out.clusters.push(cluster::blackhole());
     out.clusters.extend(
         inbound
             .iter()
             .map(|(&port, services)| cluster::inbound(port, services)),
     );
-
-    let fallback = match mode {
-        OutboundTrafficMode::AllowAny => PASSTHROUGH_CLUSTER,
-        OutboundTrafficMode::RegistryOnly => BLACKHOLE_CLUSTER,
-    };
-    out.listeners.push(listener::virtual_outbound(fallback));
     out.listeners
         .push(inbound::virtual_inbound(&Vec::from_iter(inbound_protocols)));
-    for (&port, services) in &by_port {
-        let tcp = |service: &Service, protocol: Protocol| {
-            tcp_route::sidecar_chains(snapshot, proxy, &scope, port, (&service.hostname, protocol))
-        };
-        out.listeners
-            .push(listener::outbound_port(port, services, fallback, &tcp));
-        let http: Vec<&Service> = services
-            .iter()
-            .filter(|(_, protocol)| protocol.is_http())
-            .map(|(service, _)| *service)
-            .collect();
-        if !http.is_empty() {
-            out.routes.push(route::route_configuration(
-                snapshot,
-                &proxy.namespace,
-                port,
-                &http,
-                &scope,
-            ));
-        }
-    }
-    out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
-    out.endpoints
-        .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
-    out.listeners.sort_by(|a, b| a.name.cmp(&b.name));
-    out.routes.sort_by(|a, b| a.name.cmp(&b.name));
+    out.sort();
     out
 }
 

@@ -8,7 +8,6 @@ use mesh_common::api::{
     TrafficPolicy,
 };
 
-use super::ROOT_NAMESPACE;
 use crate::model::{Config, Service, Snapshot, host_matches};
 
 /// The parts of a traffic policy translation acts on, once every level is merged: the load
@@ -40,7 +39,7 @@ pub fn destination_rule<'a>(
             0
         } else if ns == service.namespace {
             1
-        } else if ns == ROOT_NAMESPACE {
+        } else if ns == snapshot.mesh().root_namespace {
             2
         } else {
             return None;

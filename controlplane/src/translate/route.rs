@@ -3,12 +3,19 @@
 
 use envoy_types::pb::envoy::config::route::v3::{
     DirectResponseAction, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch,
-    VirtualHost, route::Action, route_action::ClusterSpecifier, route_match::PathSpecifier,
+    VirtualHost,
+    retry_policy::{RetryHostPredicate, retry_host_predicate::ConfigType},
+    route::Action,
+    route_action::ClusterSpecifier,
+    route_match::PathSpecifier,
 };
-use envoy_types::pb::google::protobuf::UInt32Value;
+use envoy_types::pb::google::protobuf::{Any, UInt32Value};
 use mesh_common::api::{Kind, Resource, VirtualServiceSpec};
 
-use super::{EgressScope, PASSTHROUGH_CLUSTER, cluster_name, duration, gateway::Scope, http_route};
+use super::{
+    EgressScope, PASSTHROUGH_CLUSTER, cluster_name, duration, gateway::Scope, hash_policy,
+    http_route,
+};
 use crate::{
     mesh_config::OutboundTrafficMode,
     model::{Service, Snapshot, host_matches},
@@ -46,7 +53,7 @@ fn virtual_host(
     service: &Service,
     scope: &EgressScope,
 ) -> VirtualHost {
-    let routes = match virtual_service(snapshot, namespace, port, &service.hostname, scope) {
+    let mut routes = match virtual_service(snapshot, namespace, port, &service.hostname, scope) {
         Some((spec, vs_namespace)) => spec
             .http
             .iter()
@@ -71,6 +78,7 @@ fn virtual_host(
             ..Route::default()
         }],
     };
+    hash_policy::apply(snapshot, namespace, &mut routes);
     VirtualHost {
         name: format!("{}:{port}", service.hostname),
         domains: domains(snapshot, namespace, port, service),
@@ -176,14 +184,29 @@ fn fallback_host(mode: OutboundTrafficMode) -> VirtualHost {
     }
 }
 
-/// Istio's retry policy: `attempts` retries on `retry_on`. Istio also steers retries away
-/// from hosts already tried (the `previous_hosts` predicate); that extension is not in the
-/// protobuf JSON mapping yet, so it waits for the mapping to grow.
+/// The retry host predicate that steers a retry away from the hosts already tried.
+const PREVIOUS_HOSTS: &str = "envoy.retry_host_predicates.previous_hosts";
+const PREVIOUS_HOSTS_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate";
+/// How many times Istio lets a retry pick again to find a host not tried yet.
+const HOST_SELECTION_RETRY_MAX_ATTEMPTS: i64 = 5;
+
+/// Istio's retry policy: `attempts` retries on `retry_on`, each steered away from the hosts
+/// already tried (the `previous_hosts` predicate, with up to 5 picks), so that a retry after
+/// a dead endpoint goes elsewhere.
 pub fn retry_policy(attempts: u32, retry_on: &str, status_codes: Vec<u32>) -> RetryPolicy {
     RetryPolicy {
         retry_on: retry_on.to_string(),
         num_retries: Some(UInt32Value { value: attempts }),
         retriable_status_codes: status_codes,
+        retry_host_predicate: vec![RetryHostPredicate {
+            name: PREVIOUS_HOSTS.to_string(),
+            config_type: Some(ConfigType::TypedConfig(Any {
+                type_url: PREVIOUS_HOSTS_TYPE.to_string(),
+                value: Vec::new(),
+            })),
+        }],
+        host_selection_retry_max_attempts: HOST_SELECTION_RETRY_MAX_ATTEMPTS,
         ..RetryPolicy::default()
     }
 }

@@ -38,7 +38,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.retryBudget.percent" { value inherit; }
     "spec.trafficPolicy.loadBalancer" {
         simple                  implemented;
-        consistentHash          planned;
+        consistentHash          implemented;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
         warmupDurationSecs      not_planned
@@ -53,13 +53,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         httpQueryParameterName  inherit;
         ringHash                inherit;
         maglev                  inherit;
-        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+        minimumRingSize         implemented
+            "deprecated by Istio for ringHash.minimumRingSize, and read when ringHash is unset";
     }
     "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     inherit;
-        attributes              inherit;
+        ttl                     planned
+            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
+        attributes              planned "they only shape the generated cookie, see ttl";
     }
     "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -102,7 +104,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
         idleTimeout             planned;
-        h2UpgradePolicy         planned;
+        h2UpgradePolicy         implemented;
         useClientProtocol       planned;
         maxConcurrentStreams    planned;
     }
@@ -143,7 +145,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.trafficPolicy.portLevelSettings.loadBalancer" {
         simple                  implemented;
-        consistentHash          planned;
+        consistentHash          implemented;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
         warmupDurationSecs      not_planned
@@ -158,13 +160,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         httpQueryParameterName  inherit;
         ringHash                inherit;
         maglev                  inherit;
-        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+        minimumRingSize         implemented
+            "deprecated by Istio for ringHash.minimumRingSize, and read when ringHash is unset";
     }
     "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     inherit;
-        attributes              inherit;
+        ttl                     planned
+            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
+        attributes              planned "they only shape the generated cookie, see ttl";
     }
     "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -215,7 +219,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
         idleTimeout             planned;
-        h2UpgradePolicy         planned;
+        h2UpgradePolicy         implemented;
         useClientProtocol       planned;
         maxConcurrentStreams    planned;
     }
@@ -260,7 +264,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.retryBudget.percent" { value inherit; }
     "spec.subsets.trafficPolicy.loadBalancer" {
         simple                  implemented;
-        consistentHash          planned;
+        consistentHash          implemented;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
         warmupDurationSecs      not_planned
@@ -275,13 +279,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         httpQueryParameterName  inherit;
         ringHash                inherit;
         maglev                  inherit;
-        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+        minimumRingSize         implemented
+            "deprecated by Istio for ringHash.minimumRingSize, and read when ringHash is unset";
     }
     "spec.subsets.trafficPolicy.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     inherit;
-        attributes              inherit;
+        ttl                     planned
+            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
+        attributes              planned "they only shape the generated cookie, see ttl";
     }
     "spec.subsets.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -330,7 +336,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
         idleTimeout             planned;
-        h2UpgradePolicy         planned;
+        h2UpgradePolicy         implemented;
         useClientProtocol       planned;
         maxConcurrentStreams    planned;
     }
@@ -375,7 +381,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer" {
         simple                  implemented;
-        consistentHash          planned;
+        consistentHash          implemented;
         localityLbSetting       planned
             "after the rest of loadBalancer: it needs the localities of endpoints";
         warmupDurationSecs      not_planned
@@ -390,13 +396,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         httpQueryParameterName  inherit;
         ringHash                inherit;
         maglev                  inherit;
-        minimumRingSize         not_planned "deprecated by Istio: use ringHash.minimumRingSize";
+        minimumRingSize         implemented
+            "deprecated by Istio for ringHash.minimumRingSize, and read when ringHash is unset";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     inherit;
-        attributes              inherit;
+        ttl                     planned
+            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
+        attributes              planned "they only shape the generated cookie, see ttl";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -449,7 +457,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
         maxRetries              inherit;
         idleTimeout             planned;
-        h2UpgradePolicy         planned;
+        h2UpgradePolicy         implemented;
         useClientProtocol       planned;
         maxConcurrentStreams    planned;
     }

@@ -22,11 +22,11 @@ pub(super) const FIELDS: &[Entry] = fields! {
         timeout                 implemented;
         retries                 implemented;
         fault                   implemented;
-        mirror                  planned;
-        mirrors                 planned;
-        mirrorPercent           not_planned "deprecated by Istio: use mirrorPercentage";
-        mirrorPercentage        planned;
-        corsPolicy              planned;
+        mirror                  implemented;
+        mirrors                 implemented;
+        mirrorPercent           implemented "deprecated by Istio: use mirrorPercentage";
+        mirrorPercentage        implemented;
+        corsPolicy              implemented;
         headers                 implemented;
     }
     "spec.http.match" {
@@ -104,7 +104,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.http.mirrorPercentage" { value inherit; }
     "spec.http.corsPolicy" {
         allowOrigins            inherit;
-        allowOrigin             not_planned "deprecated by Istio: use allowOrigins";
+        allowOrigin             implemented "deprecated by Istio: use allowOrigins";
         allowMethods            inherit;
         allowHeaders            inherit;
         exposeHeaders           inherit;

@@ -100,7 +100,8 @@ metadata: {name: reviews, namespace: default}
 spec:
   hosts: [reviews]
   http:
-  - mirrorPercentage: {value: 50}
+  - name: api
+    mirrorPercentage: {value: 50}
     route:
     - destination: {host: reviews}
 ";
@@ -156,7 +157,7 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
                 "findings": [
                     {
                         "severity": "warning",
-                        "path": "spec.http[0].mirrorPercentage",
+                        "path": "spec.http[0].name",
                         "message": PLANNED,
                     },
                     {

@@ -116,7 +116,7 @@ fn translates_once_per_proxy_and_snapshot() {
     let node = node(PRODUCTPAGE);
     let first = generator.translate(&node).unwrap();
     let again = generator.translate(&node).unwrap();
-    assert!(Arc::ptr_eq(&first.resources, &again.resources));
+    assert!(first.shares_parts_with(&again));
 
     // Other metadata for the same id is another proxy: translated anew.
     let mut relabelled = node.clone();
@@ -129,16 +129,16 @@ fn translates_once_per_proxy_and_snapshot() {
         );
     }
     let other = generator.translate(&relabelled).unwrap();
-    assert!(!Arc::ptr_eq(&first.resources, &other.resources));
+    assert!(!first.shares_parts_with(&other));
 
     // A new snapshot is translated anew.
     let without_ratings = BOOKINFO.replace("name: ratings\n", "name: scores\n");
     snapshots.send_replace(snapshot(&without_ratings));
     let changed = generator.translate(&node).unwrap();
-    assert!(!Arc::ptr_eq(&first.resources, &changed.resources));
+    assert!(!first.shares_parts_with(&changed));
     assert!(
         changed
-            .resources
+            .resources()
             .clusters
             .iter()
             .any(|c| c.name == "outbound|9080||scores.default.svc.cluster.local")
@@ -152,7 +152,7 @@ fn known_proxies_are_translated_by_id_until_forgotten() {
     let translated = generator.translate(&node(PRODUCTPAGE)).unwrap();
     let known = generator.translate_known(PRODUCTPAGE).unwrap().unwrap();
     assert_eq!(known.proxy, translated.proxy);
-    assert!(Arc::ptr_eq(&known.resources, &translated.resources));
+    assert!(known.shares_parts_with(&translated));
     generator.retain(&["someone-else".to_string()].into());
     assert!(generator.translate_known(PRODUCTPAGE).is_none());
 }
@@ -261,4 +261,90 @@ async fn each_snapshot_is_announced_to_every_proxy() {
         .await
         .unwrap()
         .unwrap();
+}
+
+const REVIEWS_V1: &str = "sidecar~198.18.0.21~reviews-v1-7d8f.default~default.svc.cluster.local";
+
+/// A Sidecar resource for reviews' pods only: their outbound side differs from the others'.
+const REVIEWS_SIDECAR: &str = "
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: reviews
+  namespace: default
+spec:
+  workloadSelector:
+    labels: {app: reviews}
+  egress:
+  - hosts: [\"./ratings.default.svc.cluster.local\"]
+";
+
+fn labelled(id: &str, app: &str) -> Node {
+    let mut node = node(id);
+    let labels = Struct {
+        fields: [
+            ("app".to_string(), translate::string_value(app)),
+            ("pod-template-hash".to_string(), translate::string_value(id)),
+        ]
+        .into(),
+    };
+    if let Some(metadata) = node.metadata.as_mut() {
+        metadata.fields.insert(
+            node_metadata::LABELS.to_string(),
+            Value {
+                kind: Some(Kind::StructValue(labels)),
+            },
+        );
+    }
+    node
+}
+
+#[test]
+fn sidecars_share_their_outbound_side_until_a_selector_tells_them_apart() {
+    let (snapshots, generator) = generator(BOOKINFO);
+    let (productpage, reviews) = (
+        labelled(PRODUCTPAGE, "productpage"),
+        labelled(REVIEWS_V1, "reviews"),
+    );
+    let whole = |node: &Node| {
+        let proxy = Proxy::from_node(node).unwrap();
+        translate::sidecar(&generator.snapshot(), &proxy)
+    };
+    let first = generator.translate(&productpage).unwrap();
+    let second = generator.translate(&reviews).unwrap();
+    // No selector reads labels: one outbound side, each its own inbound side.
+    assert!(first.shares_part(&second, 0));
+    assert!(!first.shares_part(&second, 1));
+    // Shared or not, each gets exactly what translating it alone gives.
+    assert_eq!(first.resources(), whole(&productpage));
+    assert_eq!(second.resources(), whole(&reviews));
+    assert_ne!(first.resources(), second.resources());
+
+    snapshots.send_replace(snapshot(&format!("{BOOKINFO}{REVIEWS_SIDECAR}")));
+    let first = generator.translate(&productpage).unwrap();
+    let second = generator.translate(&reviews).unwrap();
+    assert!(!first.shares_part(&second, 0));
+    assert_eq!(first.resources(), whole(&productpage));
+    assert_eq!(second.resources(), whole(&reviews));
+    let clusters = |t: &Translated| -> Vec<String> {
+        t.resources()
+            .clusters
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|n| n.starts_with("outbound|"))
+            .collect()
+    };
+    assert_eq!(
+        clusters(&second),
+        ["outbound|9080||ratings.default.svc.cluster.local"]
+    );
+    assert!(clusters(&first).len() > 1, "{:?}", clusters(&first));
+    // Another pod of reviews, with another address and pod name, shares reviews' side.
+    let other_pod = labelled(
+        "sidecar~198.18.0.22~reviews-v2-7d8f.default~default.svc.cluster.local",
+        "reviews",
+    );
+    let third = generator.translate(&other_pod).unwrap();
+    assert!(third.shares_part(&second, 0));
 }

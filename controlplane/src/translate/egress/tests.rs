@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::{
-    mesh_config::MeshConfig,
+    mesh_config::{DEFAULT_ROOT_NAMESPACE, MeshConfig},
     model::Objects,
     translate::{Proxy, ProxyKind},
 };
@@ -62,12 +62,12 @@ fn without_a_sidecar_everything_is_admitted() {
 fn the_selecting_sidecar_wins_then_the_namespace_s_then_the_root_s() {
     let snapshot = snapshot(&[
         sidecar(
-            ROOT_NAMESPACE,
+            DEFAULT_ROOT_NAMESPACE,
             "mesh",
             hosts(&["*/details.default.svc.cluster.local"]),
         ),
         sidecar(
-            ROOT_NAMESPACE,
+            DEFAULT_ROOT_NAMESPACE,
             "selects-everywhere",
             json!({"workloadSelector": {"labels": {"app": "reviews"}},
                    "egress": [{"hosts": ["*/*"]}]}),

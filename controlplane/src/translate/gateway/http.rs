@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
 use envoy_types::pb::{
     envoy::{
         config::{
@@ -29,7 +30,7 @@ use envoy_types::util::pack_any;
 use super::{Bound, Scope, bound_virtual_services, names};
 use crate::{
     model::Snapshot,
-    translate::{endpoint::socket_address, fault, http_route, listener},
+    translate::{endpoint::socket_address, fault, hash_policy, http_action, http_route, listener},
 };
 
 /// Istio's name for the route configuration of a gateway's HTTP port.
@@ -54,13 +55,19 @@ pub fn listener(port: u16, bind: &str) -> Listener {
             }),
             route_config_name: route_config_name(port),
         })),
-        // VirtualServices may fault requests, so the fault filter goes before the router.
-        http_filters: vec![fault::filter(), listener::router()],
+        // VirtualServices may fault requests and answer CORS, so the fault then the CORS filter
+        // go before the router, as Istio orders them.
+        http_filters: vec![
+            fault::filter(),
+            http_action::cors_filter(),
+            listener::router(),
+        ],
         ..HttpConnectionManager::default()
     };
     Listener {
         name: format!("{bind}_{port}"),
         address: Some(socket_address(bind, port)),
+        traffic_direction: TrafficDirection::Outbound as i32,
         filter_chains: vec![FilterChain {
             filters: vec![Filter {
                 name: "envoy.filters.network.http_connection_manager".to_string(),
@@ -103,7 +110,7 @@ pub fn route_configuration(
                 .map(|h| snapshot.resolve_host(h, vs_namespace))
                 .collect();
             let shared = names::intersect(&server_hosts, &vs_hosts);
-            let routes: Vec<_> = vs
+            let mut routes: Vec<_> = vs
                 .http
                 .iter()
                 .flat_map(|route| {
@@ -119,6 +126,7 @@ pub fn route_configuration(
             if routes.is_empty() {
                 continue;
             }
+            hash_policy::apply(snapshot, namespace, &mut routes);
             for host in shared {
                 if !added.insert((bound.gateway, index, host.clone())) {
                     continue;

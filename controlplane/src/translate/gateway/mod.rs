@@ -229,7 +229,14 @@ fn add_clusters(
                     continue;
                 }
                 let policy = policy::policy(rule, subset, port.number);
-                let cluster = cluster::outbound(service, port.number, name, port.protocol, &policy);
+                let cluster = cluster::outbound(
+                    service,
+                    port.number,
+                    name,
+                    port.protocol,
+                    &policy,
+                    snapshot.mesh(),
+                );
                 let empty = BTreeMap::new();
                 let labels = subset.map_or(&empty, |s| &s.labels);
                 out.endpoints.push(endpoint::assignment(

@@ -344,3 +344,5 @@ fn a_redirect_envoy_cannot_send_gives_no_route() {
         vec![]
     );
 }
+
+mod mirror_cors;

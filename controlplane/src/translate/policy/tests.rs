@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::{
-    mesh_config::MeshConfig,
+    mesh_config::{DEFAULT_ROOT_NAMESPACE, MeshConfig},
     model::Objects,
     translate::{Proxy, ProxyKind, sidecar},
 };
@@ -50,13 +50,17 @@ fn web() -> Value {
 }
 
 fn snapshot(resources: &[Value]) -> Snapshot {
+    snapshot_in(resources, &MeshConfig::default())
+}
+
+fn snapshot_in(resources: &[Value], mesh: &MeshConfig) -> Snapshot {
     let mut objects = Objects::default();
     for resource in resources {
         let decoded = mesh_common::api::decode(resource).unwrap();
         assert_eq!(decoded.unknown_fields, vec![]);
         objects.upsert_resource(decoded.resource);
     }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+    let snapshot = Snapshot::build(&objects, mesh);
     assert_eq!(snapshot.config().rejected(), &[]);
     snapshot
 }
@@ -252,9 +256,12 @@ fn without_a_rule_clusters_are_unlimited_and_eject_nothing() {
 }
 
 fn chosen(resources: &[Value], proxy_namespace: &str) -> Option<String> {
-    let snapshot = snapshot(resources);
+    chosen_in(&snapshot(resources), proxy_namespace)
+}
+
+fn chosen_in(snapshot: &Snapshot, proxy_namespace: &str) -> Option<String> {
     let service = snapshot.service(WEB, "shop").unwrap().clone();
-    let rule = destination_rule(&snapshot, proxy_namespace, &service)?;
+    let rule = destination_rule(snapshot, proxy_namespace, &service)?;
     Some(format!(
         "{}/{}",
         rule.resource.namespace(),
@@ -265,7 +272,11 @@ fn chosen(resources: &[Value], proxy_namespace: &str) -> Option<String> {
 #[test]
 fn the_most_specific_rule_of_the_nearest_namespace_applies() {
     let host = |host: &str| json!({"host": host});
-    let root = rule(ROOT_NAMESPACE, "root", host("*.shop.svc.cluster.local"));
+    let root = rule(
+        DEFAULT_ROOT_NAMESPACE,
+        "root",
+        host("*.shop.svc.cluster.local"),
+    );
     let elsewhere = rule("elsewhere", "elsewhere", host(WEB));
     let service_ns = rule("shop", "exact", host(WEB));
     let service_wild = rule("shop", "wild", host("*.svc.cluster.local"));
@@ -298,11 +309,29 @@ fn the_most_specific_rule_of_the_nearest_namespace_applies() {
 #[test]
 fn a_rule_not_exported_to_the_proxy_does_not_apply() {
     let private = rule("shop", "private", json!({"host": WEB, "exportTo": ["."]}));
-    let public = rule(ROOT_NAMESPACE, "public", json!({"host": WEB}));
+    let public = rule(DEFAULT_ROOT_NAMESPACE, "public", json!({"host": WEB}));
     let resources = [web(), private, public];
     assert_eq!(chosen(&resources, "shop").as_deref(), Some("shop/private"));
     assert_eq!(
         chosen(&resources, "back").as_deref(),
         Some("istio-system/public")
     );
+}
+
+#[test]
+fn the_root_namespace_is_the_mesh_config_s() {
+    let mesh = MeshConfig {
+        root_namespace: "mesh-root".to_string(),
+        ..MeshConfig::default()
+    };
+    let in_istio_system = rule(DEFAULT_ROOT_NAMESPACE, "istio", json!({"host": WEB}));
+    let in_mesh_root = rule("mesh-root", "configured", json!({"host": WEB}));
+    let both = snapshot_in(&[web(), in_istio_system.clone(), in_mesh_root], &mesh);
+    assert_eq!(
+        chosen_in(&both, "back").as_deref(),
+        Some("mesh-root/configured")
+    );
+    // istio-system is just another namespace once the root is elsewhere.
+    let default_only = snapshot_in(&[web(), in_istio_system], &mesh);
+    assert_eq!(chosen_in(&default_only, "back"), None);
 }

@@ -1,0 +1,98 @@
+//! Session affinity on routes: a DestinationRule's `loadBalancer.consistentHash` key becomes a
+//! `hash_policy` on every route action that sends to one of its clusters, as Istio does it —
+//! one entry per destination whose policy hashes, in destination order (a weighted route with
+//! two hashing destinations carries two), weight-0 destinations of a split left out.
+//!
+//! The cluster itself gets `RING_HASH` or `MAGLEV` in `cluster.rs`. A `httpCookie`'s `ttl`
+//! and `attributes` are not sent: they only shape the cookie Envoy generates when the request
+//! has none, which mesh-proxy does not do (both are reported as planned).
+
+use envoy_types::pb::envoy::config::route::v3::{
+    Route,
+    route::Action,
+    route_action::{
+        ClusterSpecifier, HashPolicy,
+        hash_policy::{ConnectionProperties, Cookie, Header, PolicySpecifier, QueryParameter},
+    },
+};
+use mesh_common::api::ConsistentHashLb;
+
+use super::policy;
+use crate::model::Snapshot;
+
+/// Adds the hash policies of the clusters each route of `routes` sends to, for a proxy in
+/// `namespace` (whose DestinationRules apply).
+pub fn apply(snapshot: &Snapshot, namespace: &str, routes: &mut [Route]) {
+    for route in routes {
+        let Some(Action::Route(action)) = &mut route.action else {
+            continue;
+        };
+        let clusters: Vec<&str> = match &action.cluster_specifier {
+            Some(ClusterSpecifier::Cluster(name)) => vec![name],
+            Some(ClusterSpecifier::WeightedClusters(split)) => split
+                .clusters
+                .iter()
+                .filter(|c| c.weight.as_ref().is_none_or(|w| w.value > 0))
+                .map(|c| c.name.as_str())
+                .collect(),
+            _ => continue,
+        };
+        let policies: Vec<HashPolicy> = clusters
+            .into_iter()
+            .filter_map(|cluster| consistent_hash(snapshot, namespace, cluster))
+            .filter_map(|hash| hash_policy(&hash))
+            .collect();
+        action.hash_policy.extend(policies);
+    }
+}
+
+/// The consistent hash of an outbound cluster (`outbound|<port>|<subset>|<host>`) of a
+/// registry service, under the DestinationRule a proxy in `namespace` uses for it.
+fn consistent_hash(
+    snapshot: &Snapshot,
+    namespace: &str,
+    cluster: &str,
+) -> Option<ConsistentHashLb> {
+    let mut parts = cluster.splitn(4, '|');
+    let (Some("outbound"), Some(port), Some(subset), Some(host)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let port: u16 = port.parse().ok()?;
+    let service = snapshot.services().iter().find(|s| s.hostname == host)?;
+    let rule = policy::destination_rule(snapshot, namespace, service);
+    let subset = policy::subsets(rule).iter().find(|s| s.name == subset);
+    policy::policy(rule, subset, port)
+        .load_balancer?
+        .consistent_hash
+}
+
+/// Istio's `consistentHashToHashPolicy`; `None` for a hash with no key (validation reports it).
+fn hash_policy(hash: &ConsistentHashLb) -> Option<HashPolicy> {
+    let specifier = if let Some(name) = &hash.http_header_name {
+        PolicySpecifier::Header(Header {
+            header_name: name.clone(),
+            regex_rewrite: None,
+        })
+    } else if let Some(cookie) = &hash.http_cookie {
+        PolicySpecifier::Cookie(Cookie {
+            name: cookie.name.clone(),
+            path: cookie.path.clone(),
+            ..Cookie::default()
+        })
+    } else if hash.use_source_ip == Some(true) {
+        PolicySpecifier::ConnectionProperties(ConnectionProperties { source_ip: true })
+    } else if let Some(name) = &hash.http_query_parameter_name {
+        PolicySpecifier::QueryParameter(QueryParameter { name: name.clone() })
+    } else {
+        return None;
+    };
+    Some(HashPolicy {
+        policy_specifier: Some(specifier),
+        terminal: false,
+    })
+}
+
+#[cfg(test)]
+mod tests;
