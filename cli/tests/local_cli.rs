@@ -98,7 +98,7 @@ fn up_names_the_file_and_field_of_a_mistake() {
 }
 
 #[test]
-fn up_without_root_says_it_needs_root() {
+fn the_namespace_mode_without_root_says_it_needs_root() {
     let Some(setpriv) = mesh_testing::external::find_on_path("setpriv") else {
         eprintln!("SKIPPED: setpriv (util-linux) is needed to run meshctl as another user");
         return;
@@ -134,6 +134,8 @@ fn up_without_root_says_it_needs_root() {
             "--state-dir",
             state_dir.to_str().unwrap(),
             "up",
+            "--mode",
+            "namespaces",
             "-f",
             file.to_str().unwrap(),
         ],
@@ -141,7 +143,7 @@ fn up_without_root_says_it_needs_root() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "Error: meshctl local needs root: it creates network namespaces, a bridge and iptables \
-         rules (run it with sudo; a mode without root is not available yet)\n"
+        "Error: meshctl local's namespace mode needs root: it creates network namespaces, a \
+         bridge and iptables rules (run it with sudo, or use --mode explicit)\n"
     );
 }

@@ -159,7 +159,9 @@ async fn pods_reach_each_other_resolve_services_and_leave_nothing_behind() {
     assert_eq!(
         String::from_utf8(progress).unwrap(),
         format!(
-            "✔ network: bridge {} at 198.18.250.1, 2 pods in 198.18.250.0/24\n\
+            "namespace mode — a network namespace per workload, traffic captured by its \
+             sidecar\n\
+             ✔ network: bridge {} at 198.18.250.1, 2 pods in 198.18.250.0/24\n\
              ✔ 2 workloads started\n",
             state.plan.bridge
         )

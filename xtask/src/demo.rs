@@ -1,10 +1,10 @@
 //! `cargo xtask demo`: the bookinfo sample, meshed, on this machine with no cluster.
 //!
 //! Builds the four binaries and runs `meshctl local up -f samples/bookinfo/local.yaml` in the
-//! foreground: the control plane in file mode, a mesh-proxy sidecar per workload in its own
-//! network namespace, the bookinfo services and an ingress gateway on 127.0.0.1:8080. Ctrl-C
-//! stops everything and removes what it created. Network namespaces need root: without it,
-//! the demo runs meshctl through `sudo`.
+//! foreground: the control plane in file mode, a mesh-proxy sidecar per workload, the bookinfo
+//! services and an ingress gateway on 127.0.0.1:8080. Ctrl-C stops everything and removes what
+//! it created. meshctl picks the mode: as root, a network namespace per workload with real
+//! traffic capture; otherwise explicit-proxy mode, on loopback, with no capture.
 
 use std::{
     path::{Path, PathBuf},
@@ -23,14 +23,8 @@ pub const BOOKINFO: &str = "samples/bookinfo/local.yaml";
 pub fn run(root: &Path) -> anyhow::Result<()> {
     build_binaries(root)?;
     let meshctl = target_dir(root).join("debug").join("meshctl");
-    let mut up = if is_root() {
-        Command::new(&meshctl)
-    } else {
-        println!("==> network namespaces need root: running meshctl through sudo");
-        let mut sudo = Command::new("sudo");
-        sudo.arg(&meshctl);
-        sudo
-    };
+    println!("==> {}", mode_message(is_root()));
+    let mut up = Command::new(&meshctl);
     up.current_dir(root).args(["local", "up", "-f", BOOKINFO]);
     println!("==> meshctl local up -f {BOOKINFO}   (Ctrl-C stops it)");
     let status = up
@@ -40,6 +34,17 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         bail!("meshctl local up failed ({status})");
     }
     Ok(())
+}
+
+/// Which mode meshctl is about to pick, and why.
+fn mode_message(root: bool) -> &'static str {
+    if root {
+        "root: namespace mode, each workload in its own network namespace with its traffic \
+         captured by its sidecar"
+    } else {
+        "not root: explicit-proxy mode, workloads on loopback sending their calls to their own \
+         sidecar, no traffic capture (with sudo, meshctl runs the namespace mode)"
+    }
 }
 
 /// Builds the binaries the local mesh runs, in the debug profile.
@@ -102,5 +107,19 @@ mod tests {
     fn the_demo_runs_the_bookinfo_file_that_exists() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         assert!(root.join(BOOKINFO).is_file());
+    }
+
+    #[test]
+    fn the_demo_says_which_mode_and_why() {
+        assert_eq!(
+            mode_message(true),
+            "root: namespace mode, each workload in its own network namespace with its traffic \
+             captured by its sidecar"
+        );
+        assert_eq!(
+            mode_message(false),
+            "not root: explicit-proxy mode, workloads on loopback sending their calls to their \
+             own sidecar, no traffic capture (with sudo, meshctl runs the namespace mode)"
+        );
     }
 }

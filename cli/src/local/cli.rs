@@ -7,8 +7,8 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 pub use super::applied::{apply_config, delete_config};
 use super::{
-    LocalError, LocalMesh, down, io, is_root,
-    plan::WorkloadPlan,
+    LocalError, LocalMesh, down, env, io, is_root,
+    plan::{Mode, WorkloadPlan},
     state::{Role, State, StateDir, default_state_dir},
     status,
     up::{self, UpOptions},
@@ -39,6 +39,11 @@ pub enum LocalCommand {
         /// Only the network and the workloads: no control plane, no proxies.
         #[arg(long, hide = true)]
         no_mesh: bool,
+        /// How workloads run: `namespaces` (a network namespace each, traffic captured; needs
+        /// root) or `explicit` (on loopback, outbound HTTP through their sidecar as
+        /// `http_proxy`). [default: namespaces as root, else explicit]
+        #[arg(long, value_enum, value_name = "MODE")]
+        mode: Option<Mode>,
     },
     /// Stop everything and remove the namespaces, links, rules and files of the mesh.
     Down,
@@ -60,7 +65,8 @@ pub enum LocalCommand {
         #[arg(short = 'f', long = "file", required = true, value_name = "FILE|DIR")]
         files: Vec<PathBuf>,
     },
-    /// Run a command in a workload's network namespace, as `kubectl exec` would.
+    /// Run a command in a workload's network namespace (or with its proxy settings in explicit
+    /// mode), as `kubectl exec` would.
     Exec {
         /// The workload.
         workload: String,
@@ -97,6 +103,7 @@ pub fn run(args: LocalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             files,
             detach,
             no_mesh,
+            mode,
         } => {
             let mesh = LocalMesh::read(&files)?;
             let signals = if detach {
@@ -106,6 +113,7 @@ pub fn run(args: LocalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             };
             let options = UpOptions {
                 mesh: !no_mesh,
+                mode,
                 ..UpOptions::new(&dir.root)
             };
             let running = up::up(&mesh, &options, out)?;
@@ -242,6 +250,12 @@ pub fn summary(state: &State) -> String {
     if let Some(gateway) = &state.gateway {
         text.push_str(&format!("\ningress gateway: {gateway}/productpage\n"));
     }
+    if state.plan.mode == Mode::Explicit {
+        text.push_str(
+            "explicit-proxy mode: a workload's HTTP calls go through its own sidecar \
+             (http_proxy); the callee's sidecar is not in the path\n",
+        );
+    }
     if let Some(monitoring) = &state.monitoring {
         text.push_str(&format!("control plane:   {monitoring}/debug/syncz\n"));
     }
@@ -285,31 +299,35 @@ impl StopSignals {
     }
 }
 
-/// Runs `command` in `workload`'s network namespace with the workload's environment; returns its
-/// exit code.
+/// Runs `command` in `workload`'s network namespace (in explicit mode: with its sidecar as the
+/// HTTP proxy) with the pod's environment; returns its exit code.
 pub fn exec(state: &State, workload: &str, command: &[String]) -> Result<i32, LocalError> {
-    let pod = pod(state, workload)?;
     let status = exec_command(state, workload, command)?
         .status()
-        .map_err(io(format!("run ip netns exec {}", pod.netns)))?;
+        .map_err(io(format!("run {} for {workload}", command.join(" "))))?;
     // A command killed by a signal exits like a shell reports it.
     Ok(status.code().unwrap_or(128))
 }
 
-/// The command that runs `command` in `workload`'s network namespace with the workload's
-/// environment, for callers that want its output.
+/// The command that runs `command` as [`exec`] does, for callers that want its output.
 pub fn exec_command(
     state: &State,
     workload: &str,
     command: &[String],
 ) -> Result<Command, LocalError> {
     let pod = pod(state, workload)?;
-    let mut exec = Command::new("ip");
-    exec.args(["netns", "exec", &pod.netns])
-        .args(command)
-        .env("POD_NAME", &pod.name)
-        .env("POD_NAMESPACE", &pod.namespace)
-        .env("INSTANCE_IP", pod.ip.to_string());
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| LocalError::Config("exec needs a command".into()))?;
+    let mut exec = match state.plan.mode {
+        Mode::Namespaces => {
+            let mut exec = Command::new("ip");
+            exec.args(["netns", "exec", &pod.netns]).arg(program);
+            exec
+        }
+        Mode::Explicit => Command::new(program),
+    };
+    exec.args(args).envs(env::pod_env(&state.plan, pod));
     Ok(exec)
 }
 
@@ -319,3 +337,6 @@ fn pod<'a>(state: &'a State, workload: &str) -> Result<&'a WorkloadPlan, LocalEr
         .workload(workload)
         .ok_or_else(|| unknown_workload(state, workload))
 }
+
+#[cfg(test)]
+mod tests;

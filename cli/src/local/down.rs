@@ -7,7 +7,9 @@
 use std::process::Child;
 
 use super::{
-    LocalError, net, process,
+    LocalError, net,
+    plan::Mode,
+    process,
     state::{State, StateDir},
 };
 
@@ -35,14 +37,18 @@ pub fn down_state(
             first_error = Some(e);
         }
     };
-    for pod in &state.plan.workloads {
+    // Explicit mode made no namespaces, links or rules.
+    let namespaces = state.plan.mode == Mode::Namespaces;
+    for pod in state.plan.workloads.iter().filter(|_| namespaces) {
         keep(net::remove_etc_dir(&pod.netns));
         keep(net::delete_netns(&pod.netns));
         // Deleting the namespace takes the pair with it; this is for a start that failed
         // before the pair was moved in.
         keep(net::delete_link(&pod.host_veth));
     }
-    keep(net::delete_link(&state.plan.bridge));
+    if namespaces {
+        keep(net::delete_link(&state.plan.bridge));
+    }
     if let Some(bridge) = &state.forward_rule {
         keep(net::remove_forward_rule(bridge));
     }

@@ -1,13 +1,17 @@
 //! `meshctl local`: a whole mesh on one machine, without Kubernetes.
 //!
-//! Each workload runs in its own network namespace ("pod") with a veth into one bridge, its
-//! sidecar proxy beside it behind `mesh-proxy init`'s capture rules; the control plane reads the
-//! mesh as Kubernetes objects from a directory; an ingress gateway listens on localhost.
+//! As root, each workload runs in its own network namespace ("pod") with a veth into one
+//! bridge, its sidecar proxy beside it behind `mesh-proxy init`'s capture rules. Without root
+//! (explicit mode), each workload and its sidecar get a loopback address of their own, and the
+//! workload sends its outbound HTTP to the sidecar as an explicit proxy. Either way the control
+//! plane reads the mesh as Kubernetes objects from a directory, and an ingress gateway listens
+//! on localhost.
 //! Everything `up` creates is recorded in the state directory's `state.json` first, so that
 //! `down` removes it from any later invocation, even after a crash.
 //!
 //! - [`spec`]: the `LocalMesh` file;
-//! - [`plan`]: names and addresses;
+//! - [`plan`]: the mode, names and addresses;
+//! - [`env`]: the workloads' environment and the expansion of `$(VAR)` in their commands;
 //! - [`render`]: the Kubernetes objects and hosts files;
 //! - [`net`]: network namespaces, veths, the bridge and the FORWARD rule;
 //! - [`process`]: starting and stopping processes, finding binaries;
@@ -19,6 +23,7 @@
 pub mod applied;
 pub mod cli;
 pub mod down;
+pub mod env;
 pub mod net;
 pub mod plan;
 pub mod process;
@@ -41,8 +46,8 @@ pub use self::{
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
     #[error(
-        "meshctl local needs root: it creates network namespaces, a bridge and iptables rules \
-         (run it with sudo; a mode without root is not available yet)"
+        "meshctl local's namespace mode needs root: it creates network namespaces, a bridge and \
+         iptables rules (run it with sudo, or use --mode explicit)"
     )]
     NotRoot,
     #[error(transparent)]

@@ -3,8 +3,11 @@
 //!
 //! Every name carries the instance id, so that two meshes on one machine (or a mesh and a test)
 //! never touch each other's namespaces, links or rules. Linux limits link names to 15 bytes.
+//!
+//! In [`Mode::Explicit`] there are no namespaces: each workload gets an address of its own on
+//! loopback instead, and the names of namespaces and links stay empty.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +28,28 @@ pub const SERVICE_NETWORK: Network = Network {
     base: Ipv4Addr::new(198, 19, 0, 0),
     prefix: 16,
 };
+
+/// Where the workloads of explicit mode live: loopback addresses, which need no root (all of
+/// 127.0.0.0/8 is local on Linux). `.1` is left out: Debian names the host `127.0.1.1`.
+pub const LOOPBACK_NETWORK: Network = Network {
+    base: Ipv4Addr::new(127, 0, 1, 0),
+    prefix: 24,
+};
+/// The sidecars' admin port.
+const ADMIN_PORT: u16 = mesh_common::well_known::proxy_ports::ADMIN;
+
+/// How the workloads are isolated and their traffic reaches their sidecars.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A network namespace per workload with `mesh-proxy init`'s capture rules, like a pod.
+    /// Needs root.
+    #[default]
+    Namespaces,
+    /// Workloads on loopback addresses of their own, their outbound HTTP sent to their sidecar
+    /// as an explicit proxy (`http_proxy`); nothing is captured.
+    Explicit,
+}
 
 /// An IPv4 network: a base address and a prefix length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +77,10 @@ pub enum PlanError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: String,
+    /// Older state files, from before explicit mode, are namespace mode.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Empty in explicit mode.
     pub bridge: String,
     pub pod_network: Network,
     /// The root namespace's address on the bridge: the pods' gateway and the control plane.
@@ -66,6 +95,7 @@ pub struct WorkloadPlan {
     pub name: String,
     pub namespace: String,
     pub ip: Ipv4Addr,
+    /// The network namespace; empty in explicit mode, as are the veth names.
     pub netns: String,
     /// The end of the veth pair left on the bridge.
     pub host_veth: String,
@@ -171,12 +201,39 @@ impl Plan {
             .collect::<Result<Vec<_>, PlanError>>()?;
         Ok(Plan {
             id: id.to_string(),
+            mode: Mode::Namespaces,
             bridge: format!("meshbr{id}"),
             pod_network,
             host_ip,
             workloads,
             services,
         })
+    }
+
+    /// Names and addresses for `mesh` in explicit mode: the control plane on `127.0.0.1`,
+    /// workloads on `network`'s addresses from `.2` in file order, no namespaces or links.
+    /// Services keep their VIPs: the control plane's model needs them, though nothing is sent
+    /// to them.
+    pub fn explicit(mesh: &LocalMesh, id: &str, network: Network) -> Result<Plan, PlanError> {
+        let mut plan = Plan::new(mesh, id, network)?;
+        plan.mode = Mode::Explicit;
+        plan.bridge = String::new();
+        plan.host_ip = Ipv4Addr::LOCALHOST;
+        for workload in &mut plan.workloads {
+            workload.netns.clear();
+            workload.host_veth.clear();
+            workload.pod_veth.clear();
+        }
+        Ok(plan)
+    }
+
+    /// Where the sidecar of `workload` serves its admin API: `127.0.0.1:15000` inside the
+    /// workload's namespace, or on the workload's own address in explicit mode.
+    pub fn sidecar_admin(&self, workload: &WorkloadPlan) -> SocketAddr {
+        match self.mode {
+            Mode::Namespaces => SocketAddr::from((Ipv4Addr::LOCALHOST, ADMIN_PORT)),
+            Mode::Explicit => SocketAddr::from((workload.ip, ADMIN_PORT)),
+        }
     }
 
     /// The workload named `name`.

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
+    plan::Mode,
     process,
     render::CLUSTER_DOMAIN,
     state::{Role, State},
@@ -35,6 +36,7 @@ pub struct StatusRow {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Status {
     pub id: String,
+    pub mode: Mode,
     pub gateway: Option<String>,
     pub monitoring: Option<String>,
     /// Why the sync state is unknown, when it is.
@@ -97,6 +99,7 @@ pub fn status(state: &State, syncz: Result<Value, String>) -> Status {
     }
     Status {
         id: state.plan.id.clone(),
+        mode: state.plan.mode,
         gateway: state.gateway.clone(),
         monitoring: state.monitoring.clone(),
         sync_error: syncz.err(),
@@ -214,6 +217,12 @@ pub fn table(status: &Status) -> String {
     }
     if let Some(monitoring) = &status.monitoring {
         let _ = writeln!(out, "control plane:   {monitoring}/debug/syncz");
+    }
+    if status.mode == Mode::Explicit {
+        let _ = writeln!(
+            out,
+            "explicit-proxy mode: no traffic capture; the callee's sidecar is not in the path"
+        );
     }
     if let Some(error) = &status.sync_error {
         let _ = writeln!(out, "sync state unknown: {error}");

@@ -1,4 +1,7 @@
-use std::path::{Path, PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use pretty_assertions::assert_eq;
 
@@ -107,4 +110,79 @@ fn ids_must_be_short_and_plain() {
     let id = random_id();
     assert_eq!(id.len(), 6);
     assert!(Plan::new(&mesh(1), &id, DEFAULT_POD_NETWORK).is_ok());
+}
+
+#[test]
+fn explicit_mode_puts_workloads_on_loopback_without_namespaces() {
+    let plan = Plan::explicit(&mesh(2), "a1b2c3", LOOPBACK_NETWORK).unwrap();
+    assert_eq!(plan.mode, Mode::Explicit);
+    assert_eq!(plan.bridge, "");
+    assert_eq!(plan.host_ip, Ipv4Addr::LOCALHOST);
+    let pods: Vec<(&str, Ipv4Addr, &str, &str, &str, SocketAddr)> = plan
+        .workloads
+        .iter()
+        .map(|w| {
+            (
+                w.name.as_str(),
+                w.ip,
+                w.netns.as_str(),
+                w.host_veth.as_str(),
+                w.pod_veth.as_str(),
+                plan.sidecar_admin(w),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pods,
+        [
+            (
+                "w0",
+                Ipv4Addr::new(127, 0, 1, 2),
+                "",
+                "",
+                "",
+                "127.0.1.2:15000".parse().unwrap()
+            ),
+            (
+                "w1",
+                Ipv4Addr::new(127, 0, 1, 3),
+                "",
+                "",
+                "",
+                "127.0.1.3:15000".parse().unwrap()
+            ),
+        ]
+    );
+    // The control plane's model still gives services their VIPs.
+    assert_eq!(plan.vip("default", "a"), Some(Ipv4Addr::new(198, 19, 0, 1)));
+    let namespaces = Plan::new(&mesh(1), "a1b2c3", DEFAULT_POD_NETWORK).unwrap();
+    assert_eq!(namespaces.mode, Mode::Namespaces);
+    assert_eq!(
+        namespaces.sidecar_admin(&namespaces.workloads[0]),
+        "127.0.0.1:15000".parse::<SocketAddr>().unwrap()
+    );
+}
+
+#[test]
+fn loopback_has_room_for_253_workloads() {
+    let plan = Plan::explicit(&mesh(253), "x", LOOPBACK_NETWORK).unwrap();
+    assert_eq!(plan.workloads[252].ip, Ipv4Addr::new(127, 0, 1, 254));
+    assert_eq!(
+        Plan::explicit(&mesh(254), "x", LOOPBACK_NETWORK)
+            .unwrap_err()
+            .to_string(),
+        "127.0.1.0/24 has room for 253 addresses, and 254 are needed"
+    );
+}
+
+#[test]
+fn a_state_file_from_before_explicit_mode_reads_as_namespace_mode() {
+    let plan = Plan::new(&mesh(1), "a1b2c3", DEFAULT_POD_NETWORK).unwrap();
+    let mut json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["mode"], "namespaces");
+    json.as_object_mut().unwrap().remove("mode");
+    let read: Plan = serde_json::from_value(json).unwrap();
+    assert_eq!(read, plan);
+    let explicit = Plan::explicit(&mesh(1), "a1b2c3", LOOPBACK_NETWORK).unwrap();
+    assert_eq!(serde_json::to_value(&explicit).unwrap()["mode"], "explicit");
 }

@@ -3,28 +3,35 @@
 //!
 //! A step that fails tears down everything before it, so that a failed `up` leaves the machine
 //! as it found it.
+//!
+//! As root, each workload gets a network namespace ([`Mode::Namespaces`]); otherwise, or when
+//! asked, the workloads share the host's network on loopback addresses of their own
+//! ([`Mode::Explicit`]).
+
+mod mode;
+mod proxies;
 
 use std::{
     fs,
     io::Write,
     net::{SocketAddr, TcpStream},
-    os::unix::{fs::PermissionsExt as _, process::CommandExt as _},
+    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Child, Command},
     thread,
     time::{Duration, SystemTime},
 };
 
-use mesh_common::well_known::{PROXY_UID, control_plane_ports, proxy_ports};
-use mesh_xds::bootstrap::{self, ProxyIdentity, ProxyKind};
-
+use self::mode::{choose_mode, make_plan};
+pub(super) use self::proxies::start_control_plane;
+use self::proxies::{proxy_binary_for_proxy_user, start_gateway, start_sidecar, xds_address};
 use super::{
-    LocalError, down, io, is_root, net,
-    plan::{self, Network, Plan},
+    LocalError, down, env, io, is_root, net,
+    plan::{self, LOOPBACK_NETWORK, Mode, Network},
     process::{self, find_binary},
     render,
     spec::LocalMesh,
-    state::{ProcessRecord, Role, State, StateDir, write_atomically},
+    state::{ProcessRecord, Role, State, StateDir},
 };
 
 /// Where the ingress gateway listens.
@@ -52,8 +59,10 @@ pub struct UpOptions {
     pub bin_dir: Option<PathBuf>,
     /// False to set up only the network and the workloads: no control plane, no proxies.
     pub mesh: bool,
-    /// The pods' network.
+    /// The pods' network, in namespace mode.
     pub pod_network: Network,
+    /// How workloads run; by default namespaces as root and explicit mode otherwise.
+    pub mode: Option<Mode>,
     /// The instance id; a random one by default.
     pub id: Option<String>,
 }
@@ -80,6 +89,7 @@ impl UpOptions {
             bin_dir: None,
             mesh: true,
             pod_network: plan::DEFAULT_POD_NETWORK,
+            mode: None,
             id: None,
         }
     }
@@ -120,9 +130,7 @@ pub fn up(
     options: &UpOptions,
     progress: &mut dyn Write,
 ) -> Result<Running, LocalError> {
-    if !is_root() {
-        return Err(LocalError::NotRoot);
-    }
+    let mode = choose_mode(options, is_root(), progress)?;
     let dir = StateDir::new(&options.state_dir);
     if let Some(existing) = dir.load()? {
         return Err(LocalError::AlreadyUp {
@@ -130,7 +138,7 @@ pub fn up(
             id: existing.plan.id,
         });
     }
-    let plan = make_plan(mesh, options)?;
+    let plan = make_plan(mesh, options, mode)?;
     prepare_dirs(&dir)?;
     let state = State {
         plan,
@@ -153,21 +161,6 @@ pub fn up(
     Ok(running)
 }
 
-fn make_plan(mesh: &LocalMesh, options: &UpOptions) -> Result<Plan, LocalError> {
-    if let Some(id) = &options.id {
-        return Ok(Plan::new(mesh, id, options.pod_network)?);
-    }
-    // A random id is retried while it names a bridge that exists, i.e. another instance's.
-    let mut plan = Plan::new(mesh, &plan::random_id(), options.pod_network)?;
-    for _ in 0..8 {
-        if !net::link_exists(&plan.bridge) {
-            break;
-        }
-        plan = Plan::new(mesh, &plan::random_id(), options.pod_network)?;
-    }
-    Ok(plan)
-}
-
 fn prepare_dirs(dir: &StateDir) -> Result<(), LocalError> {
     for path in [
         dir.local_config_dir(),
@@ -183,25 +176,6 @@ fn prepare_dirs(dir: &StateDir) -> Result<(), LocalError> {
             .map_err(io(format!("chmod {}", path.display())))?;
     }
     Ok(())
-}
-
-/// The proxies run as uid 1337, which may not reach the build's binary (a target directory
-/// under root's home is not searchable by other users): they run a link to it, or a copy,
-/// in the state directory that `prepare_dirs` opened to them.
-fn proxy_binary_for_proxy_user(dir: &StateDir, proxy: &Path) -> Result<PathBuf, LocalError> {
-    let placed = dir.proxies_dir().join("mesh-proxy");
-    // A link left by an earlier run may point at an older build.
-    let _ = fs::remove_file(&placed);
-    if fs::hard_link(proxy, &placed).is_err() {
-        fs::copy(proxy, &placed).map_err(io(format!(
-            "copy {} to {}",
-            proxy.display(),
-            placed.display()
-        )))?;
-    }
-    fs::set_permissions(&placed, fs::Permissions::from_mode(0o755))
-        .map_err(io(format!("chmod {}", placed.display())))?;
-    Ok(placed)
 }
 
 fn step(progress: &mut dyn Write, message: &str) {
@@ -228,13 +202,24 @@ fn start(
         .map(|w| bin(&w.command[0]))
         .collect::<Result<Vec<_>, _>>()?;
 
-    network(running, mesh, progress)?;
-    let binaries = match binaries {
-        Some((controlplane, proxy)) => Some((
+    let mode = running.state.plan.mode;
+    match mode {
+        Mode::Namespaces => network(running, mesh, progress)?,
+        Mode::Explicit => step(
+            progress,
+            &format!(
+                "{} workloads on {}, no namespaces",
+                mesh.workloads.len(),
+                LOOPBACK_NETWORK
+            ),
+        ),
+    }
+    let binaries = match (binaries, mode) {
+        (Some((controlplane, proxy)), Mode::Namespaces) => Some((
             controlplane,
             proxy_binary_for_proxy_user(&running.dir, &proxy)?,
         )),
-        None => None,
+        (binaries, _) => binaries,
     };
     if let Some((controlplane, proxy)) = &binaries {
         config(running, mesh)?;
@@ -262,17 +247,18 @@ fn start(
             .workload(&workload.name)
             .cloned()
             .ok_or_else(|| LocalError::Config(format!("{} has no plan", workload.name)))?;
-        let mut command = Command::new("ip");
+        let vars = env::workload_env(&running.state.plan, workload, &placed);
+        let mut command = match mode {
+            Mode::Namespaces => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", &placed.netns]).arg(program);
+                command
+            }
+            Mode::Explicit => Command::new(program),
+        };
         command
-            .args(["netns", "exec", &placed.netns])
-            .arg(program)
-            .args(&workload.command[1..])
-            .env("POD_NAME", &workload.name)
-            .env("HOSTNAME", &workload.name)
-            .env("POD_NAMESPACE", &workload.namespace)
-            .env("SERVICE_ACCOUNT", &workload.service_account)
-            .env("INSTANCE_IP", placed.ip.to_string())
-            .envs(&workload.env);
+            .args(workload.command[1..].iter().map(|a| env::expand(a, &vars)))
+            .envs(&vars);
         let log = running.dir.log(&workload.name, false);
         record(running, command, &workload.name, Role::Workload, &log, None)?;
     }
@@ -323,41 +309,12 @@ fn config(running: &mut Running, mesh: &LocalMesh) -> Result<(), LocalError> {
     let dir = running.dir.local_config_dir();
     for file in render::kubernetes_objects(mesh, &running.state.plan)? {
         let temporary = dir.join(format!(".{}.tmp", file.path));
-        write_atomically(&temporary, &dir.join(&file.path), &file.text)?;
+        super::state::write_atomically(&temporary, &dir.join(&file.path), &file.text)?;
     }
     for path in &mesh.config {
         super::cli::apply_config(&running.dir, path)?;
     }
     Ok(())
-}
-
-fn xds_address(plan: &Plan) -> SocketAddr {
-    SocketAddr::from((plan.host_ip, control_plane_ports::XDS_PLAINTEXT))
-}
-
-pub(super) fn start_control_plane(running: &mut Running, binary: &Path) -> Result<(), LocalError> {
-    let mut command = Command::new(binary);
-    command
-        .arg("run")
-        .arg("--config-dir")
-        .arg(running.dir.config_dir())
-        .arg("--xds-address")
-        .arg(xds_address(&running.state.plan).to_string())
-        .arg("--monitoring-address")
-        .arg(MONITORING_ADDRESS);
-    let log = running.dir.log("controlplane", false);
-    let index = record(
-        running,
-        command,
-        "controlplane",
-        Role::ControlPlane,
-        &log,
-        None,
-    )?;
-    running.state.monitoring = Some(format!("http://{MONITORING_ADDRESS}"));
-    running.dir.save(&running.state)?;
-    let xds = xds_address(&running.state.plan);
-    wait_listening(running, xds, index, "the control plane")
 }
 
 /// Waits until `address` accepts connections, failing early when the process that should
@@ -416,118 +373,5 @@ fn record(
     Ok(running.state.processes.len() - 1)
 }
 
-fn identity(mesh: &LocalMesh, plan: &Plan, name: &str) -> Result<ProxyIdentity, LocalError> {
-    let (spec, placed) = mesh
-        .workloads
-        .iter()
-        .zip(&plan.workloads)
-        .find(|(w, _)| w.name == name)
-        .ok_or_else(|| LocalError::Config(format!("workload {name} has no plan")))?;
-    Ok(ProxyIdentity {
-        kind: ProxyKind::Sidecar,
-        ip: placed.ip.to_string(),
-        pod: spec.name.clone(),
-        namespace: spec.namespace.clone(),
-        service_account: spec.service_account.clone(),
-        labels: spec.labels.clone(),
-        workload_name: spec.name.clone(),
-        mesh_id: String::new(),
-        cluster_domain: render::CLUSTER_DOMAIN.to_string(),
-    })
-}
-
-fn write_bootstrap(
-    running: &Running,
-    name: &str,
-    identity: &ProxyIdentity,
-    admin: SocketAddr,
-) -> Result<PathBuf, LocalError> {
-    let bootstrap = bootstrap::bootstrap(identity, xds_address(&running.state.plan), admin);
-    let yaml = bootstrap::to_yaml(&bootstrap)
-        .map_err(|e| LocalError::Config(format!("the bootstrap of {name}: {e}")))?;
-    let dir = running.dir.proxies_dir();
-    let path = dir.join(format!("{name}.yaml"));
-    write_atomically(&dir.join(format!(".{name}.yaml.tmp")), &path, &yaml)?;
-    Ok(path)
-}
-
-/// Captures the workload's traffic with `mesh-proxy init`, then starts its proxy as the proxy
-/// user inside the namespace (`setpriv` drops root after `ip netns exec` has entered it, which
-/// needs root).
-fn start_sidecar(
-    running: &mut Running,
-    mesh: &LocalMesh,
-    proxy: &Path,
-    name: &str,
-) -> Result<(), LocalError> {
-    let identity = identity(mesh, &running.state.plan, name)?;
-    let netns = running
-        .state
-        .plan
-        .workload(name)
-        .map(|w| w.netns.clone())
-        .ok_or_else(|| LocalError::Config(format!("workload {name} has no plan")))?;
-    let proxy_path = proxy.to_string_lossy();
-    net::run("ip", &["netns", "exec", &netns, &proxy_path, "init"])?;
-    let admin = SocketAddr::from(([127, 0, 0, 1], proxy_ports::ADMIN));
-    let bootstrap = write_bootstrap(running, name, &identity, admin)?;
-    let uid = PROXY_UID.to_string();
-    let mut command = Command::new("ip");
-    command
-        .args(["netns", "exec", &netns, "setpriv"])
-        .args(["--reuid", &uid, "--regid", &uid, "--clear-groups", "--"])
-        .arg(proxy)
-        .arg("run")
-        .arg("--bootstrap")
-        .arg(&bootstrap);
-    let log = running.dir.log(name, true);
-    record(
-        running,
-        command,
-        name,
-        Role::Proxy,
-        &log,
-        Some(format!("{admin} in {netns}")),
-    )?;
-    Ok(())
-}
-
-fn start_gateway(running: &mut Running, proxy: &Path) -> Result<(), LocalError> {
-    let identity = ProxyIdentity {
-        kind: ProxyKind::Router,
-        ip: "127.0.0.1".to_string(),
-        pod: GATEWAY_NAME.to_string(),
-        namespace: GATEWAY_NAMESPACE.to_string(),
-        service_account: GATEWAY_NAME.to_string(),
-        labels: [("istio".to_string(), GATEWAY_NAME.to_string())]
-            .into_iter()
-            .collect(),
-        workload_name: GATEWAY_NAME.to_string(),
-        mesh_id: String::new(),
-        cluster_domain: render::CLUSTER_DOMAIN.to_string(),
-    };
-    let admin: SocketAddr = GATEWAY_ADMIN
-        .parse()
-        .map_err(|e| LocalError::Config(format!("{GATEWAY_ADMIN}: {e}")))?;
-    let bootstrap = write_bootstrap(running, GATEWAY_NAME, &identity, admin)?;
-    let mut command = Command::new(proxy);
-    command
-        .arg("run")
-        .arg("--bootstrap")
-        .arg(&bootstrap)
-        .args(["--bind-ip", "127.0.0.1", "--health-address", GATEWAY_HEALTH])
-        .args(["--metrics-address", GATEWAY_METRICS])
-        .uid(PROXY_UID)
-        .gid(PROXY_UID);
-    let log = running.dir.log(GATEWAY_NAME, true);
-    record(
-        running,
-        command,
-        GATEWAY_NAME,
-        Role::Gateway,
-        &log,
-        Some(GATEWAY_ADMIN.to_string()),
-    )?;
-    running.state.gateway = Some(format!("http://{GATEWAY_ADDRESS}"));
-    running.dir.save(&running.state)
-}
+#[cfg(test)]
+mod tests;
