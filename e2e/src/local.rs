@@ -1,5 +1,6 @@
-//! The local substrate: the whole mesh on this machine, in network namespaces with real
-//! iptables capture, brought up through `meshctl local`'s library. Needs root.
+//! The local substrate: the whole mesh on this machine, brought up through `meshctl local`'s
+//! library: in network namespaces with real iptables capture (needs root), or in explicit mode,
+//! the workloads on loopback sending their calls to their sidecars as an HTTP proxy.
 
 use std::{
     cell::RefCell,
@@ -11,8 +12,9 @@ use std::{
 use meshctl::local::{
     self, Running, UpOptions,
     cli::{apply_config, delete_config, exec_command},
+    plan::Mode,
     spec::LocalMesh,
-    state::StateDir,
+    state::{State, StateDir},
     up::{GATEWAY_ADDRESS, GATEWAY_ADMIN},
 };
 
@@ -31,6 +33,9 @@ pub struct LocalCluster {
     // cluster shared.
     running: RefCell<Option<Running>>,
     dir: StateDir,
+    // Commands run with `exec` find the workspace's binaries (e.g. `tcp-echo`) first, as a
+    // container image would have them on its PATH.
+    bin_dir: PathBuf,
     // Keeps the state directory alive as long as the mesh.
     _state: tempfile::TempDir,
 }
@@ -39,8 +44,14 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     /// Brings up the meshes described by `files` with the binaries in `bin_dir`, the way
-    /// `meshctl local up -f …` does. Fails with `NotRoot` when not root.
+    /// `meshctl local up -f …` does: in network namespaces (fails with `NotRoot` when not
+    /// root), or in the mode asked for.
     pub fn up(files: &[PathBuf], bin_dir: &Path) -> Result<Self, ClusterError> {
+        Self::up_in(files, bin_dir, Mode::Namespaces)
+    }
+
+    /// Brings up the meshes described by `files` in `mode`, as `meshctl local up --mode`.
+    pub fn up_in(files: &[PathBuf], bin_dir: &Path, mode: Mode) -> Result<Self, ClusterError> {
         let mesh = LocalMesh::read(files).map_err(substrate("read the local mesh files"))?;
         let state = tempfile::tempdir().map_err(|source| ClusterError::Io {
             what: "create a state directory".into(),
@@ -48,6 +59,7 @@ impl LocalCluster {
         })?;
         let mut options = UpOptions::new(state.path());
         options.bin_dir = Some(bin_dir.to_owned());
+        options.mode = Some(mode);
         let mut progress = Vec::new();
         let running =
             local::up(&mesh, &options, &mut progress).map_err(|e| ClusterError::Substrate {
@@ -57,6 +69,7 @@ impl LocalCluster {
         Ok(Self {
             running: RefCell::new(Some(running)),
             dir: StateDir::new(state.path()),
+            bin_dir: bin_dir.to_owned(),
             _state: state,
         })
     }
@@ -65,6 +78,12 @@ impl LocalCluster {
     pub fn id(&self) -> Option<String> {
         let running = self.running.borrow();
         running.as_ref().map(|r| r.state().plan.id.clone())
+    }
+
+    /// What runs, as recorded in the state directory; `None` once down.
+    pub fn state(&self) -> Option<State> {
+        let running = self.running.borrow();
+        running.as_ref().map(|r| r.state().clone())
     }
 
     /// Brings the mesh down, reporting what could not be cleaned up.
@@ -107,7 +126,16 @@ impl Cluster for LocalCluster {
         let mut command = self.with_running(|running| {
             exec_command(running.state(), workload, argv).map_err(substrate(what.clone()))
         })?;
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(self.bin_dir.clone()).chain(std::env::split_paths(&path)),
+        )
+        .map_err(|e| ClusterError::Substrate {
+            what: what.clone(),
+            reason: format!("PATH: {e}"),
+        })?;
         command
+            .env("PATH", path)
             .output()
             .map_err(|source| ClusterError::Io { what, source })
     }
@@ -140,7 +168,17 @@ impl Cluster for LocalCluster {
             // The gateway runs in the root namespace, its admin on a port of its own.
             HttpRequest::get(&format!("http://{GATEWAY_ADMIN}{path}"))
         } else {
-            HttpRequest::get(&format!("http://127.0.0.1:15000{path}"))
+            // In the pod's namespace, or on its own address in explicit mode.
+            let admin = self.with_running(|running| {
+                let plan = &running.state().plan;
+                plan.workload(workload)
+                    .map(|pod| plan.sidecar_admin(pod))
+                    .ok_or_else(|| ClusterError::Substrate {
+                        what: format!("the admin API of {workload}"),
+                        reason: "no such workload".into(),
+                    })
+            })?;
+            HttpRequest::get(&format!("http://{admin}{path}"))
         };
         let output = if workload == GATEWAY {
             http::curl_here(&request.curl_args(None))?

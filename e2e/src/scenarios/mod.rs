@@ -5,6 +5,7 @@
 mod faults;
 mod resilience;
 mod routing;
+mod tcp;
 mod telemetry;
 
 use std::{
@@ -19,11 +20,12 @@ use mesh_testing::Patience;
 pub use self::faults::{
     circuit_breaking, ratings_abort_for_jason, ratings_delay_for_jason, request_timeout,
 };
-pub use self::resilience::control_plane_restart;
+pub use self::resilience::{control_plane_restart, retries_hide_a_dead_pod};
 pub use self::routing::{
-    all_v1, default_load_balancing, jason_gets_v2, page_renders_through_the_gateway, reviews_50_50,
-    reviews_80_20, sidecar_to_sidecar_from_a_pod,
+    all_v1, default_load_balancing, header_routing_through_the_gateway, jason_gets_v2,
+    page_renders_through_the_gateway, reviews_50_50, reviews_80_20, sidecar_to_sidecar_from_a_pod,
 };
+pub use self::tcp::tcp_traffic_shifting;
 pub use self::telemetry::standard_metrics_name_both_ends;
 use crate::{
     cluster::Cluster,
@@ -52,6 +54,11 @@ pub fn all<C: Cluster>() -> Vec<Scenario<C>> {
         ("jason to v2, everyone else to v1", jason_gets_v2),
         ("reviews 50% v1, 50% v3", reviews_50_50),
         ("reviews 80% v1, 20% v2", reviews_80_20),
+        ("tcp-echo connections shift 80/20", tcp_traffic_shifting),
+        (
+            "the gateway routes reviews by header",
+            header_routing_through_the_gateway,
+        ),
         (
             "ratings delayed for jason: reviews time out",
             ratings_delay_for_jason,
@@ -60,6 +67,7 @@ pub fn all<C: Cluster>() -> Vec<Scenario<C>> {
             "ratings abort for jason: reviews without ratings",
             ratings_abort_for_jason,
         ),
+        ("retries hide a dead pod", retries_hide_a_dead_pod),
         ("circuit breaking turns a burst away", circuit_breaking),
         ("a request timeout answers 504 for reviews", request_timeout),
         (

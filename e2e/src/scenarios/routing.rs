@@ -3,14 +3,14 @@
 use anyhow::{bail, ensure};
 
 use super::{
-    CONFIG_PATIENCE, count_versions, eventually, login, networking, product_page, wait_for_only,
-    with_rules,
+    CONFIG_PATIENCE, count_versions, eventually, login, manifest, networking, product_page,
+    wait_for_only, with_rules,
 };
 use crate::{cluster::Cluster, http::HttpRequest};
 
 /// Pages counted for a weighted split: enough that a fair split lands within the tolerance
 /// below except once in a few thousand runs.
-const SPLIT_PAGES: usize = 100;
+pub(super) const SPLIT_PAGES: usize = 100;
 
 /// The page renders through the gateway, its backends reached through two sidecars each.
 pub fn page_renders_through_the_gateway(cluster: &impl Cluster) -> anyhow::Result<()> {
@@ -105,6 +105,55 @@ pub fn reviews_80_20(cluster: &impl Cluster) -> anyhow::Result<()> {
     )
 }
 
+/// Header-based routing at the ingress gateway: reviews, exposed under a host of its own,
+/// answers from v3 for requests carrying `x-reviews-version: v3` and from v1 otherwise; the
+/// catch-all host of the bookinfo routes does not serve reviews' paths.
+pub fn header_routing_through_the_gateway(cluster: &impl Cluster) -> anyhow::Result<()> {
+    let reviews = |version: Option<&str>| {
+        let mut request = HttpRequest::get("http://reviews.bookinfo.example/reviews/0");
+        if let Some(version) = version {
+            request = request.header("x-reviews-version", version);
+        }
+        cluster.through_gateway(&request)
+    };
+    with_rules(
+        cluster,
+        &[manifest("reviews-by-header-gateway.yaml")],
+        || {
+            eventually(
+                "the gateway routes reviews by header",
+                CONFIG_PATIENCE,
+                || {
+                    for (header, pod) in [(Some("v3"), "reviews-v3"), (None, "reviews-v1")] {
+                        for _ in 0..5 {
+                            let response = reviews(header)?;
+                            ensure!(
+                                response.status == 200
+                                    && response.body.contains(&format!("\"podname\":\"{pod}\"")),
+                                "x-reviews-version {header:?}: wanted {pod}, got {}: {}",
+                                response.status,
+                                response.body
+                            );
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
+            // Another header value is no match for the v3 route.
+            let response = reviews(Some("v2"))?;
+            ensure!(
+                response.body.contains("\"podname\":\"reviews-v1\""),
+                "x-reviews-version v2: {}",
+                response.body
+            );
+            let other_host =
+                cluster.through_gateway(&HttpRequest::get("http://bookinfo/reviews/0"))?;
+            ensure!(other_host.status == 404, "{other_host:?}");
+            Ok(())
+        },
+    )
+}
+
 /// Waits until only the versions of `weights` answer, then checks that `SPLIT_PAGES` pages
 /// split between them within three standard deviations of the weights.
 fn split(cluster: &impl Cluster, weights: &[(&str, usize)]) -> anyhow::Result<()> {
@@ -131,7 +180,7 @@ fn split(cluster: &impl Cluster, weights: &[(&str, usize)]) -> anyhow::Result<()
 }
 
 /// Three standard deviations of a binomial count: `n` draws at `percent`%.
-fn tolerance(n: usize, percent: usize) -> usize {
+pub(super) fn tolerance(n: usize, percent: usize) -> usize {
     let p = percent as f64 / 100.0;
     let sd = (n as f64 * p * (1.0 - p)).sqrt();
     (3.0 * sd).ceil() as usize
