@@ -196,6 +196,7 @@ fn start_mesh_proxy(file: &Path) -> Process {
                 "run",
                 "--concurrency=1",
                 "--health-address=none",
+                "--metrics-address=none",
                 "--bootstrap",
             ])
             .arg(file),

@@ -62,7 +62,10 @@ async fn serves_a_static_bootstrap_and_stops_on_sigterm() {
         Command::new(BIN)
             .args(["run", "--concurrency=1", "--drain-time=1s", "--bootstrap"])
             .arg(&file)
-            .arg(format!("--health-address=127.0.0.1:{health}")),
+            .arg(format!("--health-address=127.0.0.1:{health}"))
+            // Not Istio's 0.0.0.0:15090: tests listen on loopback, and the e2e mesh's
+            // sidecars bind 15090 on loopback addresses of their own.
+            .arg("--metrics-address=none"),
     );
 
     let ready = Patience::new(Duration::from_secs(20))
@@ -105,7 +108,12 @@ fn a_bad_bootstrap_is_refused_with_the_file_and_field() {
     )
     .unwrap();
     let output = Command::new(BIN)
-        .args(["run", "--health-address=none", "--bootstrap"])
+        .args([
+            "run",
+            "--health-address=none",
+            "--metrics-address=none",
+            "--bootstrap",
+        ])
         .arg(&file)
         .output()
         .unwrap();
