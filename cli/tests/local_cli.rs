@@ -2,6 +2,13 @@
 
 use std::process::{Command, Output};
 
+use meshctl::local::{
+    LocalMesh,
+    plan::{LOOPBACK_NETWORK, Plan},
+    spec::parse,
+    state::{ProcessRecord, Role, State, StateDir},
+};
+
 const BIN: &str = env!("CARGO_BIN_EXE_meshctl");
 
 fn run(args: &[&str]) -> Output {
@@ -145,5 +152,76 @@ fn the_namespace_mode_without_root_says_it_needs_root() {
         stderr(&output),
         "Error: meshctl local's namespace mode needs root: it creates network namespaces, a \
          bridge and iptables rules (run it with sudo, or use --mode explicit)\n"
+    );
+}
+
+#[test]
+fn logs_tail_and_follow_of_a_workload_that_has_exited() {
+    // A state directory recording one workload whose process has exited, with its log.
+    let dir = tempfile::tempdir().unwrap();
+    let text = "apiVersion: local.mesh.rs/v1\nkind: LocalMesh\n\
+                workloads: [{name: web-v1, command: [x]}]\n";
+    let file = parse(text, std::path::Path::new("m.yaml")).unwrap();
+    let mesh = LocalMesh::merge(vec![("m.yaml".into(), file)]).unwrap();
+    let state_dir = StateDir::new(dir.path());
+    std::fs::create_dir_all(state_dir.logs_dir()).unwrap();
+    let log = state_dir.log("web-v1", false);
+    std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
+    let state = State {
+        plan: Plan::explicit(&mesh, "t", LOOPBACK_NETWORK).unwrap(),
+        mesh: true,
+        forward_rule: None,
+        processes: vec![ProcessRecord {
+            name: "web-v1".to_string(),
+            role: Role::Workload,
+            // This test's own pid with a start time it never had: a process that has exited
+            // and whose pid was taken again.
+            pid: std::process::id(),
+            start_time: 1,
+            log,
+            admin: None,
+        }],
+        monitoring: None,
+        gateway: None,
+    };
+    state_dir.save(&state).unwrap();
+
+    let state_dir = dir.path().to_str().unwrap();
+    let logs = |extra: &[&str]| {
+        let mut args = vec!["local", "--state-dir", state_dir, "logs", "web-v1"];
+        args.extend(extra);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(logs(&[]), "one\ntwo\nthree\n");
+    assert_eq!(logs(&["--tail", "2"]), "two\nthree\n");
+    // The process has exited: following prints the log to its end and returns.
+    assert_eq!(logs(&["-f", "--tail", "1"]), "three\n");
+    assert_eq!(logs(&["--follow"]), "one\ntwo\nthree\n");
+}
+
+#[test]
+fn up_refuses_a_timeout_of_nothing_or_with_no_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().to_str().unwrap();
+    let up = |extra: &[&str]| {
+        let mut args = vec!["local", "--state-dir", state_dir, "up", "-f", "x.yaml"];
+        args.extend(extra);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{extra:?}");
+        stderr(&output)
+    };
+    assert_eq!(
+        up(&["--timeout", "0s"]).lines().next().unwrap(),
+        "error: invalid value '0s' for '--timeout <DURATION>': the timeout must be more than 0 \
+         (--no-wait does not wait)"
+    );
+    assert_eq!(
+        up(&["--timeout", "90s", "--no-wait"])
+            .lines()
+            .next()
+            .unwrap(),
+        "error: the argument '--timeout <DURATION>' cannot be used with '--no-wait'"
     );
 }

@@ -1,17 +1,28 @@
 //! The `meshctl local` commands.
 
-use std::{fs, io::Write, path::PathBuf, process::Command};
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    time::Duration,
+};
 
 use clap::{Args, Subcommand, ValueEnum};
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::signal::unix::{SignalKind, signal};
 
 pub use super::applied::{apply_config, delete_config};
 use super::{
     LocalError, LocalMesh, down, env, io, is_root,
+    logs::{self, LogsOptions},
     plan::{Mode, WorkloadPlan},
     state::{Role, State, StateDir, default_state_dir},
     status,
-    up::{self, UpOptions},
+    up::{self, UpOptions, ready::parse_timeout},
 };
 
 /// `meshctl local`'s arguments.
@@ -33,9 +44,17 @@ pub enum LocalCommand {
         /// A LocalMesh file; repeat to combine several.
         #[arg(short = 'f', long = "file", required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// Return once everything has started, leaving it running.
+        /// Return once everything is ready, leaving it running.
         #[arg(short, long)]
         detach: bool,
+        /// How long the sidecars, the workloads and the ingress gateway get to be ready (e.g.
+        /// 90s, 2m); past it `up` names what is not, shows the end of its log, and stops the
+        /// mesh.
+        #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+        timeout: Duration,
+        /// Return (or run on) once everything has started, without waiting for it to be ready.
+        #[arg(long, conflicts_with = "timeout")]
+        no_wait: bool,
         /// Only the network and the workloads: no control plane, no proxies.
         #[arg(long, hide = true)]
         no_mesh: bool,
@@ -81,6 +100,13 @@ pub enum LocalCommand {
         /// The proxy's log instead of the workload's.
         #[arg(long)]
         proxy: bool,
+        /// Keep printing what is appended to the log, until Ctrl-C or until the process has
+        /// exited and its log is printed to the end.
+        #[arg(short, long)]
+        follow: bool,
+        /// Print only the last N lines of the log first.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
     },
 }
 
@@ -104,25 +130,34 @@ pub fn run(args: LocalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             detach,
             no_mesh,
             mode,
+            timeout,
+            no_wait,
         } => {
             let mesh = LocalMesh::read(&files)?;
-            let signals = if detach {
-                None
-            } else {
-                Some(StopSignals::catch()?)
-            };
+            let signals = StopSignals::catch()?;
             let options = UpOptions {
                 mesh: !no_mesh,
                 mode,
+                ready_timeout: (!no_wait).then_some(timeout),
                 ..UpOptions::new(&dir.root)
             };
-            let running = up::up(&mesh, &options, out)?;
+            let running = match up::up_unless(&mesh, &options, out, &signals.stopped) {
+                // Everything started was stopped and removed on the way out of `up`.
+                Err(LocalError::Interrupted { what }) => {
+                    writeln!(
+                        out,
+                        "interrupted while waiting for {what}: stopped, and everything removed"
+                    )?;
+                    return Ok(130);
+                }
+                running => running?,
+            };
             writeln!(out, "\n{}", summary(running.state()))?;
-            let Some(signals) = signals else {
+            if detach {
                 writeln!(out, "stop it with: meshctl local down")?;
                 running.detach();
                 return Ok(0);
-            };
+            }
             writeln!(out, "Ctrl-C stops the mesh.")?;
             signals.wait();
             writeln!(out, "stopping...")?;
@@ -171,28 +206,25 @@ pub fn run(args: LocalArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             let state = dir.require()?;
             return Ok(exec(&state, &workload, &command)?);
         }
-        LocalCommand::Logs { workload, proxy } => {
+        LocalCommand::Logs {
+            workload,
+            proxy,
+            follow,
+            tail,
+        } => {
             let state = dir.require()?;
-            let role = match (workload.as_str(), proxy) {
-                ("controlplane", _) => Role::ControlPlane,
-                ("ingressgateway", _) => Role::Gateway,
-                (_, true) => Role::Proxy,
-                (_, false) => Role::Workload,
+            let options = LogsOptions {
+                proxy,
+                follow,
+                tail,
             };
-            let record = state
-                .processes
-                .iter()
-                .find(|p| p.name == workload && p.role == role)
-                .ok_or_else(|| unknown_workload(&state, &workload))?;
-            let log =
-                fs::read(&record.log).map_err(io(format!("read {}", record.log.display())))?;
-            out.write_all(&log)?;
+            logs::logs(&state, &workload, options, out)?;
         }
     }
     Ok(0)
 }
 
-fn unknown_workload(state: &State, name: &str) -> LocalError {
+pub(super) fn unknown_workload(state: &State, name: &str) -> LocalError {
     let known: Vec<&str> = state
         .plan
         .workloads
@@ -263,39 +295,50 @@ pub fn summary(state: &State) -> String {
 }
 
 /// Ctrl-C and SIGTERM, caught from before `up` starts: one that arrives while the mesh is
-/// coming up stops it once it is up, instead of killing meshctl halfway and leaving the rest to
-/// `down`.
+/// coming up sets `stopped`, which `up` notices while it waits for readiness (and tears down
+/// what it started), instead of killing meshctl halfway and leaving the rest to `down`; one
+/// that arrives later stops the running mesh.
 struct StopSignals {
-    runtime: tokio::runtime::Runtime,
-    interrupt: Signal,
-    terminate: Signal,
+    // Runs the task that waits for the signals.
+    _runtime: tokio::runtime::Runtime,
+    stopped: Arc<AtomicBool>,
+    received: mpsc::Receiver<()>,
 }
 
 impl StopSignals {
     fn catch() -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()?;
-        let (interrupt, terminate) = runtime.block_on(async {
+        let (mut interrupt, mut terminate) = runtime.block_on(async {
             Ok::<_, std::io::Error>((
                 signal(SignalKind::interrupt())?,
                 signal(SignalKind::terminate())?,
             ))
         })?;
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (sender, received) = mpsc::channel();
+        let flag = Arc::clone(&stopped);
+        runtime.spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            flag.store(true, Ordering::SeqCst);
+            // Nobody waits once `up` has failed or detached.
+            let _ = sender.send(());
+        });
         Ok(Self {
-            runtime,
-            interrupt,
-            terminate,
+            _runtime: runtime,
+            stopped,
+            received,
         })
     }
 
-    fn wait(mut self) {
-        self.runtime.block_on(async {
-            tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-            }
-        });
+    fn wait(self) {
+        // The sender goes only with the runtime, which `self` holds.
+        let _ = self.received.recv();
     }
 }
 

@@ -18,12 +18,14 @@
 //! - [`state`]: the state directory;
 //! - [`up`] and [`down`]: bringing an instance up and down;
 //! - [`status`]: what runs and how far each proxy is synced;
+//! - [`logs`]: the processes' logs, whole, their last lines, or followed;
 //! - [`cli`]: the `meshctl local` commands.
 
 pub mod applied;
 pub mod cli;
 pub mod down;
 pub mod env;
+pub mod logs;
 pub mod net;
 pub mod plan;
 pub mod process;
@@ -77,12 +79,33 @@ pub enum LocalError {
     UnknownWorkload { name: String, known: String },
     #[error("{0}")]
     Config(String),
-    #[error("{what} did not become ready within {seconds} s; see {}", log.display())]
+    #[error(
+        "{what} was not ready within {}: {reason}\n{}",
+        up::ready::words(*timeout),
+        up::ready::log_note(log, tail)
+    )]
     NotReady {
         what: String,
-        seconds: u64,
+        timeout: std::time::Duration,
+        /// What the last check saw.
+        reason: String,
         log: PathBuf,
+        /// The last lines of the log.
+        tail: String,
     },
+    #[error(
+        "{what} exited before it was ready ({status})\n{}",
+        up::ready::log_note(log, tail)
+    )]
+    Exited {
+        what: String,
+        status: String,
+        log: PathBuf,
+        /// The last lines of the log.
+        tail: String,
+    },
+    #[error("interrupted while waiting for {what} to be ready")]
+    Interrupted { what: String },
 }
 
 /// Shorthand for an I/O error with what was being done.

@@ -1,6 +1,8 @@
 //! Stopping and starting the control plane of a running local mesh, as when its pod is
 //! rescheduled: the proxies keep serving what they last received and reconnect when it is back.
 
+use std::sync::atomic::AtomicBool;
+
 use super::{
     LocalError, process,
     state::Role,
@@ -46,6 +48,6 @@ impl Running {
         let binary = self.control_plane.clone().ok_or_else(|| {
             LocalError::Config("this mesh was brought up without a control plane".into())
         })?;
-        start_control_plane(self, &binary)
+        start_control_plane(self, &binary, &AtomicBool::new(false))
     }
 }

@@ -2,29 +2,34 @@
 //! gateway, each step recorded in the state directory before it is taken.
 //!
 //! A step that fails tears down everything before it, so that a failed `up` leaves the machine
-//! as it found it.
+//! as it found it. Given a `ready_timeout`, `up` then waits until the sidecars, the workloads
+//! and the gateway are ready ([`ready`]), which fails (and tears down) the same way.
 //!
 //! As root, each workload gets a network namespace ([`Mode::Namespaces`]); otherwise, or when
 //! asked, the workloads share the host's network on loopback addresses of their own
 //! ([`Mode::Explicit`]).
 
+mod listening;
 mod mode;
 mod proxies;
+pub mod ready;
 
 use std::{
     fs,
     io::Write,
-    net::{SocketAddr, TcpStream},
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     process::{Child, Command},
-    thread,
-    time::{Duration, SystemTime},
+    sync::atomic::AtomicBool,
+    time::Duration,
 };
 
 use self::mode::{choose_mode, make_plan};
 pub(super) use self::proxies::start_control_plane;
-use self::proxies::{proxy_binary_for_proxy_user, start_gateway, start_sidecar, xds_address};
+use self::{
+    proxies::{proxy_binary_for_proxy_user, start_gateway, start_sidecar, xds_address},
+    ready::Wait,
+};
 use super::{
     LocalError, down, env, io, is_root, net,
     plan::{self, LOOPBACK_NETWORK, Mode, Network},
@@ -65,6 +70,12 @@ pub struct UpOptions {
     pub mode: Option<Mode>,
     /// The instance id; a random one by default.
     pub id: Option<String>,
+    /// How long to wait, once everything has started, for the sidecars and the gateway to
+    /// answer `/healthz/ready` and the workloads to listen on their ports; a part not ready by
+    /// then fails `up`. `None` (the default) returns once everything has started, for callers
+    /// that wait in their own way: a workload that never listens on a port it declares (a
+    /// crashed application behind a live sidecar) is then no error.
+    pub ready_timeout: Option<Duration>,
 }
 
 /// A mesh brought up by this process. Dropping it tears it down.
@@ -91,6 +102,7 @@ impl UpOptions {
             pod_network: plan::DEFAULT_POD_NETWORK,
             mode: None,
             id: None,
+            ready_timeout: None,
         }
     }
 }
@@ -130,6 +142,17 @@ pub fn up(
     options: &UpOptions,
     progress: &mut dyn Write,
 ) -> Result<Running, LocalError> {
+    up_unless(mesh, options, progress, &AtomicBool::new(false))
+}
+
+/// [`up`], given up (with [`LocalError::Interrupted`], everything started torn down) when
+/// `stop` is set while it waits for a process to be ready.
+pub fn up_unless(
+    mesh: &LocalMesh,
+    options: &UpOptions,
+    progress: &mut dyn Write,
+    stop: &AtomicBool,
+) -> Result<Running, LocalError> {
     let mode = choose_mode(options, is_root(), progress)?;
     let dir = StateDir::new(&options.state_dir);
     if let Some(existing) = dir.load()? {
@@ -157,7 +180,7 @@ pub fn up(
         down: false,
     };
     // On error, dropping `running` tears down what was made.
-    start(&mut running, mesh, options, progress)?;
+    start(&mut running, mesh, options, progress, stop)?;
     Ok(running)
 }
 
@@ -188,6 +211,7 @@ fn start(
     mesh: &LocalMesh,
     options: &UpOptions,
     progress: &mut dyn Write,
+    stop: &AtomicBool,
 ) -> Result<(), LocalError> {
     let bin = |name: &str| find_binary(name, options.bin_dir.as_deref());
     // Every binary is found before anything is made, so that a missing one costs nothing.
@@ -224,7 +248,7 @@ fn start(
     if let Some((controlplane, proxy)) = &binaries {
         config(running, mesh)?;
         running.control_plane = Some(controlplane.clone());
-        start_control_plane(running, controlplane)?;
+        start_control_plane(running, controlplane, stop)?;
         step(
             progress,
             &format!(
@@ -268,10 +292,15 @@ fn start(
     );
     if let Some((_, proxy)) = &binaries {
         start_gateway(running, proxy)?;
-        step(
-            progress,
-            &format!("ingress gateway on http://{GATEWAY_ADDRESS}"),
-        );
+        let started = match options.ready_timeout {
+            // Said once it is ready, below.
+            Some(_) => "ingress gateway started".to_string(),
+            None => format!("ingress gateway on http://{GATEWAY_ADDRESS}"),
+        };
+        step(progress, &started);
+    }
+    if let Some(timeout) = options.ready_timeout {
+        ready::until_ready(running, mesh, &Wait::new(timeout, stop), progress)?;
     }
     Ok(())
 }
@@ -315,42 +344,6 @@ fn config(running: &mut Running, mesh: &LocalMesh) -> Result<(), LocalError> {
         super::cli::apply_config(&running.dir, path)?;
     }
     Ok(())
-}
-
-/// Waits until `address` accepts connections, failing early when the process that should
-/// listen there (the record at `index`) has exited.
-fn wait_listening(
-    running: &mut Running,
-    address: SocketAddr,
-    index: usize,
-    what: &str,
-) -> Result<(), LocalError> {
-    let deadline = SystemTime::now() + READY_TIMEOUT;
-    let log = running.state.processes[index].log.clone();
-    loop {
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        let exited = running
-            .children
-            .get_mut(index)
-            .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
-        if exited {
-            return Err(LocalError::Command {
-                command: what.to_string(),
-                reason: format!("exited at start; see {}", log.display()),
-            });
-        }
-        if SystemTime::now() >= deadline {
-            return Err(LocalError::NotReady {
-                what: what.to_string(),
-                seconds: READY_TIMEOUT.as_secs(),
-                log,
-            });
-        }
-        // No event says when another process starts listening; the deadline bounds the poll.
-        thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Starts `command` and records it before anything else happens. Returns its index among the

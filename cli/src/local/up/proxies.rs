@@ -6,6 +6,7 @@ use std::{
     os::unix::{fs::PermissionsExt as _, process::CommandExt as _},
     path::{Path, PathBuf},
     process::Command,
+    sync::atomic::AtomicBool,
 };
 
 use mesh_common::well_known::{PROXY_UID, control_plane_ports, proxy_ports};
@@ -13,7 +14,9 @@ use mesh_xds::bootstrap::{self, ProxyIdentity, ProxyKind};
 
 use super::{
     GATEWAY_ADDRESS, GATEWAY_ADMIN, GATEWAY_HEALTH, GATEWAY_METRICS, GATEWAY_NAME,
-    GATEWAY_NAMESPACE, MONITORING_ADDRESS, Running, record, wait_listening,
+    GATEWAY_NAMESPACE, MONITORING_ADDRESS, READY_TIMEOUT, Running,
+    ready::{self, Check, Probe, Wait},
+    record,
 };
 use crate::local::{
     LocalError, io, net,
@@ -51,9 +54,11 @@ pub(super) fn xds_address(plan: &Plan) -> SocketAddr {
     SocketAddr::from((plan.host_ip, control_plane_ports::XDS_PLAINTEXT))
 }
 
+/// Starts the control plane and waits until it serves xDS, or until `stop` is set.
 pub(in crate::local) fn start_control_plane(
     running: &mut Running,
     binary: &Path,
+    stop: &AtomicBool,
 ) -> Result<(), LocalError> {
     let mut command = Command::new(binary);
     command
@@ -75,8 +80,14 @@ pub(in crate::local) fn start_control_plane(
     )?;
     running.state.monitoring = Some(format!("http://{MONITORING_ADDRESS}"));
     running.dir.save(&running.state)?;
-    let xds = xds_address(&running.state.plan);
-    wait_listening(running, xds, index, "the control plane")
+    let serving = Probe {
+        what: "the control plane".to_string(),
+        check: Check::Connect(vec![xds_address(&running.state.plan)]),
+        process: Some(index),
+        log,
+    };
+    let wait = Wait::new(READY_TIMEOUT, stop);
+    ready::wait(&[serving], &mut running.children, &wait)
 }
 
 fn identity(mesh: &LocalMesh, plan: &Plan, name: &str) -> Result<ProxyIdentity, LocalError> {

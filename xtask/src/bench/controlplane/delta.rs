@@ -1,23 +1,28 @@
-//! A simulated sidecar's delta ADS stream.
+//! A simulated sidecar's delta ADS stream: an ACK carries only the nonce, and a change of
+//! names subscribes and unsubscribes only what changed.
+
+use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse,
+    aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
 };
 use mesh_xds::ResourceType;
 use prost::Message as _;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::{
-    decode,
-    sidecar::{Event, Progress, Sidecar, Wiring, report},
+    sidecar::{Sidecar, Wiring},
+    stream::{self, REQUESTS, Read, Resource, Variant},
 };
 
-/// Requests in flight on one stream: a sidecar sends at most an ACK and a resubscription per
-/// response.
-const REQUESTS: usize = 16;
+/// One sidecar's side of a delta stream.
+struct Delta<'a> {
+    sidecar: &'a Sidecar,
+}
 
 /// Runs the stream until the control plane ends it (`Ok`) or it fails.
 pub(super) async fn run(
@@ -26,123 +31,78 @@ pub(super) async fn run(
     wiring: &Wiring,
 ) -> anyhow::Result<()> {
     let (requests, receiver) = mpsc::channel(REQUESTS);
-    let mut responses = client
+    let responses = client
         .delta_aggregated_resources(ReceiverStream::new(receiver))
         .await
         .context("opening the delta ADS stream")?
         .into_inner();
-    let mut progress = Progress::default();
-    let request = |kind: ResourceType| DeltaDiscoveryRequest {
-        node: Some(sidecar.node.clone()),
-        type_url: kind.type_url().to_string(),
-        ..DeltaDiscoveryRequest::default()
-    };
-    // No names on the first request: the wildcard, as Envoy asks for clusters and listeners.
-    for kind in [ResourceType::Cluster, ResourceType::Listener] {
-        requests.send(request(kind)).await?;
+    stream::run(Delta { sidecar }, requests, responses, sidecar, wiring).await
+}
+
+// === impl Delta ===
+
+impl Variant for Delta<'_> {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+
+    fn wildcard(&mut self, kind: ResourceType) -> DeltaDiscoveryRequest {
+        DeltaDiscoveryRequest {
+            node: Some(self.sidecar.node.clone()),
+            type_url: kind.type_url().to_string(),
+            ..DeltaDiscoveryRequest::default()
+        }
     }
-    while let Some(response) = responses.message().await.context("reading the stream")? {
-        let received = Instant::now();
-        let kind = ResourceType::from_type_url(&response.type_url)
-            .with_context(|| format!("a response of unknown type {}", response.type_url))?;
-        let event = Event::Response {
-            sidecar: sidecar.index,
-            kind,
-            received,
+
+    fn read(response: &DeltaDiscoveryResponse) -> Read<'_> {
+        Read {
+            type_url: &response.type_url,
+            version: &response.system_version_info,
+            nonce: &response.nonce,
             bytes: response.encoded_len(),
-            version: response.system_version_info.clone(),
-        };
-        if !report(wiring, event) {
-            return Ok(());
-        }
-        let mut carried = Vec::new();
-        match kind {
-            ResourceType::Cluster => {
-                for resource in &response.resources {
-                    let Some(any) = &resource.resource else {
-                        continue;
-                    };
-                    match decode::eds_name(any)? {
-                        Some(eds) => progress.clusters.insert(resource.name.clone(), eds),
-                        None => progress.clusters.remove(&resource.name),
-                    };
-                }
-                for name in &response.removed_resources {
-                    progress.clusters.remove(name);
-                }
-            }
-            ResourceType::ClusterLoadAssignment => {
-                let awaited = wiring.awaited.borrow().clone();
-                for resource in &response.resources {
-                    if let Some(any) = &resource.resource {
-                        carried.extend(progress.carried(&awaited, &resource.name, any)?);
-                    }
-                }
-            }
-            ResourceType::Listener => {
-                for resource in &response.resources {
-                    if let Some(any) = &resource.resource {
-                        let routes = decode::route_names(any)?;
-                        progress.listeners.insert(resource.name.clone(), routes);
-                    }
-                }
-                for name in &response.removed_resources {
-                    progress.listeners.remove(name);
-                }
-            }
-            ResourceType::RouteConfiguration | ResourceType::Secret => {}
-        }
-        let ack = DeltaDiscoveryRequest {
-            response_nonce: response.nonce,
-            ..request(kind)
-        };
-        requests.send(ack).await?;
-        let acked = Instant::now();
-        progress.acked.insert(kind);
-        for change in carried {
-            let applied = Event::Applied {
-                sidecar: sidecar.index,
-                change,
-                acked,
-            };
-            if !report(wiring, applied) {
-                return Ok(());
-            }
-        }
-        let (follows, wanted) = match kind {
-            ResourceType::Cluster => (ResourceType::ClusterLoadAssignment, progress.new_eds()),
-            ResourceType::Listener => (ResourceType::RouteConfiguration, progress.new_rds()),
-            _ => (kind, None),
-        };
-        if let Some(wanted) = wanted {
-            let had = match follows {
-                ResourceType::ClusterLoadAssignment => &mut progress.eds,
-                _ => &mut progress.rds,
-            };
-            let subscribe: Vec<String> = wanted.difference(had).cloned().collect();
-            let unsubscribe: Vec<String> = had.difference(&wanted).cloned().collect();
-            // A first request with no names would be the wildcard: ask only for names.
-            let first = had.is_empty();
-            *had = wanted;
-            if !(first && subscribe.is_empty()) {
-                progress.acked.remove(&follows);
-                let change = DeltaDiscoveryRequest {
-                    resource_names_subscribe: subscribe,
-                    resource_names_unsubscribe: unsubscribe,
-                    ..request(follows)
-                };
-                requests.send(change).await?;
-            }
-        }
-        if progress.just_synced() {
-            let synced = Event::Synced {
-                sidecar: sidecar.index,
-                at: acked,
-            };
-            if !report(wiring, synced) {
-                return Ok(());
-            }
+            complete: false,
+            resources: response
+                .resources
+                .iter()
+                .filter_map(|resource| {
+                    let any = resource.resource.as_ref()?;
+                    Some(Resource {
+                        name: Some(resource.name.as_str()),
+                        any,
+                    })
+                })
+                .collect(),
+            removed: &response.removed_resources,
         }
     }
-    Ok(())
+
+    fn ack(
+        &mut self,
+        kind: ResourceType,
+        response: &Read<'_>,
+        _names: &BTreeSet<String>,
+    ) -> DeltaDiscoveryRequest {
+        DeltaDiscoveryRequest {
+            response_nonce: response.nonce.to_string(),
+            ..self.wildcard(kind)
+        }
+    }
+
+    fn resubscribe(
+        &mut self,
+        kind: ResourceType,
+        had: &BTreeSet<String>,
+        wanted: &BTreeSet<String>,
+    ) -> Option<DeltaDiscoveryRequest> {
+        let subscribe: Vec<String> = wanted.difference(had).cloned().collect();
+        let unsubscribe: Vec<String> = had.difference(wanted).cloned().collect();
+        // A first request with no names would be the wildcard: ask only for names.
+        if had.is_empty() && subscribe.is_empty() {
+            return None;
+        }
+        Some(DeltaDiscoveryRequest {
+            resource_names_subscribe: subscribe,
+            resource_names_unsubscribe: unsubscribe,
+            ..self.wildcard(kind)
+        })
+    }
 }

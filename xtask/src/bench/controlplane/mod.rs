@@ -17,6 +17,7 @@ pub mod process;
 pub mod report;
 pub mod sidecar;
 mod sotw;
+mod stream;
 
 use std::{
     path::{Path, PathBuf},

@@ -12,7 +12,10 @@ use super::{
 };
 use crate::bench::{
     histogram::Percentiles,
-    report::{Status, Target},
+    report::{
+        Status, Target,
+        format::{self, Align, bytes, header, kib, measured, ms, row},
+    },
 };
 
 /// Everything one `cargo xtask bench --controlplane` run measured.
@@ -224,14 +227,7 @@ pub fn markdown(report: &Report) -> String {
         run_section(&mut out, run);
     }
     let _ = writeln!(out, "## Targets\n");
-    let _ = writeln!(out, "| target | measured | status |\n| --- | --- | --- |");
-    for target in targets(report) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            target.target, target.measured, target.status
-        );
-    }
+    format::targets_table(&mut out, &targets(report));
     out
 }
 
@@ -264,9 +260,7 @@ fn run_section(out: &mut String, run: &Run) {
         "\nControl-plane RSS: {} idle, {} synced: {} per connected sidecar{}.\n",
         kib(memory.rss_idle_kib as f64),
         kib(memory.rss_synced_kib as f64),
-        memory
-            .kib_per_proxy
-            .map_or_else(|| "not measured".to_string(), kib),
+        measured(memory.kib_per_proxy, kib),
         run.rss_end_kib.map_or_else(String::new, |end| format!(
             "; {} after the changes",
             kib(end as f64)
@@ -290,53 +284,46 @@ fn run_section(out: &mut String, run: &Run) {
             ms(phase.all_acked.p99_us),
             ms(phase.all_acked.max_us),
             phase.missing,
-            optional_ms(phase.cpu_ms_per_change),
-            optional_ms(phase.cpu_ms_per_push)
+            measured(phase.cpu_ms_per_change, one_decimal_ms),
+            measured(phase.cpu_ms_per_push, one_decimal_ms)
         );
-        let _ = writeln!(
+        header(
             out,
-            "| sidecars | count | ACKs | p50 | p99 | max | bytes pushed per change | responses per change |\n\
-             | --- | --- | --- | --- | --- | --- | --- | --- |"
+            &[
+                "sidecars",
+                "count",
+                "ACKs",
+                "p50",
+                "p99",
+                "max",
+                "bytes pushed per change",
+                "responses per change",
+            ],
+            Align::Left,
         );
         for group in &phase.groups {
             let latency: &Percentiles = &group.latency;
-            let _ = writeln!(
+            row(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.1} |",
-                group.group,
-                group.proxies,
-                latency.count,
-                ms(latency.p50_us),
-                ms(latency.p99_us),
-                ms(latency.max_us),
-                bytes(group.bytes_per_change),
-                group.responses_per_change
+                &[
+                    group.group.clone(),
+                    group.proxies.to_string(),
+                    latency.count.to_string(),
+                    ms(latency.p50_us),
+                    ms(latency.p99_us),
+                    ms(latency.max_us),
+                    bytes(group.bytes_per_change),
+                    format!("{:.1}", group.responses_per_change),
+                ],
             );
         }
         out.push('\n');
     }
 }
 
-fn optional_ms(ms: Option<f64>) -> String {
-    ms.map_or_else(|| "not measured".to_string(), |ms| format!("{ms:.1} ms"))
+fn one_decimal_ms(ms: f64) -> String {
+    format!("{ms:.1} ms")
 }
 
-fn ms(us: u64) -> String {
-    format!("{:.1} ms", us as f64 / 1000.0)
-}
-
-fn kib(kib: f64) -> String {
-    if kib >= 10.0 * 1024.0 {
-        format!("{:.1} MiB", kib / 1024.0)
-    } else {
-        format!("{kib:.1} KiB")
-    }
-}
-
-fn bytes(bytes: f64) -> String {
-    match bytes {
-        b if b >= 1024.0 * 1024.0 => format!("{:.2} MiB", b / (1024.0 * 1024.0)),
-        b if b >= 1024.0 => format!("{:.1} KiB", b / 1024.0),
-        b => format!("{b:.0} B"),
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 //! Ratios are computed here from the figures of the same run, never stored: the JSON holds
 //! what was measured, the report what it means.
 
+pub(crate) mod format;
 pub mod svg;
 mod targets;
 
@@ -18,6 +19,7 @@ use super::{
     topology::{ProxyKind, Topology},
 };
 
+use self::format::{Align, header, mib, optional, ratio, row};
 pub use self::targets::{Status, Target, targets};
 
 /// Everything one `cargo xtask bench` run measured.
@@ -152,15 +154,7 @@ pub fn markdown(report: &Report) -> String {
         out,
         "Reported, never asserted. Measured on this machine in this run.\n"
     );
-    let _ = writeln!(out, "| target | measured | status |");
-    let _ = writeln!(out, "| --- | --- | --- |");
-    for target in targets(report) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            target.target, target.measured, target.status
-        );
-    }
+    format::targets_table(&mut out, &targets(report));
     out
 }
 
@@ -168,14 +162,24 @@ fn scenario_section(out: &mut String, scenario: &Scenario) {
     let _ = writeln!(out, "## {}\n", scenario.title());
     let _ = writeln!(out, "![latency]({})\n", scenario.chart_file());
     let direct = scenario.get(Topology::Direct);
-    let _ = writeln!(
+    header(
         out,
-        "| topology | rps | p50 | p90 | p99 | p99.9 | max | +p50 | +p99 | CPU µs/req | \
-         RSS idle | RSS peak | errors |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        &[
+            "topology",
+            "rps",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "+p50",
+            "+p99",
+            "CPU µs/req",
+            "RSS idle",
+            "RSS peak",
+            "errors",
+        ],
+        Align::Right,
     );
     for m in &scenario.results {
         let latency = &m.latency;
@@ -185,33 +189,40 @@ fn scenario_section(out: &mut String, scenario: &Scenario) {
             }
             _ => "—".to_owned(),
         };
-        let _ = writeln!(
+        row(
             out,
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            m.topology.label(),
-            m.rps,
-            latency.p50_us,
-            latency.p90_us,
-            latency.p99_us,
-            latency.p999_us,
-            latency.max_us,
-            added(|p| p.p50_us),
-            added(|p| p.p99_us),
-            optional(m.cpu_us_per_request, |cpu| format!("{cpu:.1}")),
-            optional(m.rss_idle_kib, mib),
-            optional(m.rss_peak_kib, mib),
-            m.errors,
+            &[
+                m.topology.label().to_string(),
+                format!("{:.0}", m.rps),
+                latency.p50_us.to_string(),
+                latency.p90_us.to_string(),
+                latency.p99_us.to_string(),
+                latency.p999_us.to_string(),
+                latency.max_us.to_string(),
+                added(|p| p.p50_us),
+                added(|p| p.p99_us),
+                optional(m.cpu_us_per_request, |cpu| format!("{cpu:.1}")),
+                optional(m.rss_idle_kib, mib),
+                optional(m.rss_peak_kib, mib),
+                m.errors.to_string(),
+            ],
         );
     }
     out.push('\n');
-    let _ = writeln!(
+    header(
         out,
-        "| ratios | rps ×direct | p99 ×direct | rps ×Envoy | p99 ×Envoy | +p99 ×Envoy | \
-         CPU ×Envoy | RSS idle ×Envoy | RSS peak ×Envoy |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        &[
+            "ratios",
+            "rps ×direct",
+            "p99 ×direct",
+            "rps ×Envoy",
+            "p99 ×Envoy",
+            "+p99 ×Envoy",
+            "CPU ×Envoy",
+            "RSS idle ×Envoy",
+            "RSS peak ×Envoy",
+        ],
+        Align::Right,
     );
     for m in scenario
         .results
@@ -222,33 +233,34 @@ fn scenario_section(out: &mut String, scenario: &Scenario) {
         let added_p99 = |x: &Measurement| {
             direct.map(|direct| x.latency.p99_us as f64 - direct.latency.p99_us as f64)
         };
-        let _ = writeln!(
+        row(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            m.topology.label(),
-            ratio(Some(m.rps), direct.map(|d| d.rps)),
-            ratio(
-                Some(m.latency.p99_us as f64),
-                direct.map(|d| d.latency.p99_us as f64)
-            ),
-            ratio(Some(m.rps), envoy.map(|e| e.rps)),
-            ratio(
-                Some(m.latency.p99_us as f64),
-                envoy.map(|e| e.latency.p99_us as f64)
-            ),
-            ratio(added_p99(m), envoy.and_then(added_p99)),
-            ratio(
-                m.cpu_us_per_request,
-                envoy.and_then(|e| e.cpu_us_per_request)
-            ),
-            ratio(
-                m.rss_idle_kib.map(|k| k as f64),
-                envoy.and_then(|e| e.rss_idle_kib).map(|k| k as f64)
-            ),
-            ratio(
-                m.rss_peak_kib.map(|k| k as f64),
-                envoy.and_then(|e| e.rss_peak_kib).map(|k| k as f64)
-            ),
+            &[
+                m.topology.label().to_string(),
+                ratio(Some(m.rps), direct.map(|d| d.rps)),
+                ratio(
+                    Some(m.latency.p99_us as f64),
+                    direct.map(|d| d.latency.p99_us as f64),
+                ),
+                ratio(Some(m.rps), envoy.map(|e| e.rps)),
+                ratio(
+                    Some(m.latency.p99_us as f64),
+                    envoy.map(|e| e.latency.p99_us as f64),
+                ),
+                ratio(added_p99(m), envoy.and_then(added_p99)),
+                ratio(
+                    m.cpu_us_per_request,
+                    envoy.and_then(|e| e.cpu_us_per_request),
+                ),
+                ratio(
+                    m.rss_idle_kib.map(|k| k as f64),
+                    envoy.and_then(|e| e.rss_idle_kib).map(|k| k as f64),
+                ),
+                ratio(
+                    m.rss_peak_kib.map(|k| k as f64),
+                    envoy.and_then(|e| e.rss_peak_kib).map(|k| k as f64),
+                ),
+            ],
         );
     }
     out.push('\n');
@@ -262,14 +274,20 @@ fn footprint_section(out: &mut String, footprint: &[Footprint]) {
          route every request takes. RSS in MiB: once ready; right after {LOAD_RATE} rps; with \
          {OPEN_CONNECTIONS} client connections open.\n"
     );
-    let _ = writeln!(
+    header(
         out,
-        "| proxy | services | RSS idle | RSS at {LOAD_RATE} rps | RSS, {OPEN_CONNECTIONS} \
-         connections | errors | idle ×Envoy | loaded ×Envoy | connections ×Envoy |"
-    );
-    let _ = writeln!(
-        out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        &[
+            "proxy".to_string(),
+            "services".to_string(),
+            "RSS idle".to_string(),
+            format!("RSS at {LOAD_RATE} rps"),
+            format!("RSS, {OPEN_CONNECTIONS} connections"),
+            "errors".to_string(),
+            "idle ×Envoy".to_string(),
+            "loaded ×Envoy".to_string(),
+            "connections ×Envoy".to_string(),
+        ],
+        Align::Right,
     );
     for f in footprint {
         let envoy = footprint
@@ -278,37 +296,20 @@ fn footprint_section(out: &mut String, footprint: &[Footprint]) {
         let versus = |pick: fn(&Footprint) -> u64| {
             ratio(Some(pick(f) as f64), envoy.map(|e| pick(e) as f64))
         };
-        let _ = writeln!(
+        row(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            f.proxy.label(),
-            f.services,
-            mib(f.rss_idle_kib),
-            mib(f.rss_loaded_kib),
-            mib(f.rss_connections_kib),
-            f.errors,
-            versus(|f| f.rss_idle_kib),
-            versus(|f| f.rss_loaded_kib),
-            versus(|f| f.rss_connections_kib),
+            &[
+                f.proxy.label().to_string(),
+                f.services.to_string(),
+                mib(f.rss_idle_kib),
+                mib(f.rss_loaded_kib),
+                mib(f.rss_connections_kib),
+                f.errors.to_string(),
+                versus(|f| f.rss_idle_kib),
+                versus(|f| f.rss_loaded_kib),
+                versus(|f| f.rss_connections_kib),
+            ],
         );
     }
     out.push('\n');
-}
-
-/// `value / base` with two decimals, or a dash when either is missing or the base is not
-/// positive.
-pub(crate) fn ratio(value: Option<f64>, base: Option<f64>) -> String {
-    match (value, base) {
-        (Some(value), Some(base)) if base > 0.0 => format!("{:.2}", value / base),
-        _ => "—".to_owned(),
-    }
-}
-
-/// KiB as MiB with one decimal.
-pub(crate) fn mib(kib: u64) -> String {
-    format!("{:.1}", kib as f64 / 1024.0)
-}
-
-fn optional<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
-    value.map(show).unwrap_or_else(|| "—".to_owned())
 }
