@@ -6,7 +6,7 @@
 //! message, and back. This is what reads an Envoy bootstrap file (YAML or JSON, `@type` in `Any`
 //! fields, `snake_case` or `camelCase` names) and what prints config dumps and golden files.
 
-use std::sync::OnceLock;
+use std::sync::{PoisonError, RwLock};
 
 use prost::{Message, Name};
 use prost_reflect::{
@@ -62,12 +62,31 @@ pub enum JsonError {
     Yaml(#[from] serde_saphyr::Error),
 }
 
-/// The pool of Envoy's message descriptors, decoded on first use.
-pub fn descriptor_pool() -> Result<&'static DescriptorPool, JsonError> {
-    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| JsonError::Descriptors(e.clone()))
+/// The decoded pool, kept between uses until [`release_descriptor_pool`].
+static POOL: RwLock<Option<DescriptorPool>> = RwLock::new(None);
+
+/// The pool of Envoy's message descriptors, decoded on first use and kept (a cheap handle).
+pub fn descriptor_pool() -> Result<DescriptorPool, JsonError> {
+    // The lock guards an `Option` that is only ever replaced whole: a poisoned one is intact.
+    if let Some(pool) = POOL.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
+        return Ok(pool.clone());
+    }
+    let mut kept = POOL.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pool) = kept.as_ref() {
+        return Ok(pool.clone());
+    }
+    let pool =
+        DescriptorPool::decode(DESCRIPTORS).map_err(|e| JsonError::Descriptors(e.to_string()))?;
+    *kept = Some(pool.clone());
+    Ok(pool)
+}
+
+/// Forgets the decoded pool, whose memory goes once the last handle, descriptor or dynamic
+/// message made from it is dropped; the next use decodes it again. Decoded, Envoy's
+/// descriptors take some 4 MiB: a process that reads JSON only now and then (mesh-proxy reads
+/// its bootstrap at start, and prints `/config_dump` on demand) gives them back after use.
+pub fn release_descriptor_pool() {
+    *POOL.write().unwrap_or_else(PoisonError::into_inner) = None;
 }
 
 /// The descriptor of the message called `full_name`, like `envoy.config.cluster.v3.Cluster`.

@@ -7,7 +7,7 @@
 //! name, or an entry of its own when none was accepted. It goes with the next accepted
 //! response of the type, as in Envoy.
 
-use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
+use envoy_types::pb::{envoy::config::bootstrap::v3::Bootstrap, google::protobuf::Any};
 use mesh_xds::{
     json::{JsonError, to_json},
     resource::{Resource, ResourceType},
@@ -144,8 +144,7 @@ fn entries(
         if named {
             map.insert("name".to_owned(), Value::String(name.clone()));
         }
-        if let Value::Object(fields) = entry(&accepted.version, resource_json(&accepted.resource)?)?
-        {
+        if let Value::Object(fields) = entry(&accepted.version, any_json(&accepted.resource)?)? {
             map.extend(fields);
         }
         if let Some(error) = status
@@ -198,6 +197,15 @@ fn typed<M: prost::Message + Name>(message: &M) -> Result<Value, JsonError> {
         map.insert("@type".to_owned(), Value::String(M::type_url()));
     }
     Ok(value)
+}
+
+/// An accepted resource, kept encoded (see `AcceptedResource`).
+fn any_json(any: &Any) -> Result<Value, JsonError> {
+    match Resource::decode_any(any) {
+        Ok(resource) => resource_json(&resource),
+        // Unreachable in practice: these very bytes decoded when they were accepted.
+        Err(error) => Ok(json!({ "@type": any.type_url, "error": error.to_string() })),
+    }
 }
 
 fn resource_json(resource: &Resource) -> Result<Value, JsonError> {

@@ -27,6 +27,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
+use prost::Message;
 use serde_json::json;
 use tokio::{net::TcpListener, sync::mpsc, time::Instant};
 
@@ -50,7 +51,9 @@ pub struct AdminState {
     started: Instant,
     ready: Box<dyn Fn() -> bool + Send + Sync>,
     xds: Option<Arc<XdsState>>,
-    bootstrap: Option<Bootstrap>,
+    /// Encoded: it is read only by `/config_dump`, and the decoded message of a bootstrap with
+    /// static resources is several times its encoding.
+    bootstrap: Option<Vec<u8>>,
     quit: Option<mpsc::Sender<()>>,
     set_log_level: Option<SetLogLevel>,
     drain: Option<Box<dyn Fn() + Send + Sync>>,
@@ -95,7 +98,7 @@ impl AdminState {
 
     /// The bootstrap as read, for the static resources of `/config_dump`.
     pub fn with_bootstrap(mut self, bootstrap: Bootstrap) -> Self {
-        self.bootstrap = Some(bootstrap);
+        self.bootstrap = Some(bootstrap.encode_to_vec());
         self
     }
 
@@ -196,16 +199,23 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
             }
         }
         "/live" if get => text(StatusCode::OK, "LIVE\n"),
-        "/server_info" if get => server_info(state),
+        "/server_info" if get => printed(server_info(state)),
         "/config_dump" if get => {
             let xds = state.xds.as_ref().map(|x| x.load());
-            match config_dump::config_dump(state.bootstrap.as_ref(), xds.as_deref()) {
-                Ok(dump) => json_response(&dump),
-                Err(error) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot print the configuration: {error}\n"),
-                ),
-            }
+            // These bytes were encoded from a `Bootstrap` by `with_bootstrap`: they decode.
+            let bootstrap = state
+                .bootstrap
+                .as_deref()
+                .and_then(|bytes| Bootstrap::decode(bytes).ok());
+            printed(
+                match config_dump::config_dump(bootstrap.as_ref(), xds.as_deref()) {
+                    Ok(dump) => json_response(&dump),
+                    Err(error) => text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("cannot print the configuration: {error}\n"),
+                    ),
+                },
+            )
         }
         "/quitquitquit" if post => match &state.quit {
             Some(quit) => {
@@ -282,6 +292,13 @@ fn clusters(state: &AdminState, query: &str) -> Response<Full<Bytes>> {
             &format!("format {other:?} is neither json nor text\n"),
         ),
     }
+}
+
+/// `response`, once the descriptors that printed its protobuf messages as JSON are let go:
+/// they are needed again only by the next such request, and take megabytes meanwhile.
+fn printed(response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    mesh_xds::json::release_descriptor_pool();
+    response
 }
 
 fn server_info(state: &AdminState) -> Response<Full<Bytes>> {

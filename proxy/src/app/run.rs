@@ -47,6 +47,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
     let mut bootstrap = Bootstrap::load(&args.bootstrap)?;
+    // The descriptors that read it are needed again only to print `/config_dump`.
+    mesh_xds::json::release_descriptor_pool();
     bootstrap.resolve_dns().await;
     tracing::info!(
         node = %bootstrap.node.id,
@@ -55,7 +57,9 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
         "starting"
     );
 
-    let store = Arc::new(ConfigStore::new(bootstrap.static_snapshot.clone()));
+    let store = Arc::new(ConfigStore::new(std::mem::take(
+        &mut bootstrap.static_snapshot,
+    )));
     let stats = Arc::new(Stats::new(&bootstrap.node));
     let access_log = AccessLog::stdout(access_log::DEFAULT_CAPACITY);
     let telemetry = Telemetry::new(access_log.clone(), Arc::clone(&stats));
@@ -133,7 +137,8 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
                     let ready = Arc::clone(&ready);
                     move || ready()
                 })
-                .with_bootstrap(bootstrap.raw.clone())
+                // Taken, not cloned: nothing else reads it, and it is the size of the config.
+                .with_bootstrap(std::mem::take(&mut bootstrap.raw))
                 .with_quit(quit)
                 .with_metrics(Arc::clone(&exporter))
                 .with_clusters(Arc::clone(&store), connections)
@@ -169,6 +174,8 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Everything it configures now lives in the store; its parsed form is the size of the config.
+    drop(bootstrap);
     // DNS clusters follow their names' addresses, as Envoy's default 5 s refresh does.
     let _dns = AbortOnDrop(tokio::spawn(refresh_dns_forever(
         Arc::clone(&store),

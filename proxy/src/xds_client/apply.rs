@@ -145,9 +145,11 @@ impl Applier {
                     .find(|((name, _, _), _)| *name == e.name)
                     .map(|((name, _, _), (_, _, any))| (name.clone(), any.clone())),
             })?;
+        // `decoded` is in the order of `update.resources`: each keeps the bytes it came as.
         let accepted: Vec<(String, AcceptedResource)> = decoded
             .into_iter()
-            .map(|(name, version, resource)| {
+            .zip(update.resources)
+            .map(|((name, version, _), (_, _, any))| {
                 let version = if version.is_empty() {
                     update.version.clone()
                 } else {
@@ -157,7 +159,7 @@ impl Applier {
                     name,
                     AcceptedResource {
                         version,
-                        resource: Arc::new(resource),
+                        resource: Arc::new(any),
                     },
                 )
             })

@@ -61,12 +61,28 @@ pub struct ErrorState {
 }
 
 /// A resource as the control plane sent it, with the version it came with.
+///
+/// It is kept as the bytes that came over the wire, not decoded: only `/config_dump` reads it,
+/// rarely, while a decoded Envoy message is several times the size of its encoding and a
+/// sidecar holds one per service.
 #[derive(Clone, Debug)]
 pub struct AcceptedResource {
     /// The resource's version (delta) or the response's `version_info` (state of the world).
     pub version: String,
-    /// The resource.
-    pub resource: Arc<Resource>,
+    /// The resource, encoded.
+    pub resource: Arc<Any>,
+}
+
+// === impl AcceptedResource ===
+
+impl AcceptedResource {
+    /// `resource` at `version`, encoded as the control plane would send it.
+    pub fn new(version: impl Into<String>, resource: impl Into<Resource>) -> Self {
+        Self {
+            version: version.into(),
+            resource: Arc::new(resource.into().into_any()),
+        }
+    }
 }
 
 // === impl XdsState ===

@@ -48,6 +48,28 @@ fn pool_holds_the_messages_mesh_rs_reads_and_prints() {
 }
 
 #[test]
+fn a_released_pool_is_decoded_again_and_handles_outlive_it() {
+    let before = message_descriptor("envoy.config.cluster.v3.Cluster").unwrap();
+    release_descriptor_pool();
+    let value = json!({ "name": "c", "connect_timeout": "1s" });
+    let cluster: Cluster = from_json(&value).unwrap();
+    assert_eq!(cluster.name, "c");
+    // A descriptor taken before the release still reads messages: it holds its own pool.
+    assert_eq!(before.full_name(), "envoy.config.cluster.v3.Cluster");
+    assert_eq!(
+        before
+            .get_field_by_name("connect_timeout")
+            .map(|f| f.number()),
+        Some(4)
+    );
+    // Kept between uses until the next release: two handles share one decoded pool.
+    let kept = descriptor_pool().unwrap();
+    assert!(kept == descriptor_pool().unwrap());
+    release_descriptor_pool();
+    assert!(kept != descriptor_pool().unwrap());
+}
+
+#[test]
 fn a_message_outside_the_descriptor_set_is_named() {
     let error = from_json::<ExtAuthz>(&json!({})).unwrap_err();
     assert_eq!(
