@@ -3,6 +3,7 @@
 //! order on one mesh.
 
 mod faults;
+mod mirroring;
 mod resilience;
 mod routing;
 mod tcp;
@@ -20,6 +21,7 @@ use mesh_testing::Patience;
 pub use self::faults::{
     circuit_breaking, ratings_abort_for_jason, ratings_delay_for_jason, request_timeout,
 };
+pub use self::mirroring::mirroring;
 pub use self::resilience::{control_plane_restart, retries_hide_a_dead_pod};
 pub use self::routing::{
     all_v1, default_load_balancing, header_routing_through_the_gateway, jason_gets_v2,
@@ -78,6 +80,9 @@ pub fn all<C: Cluster>() -> Vec<Scenario<C>> {
             "standard metrics name both ends of a call",
             standard_metrics_name_both_ends,
         ),
+        // Last, so that its shadows go out on pools, endpoints and clusters that every other
+        // scenario has used and changed: where shadows were once lost.
+        ("reviews mirrored to v2, served by v1", mirroring),
     ]
 }
 

@@ -13,7 +13,11 @@
 //! [`MAX_SHADOWS`] shadows run at once per proxy; past that requests are not mirrored. A shadow
 //! lives as long as the route timeout allows, or [`MAX_SHADOW_LIFETIME`] when the route has
 //! none.
+//!
+//! Each shadow a policy samples is counted once, when it ends, in the mirror cluster's
+//! `mesh_proxy_shadow_requests_total` (see `crate::stats::shadow`): sent, failed or dropped.
 
+mod send;
 mod tee;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -31,9 +35,9 @@ use super::{
     headers::{self, X_FORWARDED_HOST},
 };
 use crate::{
-    balance::Outcome,
     config::{Snapshot, UpstreamProtocol},
     route::{ClusterTarget, Decision, HostRewrite, MirrorPolicy, RoutePolicy},
+    stats::ShadowOutcome,
     upstream::{PoolProtocol, Selected, select_endpoint},
 };
 
@@ -93,6 +97,7 @@ impl Default for ShadowLimit {
 
 /// Starts the shadows of `original` that its route's mirror policies sample, and returns the
 /// body to forward to the main cluster: `body` itself, or `body` feeding the shadows too.
+/// Every sampled shadow is counted once in the mirror cluster's shadow metrics.
 pub fn mirror(
     ctx: &Arc<HttpContext>,
     snapshot: &Snapshot,
@@ -112,8 +117,10 @@ pub fn mirror(
         if !policy.sample(&mut rng) {
             continue;
         }
+        let counts = ctx.telemetry.stats.shadows(&policy.cluster);
         let Some(permit) = ctx.shadows.try_acquire() else {
             tracing::debug!(cluster = %policy.cluster, "too many shadows in flight: not mirrored");
+            counts.count(ShadowOutcome::Dropped);
             continue;
         };
         let selected =
@@ -121,6 +128,7 @@ pub fn mirror(
                 Ok(selected) => selected,
                 Err(error) => {
                     tracing::debug!(cluster = %policy.cluster, %error, "shadow not sent");
+                    counts.count(ShadowOutcome::Dropped);
                     continue;
                 }
             };
@@ -132,16 +140,18 @@ pub fn mirror(
         };
         let (host, prepared) = headers.get_or_insert_with(|| prepare(original));
         let (request, protocol) = request(original, policy, &selected, host, prepared, shadow_body);
+        let lag = tap.as_ref().map(tee::Tap::lag);
         taps.extend(tap);
-        let timeout = original.policy.timeout.unwrap_or(MAX_SHADOW_LIFETIME);
-        tokio::spawn(send(
-            Arc::clone(ctx),
+        tokio::spawn(send::send(send::Shadow {
+            ctx: Arc::clone(ctx),
             selected,
             request,
             protocol,
-            timeout,
+            lifetime: original.policy.timeout.unwrap_or(MAX_SHADOW_LIFETIME),
+            counts,
+            lag,
             permit,
-        ));
+        }));
     }
     if taps.is_empty() {
         body
@@ -223,52 +233,4 @@ fn absolute(authority: &str, path_and_query: &PathAndQuery) -> Option<Uri> {
         .path_and_query(path_and_query.clone())
         .build()
         .ok()
-}
-
-/// Sends one shadow and reads its response to the end, within `timeout`; the outcome goes to
-/// the mirror cluster's outlier detector, as any request to the cluster's endpoints does.
-async fn send(
-    ctx: Arc<HttpContext>,
-    selected: Selected,
-    request: Request<ProxyBody>,
-    protocol: PoolProtocol,
-    timeout: Duration,
-    _permit: OwnedSemaphorePermit,
-) {
-    let exchange = async {
-        let needs_connection = protocol == PoolProtocol::Http1;
-        // A full circuit breaker drops the shadow without a word to the outlier detector.
-        let _admission = selected
-            .cluster
-            .breaker
-            .admit(needs_connection)
-            .await
-            .ok()?;
-        let client = ctx.pools.client(
-            &selected.cluster.name,
-            selected.address,
-            protocol,
-            selected.cluster.connect_timeout,
-        );
-        let response = match client.request(request).await {
-            Ok(response) => response,
-            Err(error) if error.is_connect() => return Some(Outcome::ConnectFailure),
-            Err(_) => return Some(Outcome::Reset),
-        };
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        // Discarded as it arrives; the timeout bounds the whole exchange.
-        while let Some(frame) = body.frame().await {
-            if frame.is_err() {
-                break;
-            }
-        }
-        Some(Outcome::Status(status))
-    };
-    let outcome = tokio::time::timeout(timeout, exchange)
-        .await
-        .unwrap_or(Some(Outcome::Timeout));
-    if let Some(outcome) = outcome {
-        selected.report(outcome);
-    }
 }

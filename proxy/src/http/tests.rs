@@ -15,5 +15,6 @@ mod outlier;
 mod protocols;
 mod retries;
 mod routing;
+mod shadows;
 mod support;
 mod timeouts;

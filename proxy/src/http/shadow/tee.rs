@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::SHADOW_BODY_BUFFER;
 use crate::{
-    http::body::ProxyBody,
+    http::body::{End, ProxyBody, Watch, Watched},
     upstream::{BoxError, UpstreamBody},
 };
 
@@ -34,13 +34,20 @@ struct Shared {
     queued: AtomicUsize,
     /// Set when the main body ended normally, before the queue closes.
     complete: AtomicBool,
+    /// Set when the shadow was cut off for falling [`SHADOW_BODY_BUFFER`] bytes behind.
+    fell_behind: AtomicBool,
 }
 
 /// The main side of one shadow's queue.
+#[derive(Debug)]
 pub struct Tap {
     tx: mpsc::UnboundedSender<Frame<Bytes>>,
     shared: Arc<Shared>,
 }
+
+/// Tells whether a shadow's body was cut off because the shadow fell behind.
+#[derive(Debug)]
+pub struct Lag(Arc<Shared>);
 
 /// The shadow's side: the frames the main request read, in order.
 struct Tapped {
@@ -51,10 +58,11 @@ struct Tapped {
 }
 
 /// The main request's body, copying each frame to the shadows' taps.
-pub struct Tee {
-    inner: ProxyBody,
-    taps: Vec<Tap>,
-}
+pub type Tee = Watched<ProxyBody, Taps>;
+
+/// The [`Watch`] of a [`Tee`]: the taps still fed.
+#[derive(Debug)]
+pub struct Taps(Vec<Tap>);
 
 /// A shadow body, and the tap that feeds it. `hint` is the main body's size hint.
 pub fn tap(hint: SizeHint) -> (ProxyBody, Tap) {
@@ -72,6 +80,11 @@ pub fn tap(hint: SizeHint) -> (ProxyBody, Tap) {
 // === impl Tap ===
 
 impl Tap {
+    /// Whether this tap's shadow falls behind, to be asked once the shadow is over.
+    pub fn lag(&self) -> Lag {
+        Lag(Arc::clone(&self.shared))
+    }
+
     /// Queues a copy of `frame`; false when the shadow is gone or too far behind.
     fn offer(&self, frame: &Frame<Bytes>) -> bool {
         let (copy, len) = if let Some(data) = frame.data_ref() {
@@ -84,6 +97,7 @@ impl Tap {
         let queued = self.shared.queued.fetch_add(len, Ordering::AcqRel) + len;
         if queued > SHADOW_BODY_BUFFER {
             tracing::debug!(queued, "a shadow fell behind its request body: dropped");
+            self.shared.fell_behind.store(true, Ordering::Release);
             return false;
         }
         self.tx.send(copy).is_ok()
@@ -94,60 +108,39 @@ impl Tap {
     }
 }
 
-// === impl Tee ===
+// === impl Lag ===
+
+impl Lag {
+    /// Whether the shadow's body was cut off because it fell behind the main request.
+    pub fn fell_behind(&self) -> bool {
+        self.0.fell_behind.load(Ordering::Acquire)
+    }
+}
+
+// === impl Taps ===
 
 impl Tee {
     /// Wraps `inner`, feeding `taps`.
     pub fn new(inner: ProxyBody, taps: Vec<Tap>) -> Self {
-        Self { inner, taps }
-    }
-
-    /// The body ended normally: the shadows' bodies end normally too once drained.
-    fn finish(&mut self) {
-        for tap in self.taps.drain(..) {
-            tap.complete();
-        }
+        Self::with(inner, Taps(taps))
     }
 }
 
-impl Body for Tee {
-    type Data = Bytes;
-    type Error = BoxError;
+impl Watch<BoxError> for Taps {
+    fn frame(&mut self, frame: &Frame<Bytes>) {
+        self.0.retain(|tap| tap.offer(frame));
+    }
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                self.taps.retain(|tap| tap.offer(frame));
-                if self.inner.is_end_stream() {
-                    self.finish();
+    fn end(&mut self, end: End<'_, BoxError>) {
+        match end {
+            // The shadows' bodies end normally too once drained.
+            End::Complete => {
+                for tap in self.0.drain(..) {
+                    tap.complete();
                 }
             }
-            Poll::Ready(None) => self.finish(),
             // Dropping the taps unfinished ends the shadows' bodies in an error.
-            Poll::Ready(Some(Err(_))) => self.taps.clear(),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Tee {
-    fn drop(&mut self) {
-        // A body whose last frame said it was the end may never be polled again.
-        if self.inner.is_end_stream() {
-            self.finish();
+            End::Failed(_) | End::Dropped => self.0.clear(),
         }
     }
 }
