@@ -27,15 +27,23 @@ pub struct Endpoint {
     in_flight: Arc<AtomicUsize>,
 }
 
-/// Envoy's `HealthStatus`, reduced to what balancing needs.
+/// Envoy's `HealthStatus` as EDS gave it. Only `HEALTHY` and `UNKNOWN` endpoints are
+/// available ([`Endpoint::is_available`]); the other four are kept apart so that the admin's
+/// `/clusters` shows each as Envoy does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
     /// `HEALTHY`.
     Healthy,
     /// `UNKNOWN`: treated as healthy, as Envoy does.
     Unknown,
-    /// `UNHEALTHY`, `DRAINING`, `TIMEOUT` or `DEGRADED`: never picked.
-    Unavailable,
+    /// `UNHEALTHY`.
+    Unhealthy,
+    /// `DRAINING`.
+    Draining,
+    /// `TIMEOUT`.
+    Timeout,
+    /// `DEGRADED`: unavailable like the others, mesh-proxy having no degraded tier.
+    Degraded,
 }
 
 /// A request counted against an endpoint until this guard is dropped.

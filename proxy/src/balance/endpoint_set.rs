@@ -35,6 +35,7 @@ use super::{
     endpoint::{Endpoint, Health},
     level::Level,
     outlier::OutlierDetector,
+    panic,
 };
 use crate::{
     config_error::{ConfigError, FieldError, reject_if},
@@ -53,6 +54,8 @@ pub struct EndpointSet {
     endpoints: Vec<Arc<Endpoint>>,
     /// Levels with at least one available endpoint, lowest priority number first.
     levels: Vec<Level>,
+    /// Every endpoint, available or not, by priority: what a level in panic picks from.
+    all: Vec<Level>,
     /// The levels without the endpoints an outlier detector ejected, rebuilt when its
     /// ejections change. An assignment that several clusters share keeps one view, rebuilt
     /// whenever picks alternate between their detectors while both have ejections.
@@ -96,12 +99,14 @@ impl EndpointSet {
 
     fn from_endpoints(cluster: String, endpoints: Vec<Arc<Endpoint>>) -> Self {
         static IDS: AtomicU64 = AtomicU64::new(1);
-        let levels = levels(&endpoints, |_| false);
+        let available = levels(&endpoints, |e| !e.is_available());
+        let all = levels(&endpoints, |_| false);
         Self {
             cluster,
             id: IDS.fetch_add(1, Ordering::Relaxed),
             endpoints,
-            levels,
+            levels: available,
+            all,
             outlier_view: ArcSwapOption::empty(),
         }
     }
@@ -127,7 +132,7 @@ impl EndpointSet {
         algorithm: Algorithm,
         rng: &mut R,
     ) -> Result<&Arc<Endpoint>, NoHealthyUpstream> {
-        self.pick_from(&self.levels, algorithm, None, rng)
+        self.pick_from(&self.levels, algorithm, None, 0, rng)
     }
 
     /// Picks as [`pick`](Self::pick) does, leaving out the endpoints `outlier` ejected: they
@@ -138,51 +143,64 @@ impl EndpointSet {
         outlier: Option<&OutlierDetector>,
         rng: &mut R,
     ) -> Result<Arc<Endpoint>, NoHealthyUpstream> {
-        self.pick_hashed(algorithm, outlier, None, rng)
+        self.pick_hashed(algorithm, outlier, None, 0, rng)
     }
 
     /// Picks as [`pick_with`](Self::pick_with) does, with the request's `hash` for the hashing
-    /// algorithms (the others ignore it). The same hash picks the same endpoint for as long as
-    /// the level's endpoints (and ejections) stay the same.
+    /// algorithms (the others ignore it), and with Envoy's panic mode at `panic_threshold`
+    /// percent (0 turns it off; see `panic.rs`): a level with too few available endpoints picks
+    /// from all of them, unavailable and ejected ones included. The same hash picks the same
+    /// endpoint for as long as the level's endpoints (and ejections) stay the same.
     pub fn pick_hashed<R: Rng + ?Sized>(
         &self,
         algorithm: Algorithm,
         outlier: Option<&OutlierDetector>,
         hash: Option<u64>,
+        panic_threshold: u32,
         rng: &mut R,
     ) -> Result<Arc<Endpoint>, NoHealthyUpstream> {
+        let pick = |levels: &[Level], rng: &mut R| {
+            self.pick_from(levels, algorithm, hash, panic_threshold, rng)
+                .cloned()
+        };
         let Some(outlier) = outlier else {
-            return self.pick_from(&self.levels, algorithm, hash, rng).cloned();
+            return pick(&self.levels, rng);
         };
         outlier.observe(self.id, self.endpoints.iter().map(|e| e.address));
         let Some(key) = outlier.exclusions_key() else {
-            return self.pick_from(&self.levels, algorithm, hash, rng).cloned();
+            return pick(&self.levels, rng);
         };
         let cached = self.outlier_view.load_full().filter(|view| view.key == key);
         let view = match cached {
             Some(view) => view,
             None => {
                 let built = outlier.exclusions(|ejected| {
-                    levels(&self.endpoints, |e: &Endpoint| ejected(e.address))
+                    levels(&self.endpoints, |e: &Endpoint| {
+                        !e.is_available() || ejected(e.address)
+                    })
                 });
                 let Some((key, levels)) = built else {
-                    return self.pick_from(&self.levels, algorithm, hash, rng).cloned();
+                    return pick(&self.levels, rng);
                 };
                 let view = Arc::new(OutlierView { key, levels });
                 self.outlier_view.store(Some(Arc::clone(&view)));
                 view
             }
         };
-        self.pick_from(&view.levels, algorithm, hash, rng).cloned()
+        pick(&view.levels, rng)
     }
 
     fn pick_from<'l, R: Rng + ?Sized>(
-        &self,
+        &'l self,
         levels: &'l [Level],
         algorithm: Algorithm,
         hash: Option<u64>,
+        panic_threshold: u32,
         rng: &mut R,
     ) -> Result<&'l Arc<Endpoint>, NoHealthyUpstream> {
+        if let Some(all) = panic::level_in_panic(&self.all, levels, panic_threshold) {
+            return Ok(algorithm.pick(all, hash, rng));
+        }
         match levels.iter().find(|l| !l.is_empty()) {
             Some(level) => Ok(algorithm.pick(level, hash, rng)),
             None => Err(NoHealthyUpstream {
@@ -192,11 +210,11 @@ impl EndpointSet {
     }
 }
 
-/// The levels of the available endpoints that are not `excluded`, lowest priority number first.
+/// The levels of the endpoints that are not `excluded`, lowest priority number first.
 fn levels(endpoints: &[Arc<Endpoint>], excluded: impl Fn(&Endpoint) -> bool) -> Vec<Level> {
     let mut by_priority: BTreeMap<u32, Vec<Arc<Endpoint>>> = BTreeMap::new();
     for endpoint in endpoints {
-        if !endpoint.is_available() || excluded(endpoint) {
+        if excluded(endpoint) {
             continue;
         }
         by_priority
@@ -262,7 +280,10 @@ fn compile_endpoints(
             let health = match HealthStatus::try_from(lb.health_status) {
                 Ok(HealthStatus::Healthy) => Health::Healthy,
                 Ok(HealthStatus::Unknown) => Health::Unknown,
-                Ok(_) => Health::Unavailable,
+                Ok(HealthStatus::Unhealthy) => Health::Unhealthy,
+                Ok(HealthStatus::Draining) => Health::Draining,
+                Ok(HealthStatus::Timeout) => Health::Timeout,
+                Ok(HealthStatus::Degraded) => Health::Degraded,
                 Err(_) => {
                     return Err(FieldError::new(
                         path.field("health_status"),

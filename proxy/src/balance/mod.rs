@@ -1,6 +1,6 @@
 //! Load balancing over a cluster's endpoints: round robin, random, least request, ring hash and
 //! Maglev, all weighted, skipping unavailable and outlier-ejected endpoints and failing over
-//! between priority levels.
+//! between priority levels, with Envoy's panic mode when too few endpoints are left.
 //!
 //! Picks take the random number generator as an argument, so that callers choose their own
 //! (a per-worker small RNG) and tests are deterministic. Endpoint sets are immutable; an EDS
@@ -13,6 +13,7 @@ mod endpoint_set;
 mod hashing;
 mod level;
 mod outlier;
+mod panic;
 mod xxhash;
 
 pub use self::{

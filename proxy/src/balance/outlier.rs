@@ -25,8 +25,8 @@
 //! State is kept per endpoint address and lives as long as the detector: EDS updates keep it
 //! for the endpoints that stay, while a CDS update of the cluster compiles a new detector that
 //! starts afresh, as a new Envoy cluster does. Ejected endpoints leave balancing the same way
-//! unhealthy ones do (see [`EndpointSet`](super::EndpointSet)); there is no panic mode, which
-//! Istio turns off (`healthy_panic_threshold: 0`) for clusters with outlier detection, so a
+//! unhealthy ones do (see [`EndpointSet`](super::EndpointSet)), and count as unavailable for
+//! panic mode (`panic.rs`): with Istio's default `minHealthPercent` of 0 there is none, and a
 //! cluster whose endpoints are all out answers `no healthy upstream`.
 
 use std::{

@@ -14,7 +14,7 @@ mod listener;
 mod store;
 
 pub use self::{
-    cluster::{ClusterConfig, Discovery, UpstreamProtocol},
+    cluster::{ClusterConfig, ConnectionOptions, Discovery, TcpKeepalive, UpstreamProtocol},
     compile::{
         DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes,
         compile_cluster, compile_listener, eds_service_names, rds_route_names, refresh_dns,

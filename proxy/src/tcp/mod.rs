@@ -30,7 +30,7 @@ use crate::{
     config::{Snapshot, TcpProxy},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::Telemetry,
-    upstream::{UpstreamConnections, select_endpoint},
+    upstream::{UpstreamConnections, select_endpoint, set_keepalive},
 };
 
 pub use self::{
@@ -115,7 +115,7 @@ where
     {
         Some(Err(overflow)) => {
             tracing::debug!(%cluster, %overflow, "tcp proxy connection refused");
-            connections.cluster(&cluster).overflowed();
+            connections.cluster(&cluster).overflowed(overflow);
             log.response_flags.insert(ResponseFlag::UpstreamOverflow);
             log.duration = started.elapsed();
             return log;
@@ -173,6 +173,11 @@ where
     };
     // Small writes of interactive protocols must not wait for Nagle's algorithm.
     let _ = upstream.set_nodelay(true);
+    if let Some(keepalive) = &selected.cluster.connection.tcp_keepalive
+        && let Err(error) = set_keepalive(&upstream, keepalive)
+    {
+        tracing::debug!(%cluster, %error, "tcp keep-alive not set on the upstream socket");
+    }
     let copied = copy_both_ways(
         &mut downstream,
         &mut upstream,

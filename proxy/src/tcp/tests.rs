@@ -56,6 +56,8 @@ fn snapshot_with(cluster: &str, endpoint: Option<SocketAddr>) -> Snapshot {
         service: Default::default(),
         breaker: Default::default(),
         outlier: None,
+        panic_threshold: 0,
+        connection: Default::default(),
     });
     let endpoints = endpoint
         .map(|address| {

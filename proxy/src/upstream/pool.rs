@@ -5,7 +5,12 @@
 //! The connector always dials the client's endpoint whatever the request URI says, so the URI
 //! can carry the request's real authority: HTTP/2 sends it as `:authority` and HTTP/1 as `Host`,
 //! as the upstream expects, while connections are still pooled per endpoint. Each socket it
-//! makes carries the guard that counts it (see [`UpstreamConnections`]).
+//! makes carries the guard that counts it (see [`UpstreamConnections`]), and the cluster's
+//! TCP keep-alive.
+//!
+//! The cluster's [`ConnectionOptions`] shape the pool: idle connections close after
+//! `idle_timeout`, and connections retire after `max_requests_per_connection` requests or
+//! `max_connection_duration` (see `retire.rs`). A CDS update that changes them gets new clients.
 
 use std::{
     collections::HashMap,
@@ -20,8 +25,9 @@ use std::{
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::Uri;
+use http::{Request, Response, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
 use hyper_util::{
     client::legacy::{
         Client,
@@ -34,10 +40,12 @@ use tokio::{
     net::TcpStream,
 };
 
-use super::connections::{ClusterConnections, OpenUpstream, UpstreamConnections};
-
-/// How long an unused upstream connection stays open.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+use super::{
+    connections::{ClusterConnections, OpenUpstream, UpstreamConnections},
+    keepalive::set_keepalive,
+    retire::{self, Lifetime},
+};
+use crate::config::{ClusterConfig, ConnectionOptions};
 
 /// Past this many clients the map starts over, so that endpoints that came and went do not
 /// accumulate forever; live connections of dropped clients close when their requests end.
@@ -52,7 +60,12 @@ pub type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TokioIo<CountedStream>>> + Send>>;
 
 /// A pooled client to one endpoint.
-pub type UpstreamClient = Client<FixedConnector, UpstreamBody>;
+#[derive(Clone, Debug)]
+pub struct UpstreamClient {
+    client: Client<FixedConnector, UpstreamBody>,
+    /// Whether its connections retire, so that requests must be counted on them.
+    retires: bool,
+}
 
 /// The protocol a pool speaks to its endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +81,7 @@ struct PoolKey {
     address: SocketAddr,
     protocol: PoolProtocol,
     connect_timeout: Duration,
+    connection: ConnectionOptions,
 }
 
 /// Every upstream client of the process, by cluster name.
@@ -91,6 +105,7 @@ pub struct FixedConnector {
     address: SocketAddr,
     timeout: Duration,
     counts: Arc<ClusterConnections>,
+    connection: ConnectionOptions,
 }
 
 /// An upstream socket that is counted as an open connection of its cluster until dropped.
@@ -98,6 +113,8 @@ pub struct FixedConnector {
 pub struct CountedStream {
     inner: TcpStream,
     _open: OpenUpstream,
+    /// Its limits, when the cluster retires connections; dropped with the socket.
+    lifetime: Option<Arc<Lifetime>>,
 }
 
 // === impl Pools ===
@@ -118,20 +135,21 @@ impl Pools {
         }
     }
 
-    /// The client of `cluster` for `address` speaking `protocol`, connecting within
-    /// `connect_timeout`.
+    /// The client of `cluster` for `address` speaking `protocol`, connecting within the
+    /// cluster's `connect_timeout` and keeping connections as its [`ConnectionOptions`] say.
     pub fn client(
         &self,
-        cluster: &str,
+        cluster: &ClusterConfig,
         address: SocketAddr,
         protocol: PoolProtocol,
-        connect_timeout: Duration,
     ) -> UpstreamClient {
         let key = PoolKey {
             address,
             protocol,
-            connect_timeout,
+            connect_timeout: cluster.connect_timeout,
+            connection: cluster.connection,
         };
+        let cluster = cluster.name.as_str();
         if let Some(client) = self.clients.load().get(cluster).and_then(|c| c.get(&key)) {
             return client.clone();
         }
@@ -183,12 +201,33 @@ fn build(key: PoolKey, counts: Arc<ClusterConnections>) -> UpstreamClient {
         address: key.address,
         timeout: key.connect_timeout,
         counts,
+        connection: key.connection,
     };
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
+    let client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(key.connection.idle_timeout)
         .pool_timer(TokioTimer::new())
         .http2_only(key.protocol == PoolProtocol::Http2)
-        .build(connector)
+        .build(connector);
+    UpstreamClient {
+        client,
+        retires: retire::limits(&key.connection),
+    }
+}
+
+// === impl UpstreamClient ===
+
+impl UpstreamClient {
+    /// Sends `request` on a pooled connection (a new one when none is free), and gives the
+    /// response once its headers arrive.
+    pub async fn request(
+        &self,
+        request: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        if !self.retires {
+            return self.client.request(request).await;
+        }
+        retire::send_counted(request, |request| self.client.request(request)).await
+    }
 }
 
 // === impl FixedConnector ===
@@ -206,7 +245,7 @@ impl tower::Service<Uri> for FixedConnector {
     }
 
     fn call(&mut self, _: Uri) -> Self::Future {
-        let (address, timeout) = (self.address, self.timeout);
+        let (address, timeout, connection) = (self.address, self.timeout, self.connection);
         let open = self.counts.open(address);
         Box::pin(async move {
             let connected = tokio::time::timeout(timeout, TcpStream::connect(address))
@@ -221,7 +260,14 @@ impl tower::Service<Uri> for FixedConnector {
                 }
             };
             stream.set_nodelay(true)?;
-            Ok(TokioIo::new(CountedStream::new(stream, open)))
+            if let Some(keepalive) = &connection.tcp_keepalive {
+                set_keepalive(&stream, keepalive)?;
+            }
+            Ok(TokioIo::new(CountedStream {
+                inner: stream,
+                _open: open,
+                lifetime: Lifetime::start(&connection),
+            }))
         })
     }
 }
@@ -231,13 +277,21 @@ impl tower::Service<Uri> for FixedConnector {
 impl CountedStream {
     /// `inner`, counted by `open` until dropped.
     pub fn new(inner: TcpStream, open: OpenUpstream) -> Self {
-        Self { inner, _open: open }
+        Self {
+            inner,
+            _open: open,
+            lifetime: None,
+        }
     }
 }
 
 impl Connection for CountedStream {
     fn connected(&self) -> Connected {
-        self.inner.connected()
+        let connected = self.inner.connected();
+        match &self.lifetime {
+            Some(lifetime) => connected.extra(lifetime.link()),
+            None => connected,
+        }
     }
 }
 
@@ -280,3 +334,6 @@ impl AsyncWrite for CountedStream {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests;

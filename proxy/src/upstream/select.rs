@@ -97,7 +97,13 @@ pub fn select_hashed_endpoint<R: Rng + ?Sized>(
         .get(cluster)
         .ok_or_else(|| UpstreamError::NoHealthyUpstream(cluster.to_owned()))?;
     let endpoint = endpoints
-        .pick_hashed(config.algorithm, config.outlier.as_deref(), hash, rng)
+        .pick_hashed(
+            config.algorithm,
+            config.outlier.as_deref(),
+            hash,
+            config.panic_threshold,
+            rng,
+        )
         .map_err(|_| UpstreamError::NoHealthyUpstream(cluster.to_owned()))?;
     Ok(Selected {
         address: endpoint.address,

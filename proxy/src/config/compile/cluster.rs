@@ -3,7 +3,7 @@
 //! Refused in `Cluster`: a custom `cluster_type`, `lb_policy` other than `ROUND_ROBIN`,
 //! `LEAST_REQUEST`, `RANDOM`, `RING_HASH` and `MAGLEV` (and `CLUSTER_PROVIDED`, for
 //! `ORIGINAL_DST` only), an `lb_config` other than those of ring hash and Maglev (`lb.rs`),
-//! `load_balancing_policy`, `common_lb_config` other than a zero `healthy_panic_threshold`,
+//! `load_balancing_policy`, `common_lb_config` other than `healthy_panic_threshold`,
 //! `lb_subset_config`, an `eds_config` that is not
 //! ADS, `transport_socket` and `transport_socket_matches`/`transport_socket_matcher` (TLS
 //! origination), `health_checks`, `max_requests_per_connection`,
@@ -12,9 +12,8 @@
 //! `queuing_policies`, `dns_resolvers`, `use_tcp_for_dns_lookups`, `dns_resolution_config`,
 //! `typed_dns_resolver_config`, `dns_lookup_family` `V6_ONLY`, in `circuit_breakers`
 //! `per_host_thresholds` and thresholds with a priority other than `DEFAULT`, a `retry_budget`
-//! or `max_connection_pools`, any `typed_extension_protocol_options` but
-//! `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, and in those options every field
-//! but `explicit_http_config` (HTTP/1.1 or HTTP/2) and `use_downstream_protocol_config`.
+//! or `max_connection_pools`. `options.rs` says what is served of the protocol options,
+//! `upstream_connection_options` and `common_lb_config`.
 //!
 //! Circuit breakers are enforced as Envoy does (see [`CircuitBreaker`]), with Envoy's defaults
 //! (1024 connections, pending and active requests, 3 concurrent retries) where unset.
@@ -24,7 +23,7 @@
 //!
 //! Ignored: `alt_stat_name`, `stats_matcher`, `metadata` (bar `filter_metadata.istio.services`,
 //! for metric labels), `per_connection_buffer_limit_bytes`,
-//! `per_connection_buffer_high_watermark_timeout`, `upstream_connection_options`,
+//! `per_connection_buffer_high_watermark_timeout`,
 //! `close_connections_on_host_health_failure`, `ignore_health_on_host_removal` (there is no
 //! health checking), `lrs_server`, `lrs_report_endpoint_metrics`, `track_timeout_budgets`,
 //! `track_cluster_stats`, `preconnect_policy`, `wait_for_warm_on_init`, `cleanup_interval`;
@@ -34,43 +33,32 @@
 
 use std::{sync::Arc, time::Duration};
 
-use envoy_types::pb::envoy::{
-    config::{
-        cluster::v3::{
-            Cluster,
-            cluster::{
-                ClusterDiscoveryType, ClusterProtocolSelection, CommonLbConfig, DiscoveryType,
-                DnsLookupFamily,
-            },
-        },
-        core::v3::{RoutingPriority, config_source::ConfigSourceSpecifier},
-        endpoint::v3::{ClusterLoadAssignment, lb_endpoint::HostIdentifier},
+use envoy_types::pb::envoy::config::{
+    cluster::v3::{
+        Cluster,
+        cluster::{ClusterDiscoveryType, DiscoveryType, DnsLookupFamily},
     },
-    extensions::upstreams::http::v3::{
-        HttpProtocolOptions,
-        http_protocol_options::{UpstreamProtocolOptions, explicit_http_config::ProtocolConfig},
-    },
+    core::v3::{RoutingPriority, config_source::ConfigSourceSpecifier},
+    endpoint::v3::{ClusterLoadAssignment, lb_endpoint::HostIdentifier},
 };
 use envoy_types::pb::google::protobuf::UInt32Value;
 use mesh_common::path::FieldPath;
 
 use super::{
-    common::{duration, host_and_port, join, unpack},
+    common::{duration, host_and_port, join},
     outlier::outlier_detection,
 };
 use crate::{
     balance::{EndpointSet, OutlierDetector},
-    config::{ClusterConfig, Discovery, UpstreamProtocol},
+    config::{ClusterConfig, Discovery},
     config_error::{ConfigError, FieldError, reject_if},
     upstream::{CircuitBreaker, Thresholds},
 };
 
 mod lb;
+mod options;
 
 const KIND: &str = "Cluster";
-
-/// The only key of `typed_extension_protocol_options` served.
-const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 /// Envoy's default `connect_timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,7 +108,7 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         "upstream_bind_config",
     )?;
     reject_if(c.lb_subset_config.is_some(), &root, "lb_subset_config")?;
-    common_lb_config(c, &root.field("common_lb_config"))?;
+    let panic_threshold = options::panic_threshold(c, &root.field("common_lb_config"))?;
     reject_if(!c.filters.is_empty(), &root, "filters")?;
     reject_if(
         c.load_balancing_policy.is_some(),
@@ -174,15 +162,18 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
             &root.field("outlier_detection"),
         )?))),
     };
+    let (protocol, connection) = options::protocol_and_connection(c, &root)?;
     Ok(ClusterConfig {
         name: c.name.clone(),
         discovery,
         algorithm,
         connect_timeout,
-        protocol: protocol(c, &root)?,
+        protocol,
         service: Arc::new(crate::stats::DestinationService::of_cluster(c)),
         breaker: Arc::new(CircuitBreaker::new(thresholds)),
         outlier,
+        panic_threshold,
+        connection,
     })
 }
 
@@ -307,117 +298,6 @@ fn circuit_breakers(c: &Cluster, path: &FieldPath) -> Result<Thresholds, FieldEr
         };
     }
     Ok(limits)
-}
-
-#[allow(deprecated)]
-fn protocol(c: &Cluster, root: &FieldPath) -> Result<UpstreamProtocol, FieldError> {
-    let options_path = root.field("typed_extension_protocol_options");
-    let mut typed = None;
-    for (key, any) in &c.typed_extension_protocol_options {
-        let path = options_path.field(key.clone());
-        if key != HTTP_PROTOCOL_OPTIONS {
-            return Err(FieldError::unsupported(path));
-        }
-        typed = Some(typed_protocol(
-            &unpack::<HttpProtocolOptions>(any, &path)?,
-            &path,
-        )?);
-    }
-    if let Some(protocol) = typed {
-        return Ok(protocol);
-    }
-    // The fields Envoy deprecated for the typed options above, still sent by older planes.
-    if c.protocol_selection == ClusterProtocolSelection::UseDownstreamProtocol as i32 {
-        return Ok(UpstreamProtocol::UseDownstream);
-    }
-    if c.http2_protocol_options.is_some() {
-        return Ok(UpstreamProtocol::Http2);
-    }
-    Ok(UpstreamProtocol::Http1)
-}
-
-fn typed_protocol(
-    o: &HttpProtocolOptions,
-    path: &FieldPath,
-) -> Result<UpstreamProtocol, FieldError> {
-    reject_if(
-        o.common_http_protocol_options.is_some(),
-        path,
-        "common_http_protocol_options",
-    )?;
-    reject_if(
-        o.upstream_http_protocol_options.is_some(),
-        path,
-        "upstream_http_protocol_options",
-    )?;
-    reject_if(!o.http_filters.is_empty(), path, "http_filters")?;
-    reject_if(
-        o.header_validation_config.is_some(),
-        path,
-        "header_validation_config",
-    )?;
-    reject_if(o.outlier_detection.is_some(), path, "outlier_detection")?;
-    reject_if(
-        !o.request_mirror_policies.is_empty(),
-        path,
-        "request_mirror_policies",
-    )?;
-    reject_if(!o.hash_policy.is_empty(), path, "hash_policy")?;
-    reject_if(o.retry_policy.is_some(), path, "retry_policy")?;
-    match &o.upstream_protocol_options {
-        None => Ok(UpstreamProtocol::Http1),
-        Some(UpstreamProtocolOptions::ExplicitHttpConfig(explicit)) => {
-            match &explicit.protocol_config {
-                Some(ProtocolConfig::HttpProtocolOptions(_)) | None => Ok(UpstreamProtocol::Http1),
-                Some(ProtocolConfig::Http2ProtocolOptions(_)) => Ok(UpstreamProtocol::Http2),
-                Some(ProtocolConfig::Http3ProtocolOptions(_)) => Err(FieldError::unsupported(
-                    path.field("explicit_http_config")
-                        .field("http3_protocol_options"),
-                )),
-            }
-        }
-        Some(UpstreamProtocolOptions::UseDownstreamProtocolConfig(config)) => {
-            reject_if(
-                config.http3_protocol_options.is_some(),
-                &path.field("use_downstream_protocol_config"),
-                "http3_protocol_options",
-            )?;
-            Ok(UpstreamProtocol::UseDownstream)
-        }
-        Some(UpstreamProtocolOptions::AutoConfig(_)) => {
-            Err(FieldError::unsupported(path.field("auto_config")))
-        }
-    }
-}
-
-/// `common_lb_config`: only `healthy_panic_threshold: 0`, which Istio sends with outlier
-/// detection and which is how mesh-proxy balances anyway — it has no panic mode, so a cluster
-/// whose endpoints are all unhealthy or ejected answers `UH` rather than using them all.
-fn common_lb_config(c: &Cluster, path: &FieldPath) -> Result<(), FieldError> {
-    let Some(common) = &c.common_lb_config else {
-        return Ok(());
-    };
-    let panic_off = common
-        .healthy_panic_threshold
-        .as_ref()
-        .is_some_and(|p| p.value == 0.0);
-    if !panic_off {
-        return Err(FieldError::new(
-            path.field("healthy_panic_threshold"),
-            "mesh-proxy has no panic mode: only 0 is supported",
-        ));
-    }
-    let only_panic = CommonLbConfig {
-        healthy_panic_threshold: common.healthy_panic_threshold,
-        ..CommonLbConfig::default()
-    };
-    if *common != only_panic {
-        return Err(FieldError::new(
-            path.clone(),
-            "only healthy_panic_threshold is supported by mesh-proxy",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ fn cluster(name: &str, discovery: Discovery) -> Arc<ClusterConfig> {
         service: Default::default(),
         breaker: Default::default(),
         outlier: None,
+        panic_threshold: 0,
+        connection: Default::default(),
     })
 }
 
