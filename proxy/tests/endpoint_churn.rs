@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod serve_support;
+mod support;
 
 use std::{collections::BTreeMap, convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -27,7 +28,10 @@ use mesh_proxy::{
 };
 use tokio::net::TcpListener;
 
-use self::serve_support::start;
+use self::{
+    serve_support::start,
+    support::bootstrap::{all_to, http_listener},
+};
 
 /// Upstreams, by the tag they answer with.
 const TAGS: [&str; 4] = ["a", "b", "c", "d"];
@@ -61,32 +65,9 @@ async fn tagged_upstream(tag: &'static str) -> SocketAddr {
     address
 }
 
+/// The listener `web`, routing everything to the cluster.
 fn listener() -> Listener {
-    mesh_xds::json::from_yaml(
-        r#"
-name: web
-address: {socket_address: {address: 0.0.0.0, port_value: 8080}}
-filter_chains:
-- filters:
-  - name: envoy.filters.network.http_connection_manager
-    typed_config:
-      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-      stat_prefix: web
-      route_config:
-        name: web
-        virtual_hosts:
-        - name: all
-          domains: ["*"]
-          routes:
-          - match: {prefix: /}
-            route: {cluster: churn}
-      http_filters:
-      - name: envoy.filters.http.router
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-"#,
-    )
-    .unwrap()
+    mesh_xds::json::from_yaml(&http_listener("web", 8080, &all_to("churn"))).unwrap()
 }
 
 fn cluster() -> Cluster {

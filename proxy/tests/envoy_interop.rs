@@ -6,101 +6,75 @@ mod support;
 
 use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
 
-use mesh_testing::{
-    Patience,
-    external::{envoy_binary, skip_without},
+use mesh_testing::external::{envoy_binary, skip_without};
+
+use self::support::{
+    Process, Response,
+    bootstrap::{StaticBootstrap, mesh_proxy_run},
+    echo_upstream, first_answer, free_port, request,
 };
-
-use self::support::{Process, Response, echo_upstream, free_port, request};
-
-const MESH_PROXY: &str = env!("CARGO_BIN_EXE_mesh-proxy");
 
 /// The headers the upstream reports back, so that header edits are compared too.
 const ECHOED: &[&str] = &["x-added", "x-user", "host", "x-forwarded-for"];
 
-fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
-    format!(
-        r#"node: {{id: "router~127.0.0.1~interop.default~default.svc.cluster.local", cluster: interop}}
-static_resources:
-  listeners:
-  - name: interop
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {listener}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: interop
-          route_config:
-            name: interop
-            virtual_hosts:
-            - name: api
-              domains: ["api.example", "api.example:8080"]
-              routes:
-              - match: {{prefix: /}}
-                direct_response: {{status: 200, body: {{inline_string: api-vhost}}}}
-            - name: wildcard
-              domains: ["*.wild.example"]
-              routes:
-              - match: {{prefix: /}}
-                direct_response: {{status: 200, body: {{inline_string: wild-vhost}}}}
-            - name: default
-              domains: ["*"]
-              routes:
-              - match: {{path: /exact}}
-                route: {{cluster: backend}}
-              - match: {{prefix: /rewrite/}}
-                route: {{cluster: backend, prefix_rewrite: /new/}}
-              - match: {{safe_regex: {{regex: "^/items/[0-9]+$"}}}}
-                route: {{cluster: backend}}
-              - match:
-                  prefix: /who
-                  headers:
-                  - name: x-user
-                    string_match: {{exact: jason}}
-                direct_response: {{status: 200, body: {{inline_string: jason}}}}
-              - match:
-                  prefix: /who
-                  headers:
-                  - name: x-user
-                    present_match: true
-                    invert_match: true
-                direct_response: {{status: 200, body: {{inline_string: nobody}}}}
-              - match: {{prefix: /who}}
-                direct_response: {{status: 200, body: {{inline_string: someone}}}}
-              - match:
-                  prefix: /query
-                  query_parameters:
-                  - name: debug
-                    string_match: {{exact: "1"}}
-                direct_response: {{status: 200, body: {{inline_string: debugging}}}}
-              - match: {{prefix: /old}}
-                redirect: {{path_redirect: /moved}}
-              - match: {{prefix: /teapot}}
-                direct_response: {{status: 418}}
-              - match: {{prefix: /added}}
-                route: {{cluster: backend, host_rewrite_literal: backend.internal}}
-                request_headers_to_add:
-                - header: {{key: x-added, value: route}}
-              - match: {{prefix: /CaseSensitive}}
-                route: {{cluster: backend}}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: backend
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: backend
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-"#,
-        port = upstream.port()
-    )
+/// The routing table both proxies serve.
+const VIRTUAL_HOSTS: &str = r#"
+- name: api
+  domains: ["api.example", "api.example:8080"]
+  routes:
+  - match: {prefix: /}
+    direct_response: {status: 200, body: {inline_string: api-vhost}}
+- name: wildcard
+  domains: ["*.wild.example"]
+  routes:
+  - match: {prefix: /}
+    direct_response: {status: 200, body: {inline_string: wild-vhost}}
+- name: default
+  domains: ["*"]
+  routes:
+  - match: {path: /exact}
+    route: {cluster: backend}
+  - match: {prefix: /rewrite/}
+    route: {cluster: backend, prefix_rewrite: /new/}
+  - match: {safe_regex: {regex: "^/items/[0-9]+$"}}
+    route: {cluster: backend}
+  - match:
+      prefix: /who
+      headers:
+      - name: x-user
+        string_match: {exact: jason}
+    direct_response: {status: 200, body: {inline_string: jason}}
+  - match:
+      prefix: /who
+      headers:
+      - name: x-user
+        present_match: true
+        invert_match: true
+    direct_response: {status: 200, body: {inline_string: nobody}}
+  - match: {prefix: /who}
+    direct_response: {status: 200, body: {inline_string: someone}}
+  - match:
+      prefix: /query
+      query_parameters:
+      - name: debug
+        string_match: {exact: "1"}
+    direct_response: {status: 200, body: {inline_string: debugging}}
+  - match: {prefix: /old}
+    redirect: {path_redirect: /moved}
+  - match: {prefix: /teapot}
+    direct_response: {status: 418}
+  - match: {prefix: /added}
+    route: {cluster: backend, host_rewrite_literal: backend.internal}
+    request_headers_to_add:
+    - header: {key: x-added, value: route}
+  - match: {prefix: /CaseSensitive}
+    route: {cluster: backend}
+"#;
+
+fn bootstrap(listener: u16, upstream: SocketAddr) -> StaticBootstrap {
+    StaticBootstrap::router("interop")
+        .http_listener("interop", listener, VIRTUAL_HOSTS)
+        .static_cluster("backend", upstream)
 }
 
 /// One request: method, path and headers.
@@ -166,10 +140,7 @@ async fn outcomes(port: u16) -> Vec<String> {
 }
 
 async fn wait_until_serving(port: u16) {
-    Patience::new(Duration::from_secs(30))
-        .eventually(|| request(port, "GET", "/teapot", &[]))
-        .await
-        .unwrap_or_else(|e| panic!("nothing answers on port {port}: {e:?}"));
+    first_answer(port, "/teapot", Duration::from_secs(30)).await;
 }
 
 fn start_envoy(envoy: &Path, file: &Path) -> Process {
@@ -190,17 +161,7 @@ fn start_envoy(envoy: &Path, file: &Path) -> Process {
 }
 
 fn start_mesh_proxy(file: &Path) -> Process {
-    Process::spawn(
-        Command::new(MESH_PROXY)
-            .args([
-                "run",
-                "--concurrency=1",
-                "--health-address=none",
-                "--metrics-address=none",
-                "--bootstrap",
-            ])
-            .arg(file),
-    )
+    Process::spawn(mesh_proxy_run(file).args(["--health-address=none", "--metrics-address=none"]))
 }
 
 #[tokio::test]
@@ -212,10 +173,8 @@ async fn envoy_and_mesh_proxy_route_a_table_of_requests_alike() {
     let upstream = echo_upstream(ECHOED).await;
     let dir = tempfile::tempdir().unwrap();
     let (envoy_port, mesh_port) = (free_port(), free_port());
-    let envoy_file = dir.path().join("envoy.yaml");
-    let mesh_file = dir.path().join("mesh-proxy.yaml");
-    std::fs::write(&envoy_file, bootstrap(envoy_port, upstream)).unwrap();
-    std::fs::write(&mesh_file, bootstrap(mesh_port, upstream)).unwrap();
+    let envoy_file = bootstrap(envoy_port, upstream).write(dir.path(), "envoy.yaml");
+    let mesh_file = bootstrap(mesh_port, upstream).write(dir.path(), "mesh-proxy.yaml");
 
     let _envoy = start_envoy(&envoy, &envoy_file);
     let _mesh = start_mesh_proxy(&mesh_file);

@@ -10,10 +10,10 @@ use mesh_testing::Patience;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use self::support::{
-    Process, echo_upstream, free_port, request, spawn_with_stdout, tcp_reply_upstream,
+    Process,
+    bootstrap::{StaticBootstrap, all_to, mesh_proxy_run},
+    echo_upstream, first_answer, free_port, request, spawn_with_stdout, tcp_reply_upstream,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_mesh-proxy");
 
 const PRODUCTPAGE: &str = r#"node:
   id: "sidecar~127.0.0.1~productpage-v1-6b7f.default~default.svc.cluster.local"
@@ -57,59 +57,8 @@ const REVIEWS_LABELS: [&str; 8] = [
 ];
 const UNKNOWN: [&str; 8] = ["unknown"; 8];
 
-/// An HTTP listener named `listener` on `port` that routes everything to `cluster`, and that
-/// cluster's one endpoint.
-fn http_resources(listener: &str, port: u16, cluster: &str, endpoint: SocketAddr) -> String {
-    format!(
-        r#"static_resources:
-  listeners:
-  - name: {listener}
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: {listener}
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: /}}
-                route: {{cluster: "{cluster}"}}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-{clusters}"#,
-        clusters = cluster_yaml(cluster, endpoint),
-    )
-}
-
-fn cluster_yaml(cluster: &str, endpoint: SocketAddr) -> String {
-    // Inbound clusters carry the service in Istio's metadata; outbound ones name it.
-    let metadata = if cluster.starts_with("inbound|") {
-        "    metadata:\n      filter_metadata:\n        istio:\n          services:\n          - {host: \
-         reviews.default.svc.cluster.local, name: reviews, namespace: default}\n"
-    } else {
-        ""
-    };
-    format!(
-        r#"  clusters:
-  - name: "{cluster}"
-    type: STATIC
-    connect_timeout: 1s
-{metadata}    load_assignment:
-      cluster_name: "{cluster}"
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-"#,
-        port = endpoint.port()
-    )
-}
+/// The service of the `reviews` workloads, as Istio names it in metrics and metadata.
+const REVIEWS_SERVICE: [&str; 3] = ["reviews.default.svc.cluster.local", "reviews", "default"];
 
 /// Istio's label set, as the proxy prints it.
 fn labels(
@@ -154,27 +103,37 @@ fn labels(
 
 const HTTP_200: &str = "request_protocol=\"http\",response_code=\"200\",grpc_response_status=\"\",response_flags=\"-\"";
 
-/// Starts the binary on `bootstrap` with its metrics port on `metrics`, once that port answers.
-async fn start(bootstrap: &str, metrics: u16, dir: &tempfile::TempDir, name: &str) -> Process {
-    let file = dir.path().join(format!("{name}.yaml"));
-    std::fs::write(&file, bootstrap).expect("write the bootstrap");
-    let process = Process::spawn(
-        Command::new(BIN)
-            .args(["run", "--concurrency=1", "--health-address=none"])
-            .arg(format!("--metrics-address=127.0.0.1:{metrics}"))
-            .arg("--bootstrap")
-            .arg(&file),
-    );
+/// The command that runs the binary on `bootstrap`, written as `dir/<name>.yaml`, with its
+/// metrics port on `metrics`.
+fn command(
+    bootstrap: &StaticBootstrap,
+    metrics: u16,
+    dir: &tempfile::TempDir,
+    name: &str,
+) -> Command {
+    let file = bootstrap.write(dir.path(), &format!("{name}.yaml"));
+    let mut command = mesh_proxy_run(&file);
+    command
+        .arg("--health-address=none")
+        .arg(format!("--metrics-address=127.0.0.1:{metrics}"));
+    command
+}
+
+/// Starts the binary as [`command`] does, once its metrics port answers.
+async fn start(
+    bootstrap: &StaticBootstrap,
+    metrics: u16,
+    dir: &tempfile::TempDir,
+    name: &str,
+) -> Process {
+    let process = Process::spawn(&mut command(bootstrap, metrics, dir, name));
     scrape(metrics).await;
     process
 }
 
 /// The metrics port's page, once it answers.
 async fn scrape(port: u16) -> String {
-    let response = Patience::new(Duration::from_secs(20))
-        .eventually(|| request(port, "GET", "/stats/prometheus", &[]))
-        .await
-        .expect("the metrics port answers");
+    let response = first_answer(port, "/stats/prometheus", Duration::from_secs(20)).await;
     assert_eq!(response.status, 200);
     response.body
 }
@@ -203,10 +162,9 @@ async fn a_sidecar_counts_its_outbound_requests() {
     let (listener, metrics) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let cluster = "outbound|9080||reviews.default.svc.cluster.local";
-    let bootstrap = format!(
-        "{PRODUCTPAGE}{}",
-        http_resources("outbound", listener, cluster, upstream)
-    );
+    let bootstrap = StaticBootstrap::new(PRODUCTPAGE)
+        .http_listener("outbound", listener, &all_to(cluster))
+        .static_cluster(cluster, upstream);
     let _proxy = start(&bootstrap, metrics, &dir, "productpage").await;
 
     for _ in 0..3 {
@@ -218,7 +176,7 @@ async fn a_sidecar_counts_its_outbound_requests() {
         "source",
         PRODUCTPAGE_LABELS,
         UNKNOWN,
-        ["reviews.default.svc.cluster.local", "reviews", "default"],
+        REVIEWS_SERVICE,
         HTTP_200,
     );
     let page = scrape_until(metrics, &format!("istio_requests_total{{{labels}}} 3")).await;
@@ -235,19 +193,14 @@ async fn chained_sidecars_exchange_metadata_the_applications_never_see() {
     let (outbound_metrics, inbound_metrics) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let inbound_address: SocketAddr = ([127, 0, 0, 1], inbound).into();
-    let reviews = format!(
-        "{REVIEWS}{}",
-        http_resources("virtualInbound", inbound, "inbound|9080||", app)
-    );
-    let productpage = format!(
-        "{PRODUCTPAGE}{}",
-        http_resources(
-            "outbound",
-            outbound,
-            "outbound|9080||reviews.default.svc.cluster.local",
-            inbound_address
-        )
-    );
+    // Inbound clusters carry the service in Istio's metadata; outbound ones name it.
+    let reviews = StaticBootstrap::new(REVIEWS)
+        .http_listener("virtualInbound", inbound, &all_to("inbound|9080||"))
+        .service_cluster("inbound|9080||", app, REVIEWS_SERVICE);
+    let outbound_cluster = "outbound|9080||reviews.default.svc.cluster.local";
+    let productpage = StaticBootstrap::new(PRODUCTPAGE)
+        .http_listener("outbound", outbound, &all_to(outbound_cluster))
+        .static_cluster(outbound_cluster, inbound_address);
     let _reviews = start(&reviews, inbound_metrics, &dir, "reviews").await;
     let _productpage = start(&productpage, outbound_metrics, &dir, "productpage").await;
 
@@ -276,7 +229,7 @@ async fn chained_sidecars_exchange_metadata_the_applications_never_see() {
         assert_eq!(exchanged, Vec::<&str>::new());
     }
 
-    let service = ["reviews.default.svc.cluster.local", "reviews", "default"];
+    let service = REVIEWS_SERVICE;
     let destination = labels(
         "destination",
         PRODUCTPAGE_LABELS,
@@ -309,31 +262,10 @@ async fn a_tcp_connection_is_counted_and_logged_on_stdout() {
     let (listener, metrics) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let cluster = "outbound|5432||db.data.svc.cluster.local";
-    let bootstrap = format!(
-        r#"{PRODUCTPAGE}static_resources:
-  listeners:
-  - name: db
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {listener}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: db
-          cluster: "{cluster}"
-          access_log: [{{name: envoy.access_loggers.stdout, typed_config: {{"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog}}}}]
-{clusters}"#,
-        clusters = cluster_yaml(cluster, upstream),
-    );
-    let file = dir.path().join("db.yaml");
-    std::fs::write(&file, bootstrap).unwrap();
-    let (_proxy, stdout) = spawn_with_stdout(
-        Command::new(BIN)
-            .args(["run", "--concurrency=1", "--health-address=none"])
-            .arg(format!("--metrics-address=127.0.0.1:{metrics}"))
-            .arg("--bootstrap")
-            .arg(&file),
-    );
+    let bootstrap = StaticBootstrap::new(PRODUCTPAGE)
+        .tcp_listener("db", listener, cluster)
+        .static_cluster(cluster, upstream);
+    let (_proxy, stdout) = spawn_with_stdout(&mut command(&bootstrap, metrics, &dir, "db"));
     scrape(metrics).await;
 
     let mut client = tokio::net::TcpStream::connect(("127.0.0.1", listener))

@@ -5,50 +5,24 @@ mod support;
 
 use std::{net::SocketAddr, process::Command, time::Duration};
 
-use mesh_testing::Patience;
+use self::support::{
+    Process,
+    bootstrap::{StaticBootstrap, mesh_proxy_run},
+    echo_upstream, first_answer, free_port, request,
+};
 
-use self::support::{Process, echo_upstream, free_port, request};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mesh-proxy");
-
-fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
-    format!(
-        r#"node: {{id: "router~127.0.0.1~bench.default~default.svc.cluster.local", cluster: bench}}
-static_resources:
-  listeners:
-  - name: ingress
-    address: {{socket_address: {{address: 127.0.0.1, port_value: {listener}}}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: /api/}}
-                route: {{cluster: backend, prefix_rewrite: /v1/}}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: backend
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: backend
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}
-"#,
-        port = upstream.port()
-    )
+/// A router on `listener` that serves `/api/` from `upstream` as `/v1/`.
+fn bootstrap(listener: u16, upstream: SocketAddr) -> StaticBootstrap {
+    let virtual_hosts = r#"
+- name: all
+  domains: ["*"]
+  routes:
+  - match: {prefix: /api/}
+    route: {cluster: backend, prefix_rewrite: /v1/}
+"#;
+    StaticBootstrap::router("bench")
+        .http_listener("ingress", listener, virtual_hosts)
+        .static_cluster("backend", upstream)
 }
 
 #[tokio::test]
@@ -56,22 +30,17 @@ async fn serves_a_static_bootstrap_and_stops_on_sigterm() {
     let upstream = echo_upstream(&[]).await;
     let (listener, health) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bootstrap.yaml");
-    std::fs::write(&file, bootstrap(listener, upstream)).unwrap();
+    let file = bootstrap(listener, upstream).write(dir.path(), "bootstrap.yaml");
     let mut proxy = Process::spawn(
-        Command::new(BIN)
-            .args(["run", "--concurrency=1", "--drain-time=1s", "--bootstrap"])
-            .arg(&file)
+        mesh_proxy_run(&file)
+            .arg("--drain-time=1s")
             .arg(format!("--health-address=127.0.0.1:{health}"))
             // Not Istio's 0.0.0.0:15090: tests listen on loopback, and the e2e mesh's
             // sidecars bind 15090 on loopback addresses of their own.
             .arg("--metrics-address=none"),
     );
 
-    let ready = Patience::new(Duration::from_secs(20))
-        .eventually(|| request(health, "GET", "/healthz/ready", &[]))
-        .await
-        .unwrap();
+    let ready = first_answer(health, "/healthz/ready", Duration::from_secs(20)).await;
     assert_eq!(ready.status, 200);
 
     let response = request(listener, "GET", "/api/books", &[]).await.unwrap();
@@ -107,14 +76,8 @@ fn a_bad_bootstrap_is_refused_with_the_file_and_field() {
         "static_resources:\n  clusters:\n  - name: c\n    type: STATIC\n    lb_policy: LOAD_BALANCING_POLICY_CONFIG\n",
     )
     .unwrap();
-    let output = Command::new(BIN)
-        .args([
-            "run",
-            "--health-address=none",
-            "--metrics-address=none",
-            "--bootstrap",
-        ])
-        .arg(&file)
+    let output = mesh_proxy_run(&file)
+        .args(["--health-address=none", "--metrics-address=none"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));

@@ -56,8 +56,7 @@ async fn through_capture(snapshot: Snapshot, original_dst: &str, request: &str) 
     )
     .await;
     let address = plane.bound()["virtualOutbound"];
-    let answer = exchange(address, request.as_bytes()).await;
-    String::from_utf8(answer).unwrap()
+    exchange_text(address, request).await
 }
 
 #[tokio::test]

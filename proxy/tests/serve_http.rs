@@ -104,14 +104,10 @@ async fn explicit_snapshot() -> Snapshot {
     snapshot
 }
 
-async fn response_text(address: std::net::SocketAddr, request: &str) -> String {
-    String::from_utf8(exchange(address, request.as_bytes()).await).unwrap()
-}
-
 #[tokio::test]
 async fn http1_on_an_http_chain_reaches_the_connection_manager() {
     let (_store, plane) = start(http_snapshot("hello h1"), OriginalDst::Socket, &["web"]).await;
-    let response = response_text(
+    let response = exchange_text(
         plane.bound()["web"],
         "GET / HTTP/1.1\r\nhost: web\r\nconnection: close\r\n\r\n",
     )
@@ -150,7 +146,7 @@ async fn the_capture_listener_addressed_directly_is_an_explicit_http_proxy() {
     )
     .await;
     let proxy = plane.bound()["virtualOutbound"];
-    let response = response_text(
+    let response = exchange_text(
         proxy,
         "GET http://198.19.0.5:9080/ HTTP/1.1\r\nhost: 198.19.0.5:9080\r\nconnection: close\r\n\r\n",
     )
@@ -205,7 +201,7 @@ async fn an_explicit_proxy_request_passes_its_port_s_http_filters() {
     let faulty: Listener = mesh_xds::json::from_yaml(FAULTY_9090).unwrap();
     apply_listeners(&mut snapshot, &[faulty], &[]).unwrap();
     let (_store, plane) = start(snapshot, OriginalDst::Socket, &["virtualOutbound"]).await;
-    let response = response_text(
+    let response = exchange_text(
         plane.bound()["virtualOutbound"],
         "GET http://198.19.0.5:9090/ HTTP/1.1\r\nhost: 198.19.0.5:9090\r\nconnection: close\r\n\r\n",
     )
@@ -298,7 +294,7 @@ async fn sniffed_http_and_opaque_bytes_take_their_own_chains() {
     let captured = OriginalDst::Fixed("198.19.0.5:9080".parse().unwrap());
     let (_store, plane) = start(snapshot, captured, &["virtualOutbound"]).await;
     let proxy = plane.bound()["virtualOutbound"];
-    let response = response_text(
+    let response = exchange_text(
         proxy,
         "GET / HTTP/1.1\r\nhost: 198.19.0.5:9080\r\nconnection: close\r\n\r\n",
     )
@@ -306,5 +302,5 @@ async fn sniffed_http_and_opaque_bytes_take_their_own_chains() {
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.ends_with("\r\n\r\nsniffed http"), "{response}");
     // The bytes detection read are replayed to the upstream.
-    assert_eq!(response_text(proxy, "\x01ping").await, "opaque|\x01ping");
+    assert_eq!(exchange_text(proxy, "\x01ping").await, "opaque|\x01ping");
 }

@@ -4,137 +4,29 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use envoy_types::pb::{
-    envoy::{
-        config::{
-            cluster::v3::Cluster, core::v3::Node, endpoint::v3::ClusterLoadAssignment,
-            listener::v3::Listener, route::v3::RouteConfiguration,
-        },
-        service::discovery::v3::{
-            DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource as DeltaResource,
-        },
-    },
-    google::protobuf::Any,
-};
+use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use mesh_common::xds;
 use mesh_proxy::{
-    bootstrap::AdsConfig,
     config::{ConfigStore, Snapshot},
     upstream::{UpstreamError, select_endpoint},
     xds_client::XdsClient,
 };
 use mesh_testing::eventually;
-use mesh_xds::{
-    json::from_yaml,
-    resource::{Resource, ResourceType},
-};
+use mesh_xds::resource::ResourceType;
 use rand::{SeedableRng, rngs::SmallRng};
 
 mod ads_support;
 
-use self::ads_support::{Control, within};
+use self::ads_support::{
+    Control, ads, any, assignment, delta, eds_cluster, node, rds_listener, route, sotw, within,
+};
 
 // === Resources ===
 
-fn any(resource: impl Into<Resource>) -> Any {
-    resource.into().into_any()
-}
-
-fn eds_cluster(name: &str, service: &str) -> Cluster {
-    from_yaml(&format!(
-        "name: \"{name}\"\ntype: EDS\neds_cluster_config: {{ service_name: \"{service}\", eds_config: {{ ads: {{}} }} }}"
-    ))
-    .unwrap()
-}
-
-fn assignment(name: &str, ip: &str) -> ClusterLoadAssignment {
-    from_yaml(&format!(
-        "cluster_name: \"{name}\"\nendpoints: [ {{ lb_endpoints: [ {{ endpoint: {{ address: {{ socket_address: {{ address: {ip}, port_value: 80 }} }} }} }} ] }} ]"
-    ))
-    .unwrap()
-}
-
-fn rds_listener(name: &str, route: &str) -> Listener {
-    from_yaml(&format!(
-        r#"
-name: "{name}"
-address: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}
-bind_to_port: false
-filter_chains:
-  - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: s
-          rds: {{ route_config_name: "{route}", config_source: {{ ads: {{}} }} }}
-          http_filters: [ {{ name: envoy.filters.http.router }} ]
-"#
-    ))
-    .unwrap()
-}
-
-fn route(name: &str, regex: &str) -> RouteConfiguration {
-    from_yaml(&format!(
-        "name: \"{name}\"\nvirtual_hosts: [ {{ name: v, domains: ['*'], routes: [ {{ match: {{ safe_regex: {{ regex: '{regex}' }} }}, route: {{ cluster: c }} }} ] }} ]"
-    ))
-    .unwrap()
-}
-
 /// The NACK text for the refused route configuration.
 const BAD_ROUTE_ERROR: &str = "RouteConfiguration \"80\": virtual_hosts[0].routes[0].match.safe_regex: regex \"a(b\" does not compile: unclosed group";
-
-fn sotw(kind: ResourceType, version: &str, nonce: &str, resources: Vec<Any>) -> DiscoveryResponse {
-    DiscoveryResponse {
-        version_info: version.to_owned(),
-        resources,
-        type_url: kind.type_url().to_owned(),
-        nonce: nonce.to_owned(),
-        ..DiscoveryResponse::default()
-    }
-}
-
-fn delta(
-    kind: ResourceType,
-    nonce: &str,
-    resources: Vec<(&str, &str, Any)>,
-    removed: &[&str],
-) -> DeltaDiscoveryResponse {
-    DeltaDiscoveryResponse {
-        system_version_info: format!("sys-{nonce}"),
-        resources: resources
-            .into_iter()
-            .map(|(name, version, any)| DeltaResource {
-                name: name.to_owned(),
-                version: version.to_owned(),
-                resource: Some(any),
-                ..DeltaResource::default()
-            })
-            .collect(),
-        type_url: kind.type_url().to_owned(),
-        removed_resources: removed.iter().map(|s| s.to_string()).collect(),
-        nonce: nonce.to_owned(),
-        ..DeltaDiscoveryResponse::default()
-    }
-}
-
-fn node() -> Node {
-    Node {
-        id: "sidecar~10.0.0.9~test.default~default.svc.cluster.local".to_owned(),
-        cluster: "test.default".to_owned(),
-        ..Node::default()
-    }
-}
-
-fn ads(address: SocketAddr) -> AdsConfig {
-    AdsConfig {
-        cluster: "xds-grpc".to_owned(),
-        targets: vec![(address.ip().to_string(), address.port())],
-        connect_timeout: Duration::from_secs(1),
-        delta: false,
-    }
-}
 
 /// `(type, version, names, nonce, error)` of a state-of-the-world request.
 #[allow(clippy::type_complexity)] // A tuple reads best in the assertions that compare it.

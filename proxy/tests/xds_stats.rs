@@ -3,16 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{net::SocketAddr, sync::Arc, time::Duration, time::SystemTime};
+use std::{net::SocketAddr, sync::Arc, time::SystemTime};
 
 use envoy_types::pb::envoy::{
-    config::{cluster::v3::Cluster, core::v3::Node},
-    service::discovery::v3::DiscoveryResponse,
+    config::cluster::v3::Cluster, service::discovery::v3::DiscoveryResponse,
 };
 use mesh_common::xds;
 use mesh_proxy::{
     admin::{self, AdminState},
-    bootstrap::AdsConfig,
     config::{ConfigStore, Snapshot},
     stats::{Exporter, Stats},
     xds_client::XdsClient,
@@ -22,16 +20,17 @@ use mesh_xds::{
     resource::{Resource, ResourceType},
 };
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-};
+use tokio::net::TcpListener;
 
 // Only the state-of-the-world half of the fake control plane is used here.
 #[allow(dead_code)]
 mod ads_support;
+mod support;
 
-use self::ads_support::Control;
+use self::{
+    ads_support::{Control, ads, node, sotw},
+    support::request,
+};
 
 fn cluster(name: &str, extra: &str) -> Cluster {
     from_yaml(&format!(
@@ -40,55 +39,36 @@ fn cluster(name: &str, extra: &str) -> Cluster {
     .unwrap()
 }
 
+/// A CDS response holding `clusters`.
 fn cds(version: &str, nonce: &str, clusters: Vec<Cluster>) -> DiscoveryResponse {
-    DiscoveryResponse {
-        version_info: version.to_owned(),
-        resources: clusters
-            .into_iter()
-            .map(|c| Resource::from(c).into_any())
-            .collect(),
-        type_url: ResourceType::Cluster.type_url().to_owned(),
-        nonce: nonce.to_owned(),
-        ..DiscoveryResponse::default()
-    }
+    let resources = clusters
+        .into_iter()
+        .map(|c| Resource::from(c).into_any())
+        .collect();
+    sotw(ResourceType::Cluster, version, nonce, resources)
 }
 
 const BAD: &str = "Cluster \"b\": upstream_bind_config: not supported by mesh-proxy";
 
 async fn config_dump(admin: SocketAddr) -> Value {
-    let mut stream = TcpStream::connect(admin).await.unwrap();
-    stream
-        .write_all(b"GET /config_dump HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n")
+    let response = request(admin.port(), "GET", "/config_dump", &[])
         .await
         .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    serde_json::from_str(body).unwrap()
+    assert_eq!(response.status, 200, "{}", response.body);
+    serde_json::from_str(&response.body).unwrap()
 }
 
 #[tokio::test]
 async fn acks_and_nacks_are_counted_and_the_nack_shows_in_config_dump() {
     let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
     let store = Arc::new(ConfigStore::new(Snapshot::default()));
-    let ads = AdsConfig {
-        cluster: "xds-grpc".to_owned(),
-        targets: vec![(control.address.ip().to_string(), control.address.port())],
-        connect_timeout: Duration::from_secs(1),
-        delta: false,
-    };
-    let node = Node {
-        id: "sidecar~10.0.0.9~test.default~default.svc.cluster.local".to_owned(),
-        ..Node::default()
-    };
-    let client = XdsClient::spawn(ads, node.clone(), Arc::clone(&store), false);
+    let client = XdsClient::spawn(ads(control.address), node(), Arc::clone(&store), false);
     let exporter = Exporter::new(Arc::new(Stats::anonymous())).with_xds(client.state());
     let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = admin_listener.local_addr().unwrap();
     tokio::spawn(admin::serve(
         admin_listener,
-        AdminState::new(node).with_xds(client.state()),
+        AdminState::new(node()).with_xds(client.state()),
     ));
     let mut stream = control.sotw_stream().await;
     for kind in ["Cluster", "Listener"] {

@@ -1,6 +1,6 @@
 //! `/clusters`: every cluster of the snapshot with its circuit-breaker thresholds and, per
-//! endpoint, the connection counts, the weight and the health flags (outlier ejection, EDS
-//! health), in Envoy's text format (`cluster::host:port::stat::value`) or, with
+//! endpoint, the connection counts, the weight and the health flags (outlier ejection, the EDS
+//! health status), in Envoy's text format (`cluster::host:port::stat::value`) or, with
 //! `?format=json`, in the shape of Envoy's `envoy.admin.v3.Clusters`.
 //!
 //! Only what mesh-proxy measures exactly is shown: connection stats (`cx_active`,
@@ -158,19 +158,34 @@ fn eds_service_name(cluster: &ClusterConfig) -> Option<&str> {
 
 impl Host<'_> {
     /// Envoy's `health_flags`: `healthy`, or each flag that is set, `/`-prefixed, in Envoy's
-    /// order.
+    /// order. EDS sets at most one of them: Envoy marks `UNHEALTHY` and `TIMEOUT` alike as
+    /// failed, and gives `DEGRADED` and `DRAINING` flags of their own.
     fn flags(&self) -> String {
         let mut flags = String::new();
         if self.ejected {
             flags.push_str("/failed_outlier_check");
         }
-        if self.endpoint.health == Health::Unavailable {
-            flags.push_str("/failed_eds_health");
-        }
+        flags.push_str(match self.endpoint.health {
+            Health::Unhealthy | Health::Timeout => "/failed_eds_health",
+            Health::Degraded => "/degraded_eds_health",
+            Health::Draining => "/eds_status_draining",
+            Health::Healthy | Health::Unknown => "",
+        });
         if flags.is_empty() {
             flags.push_str("healthy");
         }
         flags
+    }
+
+    /// Envoy's `eds_health_status`: like its flags, `UNKNOWN` shows as `HEALTHY` and `TIMEOUT`
+    /// as `UNHEALTHY`.
+    fn eds_health_status(&self) -> &'static str {
+        match self.endpoint.health {
+            Health::Healthy | Health::Unknown => "HEALTHY",
+            Health::Unhealthy | Health::Timeout => "UNHEALTHY",
+            Health::Degraded => "DEGRADED",
+            Health::Draining => "DRAINING",
+        }
     }
 
     fn json(&self) -> Value {
@@ -190,16 +205,14 @@ impl Host<'_> {
             }
             stats.push(Value::Object(stat));
         }
-        // Envoy reports UNKNOWN as HEALTHY; every other status mesh-proxy does not pick.
-        let eds = match self.endpoint.health {
-            Health::Healthy | Health::Unknown => "HEALTHY",
-            Health::Unavailable => "UNHEALTHY",
-        };
         let mut health = Map::new();
         if self.ejected {
             health.insert("failed_outlier_check".to_owned(), json!(true));
         }
-        health.insert("eds_health_status".to_owned(), json!(eds));
+        health.insert(
+            "eds_health_status".to_owned(),
+            json!(self.eds_health_status()),
+        );
         let mut host = Map::new();
         host.insert(
             "address".to_owned(),

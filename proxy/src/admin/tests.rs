@@ -113,10 +113,7 @@ async fn config_dump_is_envoy_shaped() {
     let listener: Listener =
         from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }")
             .unwrap();
-    let accepted = AcceptedResource {
-        version: "l1".to_owned(),
-        resource: Arc::new(listener.into()),
-    };
+    let accepted = AcceptedResource::new("l1", listener);
     xds.accepted(
         ResourceType::Listener,
         "l1",
@@ -188,10 +185,7 @@ async fn config_dump_shows_the_last_nack_as_error_state() {
     let listener: Listener =
         from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }")
             .unwrap();
-    let accepted = AcceptedResource {
-        version: "l1".to_owned(),
-        resource: Arc::new(listener.clone().into()),
-    };
+    let accepted = AcceptedResource::new("l1", listener.clone());
     xds.accepted(
         ResourceType::Listener,
         "l1",
@@ -373,3 +367,4 @@ async fn stats_prometheus_renders_the_exporter() {
 
 mod clusters;
 mod drain;
+mod plane;

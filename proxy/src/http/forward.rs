@@ -34,7 +34,7 @@ use crate::{
     response_flags::{ResponseFlag, ResponseFlags},
     route::{ClusterTarget, Decision, HashInput, HostRewrite, RetryPolicy, RoutePolicy},
     upstream::{
-        Admission, PoolProtocol, RetryPermit, Selected, UpstreamClient, UpstreamError,
+        Admission, Overflow, PoolProtocol, RetryPermit, Selected, UpstreamClient, UpstreamError,
         select_hashed_endpoint,
     },
 };
@@ -223,17 +223,19 @@ impl Forward<'_> {
             record.upstream_host = Some(selected.address);
             tried.push(selected.address);
             let needs_connection = send.protocol == PoolProtocol::Http1;
-            let Ok(admission) = selected.cluster.breaker.admit(needs_connection).await else {
-                record.flags.insert(ResponseFlag::UpstreamOverflow);
-                return local::respond(StatusCode::SERVICE_UNAVAILABLE, local::OVERFLOW);
+            let admission = match selected.cluster.breaker.admit(needs_connection).await {
+                Ok(admission) => admission,
+                Err(overflow) => {
+                    self.overflowed(&selected, overflow);
+                    record.flags.insert(ResponseFlag::UpstreamOverflow);
+                    return local::respond(StatusCode::SERVICE_UNAVAILABLE, local::OVERFLOW);
+                }
             };
             let request = send.request(&selected);
-            let client = self.ctx.pools.client(
-                &selected.cluster.name,
-                selected.address,
-                send.protocol,
-                selected.cluster.connect_timeout,
-            );
+            let client = self
+                .ctx
+                .pools
+                .client(&selected.cluster, selected.address, send.protocol);
             // Reported when the attempt ends; the route timeout cancels it as a timeout.
             let mut report = Report(Some(&selected), send.deadline);
             let sent = attempt(&client, request, retry.and_then(|r| r.per_try_timeout)).await;
@@ -257,6 +259,7 @@ impl Forward<'_> {
                     continue;
                 }
                 // Too many retries in flight for the cluster: this response stands (`UO`).
+                self.overflowed(&selected, Overflow::MaxRetries);
                 record.flags.insert(ResponseFlag::UpstreamOverflow);
             } else if retriable {
                 record
@@ -270,6 +273,16 @@ impl Forward<'_> {
                 Err(failure) => failure.respond(&mut record.flags),
             };
         }
+    }
+
+    /// Counts what the cluster's circuit breaker turned away, for the metrics.
+    fn overflowed(&self, selected: &Selected, overflow: Overflow) {
+        self.ctx
+            .telemetry()
+            .stats
+            .upstream_connections()
+            .cluster(&selected.cluster.name)
+            .overflowed(overflow);
     }
 
     /// Picks an endpoint; with the `previous_hosts` predicate, re-picks a few times to avoid

@@ -9,7 +9,7 @@ use mesh_xds::resource::ResourceType;
 use super::{Stats, names};
 use crate::{
     access_log::AccessLog,
-    upstream::ConnectionStats,
+    upstream::{ConnectionStats, Overflow},
     xds_client::{TypeStatus, XdsState},
 };
 
@@ -152,13 +152,12 @@ impl Exporter {
         if clusters.is_empty() {
             return;
         }
-        let families: [(&str, &str, ConnectionCount); 4] = [
+        let families: [(&str, &str, ConnectionCount); 3] = [
             (names::UPSTREAM_ACTIVE, "gauge", |s| s.active),
             (names::UPSTREAM_TOTAL, "counter", |s| s.opened),
             (names::UPSTREAM_CONNECT_FAILURES, "counter", |s| {
                 s.connect_failures
             }),
-            (names::UPSTREAM_OVERFLOW, "counter", |s| s.overflow),
         ];
         for (name, kind, value) in families {
             family(out, name, kind);
@@ -168,6 +167,20 @@ impl Exporter {
                     "{name}{{cluster=\"{}\"}} {}",
                     escape(cluster),
                     value(stats)
+                );
+            }
+        }
+        // Every threshold of every cluster, zeros included, so that rates start from a value.
+        let name = names::UPSTREAM_OVERFLOW;
+        family(out, name, "counter");
+        for (cluster, stats) in &clusters {
+            for overflow in Overflow::ALL {
+                let _ = writeln!(
+                    out,
+                    "{name}{{cluster=\"{}\",kind=\"{}\"}} {}",
+                    escape(cluster),
+                    overflow.threshold(),
+                    stats.overflow.get(overflow)
                 );
             }
         }

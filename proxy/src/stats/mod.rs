@@ -18,6 +18,7 @@ pub mod observe;
 pub mod peer;
 pub mod serve;
 pub mod service;
+pub mod shadow;
 pub mod workload;
 
 use std::{fmt, sync::Arc};
@@ -36,6 +37,7 @@ pub use self::{
     observe::{HttpObservation, TcpObservation, Telemetry},
     peer::PeerHeaders,
     service::DestinationService,
+    shadow::{ShadowHandles, ShadowOutcome},
     workload::Workload,
 };
 use crate::upstream::UpstreamConnections;
@@ -57,6 +59,8 @@ pub struct Stats {
     tcp: Cache<Labels, TcpHandles>,
     peers: Cache<HeaderValue, Workload>,
     listeners: Cache<String, ListenerHandles>,
+    /// Shadow counters by mirror cluster.
+    shadows: Cache<String, ShadowHandles>,
     unknown_service: Arc<DestinationService>,
     upstream: Arc<UpstreamConnections>,
 }
@@ -152,6 +156,7 @@ impl Stats {
             tcp: Cache::default(),
             peers: Cache::default(),
             listeners: Cache::default(),
+            shadows: Cache::default(),
             unknown_service: Arc::new(DestinationService::unknown()),
             upstream: Arc::default(),
         }

@@ -32,8 +32,13 @@ pub const UPSTREAM_ACTIVE: &str = "mesh_proxy_upstream_connections_active";
 pub const UPSTREAM_TOTAL: &str = "mesh_proxy_upstream_connections_total";
 /// Upstream connect attempts that failed or timed out, by `cluster` (counter).
 pub const UPSTREAM_CONNECT_FAILURES: &str = "mesh_proxy_upstream_connect_failures_total";
-/// TCP proxy connections refused by the cluster's `max_connections`, by `cluster` (counter).
+/// Connections, requests and retries turned away by the cluster's circuit breaker (`UO`), by
+/// `cluster` and `kind`, the threshold: `max_connections`, `max_pending_requests`,
+/// `max_requests` or `max_retries` (counter).
 pub const UPSTREAM_OVERFLOW: &str = "mesh_proxy_upstream_connections_overflow_total";
+/// Shadow requests of request mirroring, by mirror `cluster` and `outcome`: `sent`, `failed`
+/// or `dropped` (counter).
+pub const SHADOW_REQUESTS: &str = "mesh_proxy_shadow_requests_total";
 /// Access log lines dropped because the writer fell behind (counter).
 pub const ACCESS_LOG_DROPPED: &str = "mesh_proxy_access_log_dropped_total";
 /// 1 while an ADS stream to the control plane is open (gauge).

@@ -9,6 +9,7 @@ use crate::{
     access_log::{AccessLog, AccessLogEntry},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::{fixtures::metadata, observe::HttpEnd},
+    upstream::Overflow,
     xds_client::{ErrorState, XdsState},
 };
 
@@ -249,7 +250,11 @@ fn the_exporter_reads_the_rest_of_the_proxy_at_scrape_time() {
     reviews
         .open("198.18.0.8:9080".parse().unwrap())
         .connect_failed();
-    reviews.overflowed();
+    reviews.overflowed(Overflow::MaxConnections);
+    for _ in 0..2 {
+        reviews.overflowed(Overflow::MaxRequests);
+    }
+    reviews.overflowed(Overflow::MaxPendingRequests);
     let exporter = Exporter::new(stats)
         .with_access_log(log)
         .with_pools(|| 3)
@@ -271,7 +276,10 @@ fn the_exporter_reads_the_rest_of_the_proxy_at_scrape_time() {
              # TYPE mesh_proxy_upstream_connect_failures_total counter\n\
              mesh_proxy_upstream_connect_failures_total{{{cluster}}} 1\n\n\
              # TYPE mesh_proxy_upstream_connections_overflow_total counter\n\
-             mesh_proxy_upstream_connections_overflow_total{{{cluster}}} 1\n\n\
+             mesh_proxy_upstream_connections_overflow_total{{{cluster},kind=\"max_connections\"}} 1\n\
+             mesh_proxy_upstream_connections_overflow_total{{{cluster},kind=\"max_pending_requests\"}} 1\n\
+             mesh_proxy_upstream_connections_overflow_total{{{cluster},kind=\"max_requests\"}} 2\n\
+             mesh_proxy_upstream_connections_overflow_total{{{cluster},kind=\"max_retries\"}} 0\n\n\
              # TYPE mesh_proxy_xds_connected gauge\n\
              mesh_proxy_xds_connected 1\n\n\
              # TYPE mesh_proxy_xds_rejected gauge\n\

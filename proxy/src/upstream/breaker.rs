@@ -45,10 +45,26 @@ impl Default for Thresholds {
     }
 }
 
-/// A request was refused because a threshold was reached (`UO`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("circuit breaker overflow: {0}")]
-pub struct Overflow(pub &'static str);
+/// The threshold that turned a connection, a request or a retry away (`UO`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Overflow {
+    /// A TCP proxy connection found `max_connections` reached (Envoy's
+    /// `upstream_cx_overflow`).
+    #[error("circuit breaker overflow: max_connections")]
+    MaxConnections,
+    /// An HTTP/1.1 request found every connection slot taken and `max_pending_requests`
+    /// requests already waiting (Envoy's `upstream_rq_pending_overflow`).
+    #[error("circuit breaker overflow: max_pending_requests")]
+    MaxPendingRequests,
+    /// A request found `max_requests` requests active (Envoy counts it in
+    /// `upstream_rq_pending_overflow` too).
+    #[error("circuit breaker overflow: max_requests")]
+    MaxRequests,
+    /// A retry was not made because `max_retries` retries were in progress; the response it
+    /// would have replaced stands (Envoy's `upstream_rq_retry_overflow`).
+    #[error("circuit breaker overflow: max_retries")]
+    MaxRetries,
+}
 
 /// The live counts of one cluster against its thresholds.
 #[derive(Debug)]
@@ -125,7 +141,7 @@ impl CircuitBreaker {
             None
         };
         let request =
-            take(&self.requests, self.thresholds.max_requests).ok_or(Overflow("max_requests"))?;
+            take(&self.requests, self.thresholds.max_requests).ok_or(Overflow::MaxRequests)?;
         Ok(Admission {
             _request: request,
             _connection: connection,
@@ -139,7 +155,7 @@ impl CircuitBreaker {
         Arc::clone(&self.connections)
             .try_acquire_owned()
             .map(|slot| ConnectionPermit { _slot: slot })
-            .map_err(|_| Overflow("max_connections"))
+            .map_err(|_| Overflow::MaxConnections)
     }
 
     /// A retry may start only while fewer than `max_retries` are in progress.
@@ -152,19 +168,41 @@ impl CircuitBreaker {
             return Ok(permit);
         }
         let _pending = take(&self.pending, self.thresholds.max_pending_requests)
-            .ok_or(Overflow("max_pending_requests"))?;
+            .ok_or(Overflow::MaxPendingRequests)?;
         // The semaphore is never closed, so acquiring only ends with a permit; the route
         // timeout around the whole request bounds the wait.
         Arc::clone(&self.connections)
             .acquire_owned()
             .await
-            .map_err(|_| Overflow("max_connections"))
+            .map_err(|_| Overflow::MaxConnections)
     }
 }
 
 impl Default for CircuitBreaker {
     fn default() -> Self {
         Self::new(Thresholds::default())
+    }
+}
+
+// === impl Overflow ===
+
+impl Overflow {
+    /// Every threshold, in the order of Envoy's `Thresholds` fields.
+    pub const ALL: [Self; 4] = [
+        Self::MaxConnections,
+        Self::MaxPendingRequests,
+        Self::MaxRequests,
+        Self::MaxRetries,
+    ];
+
+    /// The threshold's field name in Envoy's `Thresholds`, as metrics label it.
+    pub fn threshold(self) -> &'static str {
+        match self {
+            Self::MaxConnections => "max_connections",
+            Self::MaxPendingRequests => "max_pending_requests",
+            Self::MaxRequests => "max_requests",
+            Self::MaxRetries => "max_retries",
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use std::{
     },
 };
 
+use super::Overflow;
 use crate::stats::cache::Cache;
 
 /// Every cluster's connection counts. Clusters and endpoints are remembered by name and address
@@ -28,7 +29,7 @@ pub struct UpstreamConnections {
 #[derive(Debug, Default)]
 pub struct ClusterConnections {
     total: Counts,
-    overflow: AtomicU64,
+    overflow: OverflowCounts,
     hosts: Cache<SocketAddr, Counts>,
 }
 
@@ -41,9 +42,27 @@ pub struct ConnectionStats {
     pub opened: u64,
     /// Connect attempts that failed or timed out (Envoy's `cx_connect_fail`).
     pub connect_failures: u64,
-    /// Connections refused by the cluster's `max_connections` (Envoy's `upstream_cx_overflow`);
-    /// always 0 for an endpoint.
-    pub overflow: u64,
+    /// What the cluster's circuit breaker turned away, by threshold; always zeros for an
+    /// endpoint.
+    pub overflow: Overflows,
+}
+
+/// Connections, requests and retries turned away by a cluster's circuit breaker, by the
+/// threshold that turned them away (see [`Overflow`] for Envoy's names of each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overflows {
+    pub max_connections: u64,
+    pub max_pending_requests: u64,
+    pub max_requests: u64,
+    pub max_retries: u64,
+}
+
+#[derive(Debug, Default)]
+struct OverflowCounts {
+    max_connections: AtomicU64,
+    max_pending_requests: AtomicU64,
+    max_requests: AtomicU64,
+    max_retries: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -107,15 +126,17 @@ impl ClusterConnections {
         }
     }
 
-    /// Counts a connection refused by the cluster's `max_connections`.
-    pub fn overflowed(&self) {
-        self.overflow.fetch_add(1, Ordering::Relaxed);
+    /// Counts a connection, request or retry turned away by the cluster's circuit breaker.
+    pub fn overflowed(&self, overflow: Overflow) {
+        self.overflow
+            .counter(overflow)
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The cluster's counts now.
     pub fn stats(&self) -> ConnectionStats {
         ConnectionStats {
-            overflow: self.overflow.load(Ordering::Relaxed),
+            overflow: self.overflow.load(),
             ..self.total.stats()
         }
     }
@@ -137,7 +158,44 @@ impl Counts {
             active: self.active.load(Ordering::Relaxed),
             opened: self.opened.load(Ordering::Relaxed),
             connect_failures: self.connect_failures.load(Ordering::Relaxed),
-            overflow: 0,
+            overflow: Overflows::default(),
+        }
+    }
+}
+
+// === impl Overflows ===
+
+impl Overflows {
+    /// The count of one threshold.
+    pub fn get(&self, overflow: Overflow) -> u64 {
+        match overflow {
+            Overflow::MaxConnections => self.max_connections,
+            Overflow::MaxPendingRequests => self.max_pending_requests,
+            Overflow::MaxRequests => self.max_requests,
+            Overflow::MaxRetries => self.max_retries,
+        }
+    }
+}
+
+// === impl OverflowCounts ===
+
+impl OverflowCounts {
+    fn counter(&self, overflow: Overflow) -> &AtomicU64 {
+        match overflow {
+            Overflow::MaxConnections => &self.max_connections,
+            Overflow::MaxPendingRequests => &self.max_pending_requests,
+            Overflow::MaxRequests => &self.max_requests,
+            Overflow::MaxRetries => &self.max_retries,
+        }
+    }
+
+    fn load(&self) -> Overflows {
+        let load = |overflow| self.counter(overflow).load(Ordering::Relaxed);
+        Overflows {
+            max_connections: load(Overflow::MaxConnections),
+            max_pending_requests: load(Overflow::MaxPendingRequests),
+            max_requests: load(Overflow::MaxRequests),
+            max_retries: load(Overflow::MaxRetries),
         }
     }
 }
@@ -180,7 +238,17 @@ mod tests {
         let first = cluster.open(a);
         let second = connections.cluster("c").open(b);
         cluster.open(b).connect_failed();
-        cluster.overflowed();
+        cluster.overflowed(Overflow::MaxConnections);
+        for _ in 0..2 {
+            cluster.overflowed(Overflow::MaxPendingRequests);
+        }
+        cluster.overflowed(Overflow::MaxRetries);
+        let overflow = Overflows {
+            max_connections: 1,
+            max_pending_requests: 2,
+            max_requests: 0,
+            max_retries: 1,
+        };
         assert_eq!(
             connections.clusters(),
             [(
@@ -189,9 +257,14 @@ mod tests {
                     active: 2,
                     opened: 3,
                     connect_failures: 1,
-                    overflow: 1,
+                    overflow,
                 }
             )]
+        );
+        assert_eq!(
+            Overflow::ALL.map(|kind| overflow.get(kind)),
+            [1, 2, 0, 1],
+            "in the order of Overflow::ALL"
         );
         drop(first);
         assert_eq!(
@@ -200,7 +273,7 @@ mod tests {
                 active: 0,
                 opened: 1,
                 connect_failures: 0,
-                overflow: 0,
+                overflow: Overflows::default(),
             }
         );
         assert_eq!(
@@ -209,7 +282,7 @@ mod tests {
                 active: 1,
                 opened: 2,
                 connect_failures: 1,
-                overflow: 0,
+                overflow: Overflows::default(),
             }
         );
         drop(second);

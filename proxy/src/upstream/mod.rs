@@ -4,15 +4,18 @@
 
 mod breaker;
 mod connections;
+mod keepalive;
 mod pool;
+mod retire;
 mod select;
 
 pub use self::breaker::{
     Admission, CircuitBreaker, ConnectionPermit, Overflow, RetryPermit, Thresholds,
 };
 pub use self::connections::{
-    ClusterConnections, ConnectionStats, OpenUpstream, UpstreamConnections,
+    ClusterConnections, ConnectionStats, OpenUpstream, Overflows, UpstreamConnections,
 };
+pub use self::keepalive::set_keepalive;
 pub use self::pool::{
     BoxError, CountedStream, FixedConnector, PoolProtocol, Pools, UpstreamBody, UpstreamClient,
 };

@@ -3,12 +3,16 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
-    aggregated_discovery_service_server::{
-        AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+use envoy_types::pb::envoy::{
+    config::core::v3::Node,
+    service::discovery::v3::{
+        DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+        aggregated_discovery_service_server::{
+            AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+        },
     },
 };
+use mesh_proxy::bootstrap::AdsConfig;
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{
@@ -16,7 +20,32 @@ use tonic::{
     transport::{Server, server::TcpIncoming},
 };
 
+mod resources;
+
+pub use self::resources::*;
+
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+// === What the client is given ===
+
+/// The proxy's node: a sidecar.
+pub fn node() -> Node {
+    Node {
+        id: "sidecar~10.0.0.9~test.default~default.svc.cluster.local".to_owned(),
+        cluster: "test.default".to_owned(),
+        ..Node::default()
+    }
+}
+
+/// The ADS client's configuration for the fake control plane at `address`, state of the world.
+pub fn ads(address: SocketAddr) -> AdsConfig {
+    AdsConfig {
+        cluster: "xds-grpc".to_owned(),
+        targets: vec![(address.ip().to_string(), address.port())],
+        connect_timeout: Duration::from_secs(1),
+        delta: false,
+    }
+}
 
 // === The fake control plane ===
 

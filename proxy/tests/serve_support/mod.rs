@@ -44,6 +44,8 @@ pub fn add_cluster(snapshot: &mut Snapshot, name: &str, endpoint: SocketAddr) {
         service: Default::default(),
         breaker: Default::default(),
         outlier: None,
+        panic_threshold: 0,
+        connection: Default::default(),
     };
     let endpoint = LbEndpoint {
         host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
@@ -284,6 +286,11 @@ pub async fn exchange(address: SocketAddr, request: &[u8]) -> Vec<u8> {
         .unwrap()
         .unwrap();
     response
+}
+
+/// [`exchange`] of a text request, and its answer as text.
+pub async fn exchange_text(address: SocketAddr, request: &str) -> String {
+    String::from_utf8(exchange(address, request.as_bytes()).await).expect("a text answer")
 }
 
 /// Reads exactly `len` bytes, within [`PATIENCE`].

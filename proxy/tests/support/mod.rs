@@ -1,13 +1,17 @@
-//! What the binary-level tests share: free ports, an upstream that says what it received, a
-//! raw HTTP/1.1 client, and process guards.
+//! What the binary-level tests share: bootstrap files, free ports, an upstream that says what
+//! it received, a raw HTTP/1.1 client, and process guards.
 
 #![allow(dead_code)] // Each test binary uses a different part.
+
+pub mod bootstrap;
 
 use std::{
     net::SocketAddr,
     process::{Child, Command, Stdio},
+    time::Duration,
 };
 
+use mesh_testing::Patience;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -121,6 +125,15 @@ pub async fn request(
         .await
         .map_err(|e| e.to_string())?;
     parse(&String::from_utf8_lossy(&raw))
+}
+
+/// The first answer to `GET path` on `port`, asked again until the process listens, for at
+/// most `patience`.
+pub async fn first_answer(port: u16, path: &str, patience: Duration) -> Response {
+    Patience::new(patience)
+        .eventually(|| request(port, "GET", path, &[]))
+        .await
+        .unwrap_or_else(|e| panic!("nothing answers GET {path} on port {port}: {e:?}"))
 }
 
 fn parse(raw: &str) -> Result<Response, String> {

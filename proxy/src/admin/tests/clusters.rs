@@ -1,33 +1,36 @@
 //! `/clusters` on a running data plane: a two-endpoint cluster with one endpoint ejected, its
-//! connection counts following a real pooled connection until the upstream closes it.
+//! connection counts following a real pooled connection until the upstream closes it; and each
+//! EDS health status shown as Envoy shows it.
 
-use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
-use envoy_types::pb::envoy::config::{cluster::v3::Cluster, listener::v3::Listener};
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use mesh_testing::Patience;
-use mesh_xds::json::from_yaml;
 use pretty_assertions::assert_eq;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use super::{call, node, start};
+use super::{
+    call, node,
+    plane::{PATIENCE, backend, get, h1_client, http_listener, snapshot, start_plane},
+    start,
+};
 use crate::{
     access_log::AccessLog,
     admin::AdminState,
     balance::Outcome,
-    config::{ConfigStore, DnsAnswers, Snapshot, apply_clusters, apply_listeners},
+    config::ConfigStore,
     http::HttpContext,
-    serve::{DataPlane, ServeOptions},
     stats::{Exporter, Stats, Telemetry},
     upstream::select_endpoint,
 };
 
-const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+mod health;
 
 /// An HTTP/1.1 upstream answering `ok`; on `/close` it also closes the connection.
 async fn upstream() -> SocketAddr {
@@ -53,49 +56,12 @@ async fn upstream() -> SocketAddr {
     address
 }
 
-fn snapshot(a: SocketAddr, b: SocketAddr) -> Snapshot {
-    let endpoint = |address: SocketAddr| {
-        format!(
-            "{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {} }} }} }} }}",
-            address.port()
-        )
-    };
-    let cluster: Cluster = from_yaml(&format!(
-        "name: backend\ntype: STATIC\nconnect_timeout: 1s\n\
-         circuit_breakers: {{ thresholds: [ {{ max_connections: 7 }} ] }}\n\
-         outlier_detection: {{ consecutive_5xx: 1, max_ejection_percent: 50, enforcing_success_rate: 0 }}\n\
-         load_assignment: {{ cluster_name: backend, endpoints: [ {{ lb_endpoints: [ {}, {} ] }} ] }}",
-        endpoint(a),
-        endpoint(b),
-    ))
-    .unwrap();
-    let listener: Listener = from_yaml(
-        r#"
-name: l
-address: { socket_address: { address: 127.0.0.1, port_value: 9080 } }
-filter_chains:
-  - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: s
-          route_config: { name: r, virtual_hosts: [ { name: v, domains: ["*"], routes: [ { match: { prefix: / }, route: { cluster: backend } } ] } ] }
-          http_filters: [ { name: envoy.filters.http.router } ]
-"#,
+fn cluster(a: SocketAddr, b: SocketAddr) -> Cluster {
+    backend(
+        &[a, b],
+        "circuit_breakers: { thresholds: [ { max_connections: 7 } ] }\n\
+         outlier_detection: { consecutive_5xx: 1, max_ejection_percent: 50, enforcing_success_rate: 0 }\n",
     )
-    .unwrap();
-    let mut snapshot = Snapshot::default();
-    apply_clusters(&mut snapshot, &[cluster], &[], &DnsAnswers::default()).unwrap();
-    apply_listeners(&mut snapshot, &[listener], &[]).unwrap();
-    snapshot
-}
-
-fn get(path: &str) -> Request<Empty<Bytes>> {
-    Request::builder()
-        .uri(path)
-        .header("host", "shop")
-        .body(Empty::new())
-        .unwrap()
 }
 
 /// The `/clusters` text of `backend` with `a` holding `a_active` of its one connection.
@@ -131,7 +97,10 @@ fn expected_text(a: SocketAddr, b: SocketAddr, a_active: u8) -> String {
 #[tokio::test]
 async fn clusters_show_connections_and_the_ejected_endpoint() {
     let (a, b) = (upstream().await, upstream().await);
-    let store = Arc::new(ConfigStore::new(snapshot(a, b)));
+    let store = Arc::new(ConfigStore::new(snapshot(
+        cluster(a, b),
+        &[http_listener("l", "")],
+    )));
     // The detector learns the endpoints with a first pick; one failure then ejects `b`.
     let current = store.load();
     drop(select_endpoint(&current, "backend", None, &mut rand::rng()).unwrap());
@@ -142,15 +111,7 @@ async fn clusters_show_connections_and_the_ejected_endpoint() {
     let stats = Arc::new(Stats::anonymous());
     let telemetry = Telemetry::new(AccessLog::channel(16).0, Arc::clone(&stats));
     let http = Arc::new(HttpContext::with_telemetry(Arc::clone(&store), telemetry));
-    let plane = DataPlane::start(
-        Arc::clone(&store),
-        http,
-        ServeOptions {
-            port_overrides: HashMap::from([("l".to_owned(), 0)]),
-            ..ServeOptions::default()
-        },
-    );
-    tokio::time::timeout(PATIENCE, plane.ready()).await.unwrap();
+    let plane = start_plane(&store, http, &["l"]).await;
     let exporter = Exporter::new(Arc::clone(&stats));
     let admin = start(
         AdminState::new(node())
@@ -159,11 +120,7 @@ async fn clusters_show_connections_and_the_ejected_endpoint() {
     .await;
 
     // One request: `a` takes it, and the pool keeps its connection open.
-    let stream = TcpStream::connect(plane.bound()["l"]).await.unwrap();
-    let (mut client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let mut client = h1_client(plane.bound()["l"]).await;
     let response = client.send_request(get("/")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(

@@ -2,31 +2,95 @@
 //! in flight finishes, and `/ready` reports the drain; with `?inboundonly`, only for the
 //! `INBOUND` listeners.
 
-use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
-use envoy_types::pb::envoy::config::{cluster::v3::Cluster, listener::v3::Listener};
+use envoy_types::pb::envoy::config::listener::v3::Listener;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use mesh_testing::Patience;
-use mesh_xds::json::from_yaml;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{Notify, mpsc},
+    task::JoinHandle,
 };
 
-use super::{call, node, start};
+use super::{
+    call, node,
+    plane::{PATIENCE, backend, get, h1_client, http_listener, snapshot, start_plane},
+    start,
+};
 use crate::{
-    access_log::AccessLog,
-    admin::AdminState,
-    config::{ConfigStore, DnsAnswers, Snapshot, apply_clusters, apply_listeners},
-    http::HttpContext,
-    serve::{DataPlane, ServeOptions},
+    access_log::AccessLog, admin::AdminState, config::ConfigStore, http::HttpContext,
+    serve::DataPlane,
 };
 
-const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+/// A data plane whose listeners route to an upstream that holds every request until released.
+struct Held {
+    plane: Arc<DataPlane>,
+    /// One message per request the upstream received.
+    seen: mpsc::UnboundedReceiver<()>,
+    release: Arc<Notify>,
+}
+
+// === impl Held ===
+
+impl Held {
+    /// Serves `listeners`, each on an ephemeral port.
+    async fn start(listeners: &[Listener]) -> Self {
+        let (seen_tx, seen) = mpsc::unbounded_channel();
+        let release = Arc::new(Notify::new());
+        let upstream = held_upstream(seen_tx, Arc::clone(&release)).await;
+        let store = Arc::new(ConfigStore::new(snapshot(
+            backend(&[upstream], ""),
+            listeners,
+        )));
+        let http = Arc::new(HttpContext::with_access_log(
+            Arc::clone(&store),
+            AccessLog::channel(16).0,
+        ));
+        let names: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
+        let plane = Arc::new(start_plane(&store, http, &names).await);
+        Self {
+            plane,
+            seen,
+            release,
+        }
+    }
+
+    /// Where the listener `name` accepts.
+    fn address(&self, name: &str) -> SocketAddr {
+        self.plane.bound()[name]
+    }
+
+    /// Sends `GET /` on a new connection to `address`, and waits until the upstream holds it;
+    /// the response comes once [`Held::release_one`] lets it go.
+    async fn send(&mut self, address: SocketAddr) -> JoinHandle<hyper::Result<Response<Incoming>>> {
+        let mut client = h1_client(address).await;
+        let in_flight = tokio::spawn(client.send_request(get("/")));
+        tokio::time::timeout(PATIENCE, self.seen.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        in_flight
+    }
+
+    /// Lets one held request be answered.
+    fn release_one(&self) {
+        self.release.notify_one();
+    }
+
+    /// `plane_fn` of the data plane, as an admin hook.
+    fn hook<T: 'static>(
+        &self,
+        plane_fn: fn(&DataPlane) -> T,
+    ) -> impl Fn() -> T + Send + Sync + use<T> {
+        let plane = Arc::clone(&self.plane);
+        move || plane_fn(&plane)
+    }
+}
 
 /// An upstream that reports each request and answers `held` only once `release` is notified.
 async fn held_upstream(seen: mpsc::UnboundedSender<()>, release: Arc<Notify>) -> SocketAddr {
@@ -53,78 +117,37 @@ async fn held_upstream(seen: mpsc::UnboundedSender<()>, release: Arc<Notify>) ->
     address
 }
 
-/// An HTTP listener named `name` routing everything to `backend`, with `extra` fields.
-fn listener(name: &str, extra: &str) -> Listener {
-    from_yaml(&format!(
-        r#"
-name: {name}
-address: {{ socket_address: {{ address: 127.0.0.1, port_value: 9080 }} }}
-filter_chains:
-  - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: s
-          route_config: {{ name: r, virtual_hosts: [ {{ name: v, domains: ["*"], routes: [ {{ match: {{ prefix: / }}, route: {{ cluster: backend }} }} ] }} ] }}
-          http_filters: [ {{ name: envoy.filters.http.router }} ]
-{extra}
-"#
-    ))
-    .unwrap()
+/// The response of a request sent with [`Held::send`], once it comes.
+async fn answer(in_flight: JoinHandle<hyper::Result<Response<Incoming>>>) -> Response<Incoming> {
+    tokio::time::timeout(PATIENCE, in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
 }
 
-fn snapshot(upstream: SocketAddr) -> Snapshot {
-    snapshot_with(upstream, vec![listener("l", "")])
-}
-
-fn snapshot_with(upstream: SocketAddr, listeners: Vec<Listener>) -> Snapshot {
-    let cluster: Cluster = from_yaml(&format!(
-        "name: backend\ntype: STATIC\nconnect_timeout: 1s\nload_assignment: {{ cluster_name: backend, \
-         endpoints: [ {{ lb_endpoints: [ {{ endpoint: {{ address: {{ socket_address: \
-         {{ address: 127.0.0.1, port_value: {} }} }} }} }} ] }} ] }}",
-        upstream.port()
-    ))
-    .unwrap();
-    let mut snapshot = Snapshot::default();
-    apply_clusters(&mut snapshot, &[cluster], &[], &DnsAnswers::default()).unwrap();
-    apply_listeners(&mut snapshot, &listeners, &[]).unwrap();
-    snapshot
+/// Waits until `address` refuses connections.
+async fn until_refused(address: SocketAddr) {
+    Patience::new(PATIENCE)
+        .eventually(|| async {
+            match TcpStream::connect(address).await {
+                Err(refused) => Ok(refused),
+                Ok(_) => Err("the listener still accepts"),
+            }
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn drain_listeners_refuses_new_connections_and_lets_requests_in_flight_finish() {
-    let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let release = Arc::new(Notify::new());
-    let upstream = held_upstream(seen_tx, Arc::clone(&release)).await;
-    let store = Arc::new(ConfigStore::new(snapshot(upstream)));
-    let http = Arc::new(HttpContext::with_access_log(
-        Arc::clone(&store),
-        AccessLog::channel(16).0,
-    ));
-    let plane = Arc::new(DataPlane::start(
-        store,
-        http,
-        ServeOptions {
-            port_overrides: HashMap::from([("l".to_owned(), 0)]),
-            ..ServeOptions::default()
-        },
-    ));
-    tokio::time::timeout(PATIENCE, plane.ready()).await.unwrap();
-    let address = plane.bound()["l"];
+    let mut held = Held::start(&[http_listener("l", "")]).await;
+    let address = held.address("l");
     let admin = start(
         AdminState::new(node())
-            .with_ready({
-                let plane = Arc::clone(&plane);
-                move || plane.is_ready()
-            })
-            .with_draining({
-                let plane = Arc::clone(&plane);
-                move || plane.is_draining()
-            })
-            .with_drain({
-                let plane = Arc::clone(&plane);
-                move || plane.stop_listening()
-            }),
+            .with_ready(held.hook(DataPlane::is_ready))
+            .with_draining(held.hook(DataPlane::is_draining))
+            .with_drain(held.hook(DataPlane::stop_listening)),
     )
     .await;
     assert_eq!(
@@ -133,23 +156,9 @@ async fn drain_listeners_refuses_new_connections_and_lets_requests_in_flight_fin
     );
 
     // A request in flight when the drain starts.
-    let stream = TcpStream::connect(address).await.unwrap();
-    let (mut client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let request = Request::builder()
-        .uri("/")
-        .header("host", "shop")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let in_flight = tokio::spawn(client.send_request(request));
-    tokio::time::timeout(PATIENCE, seen.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let in_flight = held.send(address).await;
 
-    assert!(!plane.is_draining());
+    assert!(!held.plane.is_draining());
     assert_eq!(
         call(admin, "POST", "/drain_listeners?graceful").await,
         (200, "OK\n".to_owned())
@@ -163,22 +172,10 @@ async fn drain_listeners_refuses_new_connections_and_lets_requests_in_flight_fin
             .unwrap()["state"],
         "DRAINING"
     );
-    Patience::new(PATIENCE)
-        .eventually(|| async {
-            match TcpStream::connect(address).await {
-                Err(refused) => Ok(refused),
-                Ok(_) => Err("the listener still accepts"),
-            }
-        })
-        .await
-        .unwrap();
+    until_refused(address).await;
 
-    release.notify_one();
-    let response = tokio::time::timeout(PATIENCE, in_flight)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    held.release_one();
+    let response = answer(in_flight).await;
     assert_eq!(response.status(), 200);
     // HTTP/1.1 connections close after their last response once draining.
     assert_eq!(response.headers()["connection"], "close");
@@ -186,64 +183,22 @@ async fn drain_listeners_refuses_new_connections_and_lets_requests_in_flight_fin
     assert_eq!(body, "held");
 }
 
-/// Sends `GET /` on a new HTTP/1.1 connection to `address`; the response comes when the
-/// upstream is released.
-async fn send(address: SocketAddr) -> tokio::task::JoinHandle<hyper::Result<Response<Incoming>>> {
-    let stream = TcpStream::connect(address).await.unwrap();
-    let (mut client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let request = Request::builder()
-        .uri("/")
-        .header("host", "shop")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    tokio::spawn(client.send_request(request))
-}
-
 #[tokio::test]
 async fn inboundonly_drains_the_inbound_listeners_and_leaves_the_outbound_ones_serving() {
-    let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let release = Arc::new(Notify::new());
-    let upstream = held_upstream(seen_tx, Arc::clone(&release)).await;
-    let listeners = vec![
-        listener("in", "traffic_direction: INBOUND"),
-        listener("out", "traffic_direction: OUTBOUND"),
-    ];
-    let store = Arc::new(ConfigStore::new(snapshot_with(upstream, listeners)));
-    let http = Arc::new(HttpContext::with_access_log(
-        Arc::clone(&store),
-        AccessLog::channel(16).0,
-    ));
-    let plane = Arc::new(DataPlane::start(
-        store,
-        http,
-        ServeOptions {
-            port_overrides: HashMap::from([("in".to_owned(), 0), ("out".to_owned(), 0)]),
-            ..ServeOptions::default()
-        },
-    ));
-    tokio::time::timeout(PATIENCE, plane.ready()).await.unwrap();
-    let (inbound, outbound) = (plane.bound()["in"], plane.bound()["out"]);
+    let mut held = Held::start(&[
+        http_listener("in", "traffic_direction: INBOUND"),
+        http_listener("out", "traffic_direction: OUTBOUND"),
+    ])
+    .await;
+    let (inbound, outbound) = (held.address("in"), held.address("out"));
     let admin = start(
         AdminState::new(node())
-            .with_draining({
-                let plane = Arc::clone(&plane);
-                move || plane.is_draining()
-            })
-            .with_drain_inbound({
-                let plane = Arc::clone(&plane);
-                move || plane.stop_listening_inbound()
-            }),
+            .with_draining(held.hook(DataPlane::is_draining))
+            .with_drain_inbound(held.hook(DataPlane::stop_listening_inbound)),
     )
     .await;
 
-    let in_flight = send(inbound).await;
-    tokio::time::timeout(PATIENCE, seen.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let in_flight = held.send(inbound).await;
     assert_eq!(
         call(admin, "POST", "/drain_listeners?inboundonly&graceful").await,
         (200, "OK\n".to_owned())
@@ -257,42 +212,22 @@ async fn inboundonly_drains_the_inbound_listeners_and_leaves_the_outbound_ones_s
         call(admin, "POST", "/drain_listeners").await,
         (501, "draining is not wired\n".to_owned())
     );
-    Patience::new(PATIENCE)
-        .eventually(|| async {
-            match TcpStream::connect(inbound).await {
-                Err(refused) => Ok(refused),
-                Ok(_) => Err("the inbound listener still accepts"),
-            }
-        })
-        .await
-        .unwrap();
+    until_refused(inbound).await;
     assert_eq!(
-        plane.bound().keys().collect::<Vec<_>>(),
+        held.plane.bound().keys().collect::<Vec<_>>(),
         [&"out".to_owned()]
     );
 
     // The inbound request in flight finishes, and its connection closes after it.
-    release.notify_one();
-    let response = tokio::time::timeout(PATIENCE, in_flight)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    held.release_one();
+    let response = answer(in_flight).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["connection"], "close");
 
     // The outbound listener accepts and serves as before, keeping its connections open.
-    let outbound_request = send(outbound).await;
-    tokio::time::timeout(PATIENCE, seen.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    release.notify_one();
-    let response = tokio::time::timeout(PATIENCE, outbound_request)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let outbound_request = held.send(outbound).await;
+    held.release_one();
+    let response = answer(outbound_request).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers().get("connection"), None);
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -303,7 +238,7 @@ async fn inboundonly_drains_the_inbound_listeners_and_leaves_the_outbound_ones_s
 fn traffic_direction_is_kept_and_unknown_values_are_refused() {
     use crate::config::{TrafficDirection, compile_listener};
     let direction =
-        |extra: &str| compile_listener(&listener("l", extra)).map(|l| l.traffic_direction);
+        |extra: &str| compile_listener(&http_listener("l", extra)).map(|l| l.traffic_direction);
     assert_eq!(direction(""), Ok(TrafficDirection::Unspecified));
     assert_eq!(
         direction("traffic_direction: INBOUND"),
@@ -313,7 +248,7 @@ fn traffic_direction_is_kept_and_unknown_values_are_refused() {
         direction("traffic_direction: OUTBOUND"),
         Ok(TrafficDirection::Outbound)
     );
-    let mut unknown = listener("l", "");
+    let mut unknown = http_listener("l", "");
     unknown.traffic_direction = 7;
     assert_eq!(
         compile_listener(&unknown).unwrap_err().to_string(),

@@ -1,4 +1,5 @@
-//! Circuit breakers: requests past a cluster's thresholds fail fast with Envoy's 503 `UO`.
+//! Circuit breakers: requests past a cluster's thresholds fail fast with Envoy's 503 `UO`,
+//! counted by the threshold that refused them.
 
 use std::sync::Arc;
 
@@ -7,8 +8,9 @@ use tokio::sync::Semaphore;
 
 use super::support::*;
 use crate::{
-    config::Snapshot,
+    config::{Snapshot, UpstreamProtocol},
     http::local::OVERFLOW,
+    stats::Exporter,
     upstream::{CircuitBreaker, Thresholds},
 };
 
@@ -18,6 +20,32 @@ fn with_thresholds(mut snapshot: Snapshot, thresholds: Thresholds) -> Snapshot {
     cluster.breaker = Arc::new(CircuitBreaker::new(thresholds));
     snapshot.clusters.insert("a".into(), Arc::new(cluster));
     snapshot
+}
+
+/// The overflow counts of cluster `a`, as a scrape shows them: `[max_connections,
+/// max_pending_requests, max_requests, max_retries]`.
+fn overflows(proxy: &Proxy) -> Vec<String> {
+    let prefix = "mesh_proxy_upstream_connections_overflow_total{cluster=\"a\",";
+    Exporter::new(Arc::clone(&proxy.ctx.telemetry().stats))
+        .render()
+        .lines()
+        .filter_map(|line| line.strip_prefix(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What [`overflows`] shows for these counts.
+fn counted(counts: [u64; 4]) -> Vec<String> {
+    [
+        "max_connections",
+        "max_pending_requests",
+        "max_requests",
+        "max_retries",
+    ]
+    .iter()
+    .zip(counts)
+    .map(|(kind, count)| format!("kind=\"{kind}\"}} {count}"))
+    .collect()
 }
 
 #[tokio::test]
@@ -79,6 +107,46 @@ async fn past_one_connection_and_one_pending_request_the_third_overflows() {
     for _ in 0..2 {
         assert_eq!(proxy.log().await["response_flags"], "-");
     }
+    assert_eq!(overflows(&proxy), counted([0, 1, 0, 0]));
+}
+
+#[tokio::test]
+async fn an_http2_request_past_max_requests_overflows_and_is_counted() {
+    let gate = Arc::new(Semaphore::new(0));
+    let mut upstream = Upstream::start({
+        let gate = Arc::clone(&gate);
+        move |_| {
+            let gate = Arc::clone(&gate);
+            async move {
+                gate.acquire().await.unwrap().forget();
+                text(200, "slow")
+            }
+        }
+    })
+    .await;
+    let thresholds = Thresholds {
+        max_requests: 1,
+        ..Thresholds::default()
+    };
+    let snapshot = one_cluster(upstream.addr, UpstreamProtocol::Http2);
+    let proxy = Proxy::h1(with_thresholds(snapshot, thresholds), &to_cluster("a")).await;
+    let first = tokio::spawn({
+        let mut client = proxy.h1_client().await;
+        async move { client.send_request(get("shop", "/")).await }
+    });
+    // The first request is active upstream: HTTP/2 needs no connection slot, only
+    // `max_requests` bounds it.
+    upstream.next().await;
+    let refused = proxy.get("shop", "/").await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(text_of(refused).await, OVERFLOW);
+    assert_eq!(overflows(&proxy), counted([0, 0, 1, 0]));
+
+    gate.add_permits(1);
+    let first = within(first).await.unwrap().unwrap();
+    assert_eq!(text_of(first).await, "slow");
+    assert_eq!(upstream.hits(), 1);
+    assert_eq!(overflows(&proxy), counted([0, 0, 1, 0]));
 }
 
 #[tokio::test]
@@ -107,4 +175,5 @@ virtual_hosts:
     assert_eq!(text_of(response).await, "down");
     assert_eq!(failing.hits(), 1);
     assert_eq!(proxy.log().await["response_flags"], "UO");
+    assert_eq!(overflows(&proxy), counted([0, 0, 0, 1]));
 }

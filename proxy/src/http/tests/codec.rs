@@ -1,8 +1,6 @@
 //! `codec_type`: a connection manager speaks exactly the HTTP versions it is configured for.
 
-use std::sync::Arc;
-
-use http::{Request, StatusCode, Version};
+use http::{StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -10,18 +8,15 @@ use tokio::{
 };
 
 use super::support::*;
-use crate::{
-    config::{Codec, HttpConnectionManager},
-    http::{HttpHandler, body},
-};
+use crate::config::{Codec, HttpConnectionManager};
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-fn with_codec(codec: Codec) -> HttpHandler {
-    HttpHandler::Chain(Arc::new(HttpConnectionManager {
+fn with_codec(codec: Codec) -> HttpConnectionManager {
+    HttpConnectionManager {
         codec,
         ..hcm(&to_cluster("a")).as_ref().clone()
-    }))
+    }
 }
 
 /// What the proxy sends before it closes the connection (by a FIN or, with bytes of ours
@@ -40,12 +35,7 @@ async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
 #[tokio::test]
 async fn an_http1_manager_serves_http1() {
     let upstream = Upstream::named("ok").await;
-    let proxy = Proxy::start(
-        snapshot(&[("a", &[upstream.addr])]),
-        with_codec(Codec::Http1),
-        false,
-    )
-    .await;
+    let proxy = Proxy::managed(upstream.addr, with_codec(Codec::Http1), false).await;
     let response = proxy.get("shop", "/").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.version(), Version::HTTP_11);
@@ -56,12 +46,7 @@ async fn an_http1_manager_serves_http1() {
 async fn an_http1_manager_closes_an_h2c_connection_without_an_answer() {
     let upstream = Upstream::named("ok").await;
     // The detection saw the preface: `http2` is what it reports.
-    let proxy = Proxy::start(
-        snapshot(&[("a", &[upstream.addr])]),
-        with_codec(Codec::Http1),
-        true,
-    )
-    .await;
+    let proxy = Proxy::managed(upstream.addr, with_codec(Codec::Http1), true).await;
     let mut raw = TcpStream::connect(proxy.addr).await.unwrap();
     // The proxy may have closed first; what it sends back is what counts.
     let _ = raw.write_all(H2_PREFACE).await;
@@ -73,12 +58,11 @@ async fn an_http1_manager_closes_an_h2c_connection_without_an_answer() {
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await
     {
         tokio::spawn(conn);
-        let request = Request::builder()
-            .version(Version::HTTP_2)
-            .uri("http://shop/")
-            .body(body::empty())
-            .unwrap();
-        assert!(within(client.send_request(request)).await.is_err());
+        assert!(
+            within(client.send_request(h2_get("http://shop/")))
+                .await
+                .is_err()
+        );
     }
     assert_eq!(upstream.hits(), 0);
 }
@@ -86,19 +70,11 @@ async fn an_http1_manager_closes_an_h2c_connection_without_an_answer() {
 #[tokio::test]
 async fn an_http2_manager_serves_prior_knowledge_http2() {
     let upstream = Upstream::named("ok").await;
-    let proxy = Proxy::start(
-        snapshot(&[("a", &[upstream.addr])]),
-        with_codec(Codec::Http2),
-        true,
-    )
-    .await;
+    let proxy = Proxy::managed(upstream.addr, with_codec(Codec::Http2), true).await;
     let mut client = proxy.h2_client().await;
-    let request = Request::builder()
-        .version(Version::HTTP_2)
-        .uri("http://shop/")
-        .body(body::empty())
+    let response = within(client.send_request(h2_get("http://shop/")))
+        .await
         .unwrap();
-    let response = within(client.send_request(request)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.version(), Version::HTTP_2);
     assert_eq!(text_of(response).await, "ok");
@@ -108,12 +84,7 @@ async fn an_http2_manager_serves_prior_knowledge_http2() {
 async fn an_http2_manager_does_not_answer_http1() {
     let upstream = Upstream::named("ok").await;
     // The detection saw an HTTP/1.1 request line.
-    let proxy = Proxy::start(
-        snapshot(&[("a", &[upstream.addr])]),
-        with_codec(Codec::Http2),
-        false,
-    )
-    .await;
+    let proxy = Proxy::managed(upstream.addr, with_codec(Codec::Http2), false).await;
     let mut raw = TcpStream::connect(proxy.addr).await.unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nhost: shop\r\n\r\n")
         .await

@@ -1,14 +1,10 @@
 //! The CORS filter: preflights answered locally, simple requests decorated, as Envoy does.
 
-use std::sync::Arc;
-
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
 
 use super::support::*;
-use crate::{
-    config::HttpConnectionManager,
-    http::{HttpHandler, body},
-};
+use crate::{config::HttpConnectionManager, http::body};
 
 /// Everything to `a`, with Istio's translation of a `corsPolicy` on the route.
 const ROUTES: &str = "
@@ -35,40 +31,61 @@ virtual_hosts:
     typed_per_filter_config: *cors
 ";
 
-async fn proxy(upstream: &Upstream, cors: bool) -> Proxy {
-    let hcm = HttpConnectionManager {
-        cors,
-        ..hcm(ROUTES).as_ref().clone()
-    };
-    Proxy::start(
-        snapshot(&[("a", &[upstream.addr])]),
-        HttpHandler::Chain(Arc::new(hcm)),
-        false,
-    )
-    .await
+/// The proxy, with the CORS filter in its connection manager or not, and its upstream `a`.
+struct Fixture {
+    upstream: Upstream,
+    proxy: Proxy,
 }
 
-async fn send(
-    proxy: &Proxy,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> http::Response<hyper::body::Incoming> {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "shop");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
+// === impl Fixture ===
+
+impl Fixture {
+    async fn start(cors: bool) -> Self {
+        let upstream = Upstream::named("a").await;
+        let hcm = HttpConnectionManager {
+            cors,
+            ..hcm(ROUTES).as_ref().clone()
+        };
+        let proxy = Proxy::managed(upstream.addr, hcm, false).await;
+        Self { upstream, proxy }
     }
-    let mut client = proxy.h1_client().await;
-    within(client.send_request(request.body(body::empty()).unwrap()))
+
+    /// `method path` from `origin` for host `shop`, with `headers`.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        origin: &str,
+        headers: &[(&str, &str)],
+    ) -> Response<Incoming> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "shop")
+            .header("origin", origin);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut client = self.proxy.h1_client().await;
+        within(client.send_request(request.body(body::empty()).unwrap()))
+            .await
+            .unwrap()
+    }
+
+    /// A preflight of `POST /cart` from `origin`.
+    async fn preflight(&self, origin: &str) -> Response<Incoming> {
+        self.send(
+            "OPTIONS",
+            "/cart",
+            origin,
+            &[("access-control-request-method", "POST")],
+        )
         .await
-        .unwrap()
+    }
 }
 
 /// The `access-control-*` headers of a response, sorted.
-fn cors_headers(response: &http::Response<hyper::body::Incoming>) -> Vec<(String, String)> {
+fn cors_headers(response: &Response<Incoming>) -> Vec<(String, String)> {
     let mut out: Vec<_> = response
         .headers()
         .iter()
@@ -90,18 +107,8 @@ fn expected(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_preflight_from_an_allowed_origin_is_answered_locally() {
-    let upstream = Upstream::named("a").await;
-    let proxy = proxy(&upstream, true).await;
-    let response = send(
-        &proxy,
-        "OPTIONS",
-        "/cart",
-        &[
-            ("origin", "https://app.example"),
-            ("access-control-request-method", "POST"),
-        ],
-    )
-    .await;
+    let cors = Fixture::start(true).await;
+    let response = cors.preflight("https://app.example").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         cors_headers(&response),
@@ -116,14 +123,13 @@ async fn a_preflight_from_an_allowed_origin_is_answered_locally() {
     );
     assert_eq!(response.headers()["content-length"], "0");
     assert_eq!(text_of(response).await, "");
-    assert_eq!(upstream.hits(), 0);
+    assert_eq!(cors.upstream.hits(), 0);
 }
 
 #[tokio::test]
 async fn a_simple_request_from_an_allowed_origin_gets_origin_credentials_and_expose() {
-    let upstream = Upstream::named("a").await;
-    let proxy = proxy(&upstream, true).await;
-    let response = send(&proxy, "GET", "/cart", &[("origin", "https://app.example")]).await;
+    let cors = Fixture::start(true).await;
+    let response = cors.send("GET", "/cart", "https://app.example", &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         cors_headers(&response),
@@ -134,34 +140,18 @@ async fn a_simple_request_from_an_allowed_origin_gets_origin_credentials_and_exp
         ])
     );
     assert_eq!(text_of(response).await, "a");
-    assert_eq!(upstream.hits(), 1);
+    assert_eq!(cors.upstream.hits(), 1);
 }
 
 #[tokio::test]
 async fn another_origin_gets_no_allow_headers() {
-    let upstream = Upstream::named("a").await;
-    let proxy = proxy(&upstream, true).await;
-    let response = send(
-        &proxy,
-        "GET",
-        "/cart",
-        &[("origin", "https://evil.example")],
-    )
-    .await;
+    let cors = Fixture::start(true).await;
+    let response = cors.send("GET", "/cart", "https://evil.example", &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(cors_headers(&response), expected(&[]));
     // Its preflight is not forwarded (`forward_not_matching_preflights: false`): answered
     // without the origin, as Envoy answers it.
-    let response = send(
-        &proxy,
-        "OPTIONS",
-        "/cart",
-        &[
-            ("origin", "https://evil.example"),
-            ("access-control-request-method", "POST"),
-        ],
-    )
-    .await;
+    let response = cors.preflight("https://evil.example").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         cors_headers(&response),
@@ -172,36 +162,23 @@ async fn another_origin_gets_no_allow_headers() {
             ("access-control-max-age", "600"),
         ])
     );
-    assert_eq!(upstream.hits(), 1);
+    assert_eq!(cors.upstream.hits(), 1);
 }
 
 #[tokio::test]
 async fn redirects_and_managers_without_the_filter_are_left_alone() {
-    let upstream = Upstream::named("a").await;
-    let proxy = proxy(&upstream, true).await;
-    let response = send(
-        &proxy,
-        "GET",
-        "/redirect",
-        &[("origin", "https://app.example")],
-    )
-    .await;
+    let cors = Fixture::start(true).await;
+    let response = cors
+        .send("GET", "/redirect", "https://app.example", &[])
+        .await;
     assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
     assert_eq!(cors_headers(&response), expected(&[]));
+    assert_eq!(cors.upstream.hits(), 0);
 
-    let proxy = self::proxy(&upstream, false).await;
-    let response = send(
-        &proxy,
-        "OPTIONS",
-        "/cart",
-        &[
-            ("origin", "https://app.example"),
-            ("access-control-request-method", "POST"),
-        ],
-    )
-    .await;
+    let without = Fixture::start(false).await;
+    let response = without.preflight("https://app.example").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(cors_headers(&response), expected(&[]));
     assert_eq!(text_of(response).await, "a");
-    assert_eq!(upstream.hits(), 1);
+    assert_eq!(without.upstream.hits(), 1);
 }

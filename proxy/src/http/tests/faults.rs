@@ -7,7 +7,6 @@ use http::StatusCode;
 use super::support::*;
 use crate::{
     config::HttpConnectionManager,
-    http::HttpHandler,
     route::{ABORT_BODY, Fault},
 };
 
@@ -38,12 +37,7 @@ async fn proxy(upstream: &Upstream, routes: &str, filter: bool) -> Proxy {
         fault: filter.then(|| Arc::new(Fault::default())),
         ..hcm(routes).as_ref().clone()
     };
-    Proxy::start(
-        snapshot(&[("a", &[upstream.addr])]),
-        HttpHandler::Chain(Arc::new(hcm)),
-        false,
-    )
-    .await
+    Proxy::managed(upstream.addr, hcm, false).await
 }
 
 #[tokio::test]

@@ -1,24 +1,18 @@
 //! `x-forwarded-for` on connection managers that are not the edge (sidecars) and on those that
 //! are (`use_remote_address: true`), as Envoy treats it.
 
-use std::sync::Arc;
-
 use http::Request;
 
 use super::support::*;
-use crate::{
-    config::HttpConnectionManager,
-    config_error::ConfigError,
-    http::{HttpHandler, body},
-};
+use crate::{config::HttpConnectionManager, config_error::ConfigError, http::body};
 
 async fn seen_forwarded_for(use_remote_address: bool, sent: Option<&str>) -> Option<String> {
     let mut upstream = Upstream::named("ok").await;
-    let handler = HttpHandler::Chain(Arc::new(HttpConnectionManager {
+    let manager = HttpConnectionManager {
         use_remote_address,
         ..hcm(&to_cluster("a")).as_ref().clone()
-    }));
-    let proxy = Proxy::start(snapshot(&[("a", &[upstream.addr])]), handler, false).await;
+    };
+    let proxy = Proxy::managed(upstream.addr, manager, false).await;
     let mut request = Request::builder().uri("/").header("host", "shop");
     if let Some(sent) = sent {
         request = request.header("x-forwarded-for", sent);

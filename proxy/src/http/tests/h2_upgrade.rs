@@ -7,20 +7,11 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
 };
 
 use super::support::*;
-use crate::{
-    config::{Snapshot, UpstreamProtocol},
-    http::{HttpHandler, body},
-};
-
-fn one_cluster(addr: std::net::SocketAddr, protocol: UpstreamProtocol) -> Snapshot {
-    let mut snapshot = Snapshot::default();
-    add_cluster(&mut snapshot, "a", protocol, &[addr]);
-    snapshot
-}
+use crate::{config::UpstreamProtocol, http::body};
 
 /// Echoes the request body after `pong:`, with an end-to-end header and hop-by-hop ones.
 async fn application(request: Request<Incoming>) -> Response<crate::http::ProxyBody> {
@@ -41,10 +32,9 @@ async fn application(request: Request<Incoming>) -> Response<crate::http::ProxyB
 async fn an_http1_request_crosses_an_http2_hop_between_two_proxies_intact() {
     let mut app = Upstream::start(application).await;
     // The receiving sidecar: codec AUTO, its detection saw the HTTP/2 preface.
-    let mut inbound = Proxy::start(
+    let mut inbound = Proxy::h2(
         one_cluster(app.addr, UpstreamProtocol::Http1),
-        HttpHandler::Chain(hcm(&to_cluster("a"))),
-        true,
+        &to_cluster("a"),
     )
     .await;
     let mut outbound = Proxy::h1(
@@ -93,43 +83,6 @@ async fn an_http1_request_crosses_an_http2_hop_between_two_proxies_intact() {
     assert_eq!(app.hits(), 1);
     assert_eq!(outbound.log().await["protocol"], "HTTP/1.1");
     assert_eq!(inbound.log().await["protocol"], "HTTP/2");
-}
-
-/// Accepts one WebSocket upgrade with 101 and echoes what follows.
-async fn websocket_echo() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            return;
-        };
-        let head = read_head(&mut stream).await.to_ascii_lowercase();
-        let reply: &[u8] = if head.starts_with("get /ws http/1.1")
-            && head.contains("connection: upgrade")
-            && head.contains("upgrade: websocket")
-        {
-            b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
-        } else {
-            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"
-        };
-        stream.write_all(reply).await.unwrap();
-        let (mut reader, mut writer) = stream.split();
-        let _ = tokio::io::copy(&mut reader, &mut writer).await;
-    });
-    addr
-}
-
-/// Reads an HTTP/1.1 head byte by byte, so that nothing after it is consumed.
-async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-        let mut byte = [0u8; 1];
-        if stream.read(&mut byte).await.unwrap() == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
 }
 
 /// HTTP/2 has no `Upgrade`: an upgrade through an HTTP/2 cluster goes over HTTP/1.1, with

@@ -2,8 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use http::{Method, Request, StatusCode, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http::{Method, Request, StatusCode};
 use mesh_common::path::FieldPath;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -35,11 +34,7 @@ async fn shutdown_finishes_the_in_flight_http1_request_then_closes() {
     let release = Arc::new(Notify::new());
     let mut upstream = held_upstream(Arc::clone(&release)).await;
     let proxy = Proxy::h1(snapshot(&[("a", &[upstream.addr])]), &to_cluster("a")).await;
-    let stream = TcpStream::connect(proxy.addr).await.unwrap();
-    let (mut client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    let conn = tokio::spawn(conn);
+    let (mut client, conn) = proxy.h1_connection().await;
     let response = tokio::spawn(client.send_request(get("shop", "/")));
     upstream.next().await;
     proxy.shutdown.send(true).unwrap();
@@ -55,20 +50,9 @@ async fn shutdown_finishes_the_in_flight_http1_request_then_closes() {
 async fn shutdown_finishes_the_in_flight_http2_stream_then_closes() {
     let release = Arc::new(Notify::new());
     let mut upstream = held_upstream(Arc::clone(&release)).await;
-    let handler = HttpHandler::Chain(hcm(&to_cluster("a")));
-    let proxy = Proxy::start(snapshot(&[("a", &[upstream.addr])]), handler, true).await;
-    let stream = TcpStream::connect(proxy.addr).await.unwrap();
-    let (mut client, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .unwrap();
-    let conn = tokio::spawn(conn);
-    let request = Request::builder()
-        .version(Version::HTTP_2)
-        .uri("http://shop/")
-        .body(body::empty())
-        .unwrap();
-    let response = tokio::spawn(client.send_request(request));
+    let proxy = Proxy::h2(snapshot(&[("a", &[upstream.addr])]), &to_cluster("a")).await;
+    let (mut client, conn) = proxy.h2_connection().await;
+    let response = tokio::spawn(client.send_request(h2_get("http://shop/")));
     upstream.next().await;
     proxy.shutdown.send(true).unwrap();
     release.notify_one();
@@ -93,11 +77,7 @@ async fn a_client_that_leaves_mid_response_is_logged_dc() {
     })
     .await;
     let mut proxy = Proxy::h1(snapshot(&[("a", &[upstream.addr])]), &to_cluster("a")).await;
-    let stream = TcpStream::connect(proxy.addr).await.unwrap();
-    let (mut client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    let conn = tokio::spawn(conn);
+    let (mut client, conn) = proxy.h1_connection().await;
     let mut response = within(client.send_request(get("shop", "/"))).await.unwrap();
     let first = within(http_body_util::BodyExt::frame(response.body_mut()))
         .await

@@ -6,39 +6,27 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     sync::oneshot,
 };
 
 use super::support::*;
 use crate::{
-    config::{Snapshot, UpstreamProtocol},
-    http::{HttpHandler, ProxyBody, body},
+    config::UpstreamProtocol,
+    http::{ProxyBody, body},
     upstream::BoxError,
 };
-
-fn one_cluster(addr: std::net::SocketAddr, protocol: UpstreamProtocol) -> Snapshot {
-    let mut snapshot = Snapshot::default();
-    add_cluster(&mut snapshot, "a", protocol, &[addr]);
-    snapshot
-}
 
 #[tokio::test]
 async fn an_http2_client_reaches_an_http1_upstream() {
     let mut upstream = Upstream::named("ok").await;
-    let handler = HttpHandler::Chain(hcm(&to_cluster("a")));
-    let mut proxy = Proxy::start(
+    let mut proxy = Proxy::h2(
         one_cluster(upstream.addr, UpstreamProtocol::Http1),
-        handler,
-        true,
+        &to_cluster("a"),
     )
     .await;
     let mut client = proxy.h2_client().await;
-    let request = Request::builder()
-        .version(Version::HTTP_2)
-        .uri("http://shop:9080/items")
-        .body(body::empty())
-        .unwrap();
+    let request = h2_get("http://shop:9080/items");
     let response = within(client.send_request(request)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.version(), Version::HTTP_2);
@@ -93,11 +81,9 @@ async fn grpc_trailers_cross_http2_end_to_end() {
         response
     })
     .await;
-    let handler = HttpHandler::Chain(hcm(&to_cluster("a")));
-    let proxy = Proxy::start(
+    let proxy = Proxy::h2(
         one_cluster(upstream.addr, UpstreamProtocol::Http2),
-        handler,
-        true,
+        &to_cluster("a"),
     )
     .await;
     let mut client = proxy.h2_client().await;
@@ -170,48 +156,9 @@ async fn request_bodies_stream_without_waiting_for_the_end() {
     assert_eq!(text_of(response).await, "12");
 }
 
-/// A server that accepts any upgrade with 101 and then echoes raw bytes.
-async fn upgrade_echo_server() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let head = read_head(&mut stream).await;
-                assert!(
-                    head.to_ascii_lowercase().contains("upgrade: websocket"),
-                    "{head}"
-                );
-                stream
-                    .write_all(
-                        b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n",
-                    )
-                    .await
-                    .unwrap();
-                let (mut reader, mut writer) = stream.split();
-                let _ = tokio::io::copy(&mut reader, &mut writer).await;
-            });
-        }
-    });
-    addr
-}
-
-/// Reads up to the end of an HTTP/1.1 head, byte by byte so nothing after it is consumed.
-async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-        let mut byte = [0u8; 1];
-        if stream.read(&mut byte).await.unwrap() == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
-}
-
 #[tokio::test]
 async fn websocket_upgrades_are_spliced_both_ways() {
-    let upstream = upgrade_echo_server().await;
+    let upstream = websocket_echo().await;
     let proxy = Proxy::h1(
         one_cluster(upstream, UpstreamProtocol::Http1),
         &to_cluster("a"),
@@ -270,19 +217,14 @@ virtual_hosts:
 async fn use_downstream_protocol_follows_the_client() {
     let mut upstream = Upstream::named("ok").await;
     let snapshot = one_cluster(upstream.addr, UpstreamProtocol::UseDownstream);
-    let h2 = Proxy::start(
-        snapshot.clone(),
-        HttpHandler::Chain(hcm(&to_cluster("a"))),
-        true,
+    let h2 = Proxy::h2(snapshot.clone(), &to_cluster("a")).await;
+    let mut client = h2.h2_client().await;
+    text_of(
+        within(client.send_request(h2_get("http://shop/")))
+            .await
+            .unwrap(),
     )
     .await;
-    let mut client = h2.h2_client().await;
-    let request = Request::builder()
-        .version(Version::HTTP_2)
-        .uri("http://shop/")
-        .body(body::empty())
-        .unwrap();
-    text_of(within(client.send_request(request)).await.unwrap()).await;
     assert_eq!(upstream.next().await.version, Version::HTTP_2);
 
     let h1 = Proxy::h1(snapshot, &to_cluster("a")).await;

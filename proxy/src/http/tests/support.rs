@@ -1,5 +1,8 @@
 //! Upstream servers, the proxy under test, clients and configuration builders.
 
+mod config;
+mod raw;
+
 use std::{
     future::Future,
     net::SocketAddr,
@@ -11,31 +14,28 @@ use std::{
 };
 
 use bytes::Bytes;
-use envoy_types::pb::envoy::config::{
-    endpoint::v3::ClusterLoadAssignment, route::v3::RouteConfiguration,
-};
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use http_body_util::BodyExt;
-use hyper::{body::Incoming, service::service_fn};
+use hyper::{
+    body::Incoming,
+    client::conn::{http1, http2},
+    service::service_fn,
+};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto,
 };
-use mesh_xds::json::from_yaml;
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{mpsc, watch},
+    task::JoinHandle,
 };
 
+pub use self::{config::*, raw::*};
 use crate::{
     access_log::AccessLog,
-    balance::{Algorithm, EndpointSet},
-    config::{
-        ClusterConfig, ConfigStore, Discovery, HttpConnectionManager, RouteSource, Snapshot,
-        UpstreamProtocol,
-    },
+    config::{ConfigStore, HttpConnectionManager, Snapshot},
     http::{Downstream, HttpContext, HttpHandler, ProxyBody, body, serve_connection},
-    route::RouteTable,
 };
 
 /// How long any single wait in these tests may take before the test fails.
@@ -195,9 +195,26 @@ impl Proxy {
         }
     }
 
+    /// A proxy whose chain is `manager`, in front of `upstream`, the one endpoint of the
+    /// HTTP/1.1 cluster `a`; `http2` as the detection would tell.
+    pub async fn managed(
+        upstream: SocketAddr,
+        manager: HttpConnectionManager,
+        http2: bool,
+    ) -> Self {
+        let snapshot = snapshot(&[("a", &[upstream])]);
+        Self::start(snapshot, HttpHandler::Chain(Arc::new(manager)), http2).await
+    }
+
     /// A proxy for an HTTP/1.1 chain routing with `routes` (YAML `RouteConfiguration`).
     pub async fn h1(snapshot: Snapshot, routes: &str) -> Self {
         Self::start(snapshot, HttpHandler::Chain(hcm(routes)), false).await
+    }
+
+    /// A proxy for a chain routing with `routes`, whose connections the detection found to
+    /// open with the HTTP/2 preface.
+    pub async fn h2(snapshot: Snapshot, routes: &str) -> Self {
+        Self::start(snapshot, HttpHandler::Chain(hcm(routes)), true).await
     }
 
     /// The next access log line.
@@ -210,24 +227,35 @@ impl Proxy {
     }
 
     /// An HTTP/1.1 client connection.
-    pub async fn h1_client(&self) -> hyper::client::conn::http1::SendRequest<ProxyBody> {
+    pub async fn h1_client(&self) -> http1::SendRequest<ProxyBody> {
+        self.h1_connection().await.0
+    }
+
+    /// An HTTP/1.1 client connection, and the task that drives it: it ends when the
+    /// connection closes.
+    pub async fn h1_connection(
+        &self,
+    ) -> (http1::SendRequest<ProxyBody>, JoinHandle<hyper::Result<()>>) {
         let stream = TcpStream::connect(self.addr).await.unwrap();
-        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        send
+        let (send, conn) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+        (send, tokio::spawn(conn))
     }
 
     /// An HTTP/2 (prior knowledge) client connection.
-    pub async fn h2_client(&self) -> hyper::client::conn::http2::SendRequest<ProxyBody> {
+    pub async fn h2_client(&self) -> http2::SendRequest<ProxyBody> {
+        self.h2_connection().await.0
+    }
+
+    /// An HTTP/2 (prior knowledge) client connection, and the task that drives it: it ends
+    /// when the connection closes.
+    pub async fn h2_connection(
+        &self,
+    ) -> (http2::SendRequest<ProxyBody>, JoinHandle<hyper::Result<()>>) {
         let stream = TcpStream::connect(self.addr).await.unwrap();
-        let (send, conn) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        send
+        let (send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+        (send, tokio::spawn(conn))
     }
 
     /// Sends `GET path` with `Host: host` on a fresh HTTP/1.1 connection.
@@ -247,6 +275,16 @@ pub fn get(host: &str, path: &str) -> Request<ProxyBody> {
         .unwrap()
 }
 
+/// An HTTP/2 `GET uri` with an empty body; `uri` is absolute, as HTTP/2 carries the authority
+/// in it.
+pub fn h2_get(uri: &str) -> Request<ProxyBody> {
+    Request::builder()
+        .version(Version::HTTP_2)
+        .uri(uri)
+        .body(body::empty())
+        .unwrap()
+}
+
 /// Awaits `future`, failing the test if it takes longer than [`PATIENCE`].
 pub async fn within<F: Future>(future: F) -> F::Output {
     tokio::time::timeout(PATIENCE, future)
@@ -261,120 +299,6 @@ pub async fn text_of(response: Response<Incoming>) -> String {
         .unwrap()
         .to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-/// An HTTP connection manager with an inline route table and access logs on.
-pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
-    Arc::new(HttpConnectionManager {
-        stat_prefix: "test".to_owned(),
-        codec: Default::default(),
-        routes: RouteSource::Inline(table(routes)),
-        access_log: true,
-        generate_request_id: true,
-        use_remote_address: false,
-        stream_idle_timeout: None,
-        fault: None,
-        cors: false,
-    })
-}
-
-/// The connection manager of a compiled one-chain listener whose `HttpConnectionManager` has
-/// `fields` (one YAML line) besides an inline route table.
-pub fn compiled_hcm(fields: &str) -> Arc<HttpConnectionManager> {
-    compile_hcm(fields).unwrap()
-}
-
-/// Compiles the listener of [`compiled_hcm`]: its connection manager, or the refusal.
-pub fn compile_hcm(
-    fields: &str,
-) -> Result<Arc<HttpConnectionManager>, crate::config_error::ConfigError> {
-    let listener: envoy_types::pb::envoy::config::listener::v3::Listener = from_yaml(&format!(
-        r#"
-name: l
-address: {{ socket_address: {{ address: 127.0.0.1, port_value: 9080 }} }}
-filter_chains:
-  - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: s
-          {fields}
-          route_config: {{ name: r, virtual_hosts: [ {{ name: v, domains: ["*"], routes: [ {{ match: {{ prefix: / }}, route: {{ cluster: a }} }} ] }} ] }}
-          http_filters: [ {{ name: envoy.filters.http.router }} ]
-"#
-    ))
-    .unwrap();
-    let config = crate::config::compile_listener(&listener)?;
-    match &config.filter_chains[0].filter {
-        crate::config::NetworkFilter::Http(hcm) => Ok(Arc::clone(hcm)),
-        other => panic!("not HTTP: {other:?}"),
-    }
-}
-
-/// A compiled route table from YAML.
-pub fn table(routes: &str) -> Arc<RouteTable> {
-    let config: RouteConfiguration = from_yaml(routes).unwrap();
-    Arc::new(RouteTable::compile(&config).unwrap())
-}
-
-/// A route table sending everything to `cluster`.
-pub fn to_cluster(cluster: &str) -> String {
-    format!(
-        "name: r\nvirtual_hosts: [ {{ name: v, domains: ['*'], routes: [ \
-         {{ match: {{ prefix: / }}, route: {{ cluster: {cluster} }} }} ] }} ]"
-    )
-}
-
-/// Adds an EDS-style cluster with `endpoints` (round robin) to `snapshot`.
-pub fn add_cluster(
-    snapshot: &mut Snapshot,
-    name: &str,
-    protocol: UpstreamProtocol,
-    endpoints: &[SocketAddr],
-) {
-    snapshot.clusters.insert(
-        name.to_owned(),
-        Arc::new(ClusterConfig {
-            name: name.to_owned(),
-            discovery: Discovery::Eds {
-                service_name: name.to_owned(),
-            },
-            algorithm: Algorithm::RoundRobin,
-            connect_timeout: Duration::from_secs(2),
-            protocol,
-            service: Default::default(),
-            breaker: Default::default(),
-            outlier: None,
-        }),
-    );
-    let lb_endpoints: Vec<String> = endpoints
-        .iter()
-        .map(|a| {
-            format!(
-                "{{ endpoint: {{ address: {{ socket_address: {{ address: '{}', port_value: {} }} }} }} }}",
-                a.ip(),
-                a.port()
-            )
-        })
-        .collect();
-    let cla: ClusterLoadAssignment = from_yaml(&format!(
-        "cluster_name: {name}\nendpoints: [ {{ lb_endpoints: [ {} ] }} ]",
-        lb_endpoints.join(", ")
-    ))
-    .unwrap();
-    snapshot.endpoints.insert(
-        name.to_owned(),
-        Arc::new(EndpointSet::compile(&cla).unwrap()),
-    );
-}
-
-/// A snapshot with one HTTP/1.1 cluster per `(name, endpoints)`.
-pub fn snapshot(clusters: &[(&str, &[SocketAddr])]) -> Snapshot {
-    let mut snapshot = Snapshot::default();
-    for (name, endpoints) in clusters {
-        add_cluster(&mut snapshot, name, UpstreamProtocol::Http1, endpoints);
-    }
-    snapshot
 }
 
 /// A request body that the test feeds frame by frame.

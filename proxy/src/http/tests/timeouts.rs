@@ -2,7 +2,7 @@
 //! `max_stream_duration`, with short real timers: the tests assert what the client gets and the
 //! access log's flags, never how long it took.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -11,11 +11,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 
 use super::support::*;
-use crate::{
-    config::HttpConnectionManager,
-    http::{HttpHandler, ProxyBody},
-    upstream::BoxError,
-};
+use crate::{config::HttpConnectionManager, http::ProxyBody, upstream::BoxError};
 
 /// Long enough for a loopback exchange on a loaded machine, short enough for a test.
 const SHORT: Duration = Duration::from_millis(500);
@@ -28,11 +24,11 @@ fn routes(action: &str) -> String {
     )
 }
 
-fn handler(idle: Option<Duration>, action: &str) -> HttpHandler {
-    HttpHandler::Chain(Arc::new(HttpConnectionManager {
+fn handler(idle: Option<Duration>, action: &str) -> HttpConnectionManager {
+    HttpConnectionManager {
         stream_idle_timeout: idle,
         ..hcm(&routes(action)).as_ref().clone()
-    }))
+    }
 }
 
 /// An upstream that takes requests and never answers.
@@ -51,8 +47,8 @@ async fn stalling() -> Upstream {
     .await
 }
 
-async fn start(upstream: &Upstream, handler: HttpHandler) -> Proxy {
-    Proxy::start(snapshot(&[("a", &[upstream.addr])]), handler, false).await
+async fn start(upstream: &Upstream, manager: HttpConnectionManager) -> Proxy {
+    Proxy::managed(upstream.addr, manager, false).await
 }
 
 #[tokio::test]

@@ -97,7 +97,7 @@ async fn max_connections_closes_the_connection_over_the_limit_with_uo() {
     let rendered = exporter.render();
     has_line(
         &rendered,
-        "mesh_proxy_upstream_connections_overflow_total{cluster=\"echo\"} 1",
+        "mesh_proxy_upstream_connections_overflow_total{cluster=\"echo\",kind=\"max_connections\"} 1",
     );
     has_line(
         &rendered,
@@ -259,7 +259,7 @@ async fn a_failed_connect_is_counted_and_not_left_active() {
         "mesh_proxy_upstream_connections_active{cluster=\"echo\"} 0",
         "mesh_proxy_upstream_connections_total{cluster=\"echo\"} 1",
         "mesh_proxy_upstream_connect_failures_total{cluster=\"echo\"} 1",
-        "mesh_proxy_upstream_connections_overflow_total{cluster=\"echo\"} 0",
+        "mesh_proxy_upstream_connections_overflow_total{cluster=\"echo\",kind=\"max_connections\"} 0",
     ] {
         has_line(&rendered, line);
     }

@@ -39,7 +39,7 @@ async fn http1_requests_wait_for_a_connection_until_the_pending_limit_overflows(
     // ...and the third finds the pending queue full.
     assert_eq!(
         breaker.admit(true).await.map(drop),
-        Err(Overflow("max_pending_requests"))
+        Err(Overflow::MaxPendingRequests)
     );
 
     drop(first);
@@ -57,7 +57,7 @@ async fn http2_requests_are_bounded_by_max_requests_alone() {
     let second = breaker.admit(false).await.unwrap();
     assert_eq!(
         breaker.admit(false).await.map(drop),
-        Err(Overflow("max_requests"))
+        Err(Overflow::MaxRequests)
     );
     drop(first);
     let third = breaker.admit(false).await;
@@ -71,7 +71,7 @@ async fn a_zero_pending_limit_overflows_as_soon_as_connections_are_taken() {
     let _first = breaker.admit(true).await.unwrap();
     assert_eq!(
         breaker.admit(true).await.map(drop),
-        Err(Overflow("max_pending_requests"))
+        Err(Overflow::MaxPendingRequests)
     );
 }
 
