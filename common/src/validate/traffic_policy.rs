@@ -8,11 +8,15 @@ use super::{
 use crate::{
     api::{
         ClientTlsMode, ClientTlsSettings, ConnectionPoolSettings, H2UpgradePolicy,
-        LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, RetryBudget, TrafficPolicy,
-        TunnelSettings,
+        LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, RetryBudget, TcpKeepalive,
+        TrafficPolicy, TunnelSettings,
     },
     path::FieldPath,
 };
+
+/// Linux's largest `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (seconds) and `TCP_KEEPCNT`.
+const MAX_KEEPALIVE_SECONDS: u64 = 32_767;
+const MAX_KEEPALIVE_PROBES: u32 = 127;
 
 pub(super) fn validate(findings: &mut Findings, path: &FieldPath, policy: &TrafficPolicy) {
     let empty = policy.load_balancer.is_none()
@@ -186,13 +190,54 @@ pub(super) fn connection_pool(
             }
         }
         if let Some(keepalive) = &tcp.tcp_keepalive {
-            let keepalive_at = at.field("tcpKeepalive");
-            for (field, value) in [("time", &keepalive.time), ("interval", &keepalive.interval)] {
-                if let Some(value) = value {
-                    findings.check(&keepalive_at.field(field), common::duration(value));
-                }
-            }
+            tcp_keepalive(findings, &at.field("tcpKeepalive"), keepalive);
         }
+    }
+}
+
+/// Keep-alive reaches the socket in whole seconds and within Linux's bounds: what would not is
+/// rounded up or capped, and said so.
+fn tcp_keepalive(findings: &mut Findings, path: &FieldPath, keepalive: &TcpKeepalive) {
+    for (field, value) in [("time", &keepalive.time), ("interval", &keepalive.interval)] {
+        let Some(value) = value else {
+            continue;
+        };
+        let at = path.field(field);
+        let d = match common::duration(value) {
+            Ok(d) => d,
+            Err(error) => {
+                findings.error(&at, error);
+                continue;
+            }
+        };
+        let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        if whole > MAX_KEEPALIVE_SECONDS {
+            findings.warning(
+                &at,
+                format!(
+                    "{field} {:?} is longer than {MAX_KEEPALIVE_SECONDS}s, the most Linux takes: \
+                     {MAX_KEEPALIVE_SECONDS}s is used",
+                    value.0
+                ),
+            );
+        } else if d.subsec_nanos() > 0 {
+            findings.warning(
+                &at,
+                format!(
+                    "{field} {:?} is sent in whole seconds: {whole}s is used",
+                    value.0
+                ),
+            );
+        }
+    }
+    if let Some(probes) = keepalive.probes.filter(|&p| p > MAX_KEEPALIVE_PROBES) {
+        findings.warning(
+            &path.field("probes"),
+            format!(
+                "probes {probes} is more than {MAX_KEEPALIVE_PROBES}, the most Linux takes: \
+                 {MAX_KEEPALIVE_PROBES} is used"
+            ),
+        );
     }
 }
 

@@ -1,8 +1,6 @@
 //! Clusters: one per service port and per DestinationRule subset, the workload's inbound
 //! ports, and the two catch-alls for traffic to unknown hosts.
 
-use std::collections::HashMap;
-
 use envoy_types::pb::envoy::{
     config::{
         cluster::v3::{
@@ -13,21 +11,13 @@ use envoy_types::pb::envoy::{
             },
         },
         core::v3::{
-            AggregatedConfigSource, ApiVersion, ConfigSource, Http2ProtocolOptions,
-            config_source::ConfigSourceSpecifier,
+            AggregatedConfigSource, ApiVersion, ConfigSource, config_source::ConfigSourceSpecifier,
         },
         endpoint::v3::ClusterLoadAssignment,
-    },
-    extensions::upstreams::http::v3::{
-        HttpProtocolOptions,
-        http_protocol_options::{
-            ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
-        },
     },
     r#type::v3::Percent,
 };
 use envoy_types::pb::google::protobuf::UInt64Value;
-use envoy_types::util::pack_any;
 use mesh_common::api::{ConnectionPoolSettings, H2UpgradePolicy, SimpleLb};
 
 use super::{
@@ -39,10 +29,10 @@ use crate::{
     model::{Protocol, Service},
 };
 
+mod protocol;
+
 /// Istio's connect timeout when `connectionPool.tcp.connectTimeout` is unset.
 const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 /// Envoy's (and Istio's) ring size when a consistent hash names none.
 const DEFAULT_MIN_RING_SIZE: u64 = 1024;
@@ -82,20 +72,20 @@ pub fn outbound(
         policy.connection_pool.as_ref(),
     ));
     cluster.outlier_detection = resilience::outlier_detection(policy.outlier_detection.as_ref());
-    if cluster.outlier_detection.is_some() {
-        // Istio's minHealthPercent, 0 by default: with ejection on, Envoy must not fall back to
-        // ejected hosts when too few are left (its panic mode). A non-zero value is reported
-        // as planned and not sent.
+    if let Some(outlier) = &policy.outlier_detection {
+        // Istio's minHealthPercent, 0 (no panic mode) unless set: below it, Envoy balances over
+        // every endpoint, ejected or not. Always sent, as Envoy's own default is 50.
+        let percent = outlier.min_health_percent.unwrap_or(0).clamp(0, 100);
         cluster.common_lb_config = Some(CommonLbConfig {
-            healthy_panic_threshold: Some(Percent { value: 0.0 }),
+            healthy_panic_threshold: Some(Percent {
+                value: f64::from(percent),
+            }),
             ..CommonLbConfig::default()
         });
     }
-    if matches!(protocol, Protocol::Http2 | Protocol::Grpc)
-        || h2_upgrade(protocol, policy.connection_pool.as_ref(), mesh)
-    {
-        cluster.typed_extension_protocol_options = http2_options();
-    }
+    let pool = policy.connection_pool.as_ref();
+    cluster.typed_extension_protocol_options = protocol::typed_options(protocol, pool, mesh);
+    cluster.upstream_connection_options = protocol::upstream_connection_options(pool);
     cluster
 }
 
@@ -217,20 +207,6 @@ fn load_balancing(policy: &Policy) -> (LbPolicy, Option<LbConfig>) {
         _ => LbPolicy::LeastRequest,
     };
     (simple, None)
-}
-
-fn http2_options() -> HashMap<String, envoy_types::pb::google::protobuf::Any> {
-    let options = HttpProtocolOptions {
-        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
-            ExplicitHttpConfig {
-                protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(
-                    Http2ProtocolOptions::default(),
-                )),
-            },
-        )),
-        ..HttpProtocolOptions::default()
-    };
-    HashMap::from([(HTTP_PROTOCOL_OPTIONS.to_string(), pack_any(options))])
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! and `attributes` are not sent: they only shape the cookie Envoy generates when the request
 //! has none, which mesh-proxy does not do (both are reported as planned).
 
+use std::collections::BTreeMap;
+
 use envoy_types::pb::envoy::config::route::v3::{
     Route,
     route::Action,
@@ -23,6 +25,17 @@ use crate::model::Snapshot;
 /// Adds the hash policies of the clusters each route of `routes` sends to, for a proxy in
 /// `namespace` (whose DestinationRules apply).
 pub fn apply(snapshot: &Snapshot, namespace: &str, routes: &mut [Route]) {
+    apply_for(snapshot, namespace, &BTreeMap::new(), routes);
+}
+
+/// As [`apply`], for a workload with `labels`, whose DestinationRules with a matching
+/// `workloadSelector` apply (see [`policy::destination_rule_for`]).
+pub fn apply_for(
+    snapshot: &Snapshot,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    routes: &mut [Route],
+) {
     for route in routes {
         let Some(Action::Route(action)) = &mut route.action else {
             continue;
@@ -39,7 +52,7 @@ pub fn apply(snapshot: &Snapshot, namespace: &str, routes: &mut [Route]) {
         };
         let policies: Vec<HashPolicy> = clusters
             .into_iter()
-            .filter_map(|cluster| consistent_hash(snapshot, namespace, cluster))
+            .filter_map(|cluster| consistent_hash(snapshot, namespace, labels, cluster))
             .filter_map(|hash| hash_policy(&hash))
             .collect();
         action.hash_policy.extend(policies);
@@ -51,6 +64,7 @@ pub fn apply(snapshot: &Snapshot, namespace: &str, routes: &mut [Route]) {
 fn consistent_hash(
     snapshot: &Snapshot,
     namespace: &str,
+    labels: &BTreeMap<String, String>,
     cluster: &str,
 ) -> Option<ConsistentHashLb> {
     let mut parts = cluster.splitn(4, '|');
@@ -61,7 +75,7 @@ fn consistent_hash(
     };
     let port: u16 = port.parse().ok()?;
     let service = snapshot.services().iter().find(|s| s.hostname == host)?;
-    let rule = policy::destination_rule(snapshot, namespace, service);
+    let rule = policy::destination_rule_for(snapshot, namespace, labels, service);
     let subset = policy::subsets(rule).iter().find(|s| s.name == subset);
     policy::policy(rule, subset, port)
         .load_balancer?

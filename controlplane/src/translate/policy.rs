@@ -1,7 +1,7 @@
 //! Which DestinationRule applies to a service, and the traffic policy it gives one port of one
 //! subset. Istio's precedence lives here and nowhere else.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use mesh_common::api::{
     ConnectionPoolSettings, Kind, LoadBalancerSettings, OutlierDetection, Resource, Subset,
@@ -24,10 +24,27 @@ pub struct Policy {
 /// rules visible to the proxy (`exportTo`) whose host covers the service, one in the proxy's
 /// namespace, else one in the service's namespace, else one in the root namespace — rules in
 /// other namespaces never apply. Within a namespace the most specific host wins (the exact
-/// host, else the longest wildcard), then Istio's config order (oldest first).
+/// host, else the longest wildcard), then Istio's config order (oldest first). No labels are
+/// given, so only an empty `workloadSelector` matches: see [`destination_rule_for`] for a
+/// workload's own choice.
 pub fn destination_rule<'a>(
     snapshot: &'a Snapshot,
     namespace: &'a str,
+    service: &Service,
+) -> Option<&'a Arc<Config>> {
+    destination_rule_for(snapshot, namespace, &BTreeMap::new(), service)
+}
+
+/// The DestinationRule a workload in `namespace` with `labels` uses for `service`: as
+/// [`destination_rule`] picks it, where a rule with a `workloadSelector` applies only to the
+/// workloads of its own namespace whose labels include the selector's (selectors never cross
+/// namespaces, the root namespace's included), and there wins over the rules without one for
+/// the same host, as Istio's sidecar scope prefers it. A selector that does not match leaves
+/// its rule out.
+pub fn destination_rule_for<'a>(
+    snapshot: &'a Snapshot,
+    namespace: &'a str,
+    labels: &BTreeMap<String, String>,
     service: &Service,
 ) -> Option<&'a Arc<Config>> {
     let rank = |config: &Config| {
@@ -35,6 +52,19 @@ pub fn destination_rule<'a>(
             return None;
         };
         let ns = config.resource.namespace();
+        let selected = match &rule.spec.workload_selector {
+            None => 1,
+            Some(selector) => {
+                let matches = selector
+                    .match_labels
+                    .iter()
+                    .all(|(key, value)| labels.get(key) == Some(value));
+                if ns != namespace || !matches {
+                    return None;
+                }
+                0
+            }
+        };
         let scope = if ns == namespace {
             0
         } else if ns == service.namespace {
@@ -54,7 +84,7 @@ pub fn destination_rule<'a>(
         } else {
             usize::MAX - host.len()
         };
-        Some((scope, specificity))
+        Some((scope, specificity, selected))
     };
     snapshot
         .visible_config(Kind::DestinationRule, namespace)

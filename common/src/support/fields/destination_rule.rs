@@ -12,7 +12,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
         trafficPolicy           implemented;
         subsets                 implemented;
         exportTo                implemented;
-        workloadSelector        planned;
+        workloadSelector        implemented
+            "a rule with a selector applies to the sidecars of its own namespace whose labels \
+             match, before the namespace's rules without one; gateways are not matched by their \
+             labels yet";
     }
     "spec.workloadSelector" { matchLabels inherit; }
     "spec.subsets" {
@@ -89,9 +92,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.connectionPool.tcp" {
         maxConnections          inherit;
         connectTimeout          inherit;
-        tcpKeepalive            planned;
-        maxConnectionDuration   planned;
-        idleTimeout             planned;
+        tcpKeepalive            implemented
+            "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
+             most 127";
+        maxConnectionDuration   implemented
+            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+        idleTimeout             implemented
+            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
+             timeout does not come from it yet";
     }
     "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -101,12 +109,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
+        maxRequestsPerConnection implemented;
         maxRetries              inherit;
-        idleTimeout             planned;
+        idleTimeout             implemented;
         h2UpgradePolicy         implemented;
-        useClientProtocol       planned;
-        maxConcurrentStreams    planned;
+        useClientProtocol       implemented;
+        maxConcurrentStreams    planned
+            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
+             it opens per connection below the upstream's own limit";
     }
     "spec.trafficPolicy.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -118,7 +128,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
+        minHealthPercent        implemented;
     }
     "spec.trafficPolicy.tls" {
         mode                    inherit;
@@ -204,9 +214,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp" {
         maxConnections          inherit;
         connectTimeout          inherit;
-        tcpKeepalive            planned;
-        maxConnectionDuration   planned;
-        idleTimeout             planned;
+        tcpKeepalive            implemented
+            "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
+             most 127";
+        maxConnectionDuration   implemented
+            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+        idleTimeout             implemented
+            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
+             timeout does not come from it yet";
     }
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -216,12 +231,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.portLevelSettings.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
+        maxRequestsPerConnection implemented;
         maxRetries              inherit;
-        idleTimeout             planned;
+        idleTimeout             implemented;
         h2UpgradePolicy         implemented;
-        useClientProtocol       planned;
-        maxConcurrentStreams    planned;
+        useClientProtocol       implemented;
+        maxConcurrentStreams    planned
+            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
+             it opens per connection below the upstream's own limit";
     }
     "spec.trafficPolicy.portLevelSettings.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -233,7 +250,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
+        minHealthPercent        implemented;
     }
     "spec.trafficPolicy.portLevelSettings.tls" {
         mode                    inherit;
@@ -321,9 +338,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.connectionPool.tcp" {
         maxConnections          inherit;
         connectTimeout          inherit;
-        tcpKeepalive            planned;
-        maxConnectionDuration   planned;
-        idleTimeout             planned;
+        tcpKeepalive            implemented
+            "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
+             most 127";
+        maxConnectionDuration   implemented
+            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+        idleTimeout             implemented
+            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
+             timeout does not come from it yet";
     }
     "spec.subsets.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -333,12 +355,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
+        maxRequestsPerConnection implemented;
         maxRetries              inherit;
-        idleTimeout             planned;
+        idleTimeout             implemented;
         h2UpgradePolicy         implemented;
-        useClientProtocol       planned;
-        maxConcurrentStreams    planned;
+        useClientProtocol       implemented;
+        maxConcurrentStreams    planned
+            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
+             it opens per connection below the upstream's own limit";
     }
     "spec.subsets.trafficPolicy.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -350,7 +374,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
+        minHealthPercent        implemented;
     }
     "spec.subsets.trafficPolicy.tls" {
         mode                    inherit;
@@ -442,9 +466,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp" {
         maxConnections          inherit;
         connectTimeout          inherit;
-        tcpKeepalive            planned;
-        maxConnectionDuration   planned;
-        idleTimeout             planned;
+        tcpKeepalive            implemented
+            "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
+             most 127";
+        maxConnectionDuration   implemented
+            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+        idleTimeout             implemented
+            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
+             timeout does not come from it yet";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -454,12 +483,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.http" {
         http1MaxPendingRequests inherit;
         http2MaxRequests        inherit;
-        maxRequestsPerConnection planned "mesh-proxy does not cap requests per connection yet";
+        maxRequestsPerConnection implemented;
         maxRetries              inherit;
-        idleTimeout             planned;
+        idleTimeout             implemented;
         h2UpgradePolicy         implemented;
-        useClientProtocol       planned;
-        maxConcurrentStreams    planned;
+        useClientProtocol       implemented;
+        maxConcurrentStreams    planned
+            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
+             it opens per connection below the upstream's own limit";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -471,7 +502,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         interval                inherit;
         baseEjectionTime        inherit;
         maxEjectionPercent      inherit;
-        minHealthPercent        planned "mesh-proxy has no panic threshold yet";
+        minHealthPercent        implemented;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.tls" {
         mode                    inherit;

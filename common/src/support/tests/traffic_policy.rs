@@ -6,7 +6,8 @@ use serde_json::json;
 use super::*;
 
 /// Istio's circuit-breaking task, with what the control plane does not translate yet: the
-/// limits and outlier detection it honours pass silently, the rest is named at every level.
+/// limits, connection lifetimes and outlier detection it honours pass silently, the rest is
+/// named at every level.
 #[test]
 fn connection_limits_and_outlier_detection_report_only_their_missing_parts() {
     let policy = json!({
@@ -17,6 +18,9 @@ fn connection_limits_and_outlier_detection_report_only_their_missing_parts() {
                 "http2MaxRequests": 2,
                 "maxRetries": 3,
                 "maxRequestsPerConnection": 1,
+                "idleTimeout": "1m",
+                "useClientProtocol": true,
+                "maxConcurrentStreams": 10,
             },
         },
         "outlierDetection": {
@@ -39,28 +43,19 @@ fn connection_limits_and_outlier_detection_report_only_their_missing_parts() {
         },
     });
     let resource = decode(&document).unwrap().resource;
-    let per_connection = "not implemented by mesh.rs yet (planned); it has no effect \
-                          (mesh-proxy does not cap requests per connection yet)";
-    let panic_threshold = "not implemented by mesh.rs yet (planned); it has no effect \
-                           (mesh-proxy has no panic threshold yet)";
+    let streams = "not implemented by mesh.rs yet (planned); it has no effect (needs an HTTP/2 \
+                   pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams it opens \
+                   per connection below the upstream's own limit)";
     assert_eq!(
         warnings(&report(&resource)),
         owned(&[
             (
-                "spec.subsets[0].trafficPolicy.connectionPool.http.maxRequestsPerConnection",
-                per_connection
+                "spec.subsets[0].trafficPolicy.connectionPool.http.maxConcurrentStreams",
+                streams
             ),
             (
-                "spec.subsets[0].trafficPolicy.outlierDetection.minHealthPercent",
-                panic_threshold
-            ),
-            (
-                "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
-                per_connection
-            ),
-            (
-                "spec.trafficPolicy.outlierDetection.minHealthPercent",
-                panic_threshold
+                "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams",
+                streams
             ),
         ])
     );

@@ -196,3 +196,29 @@ fn client_tls() {
         ],
     )]);
 }
+
+#[test]
+fn tcp_keepalive_is_sent_in_whole_seconds_within_linux_s_bounds() {
+    check(&[(
+        r#"
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: db, namespace: default}
+        spec:
+          host: db
+          trafficPolicy:
+            connectionPool:
+              tcp: {tcpKeepalive: {time: 1500ms, interval: 10h, probes: 200}}
+          subsets:
+          - name: v1
+            trafficPolicy:
+              connectionPool:
+                tcp: {tcpKeepalive: {time: 7200s, interval: 75s, probes: 9}}
+        "#,
+        &[
+            "warning: DestinationRule default/db: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: time \"1500ms\" is sent in whole seconds: 2s is used",
+            "warning: DestinationRule default/db: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.interval: interval \"10h\" is longer than 32767s, the most Linux takes: 32767s is used",
+            "warning: DestinationRule default/db: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes: probes 200 is more than 127, the most Linux takes: 127 is used",
+        ],
+    )]);
+}

@@ -109,7 +109,10 @@ fn http2_clusters(
         .clusters
         .iter()
         .filter(|c| c.name.ends_with(host))
-        .filter(|c| c.typed_extension_protocol_options == http2_options())
+        .filter(|c| {
+            c.typed_extension_protocol_options
+                == protocol::typed_options(Protocol::Grpc, None, &MeshConfig::default())
+        })
         .map(|c| c.name.trim_end_matches(host).to_string())
         .collect();
     names.sort();
@@ -147,4 +150,138 @@ fn a_rule_overrides_the_mesh_h2_upgrade_policy_per_subset_and_port() {
     );
     let opt_out = json!({"host": host, "trafficPolicy": {"connectionPool": keep}});
     assert_eq!(http2_clusters(Upgrade, opt_out), ["outbound|7070||"]);
+}
+
+/// web's clusters for a sidecar in `front`, with `rule` as web's DestinationRule.
+fn web_clusters(rule: serde_json::Value) -> Vec<Cluster> {
+    let mut objects = Objects::default();
+    let host = "web.shop.svc.cluster.local";
+    let resources = [
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "hosts": [host], "location": "MESH_INTERNAL", "resolution": "STATIC",
+                "ports": [{"number": 8080, "name": "http", "protocol": "HTTP"}],
+                "endpoints": [{"address": "198.18.0.30", "labels": {"version": "v1"}}],
+            },
+        }),
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": rule,
+        }),
+    ];
+    for resource in &resources {
+        objects.upsert_resource(mesh_common::api::decode(resource).unwrap().resource);
+    }
+    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+    assert_eq!(snapshot.config().rejected(), &[]);
+    let proxy = Proxy {
+        kind: ProxyKind::Sidecar,
+        ips: vec!["198.18.0.10".to_string()],
+        pod: "client-1".to_string(),
+        namespace: "front".to_string(),
+        labels: BTreeMap::new(),
+        service_account: String::new(),
+        workload_name: String::new(),
+    };
+    sidecar(&snapshot, &proxy)
+        .clusters
+        .into_iter()
+        .filter(|c| c.name.ends_with(host))
+        .collect()
+}
+
+/// Istio's `minHealthPercent` is Envoy's panic threshold, sent (0 unless set) whenever
+/// outlier detection is on, and not at all without it.
+#[test]
+fn min_health_percent_is_the_panic_threshold() {
+    let host = "web.shop.svc.cluster.local";
+    let threshold = |clusters: Vec<Cluster>| -> Vec<(String, Option<f64>)> {
+        clusters
+            .into_iter()
+            .map(|c| {
+                let percent = c
+                    .common_lb_config
+                    .and_then(|l| l.healthy_panic_threshold)
+                    .map(|p| p.value);
+                (c.name.trim_end_matches(host).to_string(), percent)
+            })
+            .collect()
+    };
+    let rule = json!({
+        "host": host,
+        "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 3, "minHealthPercent": 30}},
+        "subsets": [
+            {"name": "v1", "labels": {"version": "v1"},
+             "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 2}}},
+            {"name": "v2", "labels": {"version": "v2"},
+             "trafficPolicy": {"loadBalancer": {"simple": "RANDOM"}}},
+        ],
+    });
+    assert_eq!(
+        threshold(web_clusters(rule)),
+        [
+            ("outbound|8080|v1|".to_string(), Some(0.0)),
+            ("outbound|8080|v2|".to_string(), Some(30.0)),
+            ("outbound|8080||".to_string(), Some(30.0)),
+        ]
+    );
+    assert_eq!(
+        threshold(web_clusters(json!({"host": host}))),
+        [("outbound|8080||".to_string(), None)]
+    );
+}
+
+/// The whole connection pool on one cluster, field by field as Envoy receives it.
+#[test]
+fn connection_pool_lifetimes_and_keepalive_reach_the_cluster() {
+    let host = "web.shop.svc.cluster.local";
+    let rule = json!({
+        "host": host,
+        "trafficPolicy": {"connectionPool": {
+            "tcp": {"maxConnectionDuration": "10m", "tcpKeepalive": {"time": "60s", "probes": 4}},
+            "http": {"idleTimeout": "15s", "maxRequestsPerConnection": 100, "useClientProtocol": true},
+        }},
+    });
+    let clusters = web_clusters(rule);
+    let [cluster] = clusters.as_slice() else {
+        panic!("one cluster: {clusters:?}");
+    };
+    let any = &cluster.typed_extension_protocol_options[protocol::HTTP_PROTOCOL_OPTIONS];
+    let unpacked = <envoy_types::pb::envoy::extensions::upstreams::http::v3::HttpProtocolOptions as prost::Message>::decode(any.value.as_slice())
+        .unwrap();
+    let common = unpacked.common_http_protocol_options.unwrap();
+    let secs = |s| {
+        Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: s,
+            nanos: 0,
+        })
+    };
+    assert_eq!(
+        (
+            common.idle_timeout,
+            common.max_requests_per_connection.map(|m| m.value),
+            common.max_connection_duration
+        ),
+        (secs(15), Some(100), secs(600))
+    );
+    assert!(matches!(
+        unpacked.upstream_protocol_options,
+        Some(envoy_types::pb::envoy::extensions::upstreams::http::v3::http_protocol_options::UpstreamProtocolOptions::UseDownstreamProtocolConfig(_))
+    ));
+    let keepalive = cluster
+        .upstream_connection_options
+        .as_ref()
+        .and_then(|o| o.tcp_keepalive.as_ref())
+        .unwrap();
+    assert_eq!(
+        (
+            keepalive.keepalive_time.as_ref().map(|v| v.value),
+            keepalive.keepalive_probes.as_ref().map(|v| v.value),
+            keepalive.keepalive_interval.as_ref().map(|v| v.value)
+        ),
+        (Some(60), Some(4), None)
+    );
 }

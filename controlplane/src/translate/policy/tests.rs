@@ -335,3 +335,5 @@ fn the_root_namespace_is_the_mesh_config_s() {
     let default_only = snapshot_in(&[web(), in_istio_system], &mesh);
     assert_eq!(chosen_in(&default_only, "back"), None);
 }
+
+mod selector;
