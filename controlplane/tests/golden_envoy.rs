@@ -141,6 +141,7 @@ fn envoy_accepts_the_sidecar_goldens() {
         "connection-pool",
         "registry-only",
         "http-actions",
+        "vs-sources-delegate",
         "sidecar-egress",
         "tcp-tls-routes",
         "fault-delay",

@@ -268,6 +268,11 @@ fn consistent_hash() {
     golden_with_own("consistent-hash", &[]);
 }
 
+#[test]
+fn vs_sources_delegate() {
+    golden_with_own("vs-sources-delegate", &[]);
+}
+
 /// The ingress gateway of `istio-system`, as its Envoy introduces itself.
 fn ingress_gateway() -> Proxy {
     let labels = Struct {

@@ -9,7 +9,7 @@ use mesh_common::{
     validate::{Finding, Severity, validate},
 };
 
-use super::ExportTo;
+use super::{ExportTo, virtual_service};
 use crate::mesh_config::MeshConfig;
 
 /// One accepted resource.
@@ -38,6 +38,10 @@ impl IstioConfig {
     /// kept in Istio's order: oldest first (by `creationTimestamp`; resources read from files
     /// have none and come first), then by namespace and name. That order decides which of two
     /// conflicting resources wins, so it must not depend on the order they arrived in.
+    ///
+    /// VirtualServices are then settled together: a root VirtualService's rules that delegate
+    /// are replaced by the delegate's rules merged under them, and what cannot be followed, or
+    /// a host that sidecars take from an older VirtualService, is added to the warnings.
     pub(super) fn build<'a>(
         resources: impl IntoIterator<Item = &'a Resource>,
         mesh: &MeshConfig,
@@ -76,6 +80,18 @@ impl IstioConfig {
                 };
                 order(a).cmp(&order(b))
             });
+        }
+        // Delegation and the hosts several VirtualServices claim need them all.
+        if let Some(services) = config.by_kind.get_mut(&Kind::VirtualService) {
+            let rejected = config.rejected.iter().map(|(key, _)| key.clone()).collect();
+            for (key, finding) in virtual_service::settle(services, &rejected, &mesh.cluster_domain)
+            {
+                match config.warnings.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, findings)) => findings.push(finding),
+                    None => config.warnings.push((key, vec![finding])),
+                }
+            }
+            config.warnings.sort_by(|a, b| a.0.cmp(&b.0));
         }
         config
     }

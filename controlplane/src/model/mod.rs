@@ -7,6 +7,7 @@
 //! and synchronous: tests build snapshots from YAML with no cluster.
 
 mod config;
+mod delegate;
 mod export_to;
 mod host;
 mod kube;
@@ -15,6 +16,7 @@ mod protocol;
 mod service;
 mod service_entry;
 mod snapshot;
+mod virtual_service;
 
 #[cfg(test)]
 mod tests;
@@ -30,4 +32,5 @@ pub use self::{
         WorkloadKind, WorkloadRef,
     },
     snapshot::Snapshot,
+    virtual_service::istio_order,
 };

@@ -1,8 +1,8 @@
-//! One VirtualService HTTP route as Envoy routes: one per `match` (or one matching every
-//! request), with the destinations, timeout, retries, rewrite, header edits and fault of the
-//! rule, or the redirect or direct response it answers with.
+//! One VirtualService HTTP route as Envoy routes: one per `match` that applies to the proxy
+//! and port (or one matching every request), with the destinations, timeout, retries, rewrite,
+//! header edits and fault of the rule, or the redirect or direct response it answers with.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use envoy_types::pb::{
     envoy::{
@@ -28,25 +28,78 @@ use mesh_common::api::{
 };
 
 use super::{
-    cluster_name, duration, fault,
+    Proxy, cluster_name, duration, fault,
     gateway::Scope,
     http_action::{self, HeaderEdits},
     route::{DEFAULT_RETRY_ON, retry_policy},
 };
 use crate::model::Snapshot;
 
-/// The Envoy routes of `route`, written in a VirtualService of `namespace`, on `port`, for the
-/// proxies of `scope`: a `match` that lists `gateways` applies only to those it lists.
+/// The proxy routes are built for, as the conditions of a `match` on the caller read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller<'a> {
+    /// Sidecars (`mesh`) or one Gateway.
+    pub scope: Scope<'a>,
+    /// For `sourceNamespace`.
+    pub namespace: &'a str,
+    /// For `sourceLabels`: a sidecar's (those its outbound key keeps, which include every key
+    /// `sourceLabels` reads), or a gateway's own, as Istio reads them.
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+// === impl Caller ===
+
+impl<'a> Caller<'a> {
+    pub fn new(scope: Scope<'a>, proxy: &'a Proxy) -> Self {
+        Self {
+            scope,
+            namespace: &proxy.namespace,
+            labels: &proxy.labels,
+        }
+    }
+
+    /// A proxy of `scope` in `namespace` with no labels.
+    #[cfg(test)]
+    pub fn unlabelled(scope: Scope<'a>, namespace: &'a str) -> Self {
+        static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+        Self {
+            scope,
+            namespace,
+            labels: &NO_LABELS,
+        }
+    }
+
+    /// Whether a `match` of a VirtualService in `vs_namespace` applies to this caller, as
+    /// Istio's `sourceMatchHTTP` decides: a match that lists `gateways` applies to the proxies
+    /// it lists (its `sourceLabels` and `sourceNamespace` are then not read); one that lists
+    /// none applies when the caller has every label of `sourceLabels` and runs in
+    /// `sourceNamespace`, when set.
+    pub fn admits(&self, m: &HttpMatchRequest, vs_namespace: &str) -> bool {
+        if !m.gateways.is_empty() {
+            return self.scope.admits(&m.gateways, vs_namespace);
+        }
+        m.source_labels
+            .iter()
+            .all(|(key, value)| self.labels.get(key) == Some(value))
+            && (m.source_namespace.is_empty() || m.source_namespace == self.namespace)
+    }
+}
+
+/// The Envoy routes of `route`, written in a VirtualService of `namespace`, on `port`, for
+/// `caller`: a `match` applies when [`Caller::admits`] it and its `port`, when set, is `port`.
 /// As in Istio, a `redirect` wins over a `directResponse`, which wins over the destinations.
 /// A rule with none of them, or whose redirect or body Envoy cannot carry, gives no route, so
 /// that its requests fall to the rules after it rather than to a wrong cluster; so does a
-/// rule whose every match is for other proxies.
+/// rule whose every match is for other proxies or other ports.
+///
+/// Each route is named after the rule, and a route of a named `match` `<rule>.<match>`, as
+/// Istio names them; unnamed rules give unnamed routes.
 pub fn routes(
     snapshot: &Snapshot,
     namespace: &str,
     port: u16,
     route: &HttpRoute,
-    scope: Scope<'_>,
+    caller: Caller<'_>,
 ) -> Vec<Route> {
     let mut edits = HeaderEdits::new(route.headers.as_ref());
     let action = if let Some(redirect) = &route.redirect {
@@ -59,14 +112,14 @@ pub fn routes(
     let Some(action) = action else {
         return Vec::new();
     };
-    let matches: Vec<RouteMatch> = if route.matches.is_empty() {
-        vec![prefix_match("/")]
+    let matches: Vec<(String, RouteMatch)> = if route.matches.is_empty() {
+        vec![(route.name.clone(), prefix_match("/"))]
     } else {
         route
             .matches
             .iter()
-            .filter(|m| scope.admits(&m.gateways, namespace))
-            .map(route_match)
+            .filter(|m| caller.admits(m, namespace) && m.port.is_none_or(|p| p == u32::from(port)))
+            .map(|m| (route_name(route, m), route_match(m)))
             .collect()
     };
     // Istio faults every route of a rule that has a `fault`, and gives each its `corsPolicy`,
@@ -86,8 +139,8 @@ pub fn routes(
         .collect();
     matches
         .into_iter()
-        .map(|m| Route {
-            name: route.name.clone(),
+        .map(|(name, m)| Route {
+            name,
             r#match: Some(m),
             action: Some(action.clone()),
             request_headers_to_add: edits.request_to_add.clone(),
@@ -238,6 +291,15 @@ fn retries(
     Some(policy)
 }
 
+/// Istio's route name: the rule's, and `<rule>.<match>` for a named match.
+fn route_name(route: &HttpRoute, m: &HttpMatchRequest) -> String {
+    if m.name.is_empty() {
+        route.name.clone()
+    } else {
+        format!("{}.{}", route.name, m.name)
+    }
+}
+
 fn prefix_match(prefix: &str) -> RouteMatch {
     RouteMatch {
         path_specifier: Some(PathSpecifier::Prefix(prefix.to_string())),
@@ -273,6 +335,9 @@ fn route_match(m: &HttpMatchRequest) -> RouteMatch {
     if let Some(authority) = &m.authority {
         out.headers
             .push(header_matcher(":authority", authority, false));
+    }
+    if let Some(scheme) = &m.scheme {
+        out.headers.push(header_matcher(":scheme", scheme, false));
     }
     for (name, value) in &m.query_params {
         let specifier = match string_matcher(value) {
@@ -320,3 +385,6 @@ fn regex_matcher(regex: &str) -> RegexMatcher {
         ..RegexMatcher::default()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -113,7 +113,7 @@ pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
         if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
             continue;
         }
-        let rule = policy::destination_rule(snapshot, &proxy.namespace, service);
+        let rule = policy::destination_rule_for(snapshot, &proxy.namespace, &proxy.labels, service);
         for port in service.ports.iter().filter(|p| {
             p.protocol != Protocol::Udp
                 && scope.admits_service(&service.namespace, &service.hostname, p.number)
@@ -179,11 +179,7 @@ pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
             .collect();
         if !http.is_empty() {
             out.routes.push(route::route_configuration(
-                snapshot,
-                &proxy.namespace,
-                port,
-                &http,
-                &scope,
+                snapshot, proxy, port, &http, &scope,
             ));
         }
     }

@@ -13,29 +13,32 @@ use envoy_types::pb::google::protobuf::{Any, UInt32Value};
 use mesh_common::api::{Kind, Resource, VirtualServiceSpec};
 
 use super::{
-    EgressScope, PASSTHROUGH_CLUSTER, cluster_name, duration, gateway::Scope, hash_policy,
-    http_route,
+    EgressScope, PASSTHROUGH_CLUSTER, Proxy, cluster_name, duration,
+    gateway::Scope,
+    hash_policy,
+    http_route::{self, Caller},
 };
 use crate::{
     mesh_config::OutboundTrafficMode,
-    model::{Service, Snapshot, host_matches},
+    model::{Service, Snapshot, host_matches, istio_order},
 };
 
 /// What Istio retries when a route says nothing: failures before any response byte, and 503.
 pub const DEFAULT_RETRY_ON: &str =
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 
-/// The route configuration named after `port` for a proxy in `namespace`.
+/// The route configuration named after `port` for a sidecar: the routes of a VirtualService
+/// are those whose matches apply to this port and to the sidecar (its namespace and labels).
 pub fn route_configuration(
     snapshot: &Snapshot,
-    namespace: &str,
+    proxy: &Proxy,
     port: u16,
     services: &[&Service],
     scope: &EgressScope,
 ) -> RouteConfiguration {
     let mut virtual_hosts: Vec<VirtualHost> = services
         .iter()
-        .map(|service| virtual_host(snapshot, namespace, port, service, scope))
+        .map(|service| virtual_host(snapshot, proxy, port, service, scope))
         .collect();
     virtual_hosts.push(fallback_host(snapshot.mesh().outbound_traffic_policy.mode));
     RouteConfiguration {
@@ -48,16 +51,18 @@ pub fn route_configuration(
 
 fn virtual_host(
     snapshot: &Snapshot,
-    namespace: &str,
+    proxy: &Proxy,
     port: u16,
     service: &Service,
     scope: &EgressScope,
 ) -> VirtualHost {
+    let namespace = proxy.namespace.as_str();
+    let caller = Caller::new(Scope::Mesh, proxy);
     let mut routes = match virtual_service(snapshot, namespace, port, &service.hostname, scope) {
         Some((spec, vs_namespace)) => spec
             .http
             .iter()
-            .flat_map(|route| http_route::routes(snapshot, vs_namespace, port, route, Scope::Mesh))
+            .flat_map(|route| http_route::routes(snapshot, vs_namespace, port, route, caller))
             .collect(),
         None => vec![Route {
             name: "default".to_string(),
@@ -78,7 +83,7 @@ fn virtual_host(
             ..Route::default()
         }],
     };
-    hash_policy::apply(snapshot, namespace, &mut routes);
+    hash_policy::apply_for(snapshot, namespace, &proxy.labels, &mut routes);
     VirtualHost {
         name: format!("{}:{port}", service.hostname),
         domains: domains(snapshot, namespace, port, service),
@@ -87,9 +92,11 @@ fn virtual_host(
     }
 }
 
-/// The first VirtualService (in Istio's order) for the mesh whose hosts include `hostname`
-/// and that the proxy's egress hosts admit on `port`, with its namespace, which completes its
-/// short host names.
+/// The oldest VirtualService (in Istio's order: creation time, then name and namespace) for
+/// the mesh whose hosts include `hostname` and that the proxy's egress hosts admit on `port`,
+/// with its namespace, which completes its short host names. Sidecars, unlike gateways, do not
+/// merge the VirtualServices of one host: the others are reported as conflicting when the
+/// snapshot is built.
 pub fn virtual_service<'a>(
     snapshot: &'a Snapshot,
     namespace: &'a str,
@@ -99,7 +106,7 @@ pub fn virtual_service<'a>(
 ) -> Option<(&'a VirtualServiceSpec, &'a str)> {
     snapshot
         .visible_config(Kind::VirtualService, namespace)
-        .find_map(|config| {
+        .filter_map(|config| {
             let Resource::VirtualService(vs) = &config.resource else {
                 return None;
             };
@@ -114,8 +121,10 @@ pub fn virtual_service<'a>(
                 .collect();
             let matches = hosts.iter().any(|h| host_matches(h, hostname));
             (for_mesh && matches && scope.admits_virtual_service(vs_namespace, &hosts, port))
-                .then_some((&vs.spec, vs_namespace))
+                .then_some((config, &vs.spec, vs_namespace))
         })
+        .min_by(|a, b| istio_order(a.0).cmp(&istio_order(b.0)))
+        .map(|(_, spec, vs_namespace)| (spec, vs_namespace))
 }
 
 /// Every name a client may use for the service, as Istio lists them: the FQDN, and for a
@@ -210,3 +219,6 @@ pub fn retry_policy(attempts: u32, retry_on: &str, status_codes: Vec<u32>) -> Re
         ..RetryPolicy::default()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,12 +12,13 @@ pub(super) const FIELDS: &[Entry] = fields! {
         exportTo                implemented;
     }
     "spec.http" {
-        name                    planned;
+        name                    implemented;
         match                   implemented;
         route                   implemented;
         redirect                implemented;
         directResponse          implemented;
-        delegate                planned;
+        delegate                implemented
+            "one level, merged as Istio merges it; a delegation that cannot be followed, or a delegate rule outside its root's match, is left out and reported";
         rewrite                 implemented;
         timeout                 implemented;
         retries                 implemented;
@@ -30,19 +31,20 @@ pub(super) const FIELDS: &[Entry] = fields! {
         headers                 implemented;
     }
     "spec.http.match" {
-        name                    planned;
+        name                    implemented;
         uri                     implemented;
-        scheme                  planned;
+        scheme                  implemented;
         method                  implemented;
         authority               implemented;
         headers                 implemented;
-        port                    planned;
-        sourceLabels            planned;
+        port                    implemented;
+        sourceLabels            implemented
+            "as Istio: a match that lists gateways applies to them whatever its sourceLabels";
         gateways                implemented;
         queryParams             implemented;
         ignoreUriCase           implemented;
         withoutHeaders          implemented;
-        sourceNamespace         planned;
+        sourceNamespace         implemented;
         statPrefix              not_planned
             "mesh.rs reports Istio's standard metrics, not per-route Envoy statistics";
     }

@@ -33,6 +33,7 @@ fn syncz_lists_each_proxy_by_type_url() {
         }],
         pushes_total: BTreeMap::new(),
         nacks_total: BTreeMap::new(),
+        reached_total: BTreeMap::new(),
     };
     assert_eq!(
         syncz(&status),
@@ -101,6 +102,7 @@ spec:
   hosts: [reviews]
   http:
   - name: api
+    retries: {attempts: 2, backoff: 1s}
     mirrorPercentage: {value: 50}
     route:
     - destination: {host: reviews}
@@ -157,7 +159,7 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
                 "findings": [
                     {
                         "severity": "warning",
-                        "path": "spec.http[0].name",
+                        "path": "spec.http[0].retries.backoff",
                         "message": PLANNED,
                     },
                     {

@@ -148,10 +148,16 @@ fn the_connection_manager_filter_has_an_empty_config() {
 fn per_route(rule: Value) -> Vec<Vec<(String, Any)>> {
     let snapshot = Snapshot::build(&Objects::default(), &MeshConfig::default());
     let rule: HttpRoute = serde_json::from_value(rule).unwrap();
-    http_route::routes(&snapshot, "default", 9080, &rule, Scope::Mesh)
-        .into_iter()
-        .map(|r| r.typed_per_filter_config.into_iter().collect())
-        .collect()
+    http_route::routes(
+        &snapshot,
+        "default",
+        9080,
+        &rule,
+        http_route::Caller::unlabelled(Scope::Mesh, "default"),
+    )
+    .into_iter()
+    .map(|r| r.typed_per_filter_config.into_iter().collect())
+    .collect()
 }
 
 /// Every route of a rule with a fault carries it, under the filter's name; a rule whose fault

@@ -30,7 +30,13 @@ use envoy_types::util::pack_any;
 use super::{Bound, Scope, bound_virtual_services, names};
 use crate::{
     model::Snapshot,
-    translate::{endpoint::socket_address, fault, hash_policy, http_action, http_route, listener},
+    translate::{
+        Proxy,
+        endpoint::socket_address,
+        fault, hash_policy, http_action,
+        http_route::{self, Caller},
+        listener,
+    },
 };
 
 /// Istio's name for the route configuration of a gateway's HTTP port.
@@ -80,15 +86,18 @@ pub fn listener(port: u16, bind: &str) -> Listener {
 }
 
 /// The routes of every server on `port`: for each VirtualService bound to the server's
-/// Gateway whose hosts meet the server's, its HTTP routes under each host they share. A host
-/// no VirtualService routes gets no virtual host, so Envoy answers 404; when no host is
-/// routed at all, an empty `blackhole` host says so, as Istio's does.
+/// Gateway whose hosts meet the server's, its HTTP routes (those whose matches apply to the
+/// port and to this gateway proxy: its Gateway, labels and namespace) under each host they
+/// share. The VirtualServices of one host are merged, in Istio's order. A host no
+/// VirtualService routes gets no virtual host, so Envoy answers 404; when no host is routed at
+/// all, an empty `blackhole` host says so, as Istio's does.
 pub fn route_configuration(
     snapshot: &Snapshot,
-    namespace: &str,
+    proxy: &Proxy,
     port: u16,
     servers: &[Bound],
 ) -> RouteConfiguration {
+    let namespace = proxy.namespace.as_str();
     let mut hosts: BTreeMap<String, VirtualHost> = BTreeMap::new();
     // A VirtualService bound to two servers of one host adds its routes once.
     let mut added = BTreeSet::new();
@@ -100,7 +109,9 @@ pub fn route_configuration(
             .and_then(|tls| tls.https_redirect)
             .unwrap_or(false);
         for (index, (vs, vs_namespace)) in
-            bound_virtual_services(snapshot, namespace, bound.gateway).enumerate()
+            bound_virtual_services(snapshot, namespace, bound.gateway)
+                .into_iter()
+                .enumerate()
         {
             let server_hosts =
                 names::server_hosts(&bound.server.hosts, bound.namespace, vs_namespace);
@@ -119,7 +130,7 @@ pub fn route_configuration(
                         vs_namespace,
                         port,
                         route,
-                        Scope::Gateway(bound.gateway),
+                        Caller::new(Scope::Gateway(bound.gateway), proxy),
                     )
                 })
                 .collect();

@@ -21,7 +21,7 @@ use mesh_common::api::{Kind, Resource, Server, ServerTlsMode, VirtualServiceSpec
 
 pub use self::names::{Scope, resolve_gateway_name, selects};
 use super::{Proxy, Resources, cluster, endpoint, policy};
-use crate::model::{Protocol, Resolution, Snapshot};
+use crate::model::{Protocol, Resolution, Snapshot, istio_order};
 
 /// The configuration of a gateway proxy. What cannot be served (a server that terminates
 /// TLS, a protocol a gateway cannot speak, a port two servers claim with different protocols)
@@ -69,15 +69,16 @@ impl Class {
 }
 
 /// The VirtualServices proxies in `namespace` see that are bound to `gateway`, with their
-/// namespace, in Istio's order.
+/// namespace, in Istio's order (creation time, then name and namespace): the order in which a
+/// gateway merges the routes of several VirtualServices for one host.
 fn bound_virtual_services<'a>(
     snapshot: &'a Snapshot,
     namespace: &'a str,
-    gateway: &'a str,
-) -> impl Iterator<Item = (&'a VirtualServiceSpec, &'a str)> + 'a {
-    snapshot
+    gateway: &str,
+) -> Vec<(&'a VirtualServiceSpec, &'a str)> {
+    let mut bound: Vec<_> = snapshot
         .visible_config(Kind::VirtualService, namespace)
-        .filter_map(move |config| {
+        .filter_map(|config| {
             let Resource::VirtualService(vs) = &config.resource else {
                 return None;
             };
@@ -86,8 +87,14 @@ fn bound_virtual_services<'a>(
                 .gateways
                 .iter()
                 .any(|g| resolve_gateway_name(g, vs_namespace) == gateway)
-                .then_some((&vs.spec, vs_namespace))
+                .then_some((config, &vs.spec, vs_namespace))
         })
+        .collect();
+    bound.sort_by(|a, b| istio_order(a.0).cmp(&istio_order(b.0)));
+    bound
+        .into_iter()
+        .map(|(_, spec, vs_namespace)| (spec, vs_namespace))
+        .collect()
 }
 
 fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
@@ -147,7 +154,7 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
     for (&port, (class, servers)) in &ports {
         let built = match class {
             Class::Http => {
-                let routes = http::route_configuration(snapshot, &proxy.namespace, port, servers);
+                let routes = http::route_configuration(snapshot, proxy, port, servers);
                 let clusters = http::clusters(&routes);
                 out.routes.push(routes);
                 Some((http::listener(port, bind(servers)), clusters))

@@ -267,17 +267,21 @@ fn a_match_for_other_proxies_gives_no_route() {
     .unwrap();
     let snapshot = Snapshot::build(&Objects::default(), &MeshConfig::default());
     let prefixes = |scope| -> Vec<String> {
-        crate::translate::http_route::routes(&snapshot, "default", 9080, &route, scope)
-            .into_iter()
-            .map(|r| match r.r#match.and_then(|m| m.path_specifier) {
-                Some(
-                    envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier::Prefix(
-                        p,
-                    ),
-                ) => p,
-                other => panic!("{other:?}"),
-            })
-            .collect()
+        crate::translate::http_route::routes(
+            &snapshot,
+            "default",
+            9080,
+            &route,
+            crate::translate::http_route::Caller::unlabelled(scope, "default"),
+        )
+        .into_iter()
+        .map(|r| match r.r#match.and_then(|m| m.path_specifier) {
+            Some(
+                envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier::Prefix(p),
+            ) => p,
+            other => panic!("{other:?}"),
+        })
+        .collect()
     };
     assert_eq!(prefixes(Scope::Mesh), vec!["/mesh", "/both", "/any"]);
     assert_eq!(
@@ -378,3 +382,5 @@ spec:
         )]
     );
 }
+
+mod merge;

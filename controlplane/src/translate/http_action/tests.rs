@@ -215,7 +215,13 @@ fn rewrites() {
 fn translate(value: serde_json::Value) -> Vec<Route> {
     let route: HttpRoute = serde_json::from_value(value).unwrap();
     let snapshot = Snapshot::build(&Objects::default(), &MeshConfig::default());
-    http_route::routes(&snapshot, "default", 9080, &route, Scope::Mesh)
+    http_route::routes(
+        &snapshot,
+        "default",
+        9080,
+        &route,
+        http_route::Caller::unlabelled(Scope::Mesh, "default"),
+    )
 }
 
 #[test]

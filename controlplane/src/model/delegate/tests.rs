@@ -1,0 +1,316 @@
+use mesh_common::{
+    api::{HttpRoute, Kind, decode},
+    path::FieldPath,
+};
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::*;
+use crate::{
+    mesh_config::MeshConfig,
+    model::{Objects, Snapshot},
+};
+
+fn snapshot(yaml: &str) -> Snapshot {
+    let mut objects = Objects::default();
+    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
+    for document in documents {
+        let decoded = decode(&document).unwrap();
+        assert_eq!(decoded.unknown_fields, vec![]);
+        assert!(objects.upsert_resource(decoded.resource));
+    }
+    Snapshot::build(&objects, &MeshConfig::default())
+}
+
+/// The rules a VirtualService of the snapshot routes by.
+fn http(snapshot: &Snapshot, namespace: &str, name: &str) -> Vec<HttpRoute> {
+    snapshot
+        .config()
+        .of_kind(Kind::VirtualService)
+        .iter()
+        .find_map(|c| match &c.resource {
+            Resource::VirtualService(vs)
+                if c.resource.namespace() == namespace && c.resource.name() == name =>
+            {
+                Some(vs.spec.http.clone())
+            }
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn rule(value: serde_json::Value) -> HttpRoute {
+    serde_json::from_value(value).unwrap()
+}
+
+fn key(namespace: &str, name: &str) -> ResourceKey {
+    ResourceKey {
+        kind: Kind::VirtualService,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+    }
+}
+
+const MERGE: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root, namespace: front}
+spec:
+  hosts: [shop.example.com]
+  http:
+  - name: a
+    match: [{name: pa, uri: {prefix: /a}, headers: {x-team: {exact: books}}}]
+    delegate: {name: leaf, namespace: back}
+    timeout: 5s
+  - match: [{uri: {prefix: /static}}]
+    route: [{destination: {host: static.front.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: leaf, namespace: back}
+spec:
+  http:
+  - name: b
+    match: [{name: pb, uri: {prefix: /a/b}}]
+    route: [{destination: {host: reviews.back.svc.cluster.local}}]
+    timeout: 1s
+  - name: c
+    match: [{uri: {prefix: /c}}]
+    route: [{destination: {host: details.back.svc.cluster.local}}]
+  - route: [{destination: {host: ratings.back.svc.cluster.local}}]
+"#;
+
+#[test]
+fn delegate_rules_are_merged_under_the_root_rule() {
+    let snapshot = snapshot(MERGE);
+    assert_eq!(snapshot.config().rejected(), &[]);
+    assert_eq!(
+        http(&snapshot, "front", "root"),
+        vec![
+            // Root /a + delegate /a/b: the delegate's narrower prefix, the root's header, both
+            // names, and the delegate's own timeout.
+            rule(json!({
+                "name": "a-b",
+                "match": [{"name": "pa-pb", "uri": {"prefix": "/a/b"},
+                           "headers": {"x-team": {"exact": "books"}}}],
+                "route": [{"destination": {"host": "reviews.back.svc.cluster.local"}}],
+                "timeout": "1s",
+            })),
+            // No match: the root's, and the root's timeout.
+            rule(json!({
+                "name": "a",
+                "match": [{"name": "pa", "uri": {"prefix": "/a"},
+                           "headers": {"x-team": {"exact": "books"}}}],
+                "route": [{"destination": {"host": "ratings.back.svc.cluster.local"}}],
+                "timeout": "5s",
+            })),
+            rule(json!({
+                "match": [{"uri": {"prefix": "/static"}}],
+                "route": [{"destination": {"host": "static.front.svc.cluster.local"}}],
+            })),
+        ]
+    );
+    // /c is outside /a: left out, and its author is told.
+    assert_eq!(
+        snapshot.config().warnings(),
+        &[(
+            key("back", "leaf"),
+            vec![Finding::warning(
+                FieldPath::parse("spec.http[1].match"),
+                "not within the match of VirtualService front/root spec.http[0], which \
+                 delegates here: a delegate's match must narrow its root's; the rule is left \
+                 out of front/root"
+            )]
+        )]
+    );
+    // The delegate itself is kept as written.
+    assert_eq!(http(&snapshot, "back", "leaf").len(), 3);
+}
+
+const UNFOLLOWED: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root, namespace: front}
+spec:
+  hosts: [shop.example.com]
+  http:
+  - match: [{uri: {prefix: /missing}}]
+    delegate: {name: missing}
+  - match: [{uri: {prefix: /hosted}}]
+    delegate: {name: hosted}
+  - match: [{uri: {prefix: /private}}]
+    delegate: {name: private, namespace: back}
+  - match: [{uri: {prefix: /broken}}]
+    delegate: {name: broken}
+  - match: [{uri: {prefix: /}}]
+    route: [{destination: {host: web.front.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: hosted, namespace: front}
+spec:
+  hosts: [other.example.com]
+  http:
+  - route: [{destination: {host: other.front.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: private, namespace: back}
+spec:
+  exportTo: ["."]
+  http:
+  - route: [{destination: {host: private.back.svc.cluster.local}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: broken, namespace: front}
+spec:
+  gateways: [edge]
+  http:
+  - route: [{destination: {host: broken.front.svc.cluster.local}}]
+"#;
+
+#[test]
+fn a_delegation_that_cannot_be_followed_is_left_out_and_reported() {
+    let snapshot = snapshot(UNFOLLOWED);
+    let rejected: Vec<&ResourceKey> = snapshot
+        .config()
+        .rejected()
+        .iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(rejected, vec![&key("front", "broken")]);
+    assert_eq!(
+        http(&snapshot, "front", "root"),
+        vec![rule(json!({
+            "match": [{"uri": {"prefix": "/"}}],
+            "route": [{"destination": {"host": "web.front.svc.cluster.local"}}],
+        }))]
+    );
+    let tail = "; until then the rule is left out and its requests go on to the rules after it";
+    let at = |i: usize| FieldPath::parse(&format!("spec.http[{i}].delegate"));
+    assert_eq!(
+        snapshot.config().warnings(),
+        &[(
+            key("front", "root"),
+            vec![
+                Finding::warning(
+                    at(0),
+                    format!("the delegate VirtualService front/missing does not exist{tail}")
+                ),
+                Finding::warning(
+                    at(1),
+                    format!(
+                        "VirtualService front/hosted has hosts, so it is not a delegate: \
+                         delegate to a VirtualService without hosts{tail}"
+                    )
+                ),
+                Finding::warning(
+                    at(2),
+                    format!(
+                        "the delegate VirtualService back/private is not exported to namespace \
+                         front: add it to the delegate's exportTo{tail}"
+                    )
+                ),
+                Finding::warning(
+                    at(3),
+                    format!(
+                        "the delegate VirtualService front/broken was rejected (see its \
+                         errors){tail}"
+                    )
+                ),
+            ]
+        )]
+    );
+}
+
+fn request(value: serde_json::Value) -> HttpMatchRequest {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn conflicts_follow_istio() {
+    let conflict = |root: serde_json::Value, leaf: serde_json::Value| {
+        conflicts(&request(root), &request(leaf))
+    };
+    // Narrower strings fit; wider, different or regex ones do not.
+    assert!(!conflict(
+        json!({"uri": {"prefix": "/a"}}),
+        json!({"uri": {"exact": "/a/b"}})
+    ));
+    assert!(conflict(
+        json!({"uri": {"prefix": "/a/b"}}),
+        json!({"uri": {"prefix": "/a"}})
+    ));
+    assert!(conflict(
+        json!({"uri": {"exact": "/a"}}),
+        json!({"uri": {"prefix": "/a"}})
+    ));
+    assert!(conflict(
+        json!({"method": {"exact": "GET"}}),
+        json!({"method": {"exact": "POST"}})
+    ));
+    assert!(conflict(
+        json!({"scheme": {"regex": "https?"}}),
+        json!({"scheme": {"exact": "https"}})
+    ));
+    // Unset on either side never conflicts.
+    assert!(!conflict(
+        json!({"headers": {"x-a": {"exact": "1"}}}),
+        json!({"headers": {"x-b": {"exact": "2"}}})
+    ));
+    assert!(conflict(
+        json!({"queryParams": {"v": {"exact": "1"}}}),
+        json!({"queryParams": {"v": {"exact": "2"}}})
+    ));
+    assert!(conflict(json!({"port": 80}), json!({"port": 8080})));
+    assert!(!conflict(json!({"port": 80}), json!({})));
+    assert!(conflict(json!({"ignoreUriCase": true}), json!({})));
+    assert!(conflict(
+        json!({"sourceNamespace": "front"}),
+        json!({"sourceNamespace": "back"})
+    ));
+    assert!(conflict(
+        json!({"sourceLabels": {"app": "web"}}),
+        json!({"sourceLabels": {"app": "api"}})
+    ));
+    assert!(!conflict(
+        json!({"gateways": ["mesh", "edge"]}),
+        json!({"gateways": ["edge"]})
+    ));
+    assert!(conflict(
+        json!({"gateways": ["edge"]}),
+        json!({"gateways": ["mesh"]})
+    ));
+}
+
+#[test]
+fn a_delegate_match_fitting_several_root_matches_gets_one_per_root_match() {
+    let merged = merge_matches(
+        &[
+            request(json!({"uri": {"prefix": "/a"}, "port": 80})),
+            request(json!({"uri": {"prefix": "/"}, "gateways": ["edge"]})),
+        ],
+        &[request(
+            json!({"uri": {"prefix": "/a/b"}, "sourceLabels": {"app": "web"}}),
+        )],
+    );
+    assert_eq!(
+        merged,
+        Some(vec![
+            request(json!({"uri": {"prefix": "/a/b"}, "port": 80, "sourceLabels": {"app": "web"}})),
+            request(json!({"uri": {"prefix": "/a/b"}, "gateways": ["edge"],
+                           "sourceLabels": {"app": "web"}})),
+        ])
+    );
+    assert_eq!(
+        merge_matches(
+            &[request(json!({"uri": {"prefix": "/a"}}))],
+            &[
+                request(json!({"uri": {"prefix": "/a/b"}})),
+                request(json!({"uri": {"prefix": "/z"}}))
+            ],
+        ),
+        None
+    );
+}
