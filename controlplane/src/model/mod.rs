@@ -8,6 +8,7 @@
 
 mod config;
 mod delegate;
+mod diff;
 mod export_to;
 mod host;
 mod kube;
@@ -23,6 +24,7 @@ mod tests;
 
 pub use self::{
     config::{Config, IstioConfig},
+    diff::{ChangedObject, ConfigChange, Diff, ServiceChange},
     export_to::{EXPORT_TO_ANNOTATION, ExportTo},
     host::{host_matches, is_wildcard, resolve_host},
     objects::{KubeObject, ObjectKey, Objects},

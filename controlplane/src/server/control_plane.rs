@@ -13,7 +13,8 @@ use std::{
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle, time::timeout};
 
 use super::{
-    generator::{ModelGenerator, announce},
+    announce::announce,
+    generator::ModelGenerator,
     metrics::Metrics,
     monitoring::{self, Monitoring},
     source::{Source, Store},
@@ -23,6 +24,12 @@ use crate::{
     store::FileStoreError,
     xds::{Changed, DebounceOptions, Options, StatusRegistry, serve_with_shutdown},
 };
+
+/// How the xDS server coalesces snapshots: not at all. The store has let the burst settle
+/// for the debounce window before it built the snapshot — it must, as building one is the
+/// expensive part and the config directories must be read once writes are complete — so a
+/// second window here would only make every change wait twice as long.
+pub(super) const XDS_DEBOUNCE: DebounceOptions = DebounceOptions::NONE;
 
 /// How long a stop waits for the servers to close their connections before dropping them.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -36,7 +43,8 @@ pub struct Config {
     pub xds_address: SocketAddr,
     /// Where the monitoring server listens; port 0 picks a free one.
     pub monitoring_address: SocketAddr,
-    /// How long config must be quiet before it is read (files) and pushed (proxies).
+    /// How long config must be quiet before it is read and built into a snapshot, which is
+    /// then pushed at once: the one debounce a change waits for.
     pub debounce: Duration,
     pub mesh: MeshConfig,
 }
@@ -133,10 +141,7 @@ impl ControlPlane {
         ));
         let (stop, stopping) = watch::channel(false);
         let options = Options {
-            debounce: DebounceOptions {
-                quiet: config.debounce,
-                ..DebounceOptions::default()
-            },
+            debounce: XDS_DEBOUNCE,
             status: Arc::clone(&status),
         };
         let pages = Arc::new(Monitoring {

@@ -7,24 +7,32 @@
 //! proxy is translated once per snapshot, not once per type. A sidecar's outbound side — the
 //! bulk of it — depends only on its namespace and the labels selectors read, and is made and
 //! encoded once per such group of sidecars, then shared.
+//!
+//! Across snapshots, what a change did not reach is kept: [`announce`](super::announce) records
+//! each change's scope here, a proxy no change since its translation reached keeps that
+//! translation, and a sidecar reached only for its endpoints keeps its inbound side. Whatever is
+//! made again takes the encoding of each type that came out equal.
+
+mod history;
+mod outbound;
+mod parts;
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     sync::{Arc, PoisonError, RwLock},
 };
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use mesh_xds::{Resource, ResourceType};
+use mesh_xds::ResourceType;
 use tokio::{sync::watch, time::Instant};
 
+pub use self::parts::{EncodedResources, Part};
+use self::{history::History, outbound::OutboundCache};
 use super::metrics::Metrics;
 use crate::{
     model::Snapshot,
-    translate::{
-        self, OutboundKey, Proxy, ProxyError, ProxyKind, Resources, outbound_key,
-        selected_label_keys,
-    },
-    xds::{Changed, Encoded, GenerateError, Generator, Scope, StatusRegistry, Subscription},
+    translate::{self, Proxy, ProxyError, ProxyKind, Resources},
+    xds::{Encoded, GenerateError, Generator, ProxyClass, Reach, Scope, Subscription, Target},
 };
 
 /// Translates the latest snapshot of a store for each proxy that asks.
@@ -36,17 +44,8 @@ pub struct ModelGenerator {
     cache: RwLock<BTreeMap<String, Translated>>,
     /// The outbound sides of sidecars at one snapshot, shared by the sidecars of each key.
     outbound: RwLock<OutboundCache>,
-}
-
-/// Outbound sides made at one snapshot.
-#[derive(Debug, Default)]
-struct OutboundCache {
-    /// The snapshot they were made at (compared by identity: equal versions do not make
-    /// equal snapshots in tests that build them by hand).
-    snapshot: Option<Arc<Snapshot>>,
-    /// The label keys the snapshot's selectors read.
-    selected: Arc<BTreeSet<String>>,
-    parts: HashMap<OutboundKey, Arc<Part>>,
+    /// The scopes of the latest changes.
+    history: RwLock<History>,
 }
 
 /// One proxy's configuration at one snapshot.
@@ -59,22 +58,6 @@ pub struct Translated {
     /// A sidecar's shared outbound side and its own inbound side, or a gateway's whole
     /// configuration.
     parts: Vec<Arc<Part>>,
-}
-
-/// Resources translated together, and encoded for the wire once.
-#[derive(Debug)]
-pub struct Part {
-    resources: Resources,
-    encoded: EncodedResources,
-}
-
-/// A translation encoded for the wire, type by type, in name order.
-#[derive(Debug, Default)]
-pub struct EncodedResources {
-    clusters: Vec<Arc<Encoded>>,
-    endpoints: Vec<Arc<Encoded>>,
-    listeners: Vec<Arc<Encoded>>,
-    routes: Vec<Arc<Encoded>>,
 }
 
 /// Why a proxy gets no configuration.
@@ -140,17 +123,6 @@ impl Translated {
     }
 }
 
-// === impl Part ===
-
-impl Part {
-    fn new(resources: Resources) -> Self {
-        Self {
-            encoded: EncodedResources::new(&resources),
-            resources,
-        }
-    }
-}
-
 // === impl ModelGenerator ===
 
 impl ModelGenerator {
@@ -161,7 +133,22 @@ impl ModelGenerator {
             metrics,
             cache: RwLock::new(BTreeMap::new()),
             outbound: RwLock::new(OutboundCache::default()),
+            history: RwLock::new(History::default()),
         }
+    }
+
+    /// Records that the change from snapshot `from` to snapshot `to` reaches `scope`, so that
+    /// translations it does not reach are kept. Must come before the change is pushed.
+    pub fn record(&self, from: u64, to: u64, scope: Scope) {
+        self.history
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(from, to, scope);
+    }
+
+    /// The control plane's metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The snapshot proxies are served from now.
@@ -191,26 +178,45 @@ impl ModelGenerator {
     fn translate_proxy(&self, node_id: &str, proxy: Proxy) -> Result<Translated, TranslateError> {
         let snapshot = self.snapshot();
         let version = snapshot.version();
-        let cached = self.read(|cache| {
-            cache
-                .get(node_id)
-                .filter(|t| t.version == version && t.proxy == proxy)
-                .cloned()
-        });
-        if let Some(translated) = cached {
-            return Ok(translated);
+        let cached = self.read(|cache| cache.get(node_id).filter(|t| t.proxy == proxy).cloned());
+        if let Some(translated) = cached.as_ref().filter(|t| t.version == version) {
+            return Ok(translated.clone());
         }
+        let reach = cached.as_ref().map_or(Reach::All, |t| {
+            self.reach(t.version, version, &target(&proxy))
+        });
         // Two streams of one proxy may both get here and translate; the result is the same,
         // and holding the lock across translation would stall every other proxy.
-        let start = Instant::now();
-        let parts = match proxy.kind {
-            ProxyKind::Sidecar => vec![
-                self.outbound_part(&snapshot, &proxy),
-                Arc::new(Part::new(translate::sidecar_inbound(&snapshot, &proxy))),
-            ],
-            ProxyKind::Router => vec![Arc::new(Part::new(translate::gateway(&snapshot, &proxy)))],
+        let parts = match (cached, reach) {
+            // No change since reached it: what it has is what it would get.
+            (Some(cached), Reach::None) => cached.parts,
+            (cached, reach) => {
+                let start = Instant::now();
+                let previous = |index: usize| cached.as_ref().and_then(|t| t.parts.get(index));
+                let parts = match proxy.kind {
+                    ProxyKind::Sidecar => {
+                        let outbound = self.outbound_part(&snapshot, &proxy);
+                        // The inbound side reads the workload's own endpoints and the services
+                        // they serve: a change that reached the proxy for endpoints alone left
+                        // it as it was.
+                        let inbound = match previous(1) {
+                            Some(inbound) if reach == Reach::Endpoints => Arc::clone(inbound),
+                            before => Arc::new(Part::reusing(
+                                translate::sidecar_inbound(&snapshot, &proxy),
+                                before.map(Arc::as_ref),
+                            )),
+                        };
+                        vec![outbound, inbound]
+                    }
+                    ProxyKind::Router => vec![Arc::new(Part::reusing(
+                        translate::gateway(&snapshot, &proxy),
+                        previous(0).map(Arc::as_ref),
+                    ))],
+                };
+                self.metrics.translated(start.elapsed());
+                parts
+            }
         };
-        self.metrics.translated(start.elapsed());
         let translated = Translated {
             version,
             proxy,
@@ -225,52 +231,12 @@ impl ModelGenerator {
         Ok(translated)
     }
 
-    /// The outbound side of `proxy` at `snapshot`: made once per outbound key and snapshot.
-    fn outbound_part(&self, snapshot: &Arc<Snapshot>, proxy: &Proxy) -> Arc<Part> {
-        let same = |cache: &OutboundCache| {
-            cache
-                .snapshot
-                .as_ref()
-                .is_some_and(|cached| Arc::ptr_eq(cached, snapshot))
-        };
-        let (selected, cached) = {
-            let cache = self.outbound.read().unwrap_or_else(PoisonError::into_inner);
-            if same(&cache) {
-                let key = outbound_key(proxy, &cache.selected);
-                (Some(cache.selected.clone()), cache.parts.get(&key).cloned())
-            } else {
-                (None, None)
-            }
-        };
-        if let Some(part) = cached {
-            return part;
-        }
-        let selected = selected.unwrap_or_else(|| Arc::new(selected_label_keys(snapshot)));
-        let key = outbound_key(proxy, &selected);
-        // As for whole translations, two sidecars of one key may both make it; same result.
-        let part = Arc::new(Part::new(translate::sidecar_outbound(
-            snapshot,
-            &key.representative(),
-        )));
-        let mut cache = self
-            .outbound
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if same(&cache) {
-            cache.parts.entry(key).or_insert_with(|| part.clone());
-        } else if cache
-            .snapshot
-            .as_ref()
-            .is_none_or(|cached| cached.version() <= snapshot.version())
-        {
-            // A newer snapshot: what was made at the older one is of no more use.
-            *cache = OutboundCache {
-                snapshot: Some(snapshot.clone()),
-                selected,
-                parts: HashMap::from([(key, part.clone())]),
-            };
-        }
-        part
+    /// How far the changes from snapshot `from` to snapshot `to` reach `target`.
+    fn reach(&self, from: u64, to: u64, target: &Target) -> Reach {
+        self.history
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reach(from, to, target)
     }
 
     fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Translated>) -> T) -> T {
@@ -304,71 +270,15 @@ impl Generator for ModelGenerator {
     }
 }
 
-// === impl EncodedResources ===
-
-impl EncodedResources {
-    /// Encodes every resource of `resources`.
-    pub fn new(resources: &Resources) -> Self {
-        fn encode<T: Clone + Into<Resource>>(items: &[T]) -> Vec<Arc<Encoded>> {
-            Encoded::all(items.iter().cloned().map(Into::into))
-        }
-        Self {
-            clusters: encode(&resources.clusters),
-            endpoints: encode(&resources.endpoints),
-            listeners: encode(&resources.listeners),
-            routes: encode(&resources.routes),
-        }
-    }
-
-    /// The resources of one type that `subscription` names.
-    pub fn select(
-        &self,
-        resource_type: ResourceType,
-        subscription: &Subscription,
-    ) -> Vec<Arc<Encoded>> {
-        let of_type: &[Arc<Encoded>] = match resource_type {
-            ResourceType::Cluster => &self.clusters,
-            ResourceType::ClusterLoadAssignment => &self.endpoints,
-            ResourceType::Listener => &self.listeners,
-            ResourceType::RouteConfiguration => &self.routes,
-            // Certificates are not served over xDS yet.
-            ResourceType::Secret => &[],
-        };
-        of_type
-            .iter()
-            .filter(|resource| subscription.contains(resource.name()))
-            .cloned()
-            .collect()
-    }
-}
-
-/// Announces each snapshot `snapshots` has not seen yet on `changes`, as a change to every
-/// proxy, and trims `generator`'s cache to the proxies `status` lists. Returns when the store
-/// is gone.
-///
-/// Every proxy is in scope of every change: telling which proxies a change affects needs a
-/// dependency index of services and config per proxy, which the model does not keep yet. The
-/// debouncer still coalesces bursts, and a proxy whose resources did not change is sent
-/// nothing, since the xDS server compares versions.
-pub async fn announce(
-    mut snapshots: watch::Receiver<Arc<Snapshot>>,
-    changes: watch::Sender<Changed>,
-    generator: Arc<ModelGenerator>,
-    status: Arc<StatusRegistry>,
-) {
-    while snapshots.changed().await.is_ok() {
-        snapshots.borrow_and_update();
-        let connected = status
-            .snapshot()
-            .proxies
-            .into_iter()
-            .map(|proxy| proxy.node_id)
-            .collect();
-        generator.retain(&connected);
-        changes.send_modify(|changed| {
-            changed.version += 1;
-            changed.scope = Scope::All;
-        });
+/// What scopes know of a proxy.
+fn target(proxy: &Proxy) -> Target {
+    Target {
+        class: Some(match proxy.kind {
+            ProxyKind::Sidecar => ProxyClass::Sidecar,
+            ProxyKind::Router => ProxyClass::Router,
+        }),
+        namespace: Some(proxy.namespace.clone()),
+        ips: proxy.ips.clone(),
     }
 }
 

@@ -21,6 +21,12 @@ pub const CONNECTED_PROXIES: &str = "mesh_controlplane_xds_connected_proxies";
 pub const PUSHES: &str = "mesh_controlplane_xds_pushes_total";
 /// Responses that could not be generated, by `type_url`: the proxy kept its config.
 pub const PUSH_ERRORS: &str = "mesh_controlplane_xds_push_errors_total";
+/// Config changes seen by proxy streams, by how far each reached the stream's proxy (`scope`):
+/// `all` (every type regenerated), `endpoints` (load assignments alone), `skipped` (nothing).
+pub const PROXY_PUSHES: &str = "mesh_controlplane_xds_proxy_pushes_total";
+/// Model snapshots, by the proxies their change reaches (`scope`): `all` (every proxy),
+/// `scoped` (some proxies or types), `none` (nothing proxies are configured from changed).
+pub const CONFIG_CHANGES: &str = "mesh_controlplane_config_changes_total";
 /// Responses the proxies rejected, by `type_url`.
 pub const NACKS: &str = "mesh_controlplane_xds_nacks_total";
 /// Config files with at least one error in the latest read.
@@ -72,6 +78,13 @@ impl Metrics {
         });
     }
 
+    /// Counts a new snapshot by its scope: `all`, `scoped` or `none`.
+    pub fn config_changed(&self, scope: &'static str) {
+        with_local_recorder(&self.recorder, || {
+            counter!(CONFIG_CHANGES, "scope" => scope).increment(1);
+        });
+    }
+
     /// Counts a response that could not be generated.
     pub fn push_failed(&self, kind: ResourceType) {
         with_local_recorder(&self.recorder, || {
@@ -100,6 +113,13 @@ impl Metrics {
                 counter!(NACKS, "type_url" => type_url).absolute(nacks.unwrap_or(0));
                 // Present from the start, so that a rate over it has a baseline.
                 counter!(PUSH_ERRORS, "type_url" => type_url).increment(0);
+            }
+            for (scope, count) in &observed.status.reached_total {
+                counter!(PROXY_PUSHES, "scope" => *scope).absolute(*count);
+            }
+            for scope in ["all", "scoped", "none"] {
+                // Present from the start, so that a rate over it has a baseline.
+                counter!(CONFIG_CHANGES, "scope" => scope).increment(0);
             }
             let files: BTreeSet<_> = observed
                 .load_errors

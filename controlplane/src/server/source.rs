@@ -73,7 +73,8 @@ impl Source {
 
 impl Store {
     /// Starts the store `source` names. A file store has read its directories when this
-    /// returns; a cluster store has only started listing (see [`Store::listed`]).
+    /// returns; a cluster store has only started listing (see [`Store::listed`]). Either lets
+    /// a burst of changes settle for `debounce` before it builds a snapshot.
     pub(super) async fn start(
         source: &Source,
         debounce: std::time::Duration,
@@ -88,7 +89,7 @@ impl Store {
             }
             Source::Kubernetes(kube) => {
                 let client = client(kube).await?;
-                Ok(Store::Kube(KubeStore::start(client, mesh)))
+                Ok(Store::Kube(KubeStore::start_with(client, mesh, debounce)))
             }
         }
     }

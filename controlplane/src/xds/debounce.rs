@@ -4,6 +4,11 @@
 //! send every proxy ten configs. A push waits until no change came for the debounce window,
 //! but never longer than the max delay after the first change, so that a steady trickle of
 //! changes cannot starve the proxies.
+//!
+//! The control plane's stores already let a burst settle before they build a snapshot (the
+//! snapshot is what is expensive to make, and the config directories must be read once a
+//! write is complete), so the control plane runs this with [`DebounceOptions::NONE`]: every
+//! change then waits one window in all, not one in the store and another here.
 
 use std::time::Duration;
 
@@ -12,7 +17,7 @@ use tokio::{
     time::{self, Instant},
 };
 
-use super::generator::{Changed, Scope};
+use super::{generator::Changed, scope::Scope};
 
 /// How changes are coalesced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +29,14 @@ pub struct DebounceOptions {
 }
 
 // === impl DebounceOptions ===
+
+impl DebounceOptions {
+    /// No window: each change is pushed as it comes, for a source that coalesces bursts itself.
+    pub const NONE: DebounceOptions = DebounceOptions {
+        quiet: Duration::ZERO,
+        max_delay: Duration::ZERO,
+    };
+}
 
 impl Default for DebounceOptions {
     fn default() -> Self {
@@ -49,7 +62,8 @@ pub async fn debounce(
         let first = Instant::now();
         let mut scope = take(&mut changes, &mut seen);
         let mut open = true;
-        while open {
+        // With no window, nothing waits: a change that came meanwhile is in `scope` already.
+        while open && !options.quiet.is_zero() {
             let deadline = (Instant::now() + options.quiet).min(first + options.max_delay);
             tokio::select! {
                 () = time::sleep_until(deadline) => break,
@@ -142,6 +156,23 @@ mod tests {
         pushes.changed().await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_millis(250));
         assert_eq!(*pushes.borrow_and_update(), change(1, &["a"]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_window_each_change_is_pushed_at_once() {
+        let (changes_tx, changes_rx) = watch::channel(Changed::default());
+        let (pushes_tx, mut pushes) = watch::channel(Changed::default());
+        tokio::spawn(debounce(changes_rx, pushes_tx, DebounceOptions::NONE));
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        changes_tx.send_replace(change(1, &["a"]));
+        pushes.changed().await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(*pushes.borrow_and_update(), change(1, &["a"]));
+        changes_tx.send_replace(change(2, &["b"]));
+        pushes.changed().await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(*pushes.borrow_and_update(), change(2, &["b"]));
     }
 
     #[tokio::test(start_paused = true)]

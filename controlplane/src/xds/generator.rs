@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, sync::Arc};
 use envoy_types::pb::{envoy::config::core::v3::Node, google::protobuf::value::Kind};
 use mesh_xds::ResourceType;
 
-use super::encoded::Encoded;
+use super::{encoded::Encoded, scope::Scope};
 
 /// What a proxy subscribed to for one resource type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,18 +52,8 @@ pub struct GenerateError {
 pub struct Changed {
     /// The config version; 0 is the initial config, before any change.
     pub version: u64,
-    /// Which proxies the change can affect.
+    /// Which proxies the change can affect, and which of their resource types.
     pub scope: Scope,
-}
-
-/// The proxies a change can affect.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum Scope {
-    /// Every proxy.
-    #[default]
-    All,
-    /// The proxies in these namespaces, and those whose namespace is unknown.
-    Namespaces(BTreeSet<String>),
 }
 
 // === impl Subscription ===
@@ -88,29 +78,6 @@ impl Changed {
             self.scope.clone()
         } else {
             Scope::All
-        }
-    }
-}
-
-// === impl Scope ===
-
-impl Scope {
-    /// The scope of two changes together.
-    pub fn merge(self, other: Scope) -> Scope {
-        match (self, other) {
-            (Scope::Namespaces(mut a), Scope::Namespaces(b)) => {
-                a.extend(b);
-                Scope::Namespaces(a)
-            }
-            _ => Scope::All,
-        }
-    }
-
-    /// Whether a proxy in `namespace` (if known) is affected.
-    pub fn affects(&self, namespace: Option<&str>) -> bool {
-        match (self, namespace) {
-            (Scope::All, _) | (_, None) => true,
-            (Scope::Namespaces(namespaces), Some(namespace)) => namespaces.contains(namespace),
         }
     }
 }
@@ -140,19 +107,6 @@ mod tests {
 
     fn namespaces(names: &[&str]) -> Scope {
         Scope::Namespaces(names.iter().map(|n| n.to_string()).collect())
-    }
-
-    #[test]
-    fn scopes_merge_and_match() {
-        assert_eq!(
-            namespaces(&["a"]).merge(namespaces(&["b"])),
-            namespaces(&["a", "b"])
-        );
-        assert_eq!(namespaces(&["a"]).merge(Scope::All), Scope::All);
-        assert!(namespaces(&["a"]).affects(Some("a")));
-        assert!(!namespaces(&["a"]).affects(Some("b")));
-        assert!(namespaces(&["a"]).affects(None));
-        assert!(Scope::All.affects(Some("b")));
     }
 
     #[test]

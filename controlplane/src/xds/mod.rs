@@ -2,6 +2,7 @@
 //! over gRPC.
 //!
 //! - [`generator`]: the seam to translation: what a proxy gets, and when the config changed.
+//! - [`scope`]: which proxies, and which of their resource types, a change reaches.
 //! - [`sotw`] and [`delta`]: the per-connection protocol state, pure and testable without gRPC.
 //! - [`protocol`] and [`connection`]: what both variants share: request outcomes, ACK/NACK
 //!   bookkeeping, the per-stream state.
@@ -17,16 +18,18 @@ pub mod encoded;
 pub mod generator;
 mod hash;
 pub mod protocol;
+pub mod scope;
 pub mod server;
 pub mod sotw;
 pub mod status;
-mod stream;
+pub(crate) mod stream;
 
 pub use self::{
     debounce::DebounceOptions,
     encoded::Encoded,
-    generator::{Changed, GenerateError, Generator, Scope, Subscription},
+    generator::{Changed, GenerateError, Generator, Subscription},
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
+    scope::{Affected, Proxies, ProxyClass, Reach, Scope, Target, Within},
     server::{Options, XdsServer, serve, serve_with_shutdown},
     status::{ProxyStatus, StatusRegistry, StatusSnapshot, TypeStatus},
 };

@@ -15,7 +15,7 @@ use std::{
 use mesh_xds::ResourceType;
 use serde::Serialize;
 
-use super::protocol::Progress;
+use super::{protocol::Progress, scope::Reach};
 
 /// The shared registry of connected proxies, and counters over all of them.
 #[derive(Debug, Default)]
@@ -24,7 +24,12 @@ pub struct StatusRegistry {
     next_connection: AtomicU64,
     pushes: [AtomicU64; ResourceType::ALL.len()],
     nacks: [AtomicU64; ResourceType::ALL.len()],
+    /// Per change and stream, how far the change reached it: every type, endpoints, nothing.
+    reached: [AtomicU64; REACHES.len()],
 }
+
+/// Every [`Reach`], in the order of the `reached` counters (see [`Registration::reached`]).
+const REACHES: [Reach; 3] = [Reach::All, Reach::Endpoints, Reach::None];
 
 /// Everything the registry knows, at one moment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -35,6 +40,10 @@ pub struct StatusSnapshot {
     pub pushes_total: BTreeMap<&'static str, u64>,
     /// NACKs received, by type short name (`mesh_controlplane_xds_nacks_total{type}`).
     pub nacks_total: BTreeMap<&'static str, u64>,
+    /// Config changes seen by a stream, by how far each reached its proxy: `all` (every type
+    /// regenerated), `endpoints` (load assignments alone), `skipped` (nothing)
+    /// (`mesh_controlplane_xds_proxy_pushes_total{scope}`).
+    pub reached_total: BTreeMap<&'static str, u64>,
 }
 
 /// One connected proxy stream.
@@ -104,6 +113,11 @@ impl StatusRegistry {
             proxies: self.read(|connections| connections.values().cloned().collect()),
             pushes_total: count(&self.pushes),
             nacks_total: count(&self.nacks),
+            reached_total: REACHES
+                .iter()
+                .zip(&self.reached)
+                .map(|(reach, counter)| (reach.label(), counter.load(Ordering::Relaxed)))
+                .collect(),
         }
     }
 
@@ -157,6 +171,16 @@ impl Registration {
     /// Counts a NACK of `kind`.
     pub fn nacked(&self, kind: ResourceType) {
         self.registry.nacks[index(kind)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a config change that reached the stream's proxy as far as `reach`.
+    pub fn reached(&self, reach: Reach) {
+        let position = match reach {
+            Reach::All => 0,
+            Reach::Endpoints => 1,
+            Reach::None => 2,
+        };
+        self.registry.reached[position].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records the proxy and its progress per type, keeping push times already stamped.
@@ -221,7 +245,14 @@ mod tests {
         registration.update("proxy-1", "sotw", [(ResourceType::Listener, &progress)]);
         registration.pushed(ResourceType::Listener);
         registration.nacked(ResourceType::Listener);
+        registration.reached(Reach::Endpoints);
+        registration.reached(Reach::None);
+        registration.reached(Reach::None);
         let snapshot = registry.snapshot();
+        assert_eq!(
+            snapshot.reached_total,
+            [("all", 0), ("endpoints", 1), ("skipped", 2)].into()
+        );
         assert_eq!(snapshot.pushes_total["Listener"], 1);
         assert_eq!(snapshot.nacks_total["Listener"], 1);
         assert_eq!(snapshot.nacks_total["Cluster"], 0);

@@ -17,8 +17,9 @@ use super::{
     connection::{ConnectionState, TypeState},
     delta::{DeltaConnection, DeltaType},
     encoded::Encoded,
-    generator::{Changed, Generator, node_namespace},
+    generator::{Changed, Generator},
     protocol::{Action, ProtocolError},
+    scope::Target,
     sotw::{SotwConnection, SotwType},
     status::{Registration, StatusRegistry},
 };
@@ -96,7 +97,8 @@ impl<C: Connection> StreamTask<C> {
         let mut pushes = self.shared.pushes.clone();
         let mut last_push = pushes.borrow_and_update().version;
         let mut pushes_open = true;
-        let mut namespace = None;
+        // What scopes are matched against, read from the first request's node.
+        let mut target: Option<Target> = None;
         let closing = closed(self.shared.closing.clone());
         tokio::pin!(closing);
         loop {
@@ -112,8 +114,8 @@ impl<C: Connection> StreamTask<C> {
                         None => return Err(Closed),
                     };
                     self.on_request(&request).await?;
-                    if namespace.is_none() {
-                        namespace = self.connection.state().node().and_then(node_namespace);
+                    if target.is_none() {
+                        target = self.connection.state().node().map(Target::of_node);
                     }
                 }
                 changed = pushes.changed(), if pushes_open => {
@@ -125,8 +127,16 @@ impl<C: Connection> StreamTask<C> {
                     let push = pushes.borrow_and_update().clone();
                     let scope = push.scope_since(last_push);
                     last_push = push.version;
-                    if scope.affects(namespace.as_deref()) {
-                        for kind in self.connection.state().subscribed() {
+                    let Some(target) = &target else {
+                        // No request yet: nothing subscribed, nothing to push.
+                        continue;
+                    };
+                    let reach = scope.reach(target);
+                    self.registration.reached(reach);
+                    for kind in self.connection.state().subscribed() {
+                        // A type the change cannot have altered is not even generated: an
+                        // endpoint change regenerates load assignments alone.
+                        if reach.includes(kind) {
                             self.send(kind, false).await?;
                         }
                     }

@@ -2,6 +2,7 @@
 //! deliver the objects; no cluster, no I/O.
 
 mod config;
+mod diff;
 mod fixtures;
 mod hosts;
 mod kubernetes;

@@ -1,11 +1,10 @@
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
 use mesh_common::{
     load::{LoadOptions, Loader},
     well_known::node_metadata,
 };
-use tokio::time::timeout;
 
 use super::*;
 use crate::{
@@ -13,6 +12,8 @@ use crate::{
     model::Objects,
     store::{PerFileState, reconcile},
 };
+
+mod kept;
 
 const BOOKINFO: &str = include_str!("../../../tests/data/bookinfo.yaml");
 const PRODUCTPAGE: &str =
@@ -227,40 +228,6 @@ fn a_node_it_cannot_read_gets_an_error() {
         "cannot generate Cluster for sidecar~reviews: node id \"sidecar~reviews\" is not \
          `<sidecar|router>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>`"
     );
-}
-
-#[tokio::test]
-async fn each_snapshot_is_announced_to_every_proxy() {
-    let (snapshots, rx) = watch::channel(snapshot(BOOKINFO));
-    let generator = Arc::new(ModelGenerator::new(rx.clone(), Arc::new(Metrics::new())));
-    generator.translate(&node(PRODUCTPAGE)).unwrap();
-    let (changes_tx, mut changes) = watch::channel(Changed::default());
-    let status = Arc::new(StatusRegistry::new());
-    let task = tokio::spawn(announce(
-        rx,
-        changes_tx,
-        Arc::clone(&generator),
-        Arc::clone(&status),
-    ));
-    snapshots.send_replace(snapshot(BOOKINFO));
-    timeout(Duration::from_secs(10), changes.changed())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        *changes.borrow_and_update(),
-        Changed {
-            version: 1,
-            scope: Scope::All
-        }
-    );
-    // No proxy is connected: its translation was dropped.
-    assert!(generator.translate_known(PRODUCTPAGE).is_none());
-    drop(snapshots);
-    timeout(Duration::from_secs(10), task)
-        .await
-        .unwrap()
-        .unwrap();
 }
 
 const REVIEWS_V1: &str = "sidecar~198.18.0.21~reviews-v1-7d8f.default~default.svc.cluster.local";

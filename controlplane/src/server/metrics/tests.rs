@@ -33,6 +33,9 @@ fn renders_the_observed_state_and_what_was_recorded() {
     let metrics = Metrics::new();
     metrics.translated(Duration::from_micros(300));
     metrics.push_failed(ResourceType::Listener);
+    metrics.config_changed("scoped");
+    metrics.config_changed("scoped");
+    metrics.config_changed("all");
     let status = StatusSnapshot {
         proxies: vec![ProxyStatus {
             node_id: "a".to_string(),
@@ -41,6 +44,7 @@ fn renders_the_observed_state_and_what_was_recorded() {
         }],
         pushes_total: [("Cluster", 3)].into(),
         nacks_total: [("Cluster", 1)].into(),
+        reached_total: [("all", 2), ("endpoints", 5), ("skipped", 9)].into(),
     };
     let observed = Observed {
         status: &status,
@@ -76,6 +80,18 @@ fn renders_the_observed_state_and_what_was_recorded() {
         line(&text, &format!("{PUSH_ERRORS}{{type_url=\"{listener}\"}}")),
         format!("{PUSH_ERRORS}{{type_url=\"{listener}\"}} 1")
     );
+    for (scope, count) in [("all", 2), ("endpoints", 5), ("skipped", 9)] {
+        assert_eq!(
+            line(&text, &format!("{PROXY_PUSHES}{{scope=\"{scope}\"}}")),
+            format!("{PROXY_PUSHES}{{scope=\"{scope}\"}} {count}")
+        );
+    }
+    for (scope, count) in [("all", 1), ("scoped", 2), ("none", 0)] {
+        assert_eq!(
+            line(&text, &format!("{CONFIG_CHANGES}{{scope=\"{scope}\"}}")),
+            format!("{CONFIG_CHANGES}{{scope=\"{scope}\"}} {count}")
+        );
+    }
     assert_eq!(
         line(&text, "mesh_controlplane_config_errors "),
         "mesh_controlplane_config_errors 2"

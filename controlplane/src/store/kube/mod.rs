@@ -51,8 +51,9 @@ use tracing::{info, warn};
 pub use self::state::{ClusterState, Item, Update, decode_istio, trim, trim_pod};
 use crate::{mesh_config::MeshConfig, model::Snapshot};
 
-/// How long the watches must be quiet before a burst of events is built into one snapshot.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How long the watches must be quiet before a burst of events is built into one snapshot,
+/// unless [`KubeStore::start_with`] says otherwise.
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The longest a build waits for a burst to end: a cluster that never stops changing is still
 /// served.
 const MAX_DELAY: Duration = Duration::from_secs(1);
@@ -75,6 +76,13 @@ impl KubeStore {
     /// wait for [`KubeStore::listed`] before serving, or proxies would be sent a mesh without
     /// the objects not listed yet.
     pub fn start(client: Client, mesh: MeshConfig) -> Self {
+        Self::start_with(client, mesh, DEBOUNCE)
+    }
+
+    /// [`KubeStore::start`], building a snapshot once the watches have been quiet for
+    /// `debounce` (the control plane's `--debounce`) rather than [`DEBOUNCE`]. This is the
+    /// one debounce a change waits for: the xDS server pushes each snapshot as it comes.
+    pub fn start_with(client: Client, mesh: MeshConfig, debounce: Duration) -> Self {
         let (updates_tx, updates) = mpsc::unbounded_channel();
         let mut kinds = vec![
             LoadedKind::Namespace,
@@ -116,7 +124,19 @@ impl KubeStore {
             kinds.push(LoadedKind::Istio(kind));
             tasks.push(watch_istio(&client, kind, &updates_tx));
         }
+        let mut store = Self::from_updates(updates, kinds, mesh, debounce);
+        store.tasks.extend(tasks);
+        store
+    }
 
+    /// A store fed `updates` rather than watches: the first snapshot is built once each of
+    /// `kinds` has been listed.
+    pub(crate) fn from_updates(
+        updates: mpsc::UnboundedReceiver<Update>,
+        kinds: Vec<LoadedKind>,
+        mesh: MeshConfig,
+        debounce: Duration,
+    ) -> Self {
         let empty = Snapshot::build(&Default::default(), &mesh);
         let (snapshots_tx, snapshots) = watch::channel(Arc::new(empty));
         let (errors_tx, errors) = watch::channel(Arc::from(Vec::new()));
@@ -126,12 +146,12 @@ impl KubeStore {
             errors: errors_tx,
             listed: listed_tx,
         };
-        tasks.push(tokio::spawn(build_loop(mesh, kinds, updates, outputs)));
+        let build = tokio::spawn(build_loop(mesh, kinds, updates, outputs, debounce));
         Self {
             snapshots,
             errors,
             listed,
-            tasks,
+            tasks: vec![build],
         }
     }
 
@@ -275,13 +295,14 @@ async fn build_loop(
     kinds: Vec<LoadedKind>,
     mut updates: mpsc::UnboundedReceiver<Update>,
     outputs: Outputs,
+    debounce: Duration,
 ) {
     let mut state = ClusterState::default();
     let mut changed = false;
     let mut published = false;
     while let Some(update) = updates.recv().await {
         changed |= state.apply(update);
-        changed |= settle(&mut state, &mut updates).await;
+        changed |= settle(&mut state, &mut updates, debounce).await;
         let errors = state.errors();
         outputs.errors.send_if_modified(|current| {
             for error in &errors {
@@ -306,13 +327,17 @@ async fn build_loop(
     }
 }
 
-/// Applies the updates that follow within [`DEBOUNCE`] of each other, for at most
+/// Applies the updates that follow within `debounce` of each other, for at most
 /// [`MAX_DELAY`]; true when one changed the model.
-async fn settle(state: &mut ClusterState, updates: &mut mpsc::UnboundedReceiver<Update>) -> bool {
+async fn settle(
+    state: &mut ClusterState,
+    updates: &mut mpsc::UnboundedReceiver<Update>,
+    debounce: Duration,
+) -> bool {
     let deadline = Instant::now() + MAX_DELAY;
     let mut changed = false;
     loop {
-        let quiet_until = (Instant::now() + DEBOUNCE).min(deadline);
+        let quiet_until = (Instant::now() + debounce).min(deadline);
         match timeout_at(quiet_until, updates.recv()).await {
             Ok(Some(update)) => {
                 changed |= state.apply(update);

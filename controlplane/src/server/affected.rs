@@ -1,0 +1,253 @@
+//! Which proxies a change between two snapshots affects, as Istio's push context tells it
+//! (`ConfigsUpdated` and `ProxyDependentOnConfig`): a resource reaches the namespaces it is
+//! exported to, a Gateway reaches the gateways, a Sidecar its namespace, and a change to a
+//! service's endpoints alone reaches the load assignments of those who see the service.
+//!
+//! Correctness comes first: a proxy left out keeps a stale configuration, while one put in for
+//! nothing costs a regeneration that sends nothing (versions are content hashes). So wherever
+//! translation may read more than the rule here knows, the scope is widened.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use mesh_common::api::{Kind, Resource};
+use serde_json::Value;
+
+use crate::{
+    model::{
+        Config, Diff, ExportTo, Resolution, Service, ServiceChange, Snapshot, host_matches,
+        is_wildcard,
+    },
+    xds::{Affected, Proxies, Scope, Within},
+};
+
+/// The name that binds a VirtualService to the sidecars.
+const MESH_GATEWAY: &str = "mesh";
+
+/// The scope of the change from `before` to `after`, whose differences are `diff`.
+pub fn scope(before: &Snapshot, after: &Snapshot, diff: &Diff) -> Scope {
+    if diff.mesh {
+        // Every translation reads the mesh config.
+        return Scope::All;
+    }
+    let routes = GatewayRoutes::of(before, after);
+    let root = after.mesh().root_namespace.as_str();
+    let mut affected = Affected::default();
+    for change in &diff.configs {
+        let sides = [(before, &change.before), (after, &change.after)];
+        for (snapshot, side) in sides {
+            if let Some(side) = side {
+                config(&mut affected.all_types, snapshot, side, root, &routes);
+            }
+        }
+    }
+    for change in &diff.services {
+        service(&mut affected, change, &routes);
+    }
+    Scope::Some(affected)
+}
+
+/// What one side (before or after) of an Istio resource's change reaches.
+fn config(
+    proxies: &mut Proxies,
+    snapshot: &Snapshot,
+    side: &Config,
+    root: &str,
+    routes: &GatewayRoutes,
+) {
+    let namespace = side.resource.namespace();
+    let export_to = &side.export_to;
+    match &side.resource {
+        Resource::VirtualService(vs) => {
+            // Sidecars use it when it names no gateway or `mesh`; gateways when it names one.
+            // Match-level `gateways` only narrow what the top-level ones bind.
+            let gateways = &vs.spec.gateways;
+            if gateways.is_empty() || gateways.iter().any(|g| g == MESH_GATEWAY) {
+                add(&mut proxies.sidecars, export_to);
+            }
+            if gateways.iter().any(|g| g != MESH_GATEWAY) {
+                add(&mut proxies.routers, export_to);
+            }
+        }
+        Resource::DestinationRule(dr) => {
+            add(&mut proxies.sidecars, export_to);
+            if routes.reaches(&snapshot.resolve_host(&dr.spec.host, namespace)) {
+                add(&mut proxies.routers, export_to);
+            }
+        }
+        Resource::ServiceEntry(se) => {
+            // Its services are compared on their own too; this also covers what they cannot
+            // show, such as a host that makes no service.
+            add(&mut proxies.sidecars, export_to);
+            let mut hosts = se.spec.hosts.iter();
+            if hosts.any(|h| routes.reaches(&snapshot.resolve_host(h, namespace))) {
+                add(&mut proxies.routers, export_to);
+            }
+            let addresses = se.spec.endpoints.iter().map(|e| &e.address);
+            proxies
+                .addresses
+                .extend(addresses.filter(|a| !a.is_empty()).cloned());
+        }
+        // A Gateway configures gateway proxies only; the VirtualServices bound to it did not
+        // change, and reach no sidecar through it.
+        Resource::Gateway(_) => proxies.routers = Within::All,
+        // A Sidecar narrows the sidecars of its namespace, or of every namespace from the root
+        // namespace (the mesh-wide default).
+        Resource::Sidecar(_) if namespace == root => proxies.sidecars = Within::All,
+        Resource::Sidecar(_) => proxies.sidecars.insert(namespace),
+        // A WorkloadEntry is a workload: its own proxy's inbound side. The services that select
+        // it change their endpoints, which are compared on their own.
+        Resource::WorkloadEntry(we) => {
+            if !we.spec.address.is_empty() {
+                proxies.addresses.insert(we.spec.address.clone());
+            }
+        }
+        // Workload policies apply to the workloads of their namespace, or of every namespace
+        // from the root namespace.
+        Resource::AuthorizationPolicy(_)
+        | Resource::PeerAuthentication(_)
+        | Resource::RequestAuthentication(_) => {
+            if namespace == root {
+                proxies.sidecars = Within::All;
+                proxies.routers = Within::All;
+            } else {
+                proxies.sidecars.insert(namespace);
+                proxies.routers.insert(namespace);
+            }
+        }
+    }
+}
+
+/// What one service's change reaches.
+fn service(affected: &mut Affected, change: &ServiceChange, routes: &GatewayRoutes) {
+    let endpoints_only = change.endpoints_only
+        && change.sides().all(|s| endpoints_in_eds_only(s))
+        && same_identities(change);
+    for side in change.sides() {
+        let proxies = if endpoints_only {
+            &mut affected.endpoints
+        } else {
+            &mut affected.all_types
+        };
+        add(&mut proxies.sidecars, &side.export_to);
+        if routes.reaches(&side.hostname) {
+            add(&mut proxies.routers, &side.export_to);
+        }
+    }
+    // The workloads behind the changed addresses serve the service: their own proxies'
+    // inbound side reads it. A changed definition (ports, say) reaches every one of them.
+    let addresses = &mut affected.all_types.addresses;
+    if endpoints_only {
+        addresses.extend(change.addresses.iter().cloned());
+    } else {
+        for side in change.sides() {
+            addresses.extend(side.endpoints.iter().map(|e| e.address.clone()));
+        }
+        addresses.extend(change.addresses.iter().cloned());
+    }
+}
+
+/// Whether translation reads the service's endpoints only into load assignments (and the
+/// inbound side of the workloads themselves): true of the services proxies balance over.
+/// Endpoints of services resolved by DNS or passed through may end up in clusters.
+fn endpoints_in_eds_only(service: &Service) -> bool {
+    service.resolution == Resolution::ClientSideLb && !service.hostname.contains('*')
+}
+
+/// Whether the identities behind the service are the same: clusters may name them (the
+/// subject alt names a client verifies), so a change of them is no endpoint-only change.
+fn same_identities(change: &ServiceChange) -> bool {
+    let identities = |service: &Option<Arc<Service>>| {
+        service
+            .iter()
+            .flat_map(|s| s.endpoints.iter().map(|e| e.identity.clone()))
+            .collect::<BTreeSet<_>>()
+    };
+    identities(&change.before) == identities(&change.after)
+}
+
+/// Adds the namespaces something is exported to.
+fn add(within: &mut Within, export_to: &ExportTo) {
+    match export_to {
+        ExportTo::All => *within = Within::All,
+        ExportTo::Namespaces(namespaces) => {
+            for namespace in namespaces {
+                within.insert(namespace);
+            }
+        }
+    }
+}
+
+/// The hosts gateways route to, before and after: every host named anywhere in a
+/// VirtualService bound to a Gateway (each destination, each mirror, and its own hosts but
+/// wildcards), completed as translation completes them. A service none of them covers is not in any gateway's
+/// configuration.
+struct GatewayRoutes {
+    hosts: Vec<String>,
+}
+
+impl GatewayRoutes {
+    fn of(before: &Snapshot, after: &Snapshot) -> Self {
+        let mut hosts = Vec::new();
+        for snapshot in [before, after] {
+            for config in snapshot.config().of_kind(Kind::VirtualService) {
+                if bound_to_gateway(config) {
+                    collect_hosts(snapshot, config, &mut hosts);
+                }
+            }
+        }
+        hosts.sort();
+        hosts.dedup();
+        GatewayRoutes { hosts }
+    }
+
+    /// Whether a gateway may route to `host` (a name or a wildcard), either covering the other.
+    fn reaches(&self, host: &str) -> bool {
+        self.hosts
+            .iter()
+            .any(|h| host_matches(h, host) || host_matches(host, h))
+    }
+}
+
+fn bound_to_gateway(config: &Config) -> bool {
+    let Resource::VirtualService(vs) = &config.resource else {
+        return false;
+    };
+    vs.spec.gateways.iter().any(|g| g != MESH_GATEWAY)
+}
+
+/// Every `host` and `hosts` value of the resource's spec, completed. Read from its JSON so
+/// that a destination in a field added later is not missed; only VirtualServices bound to a
+/// gateway are read, a handful in most meshes.
+fn collect_hosts(snapshot: &Snapshot, config: &Config, out: &mut Vec<String>) {
+    fn walk(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(fields) => {
+                for (name, field) in fields {
+                    match (name.as_str(), field) {
+                        ("host", Value::String(host)) => found.push(host.clone()),
+                        // A VirtualService's own hosts are the names it answers to; a
+                        // gateway reads the registry for one only to complete
+                        // `name.namespace`, which a wildcard never is.
+                        ("hosts", Value::Array(hosts)) => found.extend(
+                            hosts
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .filter(|h| !is_wildcard(h))
+                                .map(str::to_string),
+                        ),
+                        _ => walk(field, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&config.resource.to_json()["spec"], &mut found);
+    let namespace = config.resource.namespace();
+    out.extend(found.iter().map(|h| snapshot.resolve_host(h, namespace)));
+}
+
+#[cfg(test)]
+mod tests;

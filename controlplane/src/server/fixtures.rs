@@ -1,0 +1,130 @@
+//! Snapshots for the tests of the server: a mesh of two namespaces, `a` and `b`, each with one
+//! service and its pods, built from YAML as the file store builds it.
+
+use std::{path::Path, sync::Arc};
+
+use mesh_common::load::{LoadOptions, Loader};
+
+use crate::{
+    mesh_config::MeshConfig,
+    model::{Objects, Snapshot},
+    store::{PerFileState, reconcile},
+};
+
+/// The pod of `web` in `a`.
+pub const WEB_1: &str = "198.18.0.10";
+/// A second pod of `web`, which [`two_namespaces`] adds on request.
+pub const WEB_2: &str = "198.18.0.11";
+/// The pod of `api` in `b`.
+pub const API_1: &str = "198.18.0.20";
+
+/// A VirtualService of `web` in `a`, exported to `a` alone: it sets a timeout on web's route.
+pub const PRIVATE_VS: &str = "
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: a}
+spec:
+  hosts: [web]
+  exportTo: [\".\"]
+  http:
+  - timeout: 3s
+    route:
+    - destination: {host: web}
+";
+
+/// Service `<name>` in `namespace` at `vip`, port 80 (HTTP) to 8080, with one pod per address,
+/// all of service account `<name>`.
+pub fn service(name: &str, namespace: &str, vip: &str, pods: &[&str]) -> String {
+    let mut yaml = format!(
+        "
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  clusterIP: {vip}
+  ports: [{{name: http, port: 80, targetPort: 8080, protocol: TCP}}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: {name}-s, namespace: {namespace}, labels: {{kubernetes.io/service-name: {name}}}}}
+addressType: IPv4
+ports: [{{name: http, port: 8080, protocol: TCP}}]
+endpoints:
+"
+    );
+    for (i, ip) in pods.iter().enumerate() {
+        yaml.push_str(&format!(
+            "- addresses: [{ip}]\n  targetRef: {{kind: Pod, namespace: {namespace}, name: {name}-{i}}}\n"
+        ));
+    }
+    for (i, ip) in pods.iter().enumerate() {
+        yaml.push_str(&format!(
+            "
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}-{i}, namespace: {namespace}, labels: {{app: {name}}}}}
+spec: {{serviceAccountName: {name}, containers: [{{name: app, image: app}}]}}
+status: {{podIP: {ip}}}
+"
+        ));
+    }
+    yaml
+}
+
+/// `web` in `a` and `api` in `b`; `web` has a second pod when `two_web_pods`.
+pub fn two_namespaces(two_web_pods: bool) -> String {
+    let web: &[&str] = if two_web_pods {
+        &[WEB_1, WEB_2]
+    } else {
+        &[WEB_1]
+    };
+    format!(
+        "{}{}",
+        service("web", "a", "198.19.0.10", web),
+        service("api", "b", "198.19.0.20", &[API_1])
+    )
+}
+
+/// The model of `yaml`, read as the file store reads a file.
+pub fn snapshot(yaml: &str) -> Arc<Snapshot> {
+    Files::new(MeshConfig::default()).load(yaml)
+}
+
+/// The same, under another mesh config.
+pub fn snapshot_with(yaml: &str, mesh: &MeshConfig) -> Arc<Snapshot> {
+    Files::new(mesh.clone()).load(yaml)
+}
+
+/// A file store without the files: each load replaces the last, and the snapshots' versions
+/// grow as the store's do.
+pub struct Files {
+    state: PerFileState,
+    objects: Objects,
+    mesh: MeshConfig,
+}
+
+impl Files {
+    pub fn new(mesh: MeshConfig) -> Self {
+        Self {
+            state: PerFileState::default(),
+            objects: Objects::default(),
+            mesh,
+        }
+    }
+
+    /// The snapshot once `yaml` is the whole config.
+    pub fn load(&mut self, yaml: &str) -> Arc<Snapshot> {
+        let mut loader = Loader::new(LoadOptions::default());
+        loader.add_str(yaml, Path::new("mesh.yaml"));
+        let reconciled = reconcile(&self.state, loader.finish());
+        assert_eq!(reconciled.errors, vec![], "the fixture loads");
+        self.state = reconciled.state;
+        for change in reconciled.changes {
+            change.apply(&mut self.objects);
+        }
+        Arc::new(Snapshot::build(&self.objects, &self.mesh))
+    }
+}

@@ -1,0 +1,114 @@
+//! Translations encoded for the wire, type by type, and reused where a later translation
+//! turns out equal.
+
+use std::sync::Arc;
+
+use mesh_xds::{Resource, ResourceType};
+
+use crate::{
+    translate::Resources,
+    xds::{Encoded, Subscription},
+};
+
+/// Resources translated together, and encoded for the wire once.
+#[derive(Debug)]
+pub struct Part {
+    pub(super) resources: Resources,
+    pub(super) encoded: EncodedResources,
+}
+
+/// A translation encoded for the wire, type by type, in name order.
+#[derive(Debug, Default)]
+pub struct EncodedResources {
+    clusters: Vec<Arc<Encoded>>,
+    endpoints: Vec<Arc<Encoded>>,
+    listeners: Vec<Arc<Encoded>>,
+    routes: Vec<Arc<Encoded>>,
+}
+
+// === impl Part ===
+
+impl Part {
+    pub(super) fn new(resources: Resources) -> Self {
+        Self::reusing(resources, None)
+    }
+
+    /// Encodes `resources`, taking each type's encoding from `previous` when that type's
+    /// resources are equal there: comparing costs far less than encoding and hashing, and an
+    /// endpoint change leaves the other types as they were.
+    pub(super) fn reusing(resources: Resources, previous: Option<&Part>) -> Self {
+        let Some(previous) = previous else {
+            return Self {
+                encoded: EncodedResources::new(&resources),
+                resources,
+            };
+        };
+        fn reuse<T: Clone + PartialEq + Into<Resource>>(
+            items: &[T],
+            before: &[T],
+            encoded: &[Arc<Encoded>],
+        ) -> Vec<Arc<Encoded>> {
+            if items == before {
+                encoded.to_vec()
+            } else {
+                encode(items)
+            }
+        }
+        let (before, encoded) = (&previous.resources, &previous.encoded);
+        let encoded = EncodedResources {
+            clusters: reuse(&resources.clusters, &before.clusters, &encoded.clusters),
+            endpoints: reuse(&resources.endpoints, &before.endpoints, &encoded.endpoints),
+            listeners: reuse(&resources.listeners, &before.listeners, &encoded.listeners),
+            routes: reuse(&resources.routes, &before.routes, &encoded.routes),
+        };
+        Self { resources, encoded }
+    }
+
+    /// Whether the encoding of `kind` is the very same as `other`'s: it was not made again.
+    pub fn shares_encoding(&self, other: &Part, kind: ResourceType) -> bool {
+        let (a, b) = (self.encoded.of_type(kind), other.encoded.of_type(kind));
+        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+// === impl EncodedResources ===
+
+impl EncodedResources {
+    /// Encodes every resource of `resources`.
+    pub fn new(resources: &Resources) -> Self {
+        Self {
+            clusters: encode(&resources.clusters),
+            endpoints: encode(&resources.endpoints),
+            listeners: encode(&resources.listeners),
+            routes: encode(&resources.routes),
+        }
+    }
+
+    /// The resources of one type that `subscription` names.
+    pub fn select(
+        &self,
+        resource_type: ResourceType,
+        subscription: &Subscription,
+    ) -> Vec<Arc<Encoded>> {
+        self.of_type(resource_type)
+            .iter()
+            .filter(|resource| subscription.contains(resource.name()))
+            .cloned()
+            .collect()
+    }
+
+    fn of_type(&self, resource_type: ResourceType) -> &[Arc<Encoded>] {
+        match resource_type {
+            ResourceType::Cluster => &self.clusters,
+            ResourceType::ClusterLoadAssignment => &self.endpoints,
+            ResourceType::Listener => &self.listeners,
+            ResourceType::RouteConfiguration => &self.routes,
+            // Certificates are not served over xDS yet.
+            ResourceType::Secret => &[],
+        }
+    }
+}
+
+fn encode<T: Clone + Into<Resource>>(items: &[T]) -> Vec<Arc<Encoded>> {
+    Encoded::all(items.iter().cloned().map(Into::into))
+}
