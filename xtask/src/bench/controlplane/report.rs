@@ -214,8 +214,8 @@ pub fn markdown(report: &Report) -> String {
         out,
         "{} run; debounce {} ms; {} single changes, then churn at {} changes/s for {} s. {}. \
          Latency is from the file write (rename) to the sidecar's ACK of the first endpoint \
-         response carrying the change: it includes the file watch, the debounce (twice: \
-         reading the directory and pushing) and the push.\n",
+         response carrying the change: it includes the file watch, the debounce (one window, \
+         before the directory is read), the rebuild of the model and the push.\n",
         if settings.quick { "Quick" } else { "Full" },
         settings.debounce_ms,
         settings.changes,

@@ -99,8 +99,8 @@ const MARKDOWN: &str = "\
 
 Full run; debounce 100 ms; 20 single changes, then churn at 40 changes/s for 30 s. control plane \
 on CPU 1, sidecars on CPU 0. Latency is from the file write (rename) to the sidecar's ACK of the \
-first endpoint response carrying the change: it includes the file watch, the debounce (twice: \
-reading the directory and pushing) and the push.
+first endpoint response carrying the change: it includes the file watch, the debounce (one \
+window, before the directory is read), the rebuild of the model and the push.
 
 ## 5000 services, 50000 endpoints, 1000 sidecars
 
