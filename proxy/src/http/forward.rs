@@ -4,25 +4,25 @@
 //! The route timeout covers every attempt up to the response headers; a streaming response body
 //! is not cut by it. Which requests can be retried, and when, is in [`retry`](super::retry).
 
-use std::{
-    error::Error as _,
-    net::{IpAddr, SocketAddr},
-    time::Duration,
-};
+mod attempt;
+mod request;
+mod respond;
+
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
-use http::{
-    HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header::HOST,
-    uri::PathAndQuery,
-};
-use http_body_util::BodyExt;
-use hyper::{body::Incoming, upgrade::OnUpgrade};
-use hyper_util::{client::legacy, rt::TokioIo};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, uri::PathAndQuery};
+use hyper::upgrade::OnUpgrade;
 use tokio::time::Instant;
 
+pub use self::attempt::Failure;
+use self::{
+    attempt::{Report, attempt},
+    request::Send,
+};
 use super::{
     HttpContext,
-    body::{self, Guarded, ProxyBody},
+    body::{self, ProxyBody},
     explicit::Target,
     headers::{self, X_FORWARDED_HOST},
     local,
@@ -34,8 +34,7 @@ use crate::{
     response_flags::{ResponseFlag, ResponseFlags},
     route::{ClusterTarget, Decision, HashInput, HostRewrite, RetryPolicy, RoutePolicy},
     upstream::{
-        Admission, Overflow, PoolProtocol, RetryPermit, Selected, UpstreamClient, UpstreamError,
-        select_hashed_endpoint,
+        Overflow, PoolProtocol, RetryPermit, Selected, UpstreamError, select_hashed_endpoint,
     },
 };
 
@@ -89,19 +88,6 @@ pub struct Record {
     pub upstream_host: Option<SocketAddr>,
     /// The cluster, when it exists.
     pub upstream_cluster: Option<String>,
-}
-
-/// Why an attempt got no response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// Connecting failed or timed out (`UF`).
-    Connect,
-    /// The connection closed or reset before the response headers (`UC`).
-    Reset,
-    /// HTTP/2 refused the stream (`UC`; retried under `refused-stream`).
-    Refused,
-    /// The per-try timeout fired (`UT`).
-    Timeout,
 }
 
 // === impl Forward ===
@@ -310,188 +296,5 @@ impl Forward<'_> {
                 select_hashed_endpoint(self.snapshot, cluster, original_dst, hash, &mut rng)?;
         }
         Ok(selected)
-    }
-
-    /// The upstream response on its way downstream: hop-by-hop headers removed, the route's
-    /// response edits applied, and an accepted upgrade spliced.
-    fn respond(
-        &self,
-        mut response: Response<Incoming>,
-        selected: Selected,
-        admission: Admission,
-        upgrade: Option<OnUpgrade>,
-    ) -> Response<ProxyBody> {
-        let upgraded = match upgrade {
-            Some(downstream) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
-                let upstream = hyper::upgrade::on(&mut response);
-                tokio::spawn(splice(downstream, upstream));
-                true
-            }
-            _ => false,
-        };
-        let (mut parts, incoming) = response.into_parts();
-        parts.version = Version::HTTP_11;
-        headers::strip_hop_by_hop(&mut parts.headers, upgraded);
-        for edits in self.decision.response_header_edits() {
-            edits.apply(&mut parts.headers);
-        }
-        // The endpoint's request count and the cluster's circuit-breaker slots are given back
-        // when the response body ends, not when its headers leave.
-        let body = Guarded::new(body::boxed(incoming), (selected.in_flight, admission));
-        Response::from_parts(parts, body.boxed_unsync())
-    }
-}
-
-/// Reports an attempt's outcome to the endpoint's outlier detector at most once. An attempt
-/// dropped before it ended was cut by the route timeout if its deadline has passed, which
-/// counts as a timeout; otherwise the client went away, which says nothing of the endpoint.
-struct Report<'a>(Option<&'a Selected>, Option<Instant>);
-
-impl Report<'_> {
-    fn finish(&mut self, outcome: Outcome) {
-        if let Some(selected) = self.0.take() {
-            selected.report(outcome);
-        }
-    }
-}
-
-impl Drop for Report<'_> {
-    fn drop(&mut self) {
-        if self.1.is_some_and(|deadline| Instant::now() >= deadline) {
-            self.finish(Outcome::Timeout);
-        }
-    }
-}
-
-/// What every attempt sends.
-struct Send {
-    out: Outgoing,
-    replay: Replay,
-    protocol: PoolProtocol,
-    auto_host: bool,
-    original_dst: Option<SocketAddr>,
-    /// The request's hash, from the route's `hash_policy`.
-    hash: Option<u64>,
-    /// When the route timeout fires.
-    deadline: Option<Instant>,
-}
-
-impl Send {
-    fn request(&mut self, selected: &Selected) -> Request<ProxyBody> {
-        let endpoint = selected.address.to_string();
-        let authority = if self.auto_host {
-            endpoint.clone()
-        } else {
-            self.out.authority.clone()
-        };
-        let uri = absolute(&authority, &self.out.path_and_query)
-            .or_else(|| absolute(&endpoint, &self.out.path_and_query))
-            .unwrap_or_default();
-        let mut request = Request::new(self.replay.take());
-        *request.method_mut() = self.out.method.clone();
-        *request.uri_mut() = uri;
-        *request.headers_mut() = self.out.headers.clone();
-        match self.protocol {
-            PoolProtocol::Http1 => {
-                *request.version_mut() = Version::HTTP_11;
-                if let Ok(host) = HeaderValue::from_str(&authority) {
-                    request.headers_mut().insert(HOST, host);
-                }
-            }
-            PoolProtocol::Http2 => {
-                // `:authority` carries it.
-                *request.version_mut() = Version::HTTP_2;
-                request.headers_mut().remove(HOST);
-            }
-        }
-        request
-    }
-}
-
-fn absolute(authority: &str, path_and_query: &PathAndQuery) -> Option<Uri> {
-    Uri::builder()
-        .scheme("http")
-        .authority(authority)
-        .path_and_query(path_and_query.clone())
-        .build()
-        .ok()
-}
-
-async fn attempt(
-    client: &UpstreamClient,
-    request: Request<ProxyBody>,
-    per_try_timeout: Option<Duration>,
-) -> Result<Response<Incoming>, Failure> {
-    let response = client.request(request);
-    let result = match per_try_timeout {
-        Some(limit) => tokio::time::timeout(limit, response)
-            .await
-            .map_err(|_| Failure::Timeout)?,
-        None => response.await,
-    };
-    result.map_err(|error| classify(&error))
-}
-
-fn classify(error: &legacy::Error) -> Failure {
-    if error.is_connect() {
-        return Failure::Connect;
-    }
-    // The h2 error is only reachable as a source; its debug form names the reset reason.
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if format!("{cause:?}").contains("REFUSED_STREAM") {
-            return Failure::Refused;
-        }
-        source = cause.source();
-    }
-    Failure::Reset
-}
-
-async fn splice(downstream: OnUpgrade, upstream: OnUpgrade) {
-    let (Ok(downstream), Ok(upstream)) = tokio::join!(downstream, upstream) else {
-        return;
-    };
-    let _ =
-        tokio::io::copy_bidirectional(&mut TokioIo::new(downstream), &mut TokioIo::new(upstream))
-            .await;
-}
-
-// === impl Failure ===
-
-impl Failure {
-    /// What the outlier detector makes of it.
-    fn outcome(self) -> Outcome {
-        match self {
-            Self::Connect => Outcome::ConnectFailure,
-            Self::Reset | Self::Refused => Outcome::Reset,
-            Self::Timeout => Outcome::Timeout,
-        }
-    }
-
-    fn respond(self, flags: &mut ResponseFlags) -> Response<ProxyBody> {
-        let (status, flag, text) = match self {
-            Self::Connect => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlag::UpstreamConnectionFailure,
-                local::CONNECTION_FAILURE,
-            ),
-            Self::Reset => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlag::UpstreamConnectionTermination,
-                local::CONNECTION_TERMINATION,
-            ),
-            Self::Refused => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                ResponseFlag::UpstreamConnectionTermination,
-                local::REFUSED_STREAM,
-            ),
-            Self::Timeout => (
-                StatusCode::GATEWAY_TIMEOUT,
-                ResponseFlag::UpstreamRequestTimeout,
-                local::REQUEST_TIMEOUT,
-            ),
-        };
-        flags.insert(flag);
-        local::respond(status, text)
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! The request body is streamed to the shadow as the main request reads it ([`tee`]), through
 //! at most [`SHADOW_BODY_BUFFER`] bytes per shadow: a shadow that falls further behind is
-//! dropped (its upstream sees the body end in an error), never the main request. At most
+//! dropped (its upstream sees the body end in an error), never the main request. When the main
+//! request stops reading the body before its end (its upstream answered first), the rest, up
+//! to [`SHADOW_BODY_BUFFER`] more bytes, is still read for the shadows. At most
 //! [`MAX_SHADOWS`] shadows run at once per proxy; past that requests are not mirrored. A shadow
 //! lives as long as the route timeout allows, or [`MAX_SHADOW_LIFETIME`] when the route has
 //! none.
@@ -27,7 +29,10 @@ use http::{
 };
 use http_body_util::BodyExt;
 use hyper::body::Body;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore},
+    time::Instant,
+};
 
 use super::{
     HttpContext,
@@ -110,6 +115,8 @@ pub fn mirror(
     }
     let empty = body.is_end_stream();
     let hint = body.size_hint();
+    let lifetime = original.policy.timeout.unwrap_or(MAX_SHADOW_LIFETIME);
+    let deadline = Instant::now() + lifetime;
     let mut headers = None;
     let mut taps = Vec::new();
     let mut rng = rand::rng();
@@ -147,7 +154,7 @@ pub fn mirror(
             selected,
             request,
             protocol,
-            lifetime: original.policy.timeout.unwrap_or(MAX_SHADOW_LIFETIME),
+            lifetime,
             counts,
             lag,
             permit,
@@ -156,7 +163,7 @@ pub fn mirror(
     if taps.is_empty() {
         body
     } else {
-        tee::Tee::new(body, taps).boxed_unsync()
+        tee::Tee::new(body, taps, deadline).boxed_unsync()
     }
 }
 

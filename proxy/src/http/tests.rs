@@ -15,6 +15,7 @@ mod outlier;
 mod protocols;
 mod retries;
 mod routing;
+mod shadow_body;
 mod shadows;
 mod support;
 mod timeouts;

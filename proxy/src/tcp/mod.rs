@@ -9,6 +9,8 @@
 //! connections are counted per cluster and endpoint (see
 //! [`UpstreamConnections`](crate::upstream::UpstreamConnections)). Every connection ends in one
 //! [`TcpLog`], which feeds both the metrics and the access log (see [`crate::stats::observe`]).
+//! The cluster's TCP keep-alive is set on the upstream socket; when the system refuses it, the
+//! connection fails as a connect failure (`UF`), as the HTTP pools' connections do.
 
 mod copy;
 mod log;
@@ -27,7 +29,7 @@ use tokio::{
 
 use crate::{
     balance::Outcome,
-    config::{Snapshot, TcpProxy},
+    config::{Snapshot, TcpKeepalive, TcpProxy},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::Telemetry,
     upstream::{UpstreamConnections, select_endpoint, set_keepalive},
@@ -156,6 +158,8 @@ where
             return log;
         }
     };
+    let keepalive = selected.cluster.connection.tcp_keepalive.as_ref();
+    let connected = connected.and_then(|upstream| with_keepalive(upstream, keepalive));
     selected.report(match &connected {
         Ok(_) => Outcome::Connected,
         Err(_) => Outcome::ConnectFailure,
@@ -173,11 +177,6 @@ where
     };
     // Small writes of interactive protocols must not wait for Nagle's algorithm.
     let _ = upstream.set_nodelay(true);
-    if let Some(keepalive) = &selected.cluster.connection.tcp_keepalive
-        && let Err(error) = set_keepalive(&upstream, keepalive)
-    {
-        tracing::debug!(%cluster, %error, "tcp keep-alive not set on the upstream socket");
-    }
     let copied = copy_both_ways(
         &mut downstream,
         &mut upstream,
@@ -197,6 +196,21 @@ where
     log.end = Some(copied.end);
     log.duration = started.elapsed();
     log
+}
+
+/// Sets the cluster's keep-alive, if any, on `upstream`. As in Envoy, a socket option that the
+/// system refuses fails the connection: the cluster asked for it, so the connection must not go
+/// ahead without it.
+fn with_keepalive(
+    upstream: TcpStream,
+    keepalive: Option<&TcpKeepalive>,
+) -> Result<TcpStream, String> {
+    match keepalive.map(|keepalive| set_keepalive(&upstream, keepalive)) {
+        Some(Err(error)) => Err(format!(
+            "tcp keep-alive not set on the upstream socket: {error}"
+        )),
+        Some(Ok(())) | None => Ok(upstream),
+    }
 }
 
 /// Resolves at `deadline`, or never.

@@ -358,4 +358,5 @@ async fn a_connection_is_one_log_line_and_its_metrics() {
     }
 }
 
+mod keepalive;
 mod limits;

@@ -1,5 +1,6 @@
 //! TCP keep-alive on upstream sockets (a cluster's `upstream_connection_options.tcp_keepalive`),
-//! for the HTTP pools' connections and the TCP proxy's alike.
+//! for the HTTP pools' connections and the TCP proxy's alike. A value the system refuses is an
+//! error (Linux: `EINVAL` past 127 probes or 32767 seconds), which fails the connection.
 
 use std::io;
 
@@ -87,5 +88,19 @@ mod tests {
             ),
             (time + Duration::from_secs(1), interval, probes)
         );
+    }
+
+    #[tokio::test]
+    async fn a_value_the_system_refuses_is_an_error() {
+        let (client, _server) = connected().await;
+        let error = set_keepalive(
+            &client,
+            &TcpKeepalive {
+                probes: Some(128),
+                ..TcpKeepalive::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
     }
 }

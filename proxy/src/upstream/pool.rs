@@ -259,9 +259,17 @@ impl tower::Service<Uri> for FixedConnector {
                     return Err(error);
                 }
             };
-            stream.set_nodelay(true)?;
-            if let Some(keepalive) = &connection.tcp_keepalive {
-                set_keepalive(&stream, keepalive)?;
+            // A socket option the system refuses fails the connection, as in Envoy and
+            // tcp_proxy, and counts as the connect failure it then is.
+            let configured = stream.set_nodelay(true).and_then(|()| {
+                connection
+                    .tcp_keepalive
+                    .as_ref()
+                    .map_or(Ok(()), |keepalive| set_keepalive(&stream, keepalive))
+            });
+            if let Err(error) = configured {
+                open.connect_failed();
+                return Err(error);
             }
             Ok(TokioIo::new(CountedStream {
                 inner: stream,

@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// Everything to cluster `a`, mirrored whole to `m`; `timeout` is the route's.
-fn mirrored_to_m(timeout: Option<&str>) -> String {
+pub(super) fn mirrored_to_m(timeout: Option<&str>) -> String {
     let timeout = timeout.map_or(String::new(), |t| format!(", timeout: {t}"));
     format!(
         "name: r\nvirtual_hosts: [ {{ name: v, domains: ['*'], routes: [ \
@@ -48,7 +48,7 @@ fn shadows(proxy: &Proxy) -> [u64; 3] {
 }
 
 /// Waits until cluster `m`'s shadows are `expected`, failing the test after [`PATIENCE`].
-async fn until_shadows(proxy: &Proxy, expected: [u64; 3]) {
+pub(super) async fn until_shadows(proxy: &Proxy, expected: [u64; 3]) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let seen = shadows(proxy);

@@ -291,3 +291,33 @@ async fn the_connector_sets_the_cluster_s_keepalive_on_its_sockets() {
         .unwrap();
     assert!(!SockRef::from(&io.inner().inner).keepalive().unwrap());
 }
+
+#[tokio::test]
+async fn a_keepalive_the_system_refuses_fails_the_connect_and_is_counted() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let counts: Arc<ClusterConnections> = Arc::default();
+    let mut connector = FixedConnector {
+        address: listener.local_addr().unwrap(),
+        timeout: PATIENCE,
+        counts: Arc::clone(&counts),
+        connection: ConnectionOptions {
+            // Linux takes at most 127 probes; the compiler refuses more, a test can still ask.
+            tcp_keepalive: Some(TcpKeepalive {
+                probes: Some(128),
+                time: None,
+                interval: None,
+            }),
+            ..ConnectionOptions::default()
+        },
+    };
+    let error = tower::Service::call(&mut connector, Uri::from_static("http://c/"))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    let stats = counts.stats();
+    assert_eq!(
+        (stats.opened, stats.connect_failures, stats.active),
+        (1, 1, 0)
+    );
+}

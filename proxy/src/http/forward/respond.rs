@@ -1,0 +1,55 @@
+//! The upstream response on its way downstream.
+
+use http::{Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::{body::Incoming, upgrade::OnUpgrade};
+use hyper_util::rt::TokioIo;
+
+use super::Forward;
+use crate::{
+    http::{
+        body::{self, Guarded, ProxyBody},
+        headers,
+    },
+    upstream::{Admission, Selected},
+};
+
+impl Forward<'_> {
+    /// The upstream response on its way downstream: hop-by-hop headers removed, the route's
+    /// response edits applied, and an accepted upgrade spliced.
+    pub(super) fn respond(
+        &self,
+        mut response: Response<Incoming>,
+        selected: Selected,
+        admission: Admission,
+        upgrade: Option<OnUpgrade>,
+    ) -> Response<ProxyBody> {
+        let upgraded = match upgrade {
+            Some(downstream) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                let upstream = hyper::upgrade::on(&mut response);
+                tokio::spawn(splice(downstream, upstream));
+                true
+            }
+            _ => false,
+        };
+        let (mut parts, incoming) = response.into_parts();
+        parts.version = Version::HTTP_11;
+        headers::strip_hop_by_hop(&mut parts.headers, upgraded);
+        for edits in self.decision.response_header_edits() {
+            edits.apply(&mut parts.headers);
+        }
+        // The endpoint's request count and the cluster's circuit-breaker slots are given back
+        // when the response body ends, not when its headers leave.
+        let body = Guarded::new(body::boxed(incoming), (selected.in_flight, admission));
+        Response::from_parts(parts, body.boxed_unsync())
+    }
+}
+
+async fn splice(downstream: OnUpgrade, upstream: OnUpgrade) {
+    let (Ok(downstream), Ok(upstream)) = tokio::join!(downstream, upstream) else {
+        return;
+    };
+    let _ =
+        tokio::io::copy_bidirectional(&mut TokioIo::new(downstream), &mut TokioIo::new(upstream))
+            .await;
+}
