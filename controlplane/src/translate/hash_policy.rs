@@ -22,14 +22,9 @@ use mesh_common::api::ConsistentHashLb;
 use super::policy;
 use crate::model::Snapshot;
 
-/// Adds the hash policies of the clusters each route of `routes` sends to, for a proxy in
-/// `namespace` (whose DestinationRules apply).
-pub fn apply(snapshot: &Snapshot, namespace: &str, routes: &mut [Route]) {
-    apply_for(snapshot, namespace, &BTreeMap::new(), routes);
-}
-
-/// As [`apply`], for a workload with `labels`, whose DestinationRules with a matching
-/// `workloadSelector` apply (see [`policy::destination_rule_for`]).
+/// Adds the hash policies of the clusters each route of `routes` sends to, for a workload in
+/// `namespace` with `labels`, whose DestinationRules apply (see
+/// [`policy::destination_rule_for`]).
 pub fn apply_for(
     snapshot: &Snapshot,
     namespace: &str,
@@ -59,25 +54,14 @@ pub fn apply_for(
     }
 }
 
-/// The consistent hash of an outbound cluster (`outbound|<port>|<subset>|<host>`) of a
-/// registry service, under the DestinationRule a proxy in `namespace` uses for it.
+/// The consistent hash of an outbound cluster under the DestinationRule the workload uses.
 fn consistent_hash(
     snapshot: &Snapshot,
     namespace: &str,
     labels: &BTreeMap<String, String>,
     cluster: &str,
 ) -> Option<ConsistentHashLb> {
-    let mut parts = cluster.splitn(4, '|');
-    let (Some("outbound"), Some(port), Some(subset), Some(host)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    let port: u16 = port.parse().ok()?;
-    let service = snapshot.services().iter().find(|s| s.hostname == host)?;
-    let rule = policy::destination_rule_for(snapshot, namespace, labels, service);
-    let subset = policy::subsets(rule).iter().find(|s| s.name == subset);
-    policy::policy(rule, subset, port)
+    policy::for_cluster(snapshot, namespace, labels, cluster)?
         .load_balancer?
         .consistent_hash
 }

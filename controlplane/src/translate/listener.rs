@@ -33,7 +33,7 @@ use envoy_types::pb::{
 };
 use envoy_types::util::pack_any;
 
-use super::{cluster_name, endpoint::socket_address, fault, http_action, tcp_route::Chain};
+use super::{endpoint::socket_address, fault, http_action, tcp_route::Chain};
 use crate::model::{Protocol, Service};
 
 /// The port iptables sends the workload's outbound connections to.
@@ -58,8 +58,8 @@ pub fn virtual_outbound(fallback: &str) -> Listener {
 
 /// The listener for one port of the services the proxy sees: one HTTP chain routed by RDS
 /// when an HTTP service uses the port, and for each other service the chains `routes` gives
-/// it (by SNI name, see [`Chain`]) — or one to the service itself when it gives none —
-/// matched by its VIP; anything else goes to `fallback`.
+/// it (by SNI name, see [`Chain`]; a TCP proxy to its route's destinations or to itself, with
+/// the timeouts of its DestinationRule) matched by its VIP; anything else goes to `fallback`.
 pub fn outbound_port(
     port: u16,
     services: &[(&Service, Protocol)],
@@ -88,12 +88,7 @@ pub fn outbound_port(
     }
     let mut inspect_sni = false;
     for (vip, (service, protocol)) in by_vip {
-        let mut chains = routes(service, protocol);
-        if chains.is_empty() {
-            let cluster = cluster_name(port, "", &service.hostname);
-            chains.push((Vec::new(), tcp_proxy(&cluster, &cluster)));
-        }
-        for (server_names, filter) in chains {
+        for (server_names, filter) in routes(service, protocol) {
             inspect_sni |= !server_names.is_empty();
             filter_chains.push(FilterChain {
                 filter_chain_match: Some(FilterChainMatch {
@@ -143,6 +138,7 @@ fn host_range(ip: &str) -> CidrRange {
     }
 }
 
+/// A TCP proxy to a cluster no DestinationRule shapes: a catch-all or an inbound port.
 pub(super) fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
     let proxy = TcpProxy {
         stat_prefix: stat_prefix.to_string(),

@@ -20,27 +20,17 @@ pub struct Policy {
     pub outlier_detection: Option<OutlierDetection>,
 }
 
-/// The DestinationRule a proxy in `namespace` uses for `service`, as Istio picks it: among the
-/// rules visible to the proxy (`exportTo`) whose host covers the service, one in the proxy's
-/// namespace, else one in the service's namespace, else one in the root namespace — rules in
-/// other namespaces never apply. Within a namespace the most specific host wins (the exact
-/// host, else the longest wildcard), then Istio's config order (oldest first). No labels are
-/// given, so only an empty `workloadSelector` matches: see [`destination_rule_for`] for a
-/// workload's own choice.
-pub fn destination_rule<'a>(
-    snapshot: &'a Snapshot,
-    namespace: &'a str,
-    service: &Service,
-) -> Option<&'a Arc<Config>> {
-    destination_rule_for(snapshot, namespace, &BTreeMap::new(), service)
-}
-
-/// The DestinationRule a workload in `namespace` with `labels` uses for `service`: as
-/// [`destination_rule`] picks it, where a rule with a `workloadSelector` applies only to the
-/// workloads of its own namespace whose labels include the selector's (selectors never cross
-/// namespaces, the root namespace's included), and there wins over the rules without one for
-/// the same host, as Istio's sidecar scope prefers it. A selector that does not match leaves
-/// its rule out.
+/// The DestinationRule a workload (a sidecar or a gateway) in `namespace` with `labels` uses
+/// for `service`, as Istio picks it: among the rules visible to the proxy (`exportTo`) whose
+/// host covers the service, one in the proxy's namespace, else one in the service's namespace,
+/// else one in the root namespace — rules in other namespaces never apply. Within a namespace
+/// the most specific host wins (the exact host, else the longest wildcard), then Istio's config
+/// order (oldest first).
+///
+/// A rule with a `workloadSelector` applies only to the workloads of its own namespace whose
+/// labels include the selector's (selectors never cross namespaces, the root namespace's
+/// included), and there wins over the rules without one for the same host, as Istio's sidecar
+/// scope prefers it. A selector that does not match leaves its rule out.
 pub fn destination_rule_for<'a>(
     snapshot: &'a Snapshot,
     namespace: &'a str,
@@ -92,6 +82,28 @@ pub fn destination_rule_for<'a>(
         // `min_by_key` keeps the first of equals: the oldest rule.
         .min_by_key(|(r, _)| *r)
         .map(|(_, c)| c)
+}
+
+/// The policy of an outbound cluster (`outbound|<port>|<subset>|<host>`) of a registry
+/// service, for a workload in `namespace` with `labels`: the policy its cluster is built with.
+/// `None` for a name that is not such a cluster.
+pub fn for_cluster(
+    snapshot: &Snapshot,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    cluster: &str,
+) -> Option<Policy> {
+    let mut parts = cluster.splitn(4, '|');
+    let (Some("outbound"), Some(port), Some(subset), Some(host)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let port: u16 = port.parse().ok()?;
+    let service = snapshot.services().iter().find(|s| s.hostname == host)?;
+    let rule = destination_rule_for(snapshot, namespace, labels, service);
+    let subset = subsets(rule).iter().find(|s| s.name == subset);
+    Some(policy(rule, subset, port))
 }
 
 /// The subsets of a rule, empty for anything that is not a DestinationRule.

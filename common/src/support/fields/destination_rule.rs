@@ -13,9 +13,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
         subsets                 implemented;
         exportTo                implemented;
         workloadSelector        implemented
-            "a rule with a selector applies to the sidecars of its own namespace whose labels \
-             match, before the namespace's rules without one; gateways are not matched by their \
-             labels yet";
+            "a rule with a selector applies to the sidecars and gateways of its own namespace \
+             whose labels match, before the namespace's rules without one";
     }
     "spec.workloadSelector" { matchLabels inherit; }
     "spec.subsets" {
@@ -96,10 +95,12 @@ pub(super) const FIELDS: &[Entry] = fields! {
             "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
              most 127";
         maxConnectionDuration   implemented
-            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+            "HTTP connections retire after it, and the TCP proxy to the destination closes a \
+             connection open that long (a weighted TCP route takes its first destination's)";
         idleTimeout             implemented
-            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
-             timeout does not come from it yet";
+            "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
+             timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
+             takes its first destination's)";
     }
     "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -218,10 +219,12 @@ pub(super) const FIELDS: &[Entry] = fields! {
             "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
              most 127";
         maxConnectionDuration   implemented
-            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+            "HTTP connections retire after it, and the TCP proxy to the destination closes a \
+             connection open that long (a weighted TCP route takes its first destination's)";
         idleTimeout             implemented
-            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
-             timeout does not come from it yet";
+            "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
+             timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
+             takes its first destination's)";
     }
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -342,10 +345,12 @@ pub(super) const FIELDS: &[Entry] = fields! {
             "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
              most 127";
         maxConnectionDuration   implemented
-            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+            "HTTP connections retire after it, and the TCP proxy to the destination closes a \
+             connection open that long (a weighted TCP route takes its first destination's)";
         idleTimeout             implemented
-            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
-             timeout does not come from it yet";
+            "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
+             timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
+             takes its first destination's)";
     }
     "spec.subsets.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -470,10 +475,12 @@ pub(super) const FIELDS: &[Entry] = fields! {
             "time and interval are sent in whole seconds, rounded up, at most 32767s; probes at \
              most 127";
         maxConnectionDuration   implemented
-            "HTTP connections retire after it; TCP proxy connections are not capped by it yet";
+            "HTTP connections retire after it, and the TCP proxy to the destination closes a \
+             connection open that long (a weighted TCP route takes its first destination's)";
         idleTimeout             implemented
-            "closes idle HTTP connections when http.idleTimeout is unset; the TCP proxy's idle \
-             timeout does not come from it yet";
+            "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
+             timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
+             takes its first destination's)";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;

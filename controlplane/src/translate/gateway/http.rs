@@ -137,7 +137,7 @@ pub fn route_configuration(
             if routes.is_empty() {
                 continue;
             }
-            hash_policy::apply(snapshot, namespace, &mut routes);
+            hash_policy::apply_for(snapshot, namespace, &proxy.labels, &mut routes);
             for host in shared {
                 if !added.insert((bound.gateway, index, host.clone())) {
                     continue;

@@ -159,17 +159,15 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
                 out.routes.push(routes);
                 Some((http::listener(port, bind(servers)), clusters))
             }
-            Class::Tcp => tcp::tcp_listener(snapshot, &proxy.namespace, port, servers),
-            Class::Passthrough => {
-                tcp::passthrough_listener(snapshot, &proxy.namespace, port, servers)
-            }
+            Class::Tcp => tcp::tcp_listener(snapshot, proxy, port, servers),
+            Class::Passthrough => tcp::passthrough_listener(snapshot, proxy, port, servers),
         };
         if let Some((listener, clusters)) = built {
             referenced.extend(clusters);
             out.listeners.push(listener);
         }
     }
-    add_clusters(snapshot, &proxy.namespace, &referenced, &mut out);
+    add_clusters(snapshot, proxy, &referenced, &mut out);
     out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
     out.endpoints
         .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
@@ -211,19 +209,20 @@ fn bind<'a>(servers: &[Bound<'a>]) -> &'a str {
 
 /// The clusters, and their endpoints, of the referenced names that are ports or subsets of a
 /// service the proxy sees; a name of no such service gets none, and its requests fail as in
-/// Istio (503, no cluster).
+/// Istio (503, no cluster). The DestinationRules are the ones the gateway's namespace and
+/// labels pick, a `workloadSelector` included, as for a sidecar.
 fn add_clusters(
     snapshot: &Snapshot,
-    namespace: &str,
+    proxy: &Proxy,
     referenced: &BTreeSet<String>,
     out: &mut Resources,
 ) {
     let mut built = BTreeSet::new();
-    for service in snapshot.visible_services(namespace) {
+    for service in snapshot.visible_services(&proxy.namespace) {
         if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
             continue;
         }
-        let rule = policy::destination_rule(snapshot, namespace, service);
+        let rule = policy::destination_rule_for(snapshot, &proxy.namespace, &proxy.labels, service);
         for port in service.ports.iter().filter(|p| p.protocol != Protocol::Udp) {
             let subsets = policy::subsets(rule);
             let candidates = std::iter::once(None).chain(subsets.iter().map(Some));

@@ -1,6 +1,7 @@
 //! The TCP side of a gateway: a TCP port proxies to the destination of the bound `tcp` route,
 //! and a TLS port in `PASSTHROUGH` mode picks a `tls` route by the client's SNI and proxies the
-//! still-encrypted stream.
+//! still-encrypted stream. The TCP proxies take their timeouts from the DestinationRules the
+//! gateway's namespace and labels pick, as a sidecar's do.
 
 use std::collections::BTreeSet;
 
@@ -12,7 +13,7 @@ use envoy_types::pb::envoy::{
 };
 use envoy_types::util::pack_any;
 
-use super::{Bound, bound_virtual_services, names, resolve_gateway_name};
+use super::{Bound, Proxy, bound_virtual_services, names, resolve_gateway_name};
 use crate::{
     model::Snapshot,
     translate::{endpoint::socket_address, tcp_route::tcp_proxy},
@@ -23,12 +24,13 @@ use crate::{
 /// server's. `None` when no route applies: a listener with no chain would be refused.
 pub fn tcp_listener(
     snapshot: &Snapshot,
-    namespace: &str,
+    proxy: &Proxy,
     port: u16,
     servers: &[Bound],
 ) -> Option<(Listener, BTreeSet<String>)> {
     for bound in servers {
-        for (vs, vs_namespace) in bound_virtual_services(snapshot, namespace, bound.gateway) {
+        for (vs, vs_namespace) in bound_virtual_services(snapshot, &proxy.namespace, bound.gateway)
+        {
             if !shares_hosts(snapshot, bound, &vs.hosts, vs_namespace) {
                 continue;
             }
@@ -41,7 +43,8 @@ pub fn tcp_listener(
             }) else {
                 continue;
             };
-            let Some((filter, clusters)) = tcp_proxy(snapshot, vs_namespace, port, &route.route)
+            let Some((filter, clusters)) =
+                tcp_proxy(snapshot, proxy, vs_namespace, port, &route.route)
             else {
                 continue;
             };
@@ -63,7 +66,7 @@ pub fn tcp_listener(
 /// two chains of one name, so a name already taken by an earlier match is left to that match.
 pub fn passthrough_listener(
     snapshot: &Snapshot,
-    namespace: &str,
+    proxy: &Proxy,
     port: u16,
     servers: &[Bound],
 ) -> Option<(Listener, BTreeSet<String>)> {
@@ -71,7 +74,8 @@ pub fn passthrough_listener(
     let mut clusters = BTreeSet::new();
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for bound in servers {
-        for (vs, vs_namespace) in bound_virtual_services(snapshot, namespace, bound.gateway) {
+        for (vs, vs_namespace) in bound_virtual_services(snapshot, &proxy.namespace, bound.gateway)
+        {
             if !shares_hosts(snapshot, bound, &vs.hosts, vs_namespace) {
                 continue;
             }
@@ -90,7 +94,7 @@ pub fn passthrough_listener(
                         continue;
                     }
                     let Some((filter, used)) =
-                        tcp_proxy(snapshot, vs_namespace, port, &route.route)
+                        tcp_proxy(snapshot, proxy, vs_namespace, port, &route.route)
                     else {
                         continue;
                     };

@@ -384,3 +384,4 @@ spec:
 }
 
 mod merge;
+mod selector;

@@ -261,7 +261,7 @@ fn chosen(resources: &[Value], proxy_namespace: &str) -> Option<String> {
 
 fn chosen_in(snapshot: &Snapshot, proxy_namespace: &str) -> Option<String> {
     let service = snapshot.service(WEB, "shop").unwrap().clone();
-    let rule = destination_rule(snapshot, proxy_namespace, &service)?;
+    let rule = destination_rule_for(snapshot, proxy_namespace, &BTreeMap::new(), &service)?;
     Some(format!(
         "{}/{}",
         rule.resource.namespace(),

@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 
-use envoy_types::pb::envoy::config::listener::v3::filter::ConfigType;
+use envoy_types::pb::{
+    envoy::config::listener::v3::filter::ConfigType, google::protobuf::Duration,
+};
 use pretty_assertions::assert_eq;
 use prost::Message;
 use serde_json::{Value, json};
@@ -86,11 +88,7 @@ fn one_destination_is_its_cluster() {
             json!([{"route": [{"destination": {"host": "mongodb", "subset": "v2"}}]}]),
             27017
         ),
-        Some(TcpProxy {
-            stat_prefix: cluster("v2"),
-            cluster_specifier: Some(ClusterSpecifier::Cluster(cluster("v2"))),
-            ..TcpProxy::default()
-        })
+        Some(single(&cluster("v2")))
     );
 }
 
@@ -118,6 +116,7 @@ fn several_destinations_are_weighted() {
                     },
                 ],
             })),
+            idle_timeout: Some(HOUR),
             ..TcpProxy::default()
         })
     );
@@ -147,10 +146,10 @@ fn the_first_route_whose_match_admits_the_proxy_wins() {
 }
 
 #[test]
-fn no_applicable_route_leaves_the_service() {
+fn no_applicable_route_leaves_the_service_to_itself() {
     let routes = json!([{"match": [{"port": 27018}],
-                         "route": [{"destination": {"host": "mongodb"}}]}]);
-    assert_eq!(proxied(routes, 27017), None);
+                         "route": [{"destination": {"host": "mongodb", "subset": "v2"}}]}]);
+    assert_eq!(proxied(routes, 27017), Some(single(&cluster(""))));
     let spec =
         json!({"hosts": ["mongodb"], "tcp": [{"route": [{"destination": {"host": "mongodb"}}]}]});
     let other_host = chains(
@@ -159,13 +158,27 @@ fn no_applicable_route_leaves_the_service() {
         "ratings.default.svc.cluster.local",
         Protocol::Tcp,
     );
-    assert_eq!(other_host, vec![]);
+    assert_eq!(
+        other_host,
+        vec![(
+            vec![],
+            single("outbound|27017||ratings.default.svc.cluster.local")
+        )]
+    );
 }
 
+/// Istio's idle timeout of a TCP proxy whose DestinationRule sets none.
+const HOUR: Duration = Duration {
+    seconds: 3600,
+    nanos: 0,
+};
+
+/// A TCP proxy to one cluster, with no DestinationRule.
 fn single(cluster: &str) -> TcpProxy {
     TcpProxy {
         stat_prefix: cluster.to_string(),
         cluster_specifier: Some(ClusterSpecifier::Cluster(cluster.to_string())),
+        idle_timeout: Some(HOUR),
         ..TcpProxy::default()
     }
 }
@@ -204,3 +217,5 @@ fn a_tls_port_takes_a_chain_per_sni_match() {
         vec![(vec![], single("outbound|443||tcp.example.com"))]
     );
 }
+
+mod timeouts;

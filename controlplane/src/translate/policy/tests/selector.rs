@@ -58,9 +58,9 @@ fn a_selector_picks_the_workloads_of_its_own_namespace() {
     // A workload elsewhere with the label is not selected: selectors stay in their namespace.
     let elsewhere = labelled("back", &[("role", "canary")]);
     assert_eq!(chosen_for(&snapshot, &elsewhere), None);
-    // Without labels (gateways, label-less lookups) a selector never matches.
+    // Without labels a selector never matches.
     let service = snapshot.service(WEB, "shop").unwrap().clone();
-    let rule = destination_rule(&snapshot, "front", &service).unwrap();
+    let rule = destination_rule_for(&snapshot, "front", &BTreeMap::new(), &service).unwrap();
     assert_eq!(rule.resource.name(), "everyone");
 }
 
