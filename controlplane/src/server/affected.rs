@@ -3,15 +3,22 @@
 //! exported to, a Gateway reaches the gateways, a Sidecar its namespace, and a change to a
 //! service's endpoints alone reaches the load assignments of those who see the service.
 //!
+//! Within those namespaces, a change to a service, a ServiceEntry, a VirtualService or a
+//! DestinationRule reaches only the sidecars whose `Sidecar` egress hosts may admit what it
+//! configures ([`egress`]).
+//!
 //! Correctness comes first: a proxy left out keeps a stale configuration, while one put in for
 //! nothing costs a regeneration that sends nothing (versions are content hashes). So wherever
 //! translation may read more than the rule here knows, the scope is widened.
+
+mod egress;
 
 use std::{collections::BTreeSet, sync::Arc};
 
 use mesh_common::api::{Kind, Resource};
 use serde_json::Value;
 
+use self::egress::{Egress, completed, for_sidecars};
 use crate::{
     model::{
         Config, Diff, ExportTo, Resolution, Service, ServiceChange, Snapshot, host_matches,
@@ -31,17 +38,26 @@ pub fn scope(before: &Snapshot, after: &Snapshot, diff: &Diff) -> Scope {
     }
     let routes = GatewayRoutes::of(before, after);
     let root = after.mesh().root_namespace.as_str();
+    // Each side is read with its own snapshot's Sidecars: a proxy whose Sidecar changed is
+    // reached by that change anyway.
+    let egress = [Egress::of(before), Egress::of(after)];
     let mut affected = Affected::default();
     for change in &diff.configs {
         let sides = [(before, &change.before), (after, &change.after)];
-        for (snapshot, side) in sides {
+        for ((snapshot, side), egress) in sides.into_iter().zip(&egress) {
             if let Some(side) = side {
-                config(&mut affected.all_types, snapshot, side, root, &routes);
+                config(
+                    &mut affected.all_types,
+                    (snapshot, egress),
+                    side,
+                    root,
+                    &routes,
+                );
             }
         }
     }
     for change in &diff.services {
-        service(&mut affected, change, &routes);
+        service(&mut affected, change, &egress, &routes);
     }
     Scope::Some(affected)
 }
@@ -49,7 +65,7 @@ pub fn scope(before: &Snapshot, after: &Snapshot, diff: &Diff) -> Scope {
 /// What one side (before or after) of an Istio resource's change reaches.
 fn config(
     proxies: &mut Proxies,
-    snapshot: &Snapshot,
+    (snapshot, egress): (&Snapshot, &Egress),
     side: &Config,
     root: &str,
     routes: &GatewayRoutes,
@@ -61,25 +77,33 @@ fn config(
             // Sidecars use it when it names no gateway or `mesh`; gateways when it names one.
             // Match-level `gateways` only narrow what the top-level ones bind.
             let gateways = &vs.spec.gateways;
-            if gateways.is_empty() || gateways.iter().any(|g| g == MESH_GATEWAY) {
-                add(&mut proxies.sidecars, export_to);
+            if for_sidecars(gateways) {
+                let hosts = completed(snapshot, &vs.spec.hosts, namespace);
+                let within = egress.virtual_service(namespace, &hosts, export_to);
+                proxies.sidecars.merge(within);
             }
             if gateways.iter().any(|g| g != MESH_GATEWAY) {
                 add(&mut proxies.routers, export_to);
             }
         }
         Resource::DestinationRule(dr) => {
-            add(&mut proxies.sidecars, export_to);
-            if routes.reaches(&snapshot.resolve_host(&dr.spec.host, namespace)) {
+            let host = snapshot.resolve_host(&dr.spec.host, namespace);
+            proxies
+                .sidecars
+                .merge(egress.destination_rule(&host, export_to));
+            if routes.reaches(&host) {
                 add(&mut proxies.routers, export_to);
             }
         }
         Resource::ServiceEntry(se) => {
             // Its services are compared on their own too; this also covers what they cannot
             // show, such as a host that makes no service.
-            add(&mut proxies.sidecars, export_to);
-            let mut hosts = se.spec.hosts.iter();
-            if hosts.any(|h| routes.reaches(&snapshot.resolve_host(h, namespace))) {
+            let hosts = completed(snapshot, &se.spec.hosts, namespace);
+            for host in &hosts {
+                let within = egress.service(namespace, host, export_to);
+                proxies.sidecars.merge(within);
+            }
+            if hosts.iter().any(|h| routes.reaches(h)) {
                 add(&mut proxies.routers, export_to);
             }
             let addresses = se.spec.endpoints.iter().map(|e| &e.address);
@@ -118,17 +142,30 @@ fn config(
 }
 
 /// What one service's change reaches.
-fn service(affected: &mut Affected, change: &ServiceChange, routes: &GatewayRoutes) {
+fn service(
+    affected: &mut Affected,
+    change: &ServiceChange,
+    egress: &[Egress; 2],
+    routes: &GatewayRoutes,
+) {
     let endpoints_only = change.endpoints_only
         && change.sides().all(|s| endpoints_in_eds_only(s))
         && same_identities(change);
-    for side in change.sides() {
+    let sides = [&change.before, &change.after];
+    for (side, egress) in sides.into_iter().zip(egress) {
+        let Some(side) = side else {
+            continue;
+        };
+        let (namespace, hostname) = (side.namespace.as_str(), side.hostname.as_str());
         let proxies = if endpoints_only {
+            let within = egress.endpoints(namespace, hostname, &side.export_to);
+            affected.endpoints.sidecars.merge(within);
             &mut affected.endpoints
         } else {
+            let within = egress.service(namespace, hostname, &side.export_to);
+            affected.all_types.sidecars.merge(within);
             &mut affected.all_types
         };
-        add(&mut proxies.sidecars, &side.export_to);
         if routes.reaches(&side.hostname) {
             add(&mut proxies.routers, &side.export_to);
         }

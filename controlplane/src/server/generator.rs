@@ -10,8 +10,9 @@
 //!
 //! Across snapshots, what a change did not reach is kept: [`announce`](super::announce) records
 //! each change's scope here, a proxy no change since its translation reached keeps that
-//! translation, and a sidecar reached only for its endpoints keeps its inbound side. Whatever is
-//! made again takes the encoding of each type that came out equal.
+//! translation, and a sidecar reached only for its endpoints keeps its inbound side and has only
+//! the load assignments of its outbound side made again. Whatever is made again takes the
+//! encoding of each type that came out equal.
 
 mod history;
 mod outbound;

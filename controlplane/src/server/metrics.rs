@@ -36,6 +36,15 @@ pub const SNAPSHOT_VERSION: &str = "mesh_controlplane_snapshot_version";
 /// How long translating one proxy's configuration took, in seconds.
 pub const TRANSLATION_DURATION: &str = "mesh_controlplane_translation_duration_seconds";
 
+/// Sidecar outbound sides made, by what was translated (`part`): `whole` (clusters, listeners,
+/// routes and load assignments) or `endpoints` (load assignments alone, the rest kept).
+pub const OUTBOUND_TRANSLATIONS: &str = "mesh_controlplane_outbound_translations_total";
+
+/// The `part` of an outbound side translated whole.
+pub const OUTBOUND_WHOLE: &str = "whole";
+/// The `part` of an outbound side of which only the load assignments were translated.
+pub const OUTBOUND_ENDPOINTS: &str = "endpoints";
+
 /// Translation takes microseconds for a small mesh and can reach seconds for a large one.
 const TRANSLATION_BUCKETS: &[f64] = &[0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0];
 
@@ -75,6 +84,13 @@ impl Metrics {
     pub fn translated(&self, took: Duration) {
         with_local_recorder(&self.recorder, || {
             histogram!(TRANSLATION_DURATION).record(took.as_secs_f64());
+        });
+    }
+
+    /// Counts an outbound side made: `whole` or `endpoints`.
+    pub fn outbound_translated(&self, part: &'static str) {
+        with_local_recorder(&self.recorder, || {
+            counter!(OUTBOUND_TRANSLATIONS, "part" => part).increment(1);
         });
     }
 
@@ -120,6 +136,9 @@ impl Metrics {
             for scope in ["all", "scoped", "none"] {
                 // Present from the start, so that a rate over it has a baseline.
                 counter!(CONFIG_CHANGES, "scope" => scope).increment(0);
+            }
+            for part in [OUTBOUND_WHOLE, OUTBOUND_ENDPOINTS] {
+                counter!(OUTBOUND_TRANSLATIONS, "part" => part).increment(0);
             }
             let files: BTreeSet<_> = observed
                 .load_errors

@@ -81,6 +81,23 @@ impl EgressScope {
         })
     }
 
+    /// Whether the proxy may be configured, on some port, for the service `hostname` of
+    /// `namespace` or a VirtualService of `namespace` for it (either covering the other): true
+    /// when any egress listener's hosts admit it, whatever its port, so that it never says no
+    /// where [`admits_service`](Self::admits_service) or
+    /// [`admits_virtual_service`](Self::admits_virtual_service) says yes on a port.
+    pub(crate) fn may_admit(&self, namespace: &str, hostname: &str) -> bool {
+        let Some(scoped) = self.sidecar.as_ref().filter(|s| !s.listeners.is_empty()) else {
+            return true;
+        };
+        let host =
+            |pattern: &str| host_matches(pattern, hostname) || host_matches(hostname, pattern);
+        scoped
+            .listeners
+            .iter()
+            .any(|listener| scoped.listener_admits(listener, namespace, &host))
+    }
+
     /// The egress listener of `port` decides, else the one without a port (Istio's catch-all);
     /// a port neither covers gets nothing. A Sidecar without `egress` (one that configures only
     /// its ingress or outbound policy) narrows nothing, as Istio defaults it to `*/*`.
@@ -93,9 +110,20 @@ impl EgressScope {
             .iter()
             .find(|l| l.port.as_ref().is_some_and(|p| p.number == u32::from(port)))
             .or_else(|| scoped.listeners.iter().find(|l| l.port.is_none()));
-        let Some(listener) = listener else {
-            return false;
-        };
+        listener.is_some_and(|listener| scoped.listener_admits(listener, namespace, &host))
+    }
+}
+
+// === impl Scoped ===
+
+impl Scoped {
+    /// Whether one of `listener`'s hosts admits `namespace` and a host `host` accepts.
+    fn listener_admits(
+        &self,
+        listener: &IstioEgressListener,
+        namespace: &str,
+        host: &impl Fn(&str) -> bool,
+    ) -> bool {
         listener.hosts.iter().any(|entry| {
             let Some((ns, pattern)) = entry.split_once('/') else {
                 return false;
@@ -103,7 +131,7 @@ impl EgressScope {
             let ns_matches = match ns {
                 "*" => true,
                 "~" => false,
-                "." => namespace == scoped.namespace,
+                "." => namespace == self.namespace,
                 named => namespace == named,
             };
             ns_matches && host(pattern)

@@ -16,8 +16,38 @@ use envoy_types::pb::{
     google::protobuf::UInt32Value,
 };
 
-use super::metadata;
-use crate::model::{Endpoint, Health, Locality, Service};
+use super::{EgressScope, Proxy, cluster_name, metadata, policy};
+use crate::model::{Endpoint, Health, Locality, Protocol, Resolution, Service, Snapshot};
+
+/// The load assignments of a sidecar's outbound side under `scope`: one per EDS cluster that
+/// [`sidecar_outbound`](super::sidecar_outbound) makes, in name order, read with the same
+/// filters, so that a change of endpoints alone is translated without the rest.
+pub fn sidecar(
+    snapshot: &Snapshot,
+    proxy: &Proxy,
+    scope: &EgressScope,
+) -> Vec<ClusterLoadAssignment> {
+    let mut out = Vec::new();
+    for service in snapshot.visible_services(&proxy.namespace) {
+        if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
+            continue;
+        }
+        let rule = policy::destination_rule_for(snapshot, &proxy.namespace, &proxy.labels, service);
+        for port in service.ports.iter().filter(|p| {
+            p.protocol != Protocol::Udp
+                && scope.admits_service(&service.namespace, &service.hostname, p.number)
+        }) {
+            let whole = cluster_name(port.number, "", &service.hostname);
+            out.push(assignment(&whole, service, port.number, &BTreeMap::new()));
+            for subset in policy::subsets(rule) {
+                let name = cluster_name(port.number, &subset.name, &service.hostname);
+                out.push(assignment(&name, service, port.number, &subset.labels));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
+    out
+}
 
 /// The endpoints of `service` that serve `port` and carry every label of `subset_labels`.
 pub fn assignment(

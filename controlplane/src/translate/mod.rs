@@ -187,6 +187,12 @@ pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     out
 }
 
+/// The load assignments of a sidecar's outbound side alone: what
+/// [`sidecar_outbound`]`(..).endpoints` is, for a change that reached nothing but endpoints.
+pub(crate) fn sidecar_endpoints(snapshot: &Snapshot, proxy: &Proxy) -> Vec<ClusterLoadAssignment> {
+    endpoint::sidecar(snapshot, proxy, &EgressScope::for_proxy(snapshot, proxy))
+}
+
 /// The inbound side of a sidecar: a cluster for each port its own workload serves (the
 /// endpoints at its addresses) and the `virtualInbound` listener.
 pub fn sidecar_inbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {

@@ -44,11 +44,14 @@ pub struct Proxies {
     pub addresses: BTreeSet<String>,
 }
 
-/// Namespaces: every one, or some (none when empty).
+/// Namespaces: every one, some (none when empty), or every one but some.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Within {
     All,
     Namespaces(BTreeSet<String>),
+    /// Every namespace but these: what a change exported everywhere reaches when some
+    /// namespaces' `Sidecar` egress hosts leave it out.
+    AllBut(BTreeSet<String>),
 }
 
 /// How far a change reaches one proxy, in increasing order.
@@ -206,6 +209,7 @@ impl Within {
         match self {
             Within::All => true,
             Within::Namespaces(namespaces) => namespaces.contains(namespace),
+            Within::AllBut(excluded) => !excluded.contains(namespace),
         }
     }
 
@@ -215,17 +219,37 @@ impl Within {
 
     /// Adds one namespace.
     pub fn insert(&mut self, namespace: &str) {
-        if let Within::Namespaces(namespaces) = self {
-            namespaces.insert(namespace.to_string());
+        match self {
+            Within::All => {}
+            Within::Namespaces(namespaces) => {
+                namespaces.insert(namespace.to_string());
+            }
+            Within::AllBut(excluded) => {
+                excluded.remove(namespace);
+            }
         }
     }
 
+    /// Adds `other`'s namespaces.
     pub fn merge(&mut self, other: Within) {
-        match (&mut *self, other) {
-            (Within::All, _) => {}
-            (_, Within::All) => *self = Within::All,
-            (Within::Namespaces(a), Within::Namespaces(b)) => a.extend(b),
-        }
+        let merged = match (std::mem::take(self), other) {
+            (Within::All, _) | (_, Within::All) => Within::All,
+            (Within::Namespaces(mut a), Within::Namespaces(b)) => {
+                a.extend(b);
+                Within::Namespaces(a)
+            }
+            (Within::AllBut(excluded), Within::Namespaces(added))
+            | (Within::Namespaces(added), Within::AllBut(excluded)) => {
+                Within::AllBut(excluded.difference(&added).cloned().collect())
+            }
+            (Within::AllBut(a), Within::AllBut(b)) => {
+                Within::AllBut(a.intersection(&b).cloned().collect())
+            }
+        };
+        *self = match merged {
+            Within::AllBut(excluded) if excluded.is_empty() => Within::All,
+            merged => merged,
+        };
     }
 }
 

@@ -11,6 +11,8 @@ use crate::{
     xds::{ProxyClass, Reach, Target},
 };
 
+mod egress;
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| n.to_string()).collect()
 }

@@ -1,14 +1,16 @@
 //! The outbound sides of sidecars, shared by the sidecars of each [`OutboundKey`] at one
-//! snapshot, and carried to the next snapshot for the keys its change did not reach.
+//! snapshot, and carried to the next snapshot for the keys its change did not reach. A key the
+//! change reached for endpoints alone has only its load assignments translated again.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, PoisonError},
 };
 
 use super::{ModelGenerator, Part};
 use crate::{
     model::Snapshot,
+    server::metrics::{OUTBOUND_ENDPOINTS, OUTBOUND_WHOLE},
     translate::{self, OutboundKey, Proxy, outbound_key, selected_label_keys},
     xds::{ProxyClass, Reach, Target},
 };
@@ -24,11 +26,21 @@ pub(super) struct OutboundCache {
     parts: HashMap<OutboundKey, Arc<Part>>,
     /// The parts of the snapshot before, whose encodings a part made again may reuse.
     previous: HashMap<OutboundKey, Arc<Part>>,
+    /// The keys the change from the snapshot before reached for their endpoints alone: their
+    /// previous part is kept but for its load assignments.
+    endpoints_only: HashSet<OutboundKey>,
 }
 
-/// An outbound part found in the cache, or its key and the part made for it at the snapshot
-/// before, if any.
-type Lookup = Result<Arc<Part>, (OutboundKey, Option<Arc<Part>>)>;
+/// An outbound part found in the cache, or what making it needs.
+type Lookup = Result<Arc<Part>, Missing>;
+
+/// An outbound part to make: its key, the part made for it at the snapshot before, if any, and
+/// whether only the endpoints changed since.
+struct Missing {
+    key: OutboundKey,
+    previous: Option<Arc<Part>>,
+    endpoints_only: bool,
+}
 
 // === impl ModelGenerator ===
 
@@ -46,14 +58,15 @@ impl ModelGenerator {
         let lookup = |key: OutboundKey| -> Lookup {
             let cache = self.outbound.read().unwrap_or_else(PoisonError::into_inner);
             if !same(&cache) {
-                return Err((key, None));
+                return Err(Missing::anew(key));
             }
             match cache.parts.get(&key) {
                 Some(part) => Ok(Arc::clone(part)),
-                None => {
-                    let previous = cache.previous.get(&key).cloned();
-                    Err((key, previous))
-                }
+                None => Err(Missing {
+                    previous: cache.previous.get(&key).cloned(),
+                    endpoints_only: cache.endpoints_only.contains(&key),
+                    key,
+                }),
             }
         };
         let selected = {
@@ -65,18 +78,41 @@ impl ModelGenerator {
             None => match self.advance_outbound(snapshot) {
                 Ok(selected) => lookup(outbound_key(proxy, &selected)),
                 // A snapshot older than the cache's: made for this request alone.
-                Err(selected) => Err((outbound_key(proxy, &selected), None)),
+                Err(selected) => Err(Missing::anew(outbound_key(proxy, &selected))),
             },
         };
-        let (key, previous) = match found {
+        let Missing {
+            key,
+            previous,
+            endpoints_only,
+        } = match found {
             Ok(part) => return part,
             Err(missing) => missing,
         };
         // As for whole translations, two sidecars of one key may both make it; same result.
-        let part = Arc::new(Part::reusing(
-            translate::sidecar_outbound(snapshot, &key.representative()),
-            previous.as_deref(),
-        ));
+        let representative = key.representative();
+        let refreshed = previous
+            .as_deref()
+            .filter(|_| endpoints_only)
+            .and_then(|kept| {
+                let endpoints = translate::sidecar_endpoints(snapshot, &representative);
+                // `None` when the endpoints name other clusters than the kept ones: the change
+                // reached more than endpoints after all, and the whole side is made again.
+                Part::with_endpoints(kept, endpoints)
+            });
+        let part = match refreshed {
+            Some(part) => {
+                self.metrics.outbound_translated(OUTBOUND_ENDPOINTS);
+                Arc::new(part)
+            }
+            None => {
+                self.metrics.outbound_translated(OUTBOUND_WHOLE);
+                Arc::new(Part::reusing(
+                    translate::sidecar_outbound(snapshot, &representative),
+                    previous.as_deref(),
+                ))
+            }
+        };
         let mut cache = self
             .outbound
             .write()
@@ -118,26 +154,46 @@ impl ModelGenerator {
         // Keys are made of the labels selectors read: when those change, so do the groups. Two
         // snapshots of one version built apart (by hand, in tests) carry nothing either.
         let (from, to) = (cached.version(), snapshot.version());
-        let carried = if *cache.selected == *selected && from < to {
+        let mut carried = HashMap::new();
+        let mut endpoints_only = HashSet::new();
+        if *cache.selected == *selected && from < to {
             let group = |key: &OutboundKey| Target {
                 class: Some(ProxyClass::Sidecar),
                 namespace: Some(key.namespace.clone()),
                 ips: Vec::new(),
             };
-            parts
-                .iter()
-                .filter(|(key, _)| self.reach(from, to, &group(key)) == Reach::None)
-                .map(|(key, part)| (key.clone(), Arc::clone(part)))
-                .collect()
-        } else {
-            HashMap::new()
-        };
+            for (key, part) in &parts {
+                match self.reach(from, to, &group(key)) {
+                    Reach::None => {
+                        carried.insert(key.clone(), Arc::clone(part));
+                    }
+                    Reach::Endpoints => {
+                        endpoints_only.insert(key.clone());
+                    }
+                    Reach::All => {}
+                }
+            }
+        }
         *cache = OutboundCache {
             snapshot: Some(snapshot.clone()),
             selected: selected.clone(),
             parts: carried,
             previous: parts,
+            endpoints_only,
         };
         Ok(selected)
+    }
+}
+
+// === impl Missing ===
+
+impl Missing {
+    /// A part to make from scratch.
+    fn anew(key: OutboundKey) -> Self {
+        Self {
+            key,
+            previous: None,
+            endpoints_only: false,
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use mesh_xds::{Resource, ResourceType};
 
 use crate::{
@@ -62,6 +63,44 @@ impl Part {
             routes: reuse(&resources.routes, &before.routes, &encoded.routes),
         };
         Self { resources, encoded }
+    }
+
+    /// `previous` with its load assignments replaced by `endpoints`, when they cover exactly the
+    /// clusters `previous` has them for (the clusters kept, which name them); `None` otherwise,
+    /// for the caller to translate the whole part again. The other types, and their encodings,
+    /// are `previous`'s.
+    pub(super) fn with_endpoints(
+        previous: &Part,
+        endpoints: Vec<ClusterLoadAssignment>,
+    ) -> Option<Self> {
+        let before = &previous.resources.endpoints;
+        let same_clusters = before.len() == endpoints.len()
+            && before
+                .iter()
+                .zip(&endpoints)
+                .all(|(a, b)| a.cluster_name == b.cluster_name);
+        if !same_clusters {
+            return None;
+        }
+        let encoded = &previous.encoded;
+        let encoded = EncodedResources {
+            clusters: encoded.clusters.clone(),
+            endpoints: if endpoints == *before {
+                encoded.endpoints.clone()
+            } else {
+                encode(&endpoints)
+            },
+            listeners: encoded.listeners.clone(),
+            routes: encoded.routes.clone(),
+        };
+        let kept = &previous.resources;
+        let resources = Resources {
+            clusters: kept.clusters.clone(),
+            endpoints,
+            listeners: kept.listeners.clone(),
+            routes: kept.routes.clone(),
+        };
+        Some(Self { resources, encoded })
     }
 
     /// Whether the encoding of `kind` is the very same as `other`'s: it was not made again.

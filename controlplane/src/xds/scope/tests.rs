@@ -138,3 +138,42 @@ fn a_target_is_read_from_the_node() {
     });
     assert_eq!(unknown, Target::default());
 }
+
+#[test]
+fn every_namespace_but_some_merges_and_matches() {
+    let merged = |a: Within, b: Within| {
+        let mut a = a;
+        a.merge(b);
+        a
+    };
+    let all_but = |names: &[&str]| Within::AllBut(set(names));
+    let some = |names: &[&str]| Within::Namespaces(set(names));
+    assert_eq!(
+        merged(all_but(&["a", "b"]), some(&["b", "c"])),
+        all_but(&["a"])
+    );
+    assert_eq!(merged(some(&["b"]), all_but(&["a", "b"])), all_but(&["a"]));
+    assert_eq!(
+        merged(all_but(&["a", "b"]), all_but(&["b", "c"])),
+        all_but(&["b"])
+    );
+    // Nothing left out is every namespace.
+    assert_eq!(merged(all_but(&["a"]), some(&["a"])), Within::All);
+    assert_eq!(merged(all_but(&["a"]), Within::All), Within::All);
+    let mut within = all_but(&["a", "b"]);
+    within.insert("a");
+    assert_eq!(within, all_but(&["b"]));
+    assert!(!within.contains("b"));
+    assert!(within.contains("a"));
+    assert!(within.contains("z"));
+    assert!(!within.is_empty());
+    let proxies = Proxies {
+        sidecars: all_but(&["a"]),
+        ..Proxies::default()
+    };
+    assert!(!proxies.reaches(&target(ProxyClass::Sidecar, "a", "198.18.0.1")));
+    assert!(proxies.reaches(&target(ProxyClass::Sidecar, "b", "198.18.0.1")));
+    assert!(!proxies.reaches(&target(ProxyClass::Router, "b", "198.18.0.1")));
+    // A proxy of no known namespace is reached.
+    assert!(proxies.reaches(&Target::default()));
+}

@@ -1,6 +1,8 @@
 //! What a change does not reach is kept: whole translations, inbound sides, and the
 //! encodings of the types that came out equal.
 
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+
 use super::*;
 use crate::{
     model::Diff,
@@ -124,4 +126,184 @@ fn a_change_not_recorded_translates_anew() {
     let after = generator.translate(&in_b).unwrap();
     assert!(!after.shares_part(&before, 0));
     assert!(!after.shares_part(&before, 1));
+}
+
+/// How many outbound sides were made whole, and how many by their endpoints alone.
+fn outbound_translations(generator: &ModelGenerator) -> (String, String) {
+    let status = crate::xds::StatusSnapshot {
+        proxies: Vec::new(),
+        pushes_total: Default::default(),
+        nacks_total: Default::default(),
+        reached_total: Default::default(),
+    };
+    let observed = crate::server::metrics::Observed {
+        status: &status,
+        load_errors: &[],
+        snapshot_version: 0,
+    };
+    let text = generator.metrics().render(&observed);
+    let line = |part: &str| {
+        let prefix = format!("mesh_controlplane_outbound_translations_total{{part=\"{part}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
+            .to_string()
+    };
+    (line("whole"), line("endpoints"))
+}
+
+/// The `address:port` of each endpoint of `assignment`, in order.
+fn addresses(assignment: &ClusterLoadAssignment) -> Vec<String> {
+    use envoy_types::pb::envoy::config::{
+        core::v3::{address, socket_address::PortSpecifier},
+        endpoint::v3::lb_endpoint::HostIdentifier,
+    };
+    let mut found = Vec::new();
+    for locality in &assignment.endpoints {
+        for lb in &locality.lb_endpoints {
+            let Some(HostIdentifier::Endpoint(endpoint)) = &lb.host_identifier else {
+                panic!("not an endpoint: {lb:?}");
+            };
+            let Some(address::Address::SocketAddress(socket)) =
+                endpoint.address.as_ref().and_then(|a| a.address.as_ref())
+            else {
+                panic!("not a socket address: {endpoint:?}");
+            };
+            let Some(PortSpecifier::PortValue(port)) = socket.port_specifier else {
+                panic!("no port: {socket:?}");
+            };
+            found.push(format!("{}:{port}", socket.address));
+        }
+    }
+    found
+}
+
+#[test]
+fn an_endpoint_change_translates_endpoints_alone_and_a_config_change_everything() {
+    let mut files = Files::new(MeshConfig::default());
+    let (snapshots, rx) = watch::channel(files.load(&two_namespaces(false)));
+    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let in_b = sidecar_node("b", "api-0", API_1);
+    let before = generator.translate(&in_b).unwrap();
+    assert_eq!(outbound_translations(&generator), ("1".into(), "0".into()));
+    change(&mut files, &snapshots, &generator, &two_namespaces(true));
+    let after = generator.translate(&in_b).unwrap();
+    // The outbound translation did not run: only the load assignments were made.
+    assert_eq!(outbound_translations(&generator), ("1".into(), "1".into()));
+    let (old, new) = (&before.parts[0], &after.parts[0]);
+    for kind in [
+        ResourceType::Cluster,
+        ResourceType::Listener,
+        ResourceType::RouteConfiguration,
+    ] {
+        assert!(new.shares_encoding(old, kind), "{kind:?}");
+    }
+    assert!(!new.shares_encoding(old, ResourceType::ClusterLoadAssignment));
+    let web = "outbound|80||web.a.svc.cluster.local";
+    let cluster_names: Vec<&str> = new
+        .resources
+        .endpoints
+        .iter()
+        .map(|a| a.cluster_name.as_str())
+        .collect();
+    assert_eq!(cluster_names, ["outbound|80||api.b.svc.cluster.local", web]);
+    assert_eq!(
+        addresses(&new.resources.endpoints[1]),
+        [format!("{WEB_1}:8080"), format!("{WEB_2}:8080")]
+    );
+    assert_eq!(
+        addresses(&old.resources.endpoints[1]),
+        [format!("{WEB_1}:8080")]
+    );
+    let proxy = Proxy::from_node(&in_b).unwrap();
+    let snapshot = generator.snapshot();
+    assert_eq!(
+        new.resources,
+        translate::sidecar_outbound(
+            &snapshot,
+            &Proxy {
+                ips: Vec::new(),
+                pod: String::new(),
+                ..proxy.clone()
+            }
+        )
+    );
+    assert_eq!(after.resources(), translate::sidecar(&snapshot, &proxy));
+    // A sidecar asking again at the same snapshot is served what was made.
+    assert!(
+        generator
+            .translate(&in_b)
+            .unwrap()
+            .shares_parts_with(&after)
+    );
+    // A config change that reaches b translates its outbound side whole again.
+    let private_api = PRIVATE_VS
+        .replace("name: web, namespace: a", "name: api, namespace: b")
+        .replace("hosts: [web]", "hosts: [api]")
+        .replace("host: web", "host: api");
+    change(
+        &mut files,
+        &snapshots,
+        &generator,
+        &format!("{}{private_api}", two_namespaces(true)),
+    );
+    let changed = generator.translate(&in_b).unwrap();
+    assert_eq!(outbound_translations(&generator), ("2".into(), "1".into()));
+    assert_ne!(changed.resources().routes, after.resources().routes);
+    assert_eq!(
+        changed.resources(),
+        translate::sidecar(&generator.snapshot(), &proxy)
+    );
+}
+
+/// Subsets of reviews, and a Sidecar that leaves mongodb and details out.
+const SUBSETS_AND_EGRESS: &str = "
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  egress:
+  - hosts: [./reviews.default.svc.cluster.local, ./ratings.default.svc.cluster.local, ./productpage.default.svc.cluster.local]
+";
+
+#[test]
+fn the_endpoints_alone_are_what_the_outbound_side_has() {
+    let node = node(PRODUCTPAGE);
+    let proxy = Proxy::from_node(&node).unwrap();
+    for yaml in [
+        BOOKINFO.to_string(),
+        format!("{BOOKINFO}{SUBSETS_AND_EGRESS}"),
+    ] {
+        let snapshot = snapshot(&yaml);
+        let outbound = translate::sidecar_outbound(&snapshot, &proxy);
+        assert_eq!(
+            translate::sidecar_endpoints(&snapshot, &proxy),
+            outbound.endpoints
+        );
+    }
+    let snapshot = snapshot(&format!("{BOOKINFO}{SUBSETS_AND_EGRESS}"));
+    let endpoints = translate::sidecar_endpoints(&snapshot, &proxy);
+    let names: Vec<&str> = endpoints.iter().map(|a| a.cluster_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "outbound|9080|v1|reviews.default.svc.cluster.local",
+            "outbound|9080|v2|reviews.default.svc.cluster.local",
+            "outbound|9080||productpage.default.svc.cluster.local",
+            "outbound|9080||ratings.default.svc.cluster.local",
+            "outbound|9080||reviews.default.svc.cluster.local",
+        ]
+    );
+    let counts: Vec<usize> = endpoints.iter().map(|a| addresses(a).len()).collect();
+    assert_eq!(counts, [1, 1, 1, 1, 3]);
 }
