@@ -230,58 +230,76 @@ fn request(value: serde_json::Value) -> HttpMatchRequest {
 
 #[test]
 fn conflicts_follow_istio() {
-    let conflict = |root: serde_json::Value, leaf: serde_json::Value| {
-        conflicts(&request(root), &request(leaf))
-    };
-    // Narrower strings fit; wider, different or regex ones do not.
-    assert!(!conflict(
-        json!({"uri": {"prefix": "/a"}}),
-        json!({"uri": {"exact": "/a/b"}})
-    ));
-    assert!(conflict(
-        json!({"uri": {"prefix": "/a/b"}}),
-        json!({"uri": {"prefix": "/a"}})
-    ));
-    assert!(conflict(
-        json!({"uri": {"exact": "/a"}}),
-        json!({"uri": {"prefix": "/a"}})
-    ));
-    assert!(conflict(
-        json!({"method": {"exact": "GET"}}),
-        json!({"method": {"exact": "POST"}})
-    ));
-    assert!(conflict(
-        json!({"scheme": {"regex": "https?"}}),
-        json!({"scheme": {"exact": "https"}})
-    ));
-    // Unset on either side never conflicts.
-    assert!(!conflict(
-        json!({"headers": {"x-a": {"exact": "1"}}}),
-        json!({"headers": {"x-b": {"exact": "2"}}})
-    ));
-    assert!(conflict(
-        json!({"queryParams": {"v": {"exact": "1"}}}),
-        json!({"queryParams": {"v": {"exact": "2"}}})
-    ));
-    assert!(conflict(json!({"port": 80}), json!({"port": 8080})));
-    assert!(!conflict(json!({"port": 80}), json!({})));
-    assert!(conflict(json!({"ignoreUriCase": true}), json!({})));
-    assert!(conflict(
-        json!({"sourceNamespace": "front"}),
-        json!({"sourceNamespace": "back"})
-    ));
-    assert!(conflict(
-        json!({"sourceLabels": {"app": "web"}}),
-        json!({"sourceLabels": {"app": "api"}})
-    ));
-    assert!(!conflict(
-        json!({"gateways": ["mesh", "edge"]}),
-        json!({"gateways": ["edge"]})
-    ));
-    assert!(conflict(
-        json!({"gateways": ["edge"]}),
-        json!({"gateways": ["mesh"]})
-    ));
+    // (root match, delegate match, whether they conflict)
+    let cases = [
+        // Narrower strings fit; wider, different or regex ones do not.
+        (
+            json!({"uri": {"prefix": "/a"}}),
+            json!({"uri": {"exact": "/a/b"}}),
+            false,
+        ),
+        (
+            json!({"uri": {"prefix": "/a/b"}}),
+            json!({"uri": {"prefix": "/a"}}),
+            true,
+        ),
+        (
+            json!({"uri": {"exact": "/a"}}),
+            json!({"uri": {"prefix": "/a"}}),
+            true,
+        ),
+        (
+            json!({"method": {"exact": "GET"}}),
+            json!({"method": {"exact": "POST"}}),
+            true,
+        ),
+        (
+            json!({"scheme": {"regex": "https?"}}),
+            json!({"scheme": {"exact": "https"}}),
+            true,
+        ),
+        // Unset on either side never conflicts.
+        (
+            json!({"headers": {"x-a": {"exact": "1"}}}),
+            json!({"headers": {"x-b": {"exact": "2"}}}),
+            false,
+        ),
+        (
+            json!({"queryParams": {"v": {"exact": "1"}}}),
+            json!({"queryParams": {"v": {"exact": "2"}}}),
+            true,
+        ),
+        (json!({"port": 80}), json!({"port": 8080}), true),
+        (json!({"port": 80}), json!({}), false),
+        (json!({"ignoreUriCase": true}), json!({}), true),
+        (
+            json!({"sourceNamespace": "front"}),
+            json!({"sourceNamespace": "back"}),
+            true,
+        ),
+        (
+            json!({"sourceLabels": {"app": "web"}}),
+            json!({"sourceLabels": {"app": "api"}}),
+            true,
+        ),
+        (
+            json!({"gateways": ["mesh", "edge"]}),
+            json!({"gateways": ["edge"]}),
+            false,
+        ),
+        (
+            json!({"gateways": ["edge"]}),
+            json!({"gateways": ["mesh"]}),
+            true,
+        ),
+    ];
+    for (root, leaf, expected) in cases {
+        assert_eq!(
+            conflicts(&request(root.clone()), &request(leaf.clone())),
+            expected,
+            "root {root}, delegate {leaf}"
+        );
+    }
 }
 
 #[test]

@@ -63,24 +63,24 @@ fn h2_upgrade_follows_istio_s_table() {
     assert!(h2_upgrade(Protocol::Http, None, &mesh(Mesh::Upgrade)));
 }
 
-/// Which of web's clusters speak HTTP/2, for a mesh config and a rule's connection pool.
-fn http2_clusters(
-    mesh_policy: mesh_config::H2UpgradePolicy,
+/// web's host name.
+const WEB: &str = "web.shop.svc.cluster.local";
+
+/// web's clusters for a sidecar in `front`: web on `ports`, with `rule` as its
+/// DestinationRule, under `mesh`.
+fn web_sidecar_clusters(
+    mesh: &MeshConfig,
+    ports: serde_json::Value,
     rule: serde_json::Value,
-) -> Vec<String> {
+) -> Vec<Cluster> {
     let mut objects = Objects::default();
-    let host = "web.shop.svc.cluster.local";
     let resources = [
         json!({
             "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
             "metadata": {"name": "web", "namespace": "shop"},
             "spec": {
-                "hosts": [host], "location": "MESH_INTERNAL", "resolution": "STATIC",
-                "ports": [
-                    {"number": 8080, "name": "http", "protocol": "HTTP"},
-                    {"number": 9090, "name": "tcp", "protocol": "TCP"},
-                    {"number": 7070, "name": "grpc", "protocol": "GRPC"},
-                ],
+                "hosts": [WEB], "location": "MESH_INTERNAL", "resolution": "STATIC",
+                "ports": ports,
                 "endpoints": [{"address": "198.18.0.30", "labels": {"version": "v1"}}],
             },
         }),
@@ -93,7 +93,7 @@ fn http2_clusters(
     for resource in &resources {
         objects.upsert_resource(mesh_common::api::decode(resource).unwrap().resource);
     }
-    let snapshot = Snapshot::build(&objects, &mesh(mesh_policy));
+    let snapshot = Snapshot::build(&objects, mesh);
     assert_eq!(snapshot.config().rejected(), &[]);
     let proxy = Proxy {
         kind: ProxyKind::Sidecar,
@@ -104,16 +104,30 @@ fn http2_clusters(
         service_account: String::new(),
         workload_name: String::new(),
     };
-    let out = sidecar(&snapshot, &proxy);
-    let mut names: Vec<String> = out
+    sidecar(&snapshot, &proxy)
         .clusters
+        .into_iter()
+        .filter(|c| c.name.ends_with(WEB))
+        .collect()
+}
+
+/// Which of web's clusters speak HTTP/2, for a mesh config and a rule's connection pool.
+fn http2_clusters(
+    mesh_policy: mesh_config::H2UpgradePolicy,
+    rule: serde_json::Value,
+) -> Vec<String> {
+    let ports = json!([
+        {"number": 8080, "name": "http", "protocol": "HTTP"},
+        {"number": 9090, "name": "tcp", "protocol": "TCP"},
+        {"number": 7070, "name": "grpc", "protocol": "GRPC"},
+    ]);
+    let mut names: Vec<String> = web_sidecar_clusters(&mesh(mesh_policy), ports, rule)
         .iter()
-        .filter(|c| c.name.ends_with(host))
         .filter(|c| {
             c.typed_extension_protocol_options
                 == protocol::typed_options(Protocol::Grpc, None, &MeshConfig::default())
         })
-        .map(|c| c.name.trim_end_matches(host).to_string())
+        .map(|c| c.name.trim_end_matches(WEB).to_string())
         .collect();
     names.sort();
     names
@@ -154,43 +168,8 @@ fn a_rule_overrides_the_mesh_h2_upgrade_policy_per_subset_and_port() {
 
 /// web's clusters for a sidecar in `front`, with `rule` as web's DestinationRule.
 fn web_clusters(rule: serde_json::Value) -> Vec<Cluster> {
-    let mut objects = Objects::default();
-    let host = "web.shop.svc.cluster.local";
-    let resources = [
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-            "metadata": {"name": "web", "namespace": "shop"},
-            "spec": {
-                "hosts": [host], "location": "MESH_INTERNAL", "resolution": "STATIC",
-                "ports": [{"number": 8080, "name": "http", "protocol": "HTTP"}],
-                "endpoints": [{"address": "198.18.0.30", "labels": {"version": "v1"}}],
-            },
-        }),
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "web", "namespace": "shop"},
-            "spec": rule,
-        }),
-    ];
-    for resource in &resources {
-        objects.upsert_resource(mesh_common::api::decode(resource).unwrap().resource);
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[]);
-    let proxy = Proxy {
-        kind: ProxyKind::Sidecar,
-        ips: vec!["198.18.0.10".to_string()],
-        pod: "client-1".to_string(),
-        namespace: "front".to_string(),
-        labels: BTreeMap::new(),
-        service_account: String::new(),
-        workload_name: String::new(),
-    };
-    sidecar(&snapshot, &proxy)
-        .clusters
-        .into_iter()
-        .filter(|c| c.name.ends_with(host))
-        .collect()
+    let ports = json!([{"number": 8080, "name": "http", "protocol": "HTTP"}]);
+    web_sidecar_clusters(&MeshConfig::default(), ports, rule)
 }
 
 /// Istio's `minHealthPercent` is Envoy's panic threshold, sent (0 unless set) whenever

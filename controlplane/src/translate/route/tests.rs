@@ -43,6 +43,25 @@ fn snapshot(config: &str) -> Snapshot {
     snapshot
 }
 
+/// A VirtualService of `shop.example.com` with `metadata` (inline) and `http` (its rules,
+/// indented as list items of `spec.http`).
+fn shop_service(metadata: &str, http: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {metadata}\n\
+         spec:\n  hosts: [shop.example.com]\n  http:\n{http}"
+    )
+}
+
+/// A snapshot with `shop` in `default` routing `shop.example.com` by `http`.
+fn shop_snapshot(http: &str) -> Snapshot {
+    snapshot(&shop_service("{name: shop, namespace: default}", http))
+}
+
+/// Everything a sidecar `web-1` in `default` without labels is sent.
+fn web_outbound(snapshot: &Snapshot) -> Resources {
+    sidecar_outbound(snapshot, &sidecar("web-1", "default", &[]))
+}
+
 fn sidecar(pod: &str, namespace: &str, labels: &[(&str, &str)]) -> Proxy {
     Proxy {
         kind: ProxyKind::Sidecar,
@@ -89,13 +108,8 @@ fn routes_for(snapshot: &Snapshot, proxy: &Proxy) -> Vec<String> {
         .collect()
 }
 
+/// The rules of shop's VirtualService.
 const PORTS_AND_SCHEME: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: default}
-spec:
-  hosts: [shop.example.com]
-  http:
   - name: admin
     match: [{name: on-8080, port: 8080, uri: {prefix: /admin}}]
     route: [{destination: {host: shop.example.com, port: {number: 8080}}}]
@@ -110,8 +124,7 @@ spec:
 
 #[test]
 fn a_match_port_keeps_its_route_to_that_port_s_configuration() {
-    let snapshot = snapshot(PORTS_AND_SCHEME);
-    let resources = sidecar_outbound(&snapshot, &sidecar("web-1", "default", &[]));
+    let resources = web_outbound(&shop_snapshot(PORTS_AND_SCHEME));
     // A rule whose every match names another port is left out; a named match is
     // `<rule>.<match>`, an unnamed one the rule's name, an unnamed rule unnamed.
     assert_eq!(
@@ -126,8 +139,7 @@ fn a_match_port_keeps_its_route_to_that_port_s_configuration() {
 
 #[test]
 fn scheme_matches_the_scheme_pseudo_header() {
-    let snapshot = snapshot(PORTS_AND_SCHEME);
-    let resources = sidecar_outbound(&snapshot, &sidecar("web-1", "default", &[]));
+    let resources = web_outbound(&shop_snapshot(PORTS_AND_SCHEME));
     let routes = shop_routes(&resources, 80);
     let headers = routes[0].r#match.as_ref().unwrap().headers.clone();
     assert_eq!(
@@ -144,13 +156,8 @@ fn scheme_matches_the_scheme_pseudo_header() {
     assert_eq!(routes[1].r#match.as_ref().unwrap().headers, vec![]);
 }
 
+/// The rules of shop's VirtualService.
 const SOURCES: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: default}
-spec:
-  hosts: [shop.example.com]
-  http:
   - name: from-web
     match: [{sourceLabels: {app: web}}]
     route: [{destination: {host: shop.example.com, port: {number: 80}}}]
@@ -167,7 +174,7 @@ spec:
 
 #[test]
 fn source_labels_and_namespace_pick_routes_per_outbound_key() {
-    let snapshot = snapshot(SOURCES);
+    let snapshot = shop_snapshot(SOURCES);
     let keys = selected_label_keys(&snapshot);
     assert_eq!(keys, ["app".to_string()].into());
     let web_1 = sidecar(
@@ -197,18 +204,11 @@ fn source_labels_and_namespace_pick_routes_per_outbound_key() {
 
 #[test]
 fn a_delegate_s_routes_are_merged_under_the_root_s_match() {
-    let snapshot = snapshot(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: default}
-spec:
-  hosts: [shop.example.com]
-  http:
-  - name: a
-    match: [{uri: {prefix: /a}}]
-    delegate: {name: shop-a}
----
+    let root = shop_service(
+        "{name: shop, namespace: default}",
+        "  - name: a\n    match: [{uri: {prefix: /a}}]\n    delegate: {name: shop-a}\n",
+    );
+    let leaf = r#"
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: shop-a, namespace: default}
@@ -221,10 +221,9 @@ spec:
   - name: c
     match: [{uri: {prefix: /c}}]
     route: [{destination: {host: shop.example.com, port: {number: 80}}}]
-"#,
-    );
-    let resources = sidecar_outbound(&snapshot, &sidecar("web-1", "default", &[]));
-    let routes = shop_routes(&resources, 80);
+"#;
+    let snapshot = snapshot(&format!("{root}---{leaf}"));
+    let routes = shop_routes(&web_outbound(&snapshot), 80);
     assert_eq!(names(&routes), ["a-b"]);
     assert_eq!(
         routes[0].r#match.as_ref().unwrap().path_specifier,
@@ -247,24 +246,17 @@ spec:
 
 #[test]
 fn sidecars_use_the_oldest_virtual_service_of_a_host() {
-    let snapshot = snapshot(
-        r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: a-newer, namespace: default, creationTimestamp: "2024-01-02T00:00:00Z"}
-spec:
-  hosts: [shop.example.com]
-  http: [{name: newer, route: [{destination: {host: shop.example.com, port: {number: 80}}}]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: b-older, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec:
-  hosts: [shop.example.com]
-  http: [{name: older, route: [{destination: {host: shop.example.com, port: {number: 80}}}]}]
-"#,
+    let route = "route: [{destination: {host: shop.example.com, port: {number: 80}}}]";
+    let newer = shop_service(
+        r#"{name: a-newer, namespace: default, creationTimestamp: "2024-01-02T00:00:00Z"}"#,
+        &format!("  - {{name: newer, {route}}}\n"),
     );
-    let resources = sidecar_outbound(&snapshot, &sidecar("web-1", "default", &[]));
+    let older = shop_service(
+        r#"{name: b-older, namespace: default, creationTimestamp: "2024-01-01T00:00:00Z"}"#,
+        &format!("  - {{name: older, {route}}}\n"),
+    );
+    let snapshot = snapshot(&format!("{newer}---\n{older}"));
+    let resources = web_outbound(&snapshot);
     assert_eq!(names(&shop_routes(&resources, 80)), ["older"]);
     assert_eq!(names(&shop_routes(&resources, 8080)), ["older"]);
     let warned: Vec<String> = snapshot

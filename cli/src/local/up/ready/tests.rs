@@ -146,22 +146,44 @@ fn the_wait_polls_through_503s_and_ends_at_the_first_200() {
     assert_eq!(server.requests.try_iter().count(), 3);
 }
 
-#[test]
-fn a_process_that_exits_fails_the_wait_naming_its_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("web-v1.proxy.log");
+/// Waits on `what`, a process that runs `script` (already exited when `reaped`) and logs to
+/// `log`, whose health check answers 503 for ever: the wait's error and the server.
+fn wait_on_exiting(
+    what: &str,
+    role: Role,
+    script: &str,
+    log: &Path,
+    reaped: bool,
+) -> (LocalError, Scripted) {
     let mut command = Command::new("sh");
-    command.args(["-c", "echo starting; echo boom >&2; exit 3"]);
-    let (child, _) = process::spawn(command, "web-v1", Role::Proxy, &log).unwrap();
+    command.args(["-c", script]);
+    let (mut child, _) = process::spawn(command, "web-v1", role, log).unwrap();
+    if reaped {
+        child.wait().unwrap();
+    }
     let server = Scripted::serve(&[UNAVAILABLE], true);
-    let sidecar = probe("the sidecar of web-v1", server.health(), Some(0), &log);
+    let probe = probe(what, server.health(), Some(0), log);
     let stop = AtomicBool::new(false);
     let error = wait(
-        &[sidecar],
+        &[probe],
         &mut [child],
         &within(Duration::from_secs(10), &stop),
     )
     .unwrap_err();
+    (error, server)
+}
+
+#[test]
+fn a_process_that_exits_fails_the_wait_naming_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("web-v1.proxy.log");
+    let (error, _server) = wait_on_exiting(
+        "the sidecar of web-v1",
+        Role::Proxy,
+        "echo starting; echo boom >&2; exit 3",
+        &log,
+        false,
+    );
     assert_eq!(
         error.to_string(),
         format!(
@@ -225,19 +247,7 @@ fn a_stop_gives_the_wait_up_after_one_look() {
 fn an_empty_log_is_said_to_be() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("web-v1.log");
-    let mut command = Command::new("sh");
-    command.args(["-c", "exit 0"]);
-    let (mut child, _) = process::spawn(command, "web-v1", Role::Workload, &log).unwrap();
-    child.wait().unwrap();
-    let server = Scripted::serve(&[UNAVAILABLE], true);
-    let workload = probe("workload web-v1", server.health(), Some(0), &log);
-    let stop = AtomicBool::new(false);
-    let error = wait(
-        &[workload],
-        &mut [child],
-        &within(Duration::from_secs(10), &stop),
-    )
-    .unwrap_err();
+    let (error, server) = wait_on_exiting("workload web-v1", Role::Workload, "exit 0", &log, true);
     assert_eq!(
         error.to_string(),
         format!(

@@ -1,11 +1,12 @@
 //! Several VirtualServices of one host on a gateway: merged in Istio's order, each route kept
 //! to the matches that apply to the server's port and to the gateway proxy.
 
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use pretty_assertions::assert_eq;
 
 use super::*;
 
-const MERGED: &str = r#"
+const EDGE: &str = r#"
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: edge, namespace: istio-system}
@@ -16,14 +17,24 @@ spec:
     hosts: ["*"]
   - port: {number: 8080, name: http-admin, protocol: HTTP}
     hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: a-second, namespace: istio-system, creationTimestamp: "2024-01-02T00:00:00Z"}
-spec:
-  hosts: [shop.example.com]
-  gateways: [edge]
-  http:
+"#;
+
+/// A VirtualService `name` of `shop.example.com` on `edge`, created at `created`, with
+/// `http` (its rules, indented as list items of `spec.http`).
+fn edge_service(name: &str, created: &str, http: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n\
+         metadata: {{name: {name}, namespace: istio-system, creationTimestamp: \"{created}\"}}\n\
+         spec:\n  hosts: [shop.example.com]\n  gateways: [edge]\n  http:{http}"
+    )
+}
+
+/// edge with three VirtualServices of `shop.example.com`, none the oldest by name.
+fn merged() -> Snapshot {
+    let second = edge_service(
+        "a-second",
+        "2024-01-02T00:00:00Z",
+        r#"
   - name: second
     match:
     - {name: web, port: 80, uri: {prefix: /web}}
@@ -35,40 +46,43 @@ spec:
     - {sourceLabels: {canary: "true"}, uri: {prefix: /canary}}
     - {sourceNamespace: shop, uri: {prefix: /from-shop}}
     route: [{destination: {host: shop.shop.svc.cluster.local, port: {number: 80}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: b-first, namespace: istio-system, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec:
-  hosts: [shop.example.com]
-  gateways: [edge]
-  http:
+"#,
+    );
+    let first = edge_service(
+        "b-first",
+        "2024-01-01T00:00:00Z",
+        r#"
   - name: first-api
     match: [{uri: {prefix: /api}}]
     route: [{destination: {host: shop.shop.svc.cluster.local, port: {number: 80}}}]
   - name: first-all
     route: [{destination: {host: shop.shop.svc.cluster.local, port: {number: 80}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: c-third, namespace: istio-system, creationTimestamp: "2024-01-03T00:00:00Z"}
-spec:
-  hosts: [shop.example.com]
-  gateways: [edge]
-  http:
+"#,
+    );
+    let third = edge_service(
+        "c-third",
+        "2024-01-03T00:00:00Z",
+        r#"
   - name: third
     match: [{uri: {exact: /third}}]
     route: [{destination: {host: shop.shop.svc.cluster.local, port: {number: 80}}}]
-"#;
+"#,
+    );
+    snapshot(&format!("{EDGE}---\n{second}---\n{first}---\n{third}"))
+}
 
-/// The route names of `shop.example.com` on `port`.
-fn shop_routes(resources: &Resources, port: u16) -> Vec<String> {
-    let config = resources
+/// The route configuration of `port`.
+fn route_config(resources: &Resources, port: u16) -> &RouteConfiguration {
+    resources
         .routes
         .iter()
         .find(|r| r.name == format!("http.{port}"))
-        .unwrap();
-    let host = config
+        .unwrap()
+}
+
+/// The route names of `shop.example.com` on `port`.
+fn shop_routes(resources: &Resources, port: u16) -> Vec<String> {
+    let host = route_config(resources, port)
         .virtual_hosts
         .iter()
         .find(|v| v.name == format!("shop.example.com:{port}"))
@@ -78,7 +92,7 @@ fn shop_routes(resources: &Resources, port: u16) -> Vec<String> {
 
 #[test]
 fn virtual_services_of_a_host_merge_oldest_first_with_catch_alls_last() {
-    let snapshot = snapshot(MERGED);
+    let snapshot = merged();
     let resources = gateway(&snapshot, &ingress());
     // b-first is the oldest though a-second sorts first by name; its catch-all goes last.
     // A match for another port stays out, and sourceLabels read the gateway's own labels.
@@ -108,17 +122,12 @@ fn virtual_services_of_a_host_merge_oldest_first_with_catch_alls_last() {
 
 #[test]
 fn a_gateway_proxy_in_the_source_namespace_takes_that_match() {
-    let snapshot = snapshot(MERGED);
+    let snapshot = merged();
     let mut proxy = ingress();
     proxy.namespace = "shop".to_string();
     proxy.labels = labels(&[("istio", "ingressgateway"), ("canary", "true")]);
     let resources = gateway(&snapshot, &proxy);
-    let config = resources
-        .routes
-        .iter()
-        .find(|r| r.name == "http.80")
-        .unwrap();
-    let gateway_labels: Vec<_> = config.virtual_hosts[0]
+    let gateway_labels: Vec<_> = route_config(&resources, 80).virtual_hosts[0]
         .routes
         .iter()
         .filter(|r| r.name == "gateway-labels")
