@@ -24,6 +24,8 @@ pub mod serve;
 mod socket_address;
 pub mod stats;
 pub mod tcp;
+pub mod tls;
+pub mod trace_export;
 mod typed_config;
 pub mod upstream;
 pub mod xds_client;

@@ -54,6 +54,7 @@ virtual_hosts:
             stream_idle_timeout: None,
             fault: None,
             cors: false,
+            tracing: None,
         })),
     }
 }

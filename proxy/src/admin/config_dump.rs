@@ -6,6 +6,10 @@
 //! `UpdateFailureState`) on the entry of the resource the NACK names: the accepted one of that
 //! name, or an entry of its own when none was accepted. It goes with the next accepted
 //! response of the type, as in Envoy.
+//!
+//! Private keys are never shown: as Envoy redacts its `sensitive` fields, every string under a
+//! `private_key` or `password` (a TLS certificate's, in the bootstrap's secrets or a cluster's
+//! `UpstreamTlsContext`) reads `[redacted]`.
 
 use envoy_types::pb::{envoy::config::bootstrap::v3::Bootstrap, google::protobuf::Any};
 use mesh_xds::{
@@ -21,6 +25,9 @@ use crate::{
 };
 
 const ADMIN: &str = "type.googleapis.com/envoy.admin.v3.";
+
+/// What a sensitive string shows as, in Envoy's words.
+const REDACTED: &str = "[redacted]";
 
 /// The whole dump.
 pub(super) fn config_dump(
@@ -93,7 +100,24 @@ pub(super) fn config_dump(
         })?,
     );
     configs.push(Value::Object(routes));
-    Ok(json!({ "configs": configs }))
+    let mut dump = json!({ "configs": configs });
+    redact(&mut dump, false);
+    Ok(dump)
+}
+
+/// Replaces every string under a sensitive field (`private_key`, `password`) by `[redacted]`.
+fn redact(value: &mut Value, sensitive: bool) {
+    match value {
+        Value::String(text) if sensitive => *text = REDACTED.to_owned(),
+        Value::Array(items) => items.iter_mut().for_each(|item| redact(item, sensitive)),
+        Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                let sensitive = sensitive || matches!(name.as_str(), "private_key" | "password");
+                redact(field, sensitive);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A section's `@type` and, for listeners and clusters, the version of the last update.
@@ -215,5 +239,34 @@ fn resource_json(resource: &Resource) -> Result<Value, JsonError> {
         Resource::Cluster(r) => typed(r.as_ref()),
         Resource::ClusterLoadAssignment(r) => typed(r.as_ref()),
         Resource::Secret(r) => typed(r.as_ref()),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use serde_json::json;
+
+    use super::redact;
+
+    #[test]
+    fn private_keys_and_passwords_are_redacted_wherever_they_are() {
+        let mut dump = json!({
+            "secrets": [{"tls_certificate": {
+                "certificate_chain": {"filename": "/etc/cert.pem"},
+                "private_key": {"inline_string": "-----BEGIN PRIVATE KEY-----"},
+                "password": {"inline_bytes": "c2VjcmV0"},
+            }}],
+        });
+        redact(&mut dump, false);
+        assert_eq!(
+            dump,
+            json!({
+                "secrets": [{"tls_certificate": {
+                    "certificate_chain": {"filename": "/etc/cert.pem"},
+                    "private_key": {"inline_string": "[redacted]"},
+                    "password": {"inline_bytes": "[redacted]"},
+                }}],
+            })
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! `mesh-proxy run`: the bootstrap's static configuration, the ADS client, the listeners, the
-//! admin, health and metrics ports, and the drain on SIGTERM.
+//! admin, health and metrics ports, the tracing span exporter, and the drain on SIGTERM.
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
@@ -17,6 +17,8 @@ use crate::{
     http::HttpContext,
     serve::{DataPlane, ServeOptions},
     stats::{self, Exporter, Stats, Telemetry},
+    trace_export::{self, ExportOptions, NodeTags},
+    upstream::Pools,
     xds_client::XdsClient,
 };
 
@@ -25,6 +27,9 @@ const DNS_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where the metrics port listens unless `--metrics-address` says otherwise.
 const DEFAULT_METRICS_ADDRESS: &str = "0.0.0.0:15090";
+
+/// How long the spans still queued at exit may take to reach their collector.
+const SPAN_FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How often histogram samples are folded into their buckets between scrapes, which bounds
 /// the memory of a proxy nobody scrapes.
@@ -63,7 +68,24 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
     let stats = Arc::new(Stats::new(&bootstrap.node));
     let access_log = AccessLog::stdout(access_log::DEFAULT_CAPACITY);
     let telemetry = Telemetry::new(access_log.clone(), Arc::clone(&stats));
-    let http = Arc::new(HttpContext::with_telemetry(Arc::clone(&store), telemetry));
+    // Spans go out through pools of their own, counted with the proxy's upstream connections.
+    let (spans, span_exporter) = trace_export::exporter::spawn(
+        Arc::clone(&store),
+        Pools::counted(Arc::clone(stats.upstream_connections())),
+        NodeTags {
+            id: bootstrap.node.id.clone(),
+            zone: bootstrap
+                .node
+                .locality
+                .as_ref()
+                .map(|l| l.zone.clone())
+                .unwrap_or_default(),
+        },
+        ExportOptions::default(),
+    );
+    let span_counts = Arc::clone(spans.counts());
+    let http =
+        Arc::new(HttpContext::with_telemetry(Arc::clone(&store), telemetry).with_spans(spans));
     let plane = DataPlane::start(
         Arc::clone(&store),
         Arc::clone(&http),
@@ -84,6 +106,7 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
 
     let mut exporter = Exporter::new(Arc::clone(&stats))
         .with_access_log(access_log)
+        .with_spans(span_counts)
         .with_pools(move || http.upstream_pools());
     if let Some(xds) = &xds {
         exporter = exporter.with_xds(xds.state());
@@ -192,6 +215,8 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
         Ok(plane) => plane.drain(args.drain_time).await,
         Err(_) => tracing::warn!("listeners still referenced; exiting without draining"),
     }
+    // The spans of the drained requests, then whatever else is queued.
+    span_exporter.shutdown(SPAN_FLUSH_ON_EXIT).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,9 +6,11 @@
 //! into the initial [`Snapshot`]; `dynamic_resources.ads_config` (`api_type` `GRPC` or
 //! `DELTA_GRPC`, one `envoy_grpc` service naming a static `STATIC`, `STRICT_DNS` or
 //! `LOGICAL_DNS` cluster) with `lds_config` and `cds_config` both `ads: {}`; and
-//! `admin.address`. It refuses `static_resources.secrets`, a `google_grpc` service and other
-//! config sources. Everything else (stats, tracing, runtime, overload manager, watchdogs…) is
-//! ignored.
+//! `admin.address`; and `static_resources.secrets` (`tls_certificate` and `validation_context`,
+//! checked at load) for the static clusters that name them (see
+//! [`inline_static_secrets`](crate::tls::inline_static_secrets)). It refuses a `google_grpc`
+//! service and other config sources. Everything else (stats, tracing, runtime, overload
+//! manager, watchdogs…) is ignored.
 
 use std::{
     fmt,
@@ -34,7 +36,8 @@ use crate::{
         ClusterConfig, Discovery, DnsAnswers, Snapshot, apply_clusters, apply_listeners,
         compile_cluster,
     },
-    config_error::ConfigError,
+    config_error::{ConfigError, FieldError},
+    tls::{StaticSecrets, inline_static_secrets},
 };
 
 /// A loaded and validated bootstrap.
@@ -50,6 +53,8 @@ pub struct Bootstrap {
     pub admin: Option<SocketAddr>,
     /// The file as read, for `config_dump`.
     pub raw: PbBootstrap,
+    /// The static clusters with the static secrets they name inlined, as compiled.
+    static_clusters: Vec<Cluster>,
 }
 
 /// The aggregated discovery service the bootstrap points at.
@@ -143,13 +148,14 @@ impl Bootstrap {
             field,
             reason: reason.to_owned(),
         };
-        let statics = raw.static_resources.clone().unwrap_or_default();
+        let mut statics = raw.static_resources.clone().unwrap_or_default();
         let static_path = FieldPath::root().field("static_resources");
-        if !statics.secrets.is_empty() {
-            return Err(invalid(
-                static_path.field("secrets"),
-                "not supported by mesh-proxy",
-            ));
+        let field_error = |e: FieldError| invalid(e.path, &e.reason);
+        let secrets = StaticSecrets::compile(&statics.secrets, &static_path.field("secrets"))
+            .map_err(field_error)?;
+        for (i, cluster) in statics.clusters.iter_mut().enumerate() {
+            let path = static_path.field("clusters").index(i);
+            inline_static_secrets(cluster, &secrets, &path).map_err(field_error)?;
         }
         let mut snapshot = Snapshot::default();
         // Clusters first, as Envoy loads them: an inline route_config is checked against them.
@@ -190,20 +196,16 @@ impl Bootstrap {
             ads,
             admin,
             raw,
+            static_clusters: statics.clusters,
         })
     }
 
     /// Resolves the hostnames of the static DNS clusters and gives them their endpoints.
     pub async fn resolve_dns(&mut self) {
-        let clusters = self
-            .raw
-            .static_resources
-            .as_ref()
-            .map(|s| s.clusters.clone())
-            .unwrap_or_default();
-        let answers = DnsAnswers::resolve(&clusters).await;
+        let clusters = &self.static_clusters;
+        let answers = DnsAnswers::resolve(clusters).await;
         // These clusters compiled in `parse`, so applying them again cannot fail.
-        if let Err(error) = apply_clusters(&mut self.static_snapshot, &clusters, &[], &answers) {
+        if let Err(error) = apply_clusters(&mut self.static_snapshot, clusters, &[], &answers) {
             tracing::warn!(%error, "static clusters no longer compile");
         }
     }

@@ -31,6 +31,8 @@ pub struct ClusterConfig {
     pub panic_threshold: u32,
     /// How upstream connections are kept and retired.
     pub connection: ConnectionOptions,
+    /// `transport_socket`: TLS to the endpoints, or `None` for plaintext.
+    pub tls: Option<Arc<crate::tls::UpstreamTls>>,
 }
 
 /// How a cluster's upstream connections live: the `common_http_protocol_options` of its

@@ -115,6 +115,8 @@ pub struct HttpConnectionManager {
     /// Whether `http_filters` holds the CORS filter (after the fault filter): the routes' and
     /// virtual hosts' CORS policies apply only then.
     pub cors: bool,
+    /// `tracing` with an OpenTelemetry provider: each request gets a span exported over OTLP.
+    pub tracing: Option<Arc<crate::trace_export::TracingConfig>>,
 }
 
 /// `codec_type` of an `HttpConnectionManager`.

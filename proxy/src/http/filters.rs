@@ -10,7 +10,7 @@ use super::{body::ProxyBody, forward::Record, local};
 use crate::{
     config::HttpConnectionManager,
     response_flags::ResponseFlag,
-    route::{ABORT_BODY, CorsPolicies, CorsVerdict, Route, VirtualHost},
+    route::{CorsPolicies, CorsVerdict, Route, VirtualHost},
 };
 
 /// What the filters decided.
@@ -47,9 +47,9 @@ pub async fn decode(
         record.flags.insert(ResponseFlag::DelayInjected);
         tokio::time::sleep(delay).await;
     }
-    if let Some(status) = injection.abort {
+    if let Some(abort) = injection.abort {
         record.flags.insert(ResponseFlag::FaultInjected);
-        return Decoded::Respond(local::respond(status, ABORT_BODY));
+        return Decoded::Respond(local::abort(abort));
     }
     if !hcm.cors {
         return Decoded::Forward(None);
@@ -59,7 +59,8 @@ pub async fn decode(
         CorsVerdict::Pass => Decoded::Forward(None),
         CorsVerdict::Decorate(headers) => Decoded::Forward(Some(headers)),
         CorsVerdict::Preflight(headers) => {
-            let mut response = local::respond(StatusCode::OK, Bytes::new());
+            // Envoy's CORS filter answers a preflight itself, not as a local reply.
+            let mut response = local::plain(StatusCode::OK, Bytes::new());
             response.headers_mut().extend(headers);
             Decoded::Respond(response)
         }

@@ -8,7 +8,7 @@ mod attempt;
 mod request;
 mod respond;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, uri::PathAndQuery};
@@ -32,7 +32,10 @@ use crate::{
     balance::Outcome,
     config::{Discovery, Snapshot, UpstreamProtocol},
     response_flags::{ResponseFlag, ResponseFlags},
-    route::{ClusterTarget, Decision, HashInput, HostRewrite, RetryPolicy, RoutePolicy},
+    route::{
+        ClusterTarget, ConnectionAddrs, Decision, HashInput, HostRewrite, RequestHash, RetryPolicy,
+        RoutePolicy,
+    },
     upstream::{
         Overflow, PoolProtocol, RetryPermit, Selected, UpstreamError, select_hashed_endpoint,
     },
@@ -59,8 +62,8 @@ pub struct Forward<'a> {
     pub original_dst: Option<SocketAddr>,
     /// The target of an explicit-proxy request, resolved for `ORIGINAL_DST` clusters.
     pub explicit: Option<&'a Target>,
-    /// The client's address, for `hash_policy` `connection_properties.source_ip`.
-    pub source: Option<IpAddr>,
+    /// The downstream connection, for `hash_policy` (`source_ip`, generated cookies).
+    pub connection: Option<ConnectionAddrs>,
 }
 
 /// The request to send, already routed and rewritten.
@@ -112,12 +115,12 @@ impl Forward<'_> {
             PoolProtocol::Http1
         };
         // The client's request as it came, before any edit, is what the hash policy reads.
-        let hash = self.policy.hash_policy.hash(&HashInput {
+        let RequestHash { hash, set_cookies } = self.policy.hash_policy.hash(&HashInput {
             method: &out.method,
             authority: &out.authority,
             path_and_query: out.path_and_query.as_str(),
             headers: &out.headers,
-            source: self.source,
+            connection: self.connection,
         });
         headers::strip_hop_by_hop(&mut out.headers, out.upgrade.is_some());
         headers::set_forwarded_proto(&mut out.headers);
@@ -166,6 +169,7 @@ impl Forward<'_> {
             auto_host,
             original_dst,
             hash,
+            set_cookies,
             deadline: self.policy.timeout.map(|limit| Instant::now() + limit),
         };
         let attempts = self.attempts(send, record);
@@ -253,9 +257,13 @@ impl Forward<'_> {
                     .insert(ResponseFlag::UpstreamRetryLimitExceeded);
             }
             return match sent {
-                Ok(response) => {
-                    self.respond(response, selected, admission, send.out.upgrade.take())
-                }
+                Ok(response) => self.respond(
+                    response,
+                    selected,
+                    admission,
+                    send.out.upgrade.take(),
+                    &send.set_cookies,
+                ),
                 Err(failure) => failure.respond(&mut record.flags),
             };
         }

@@ -33,9 +33,10 @@ use crate::{
     access_log::{AccessLogEntry, rfc3339},
     config::{HttpConnectionManager, RouteSource, Snapshot},
     response_flags::ResponseFlag,
-    route::{Outcome, RequestMeta},
+    route::{ConnectionAddrs, Outcome, RequestMeta},
     serve,
     stats::{Labels, Reporter, RequestProtocol, peer},
+    trace_export::{self, SpanEnd},
 };
 
 /// Envoy's `stream_idle_timeout` when the connection manager does not set one; explicit-proxy
@@ -120,6 +121,7 @@ impl Conn {
                 None
             }
         };
+        let reply_to = local::ReplyTo::of(request.method(), request.headers());
         let protocol = if is_grpc(request.headers()) {
             RequestProtocol::Grpc
         } else {
@@ -137,7 +139,15 @@ impl Conn {
             && headers::upgrade_type(request.headers()).is_some())
         .then(|| hyper::upgrade::on(&mut request));
         let received = Arc::new(AtomicU64::new(0));
-        let (parts, incoming) = request.into_parts();
+        let (mut parts, incoming) = request.into_parts();
+        let span = trace_export::request::start_request(
+            &self.ctx.spans,
+            manager.as_deref(),
+            &snapshot,
+            &self.downstream,
+            &authority,
+            &mut parts,
+        );
         let entry = access_log.then(|| AccessLogEntry {
             start_time: rfc3339(start_time),
             method: Some(parts.method.to_string()),
@@ -183,7 +193,17 @@ impl Conn {
         if expired == Some(Expiry::Idle) {
             record.flags.insert(ResponseFlag::StreamIdleTimeout);
         }
+        let response = local::finish(response, reply_to);
         let (mut parts, body) = response.into_parts();
+        let traced = span.map(|span| {
+            let end = SpanEnd {
+                status: parts.status.as_u16(),
+                flags: record.flags.clone(),
+                upstream_cluster: record.upstream_cluster.clone(),
+                ..SpanEnd::default()
+            };
+            (span, end, Arc::clone(&received))
+        });
         let body = body::boxed(Timed::response(body, Arc::clone(&timer)));
         let response_peer = peer::take(&mut parts.headers);
         let peer = match source_peer {
@@ -222,7 +242,8 @@ impl Conn {
             received,
             started,
         };
-        Response::from_parts(parts, Logged::new(body, pending).boxed_unsync())
+        let response = Response::from_parts(parts, Logged::new(body, pending).boxed_unsync());
+        trace_export::request::finish_with(response, traced)
     }
 
     async fn route(
@@ -307,7 +328,15 @@ impl Conn {
                     downstream_http2,
                     original_dst: self.downstream.original_dst,
                     explicit: target.as_ref(),
-                    source: Some(self.downstream.peer.ip()),
+                    // As Envoy sees it, a captured connection's local address is its
+                    // original destination.
+                    connection: Some(ConnectionAddrs {
+                        remote: self.downstream.peer,
+                        local: self
+                            .downstream
+                            .original_dst
+                            .unwrap_or(self.downstream.local),
+                    }),
                 };
                 let out = Outgoing {
                     method: parts.method,

@@ -1,12 +1,20 @@
-//! Responses the proxy makes itself: errors in Envoy's words, redirects and direct responses.
+//! Responses the proxy makes itself: errors in Envoy's words, redirects, direct responses and
+//! fault aborts.
+//!
+//! Each is marked as a local reply, Envoy's `sendLocalReply`; [`finish`] turns one that answers
+//! a gRPC request into a gRPC trailers-only response, as Envoy does (the `grpc` module says how).
 
+mod grpc;
+
+use bytes::Bytes;
 use http::{
     HeaderValue, Response, StatusCode,
     header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, SERVER},
 };
 
+pub use self::grpc::{ReplyTo, finish, http_to_grpc_status};
 use super::body::{self, ProxyBody};
-use crate::route::{DirectResponse, Redirect};
+use crate::route::{ABORT_BODY, Abort, DirectResponse, Redirect};
 
 /// The `server` header of locally generated responses (Envoy says `envoy`).
 pub const SERVER_NAME: &str = "mesh-proxy";
@@ -14,8 +22,7 @@ pub const SERVER_NAME: &str = "mesh-proxy";
 /// Envoy's body when no endpoint can take the request (`UH`).
 pub const NO_HEALTHY_UPSTREAM: &str = "no healthy upstream";
 /// Envoy's body when connecting upstream failed (`UF`).
-pub const CONNECTION_FAILURE: &str =
-    "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
+pub const CONNECTION_FAILURE: &str = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure";
 /// Envoy's body when the upstream closed or reset before answering (`UC`).
 pub const CONNECTION_TERMINATION: &str = "upstream connect error or disconnect/reset before \
      headers. reset reason: connection termination";
@@ -28,8 +35,42 @@ pub const OVERFLOW: &str =
 /// Envoy's body when the route timeout fired (`UT`).
 pub const REQUEST_TIMEOUT: &str = "upstream request timeout";
 
-/// A locally generated response; a non-empty body is `text/plain`.
-pub fn respond(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response<ProxyBody> {
+/// Marks a local reply, with what a gRPC request gets instead (see [`finish`]).
+#[derive(Clone, Debug)]
+struct LocalReply {
+    /// The gRPC status to send; without one, it follows from the HTTP status.
+    grpc_status: Option<u32>,
+    /// The body, which becomes `grpc-message`.
+    message: Bytes,
+}
+
+/// A local reply; a non-empty body is `text/plain`.
+pub fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {
+    let body = body.into();
+    let mut response = plain(status, body.clone());
+    response.extensions_mut().insert(LocalReply {
+        grpc_status: None,
+        message: body,
+    });
+    response
+}
+
+/// The fault filter's abort: its HTTP status, or 200 carrying its gRPC status.
+pub fn abort(abort: Abort) -> Response<ProxyBody> {
+    let (status, grpc_status) = match abort {
+        Abort::Http(status) => (status, None),
+        Abort::Grpc(code) => (StatusCode::OK, Some(code)),
+    };
+    let mut response = respond(status, ABORT_BODY);
+    if let Some(reply) = response.extensions_mut().get_mut::<LocalReply>() {
+        reply.grpc_status = grpc_status;
+    }
+    response
+}
+
+/// A response the proxy makes that is not a local reply (a CORS preflight's): it reaches a gRPC
+/// client unchanged.
+pub fn plain(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {
     let body = body.into();
     let mut response = Response::new(body::empty());
     *response.status_mut() = status;
@@ -70,13 +111,13 @@ pub struct RequestUrl<'a> {
 /// dropped, as Envoy does for `https_redirect`.
 pub fn redirect(redirect: &Redirect, url: RequestUrl<'_>) -> Response<ProxyBody> {
     let location = location(redirect, url);
-    let mut response = respond(redirect.status, bytes::Bytes::new());
+    let mut response = respond(redirect.status, Bytes::new());
     match HeaderValue::from_str(&location) {
         Ok(value) => {
             response.headers_mut().insert(LOCATION, value);
             response
         }
-        Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, bytes::Bytes::new()),
+        Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new()),
     }
 }
 
@@ -203,7 +244,7 @@ mod tests {
         assert_eq!(response.headers()[CONTENT_TYPE], "text/plain");
         assert_eq!(response.headers()[CONTENT_LENGTH], "19");
         assert_eq!(response.headers()[SERVER], "mesh-proxy");
-        let empty = respond(StatusCode::NOT_FOUND, bytes::Bytes::new());
+        let empty = respond(StatusCode::NOT_FOUND, Bytes::new());
         assert_eq!(empty.headers().get(CONTENT_TYPE), None);
         assert_eq!(empty.headers()[CONTENT_LENGTH], "0");
     }

@@ -43,6 +43,7 @@ use crate::{
     access_log::{self, AccessLog},
     config::{Codec, ConfigStore, HttpConnectionManager},
     stats::{Stats, Telemetry},
+    trace_export::SpanSink,
     upstream::Pools,
 };
 
@@ -53,6 +54,8 @@ pub struct HttpContext {
     pools: Pools,
     telemetry: Telemetry,
     shadows: shadow::ShadowLimit,
+    /// Where finished tracing spans go.
+    spans: SpanSink,
 }
 
 /// What the listener knows about a downstream connection.
@@ -105,7 +108,15 @@ impl HttpContext {
             pools: Pools::counted(Arc::clone(telemetry.stats.upstream_connections())),
             telemetry,
             shadows: shadow::ShadowLimit::new(),
+            spans: SpanSink::disabled(),
         }
+    }
+
+    /// Sends the spans of connection managers with `tracing` to `spans` (an OTLP exporter);
+    /// without it they are counted as dropped.
+    pub fn with_spans(mut self, spans: SpanSink) -> Self {
+        self.spans = spans;
+        self
     }
 
     /// The access log, for its drop count.

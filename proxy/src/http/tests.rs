@@ -7,6 +7,7 @@ mod cors;
 mod failures;
 mod faults;
 mod forwarded_for;
+mod grpc_replies;
 mod h2_upgrade;
 mod hashing;
 mod lifecycle;

@@ -1,14 +1,19 @@
-//! Envoy's fault filter (`envoy.filters.http.fault`, `HTTPFault`): a fixed delay and an HTTP
-//! abort, each for a fraction of requests, as Istio's `VirtualService` `fault` sets them.
+//! Envoy's fault filter (`envoy.filters.http.fault`, `HTTPFault`): a fixed delay and an abort
+//! (an HTTP status or a gRPC status), each for a fraction of requests, as Istio's
+//! `VirtualService` `fault` sets them.
 //!
 //! The filter's own config applies to every route; a route's `typed_per_filter_config` for the
 //! filter replaces it. Neither applies unless the connection manager's `http_filters` hold the
 //! filter, as in Envoy. The delay comes first, then the abort, each drawn on its own.
 //!
-//! Refused: `header_delay`, `header_abort` and `grpc_status` aborts, `upstream_cluster`,
-//! `headers`, `downstream_nodes`, `max_active_faults`, `response_rate_limit`, and an abort's
-//! `response_body`. Ignored, because they only name runtime overrides or stats:
-//! `*_runtime`, `disable_downstream_cluster_stats`, `filter_metadata`.
+//! A `grpc_status` abort answers as Envoy does: a local reply of HTTP 200 carrying that gRPC
+//! status, which a gRPC request receives as a trailers-only response (`grpc-status`,
+//! `grpc-message: fault filter abort`), and any other request as a plain 200 with the abort body.
+//!
+//! Refused: `header_delay`, `header_abort`, `upstream_cluster`, `headers`, `downstream_nodes`,
+//! `max_active_faults`, `response_rate_limit`, and an abort's `response_body`. Ignored, because
+//! they only name runtime overrides or stats: `*_runtime`, `disable_downstream_cluster_stats`,
+//! `filter_metadata`.
 
 use std::time::Duration;
 
@@ -36,8 +41,17 @@ pub const ABORT_BODY: &str = "fault filter abort";
 pub struct Fault {
     /// How long to hold the request, and for which share of requests.
     pub delay: Option<(Duration, Fraction)>,
-    /// The status to answer with instead of forwarding, and for which share of requests.
-    pub abort: Option<(StatusCode, Fraction)>,
+    /// What to answer with instead of forwarding, and for which share of requests.
+    pub abort: Option<(Abort, Fraction)>,
+}
+
+/// What an abort answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abort {
+    /// `http_status`: this HTTP status.
+    Http(StatusCode),
+    /// `grpc_status`: HTTP 200 with this gRPC status (any value, as Envoy passes it on).
+    Grpc(u32),
 }
 
 /// A share of requests: `numerator` out of `denominator`.
@@ -51,7 +65,7 @@ pub struct Fraction {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Injection {
     pub delay: Option<Duration>,
-    pub abort: Option<StatusCode>,
+    pub abort: Option<Abort>,
 }
 
 // === impl Fault ===
@@ -95,7 +109,7 @@ impl Fault {
             Some(a) => {
                 let path = path.field("abort");
                 reject_if(!a.response_body.is_empty(), &path, "response_body")?;
-                let status = match &a.error_type {
+                let abort = match &a.error_type {
                     Some(ErrorType::HttpStatus(code)) => u16::try_from(*code)
                         .ok()
                         .filter(|c| (200..600).contains(c))
@@ -105,17 +119,16 @@ impl Fault {
                                 path.field("http_status"),
                                 format!("{code} is not an HTTP status from 200 to 599"),
                             )
-                        })?,
-                    Some(ErrorType::GrpcStatus(_)) => {
-                        return Err(FieldError::unsupported(path.field("grpc_status")));
-                    }
+                        })
+                        .map(Abort::Http)?,
+                    Some(ErrorType::GrpcStatus(code)) => Abort::Grpc(*code),
                     Some(ErrorType::HeaderAbort(_)) => {
                         return Err(FieldError::unsupported(path.field("header_abort")));
                     }
                     None => return Err(FieldError::new(path.field("http_status"), "is required")),
                 };
                 let share = Fraction::compile(a.percentage.as_ref(), &path.field("percentage"))?;
-                Some((status, share))
+                Some((abort, share))
             }
         };
         Ok(Self { delay, abort })

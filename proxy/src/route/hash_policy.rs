@@ -1,24 +1,24 @@
 //! A route's `hash_policy`: the request hash that ring-hash and Maglev clusters pick with.
 //!
 //! Served: `header` (a request header; `:authority`/`host`, `:path` and `:method` too),
-//! `cookie` (`name`; `path` only matters to the cookie Envoy generates with `ttl`),
-//! `connection_properties.source_ip`, `query_parameter`, and `terminal`. Hashes combine as in
-//! Envoy: each policy that yields a hash is folded into the running one (rotated left by one,
-//! XOR), and a `terminal` policy that yielded one ends the list. A policy whose key is absent
-//! yields nothing; if none yields, the request has no hash and the cluster picks at random.
+//! `cookie` (`name`; with `ttl`, `path` and `attributes`, the cookie is generated when absent,
+//! as the `cookie` module says), `connection_properties.source_ip`, `query_parameter`, and
+//! `terminal`. Hashes combine as in Envoy: each policy that yields a hash is folded into the
+//! running one (rotated left by one, XOR), and a `terminal` policy that yielded one ends the
+//! list. A policy whose key is absent yields nothing; if none yields, the request has no hash
+//! and the cluster picks at random.
 //!
-//! Refused: `header.regex_rewrite`, `cookie.ttl` (Envoy would generate the cookie when it is
-//! absent; mesh-proxy does not), `cookie.attributes` (only used for that cookie),
-//! `filter_state`, and a policy with no specifier.
+//! Refused: `header.regex_rewrite`, `filter_state`, and a policy with no specifier.
 
-use std::net::IpAddr;
+mod cookie;
 
 use envoy_types::pb::envoy::config::route::v3::route_action::{
     HashPolicy as PbHashPolicy, hash_policy::PolicySpecifier,
 };
-use http::{HeaderMap, HeaderName, Method, header::COOKIE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use mesh_common::path::FieldPath;
 
+pub use self::cookie::{ConnectionAddrs, CookieKey, Generate, generated_value};
 use crate::{balance::xxh64, config_error::FieldError};
 
 /// The `hash_policy` list of a route.
@@ -36,8 +36,8 @@ pub enum HashKey {
     Path,
     /// The request's method.
     Method,
-    /// A cookie's value.
-    Cookie(String),
+    /// A cookie's value, or the one generated when it is absent.
+    Cookie(CookieKey),
     /// The client's IP address.
     SourceIp,
     /// The first value of a query parameter.
@@ -51,7 +51,19 @@ pub struct HashInput<'a> {
     pub authority: &'a str,
     pub path_and_query: &'a str,
     pub headers: &'a HeaderMap,
-    pub source: Option<IpAddr>,
+    /// The downstream connection: `source_ip` reads the client's IP, a generated cookie both
+    /// addresses.
+    pub connection: Option<ConnectionAddrs>,
+}
+
+/// A request's hash, and the cookies generated for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestHash {
+    /// The hash, `None` when no policy found its key.
+    pub hash: Option<u64>,
+    /// `Set-Cookie` values for the upstream response, one per cookie generated, in policy
+    /// order.
+    pub set_cookies: Vec<HeaderValue>,
 }
 
 // === impl HashPolicy ===
@@ -72,11 +84,12 @@ impl HashPolicy {
         self.0.is_empty()
     }
 
-    /// The request's hash, `None` when no policy found its key.
-    pub fn hash(&self, input: &HashInput<'_>) -> Option<u64> {
+    /// The request's hash (`None` when no policy found its key), and the cookies generated.
+    pub fn hash(&self, input: &HashInput<'_>) -> RequestHash {
+        let mut set_cookies = Vec::new();
         let mut hash: Option<u64> = None;
         for (key, terminal) in &self.0 {
-            if let Some(new) = key.hash(input) {
+            if let Some(new) = key.hash(input, &mut set_cookies) {
                 // Rotating keeps two identical policies from cancelling each other out.
                 hash = Some(hash.map_or(0, |h| h.rotate_left(1)) ^ new);
             }
@@ -84,7 +97,7 @@ impl HashPolicy {
                 break;
             }
         }
-        hash
+        RequestHash { hash, set_cookies }
     }
 }
 
@@ -111,20 +124,7 @@ fn key(p: &PbHashPolicy, path: &FieldPath) -> Result<HashKey, FieldError> {
             }
         }
         Some(PolicySpecifier::Cookie(c)) => {
-            let path = path.field("cookie");
-            if c.ttl.is_some() {
-                return Err(FieldError::new(
-                    path.field("ttl"),
-                    "mesh-proxy does not generate hash cookies: ttl is not supported",
-                ));
-            }
-            if !c.attributes.is_empty() {
-                return Err(FieldError::unsupported(path.field("attributes")));
-            }
-            if c.name.is_empty() {
-                return Err(FieldError::new(path.field("name"), "must not be empty"));
-            }
-            Ok(HashKey::Cookie(c.name.clone()))
+            CookieKey::compile(c, &path.field("cookie")).map(HashKey::Cookie)
         }
         Some(PolicySpecifier::ConnectionProperties(c)) if c.source_ip => Ok(HashKey::SourceIp),
         Some(PolicySpecifier::ConnectionProperties(_)) => Err(FieldError::new(
@@ -151,7 +151,7 @@ fn key(p: &PbHashPolicy, path: &FieldPath) -> Result<HashKey, FieldError> {
 // === impl HashKey ===
 
 impl HashKey {
-    fn hash(&self, input: &HashInput<'_>) -> Option<u64> {
+    fn hash(&self, input: &HashInput<'_>, set_cookies: &mut Vec<HeaderValue>) -> Option<u64> {
         let hash = |bytes: &[u8]| Some(xxh64(bytes, 0));
         match self {
             Self::Header(name) => {
@@ -171,26 +171,17 @@ impl HashKey {
             Self::Authority => hash(input.authority.as_bytes()),
             Self::Path => hash(input.path_and_query.as_bytes()),
             Self::Method => hash(input.method.as_str().as_bytes()),
-            Self::Cookie(name) => cookie(input.headers, name).and_then(|v| hash(v.as_bytes())),
-            Self::SourceIp => input.source.and_then(|ip| hash(ip.to_string().as_bytes())),
+            Self::Cookie(key) => key
+                .value(input.headers, input.connection, set_cookies)
+                .and_then(|v| hash(v.as_bytes())),
+            Self::SourceIp => input
+                .connection
+                .and_then(|c| hash(c.remote.ip().to_string().as_bytes())),
             Self::QueryParameter(name) => {
                 query_parameter(input.path_and_query, name).and_then(|v| hash(v.as_bytes()))
             }
         }
     }
-}
-
-/// The first value of cookie `name` in the `Cookie` headers, without surrounding quotes.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then(|| value.trim_matches('"'))
-        })
 }
 
 /// The first value of query parameter `name`, as written (not percent-decoded, as Envoy).

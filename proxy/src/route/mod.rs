@@ -30,8 +30,11 @@ pub use self::{
     action::{Action, Forward, HostRewrite, RoutePolicy},
     clusters::{ClusterTarget, Clusters},
     cors::{CORS_FILTER, CorsPolicy, Policies as CorsPolicies, Verdict as CorsVerdict},
-    fault::{ABORT_BODY, FAULT_FILTER, Fault, Fraction, Injection},
-    hash_policy::{HashInput, HashKey, HashPolicy},
+    fault::{ABORT_BODY, Abort, FAULT_FILTER, Fault, Fraction, Injection},
+    hash_policy::{
+        ConnectionAddrs, CookieKey, Generate, HashInput, HashKey, HashPolicy, RequestHash,
+        generated_value,
+    },
     header_edits::{AppendAction, HeaderAdd, HeaderEdits},
     mirror::{MirrorPolicy, SHADOW_SUFFIX},
     request::RequestMeta,

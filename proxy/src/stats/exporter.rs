@@ -1,5 +1,5 @@
 //! A scrape: the recorded metrics, followed by the `mesh_proxy_*` values read from the rest of
-//! the proxy at that moment (xDS progress, the access log's drops, the pools, the upstream
+//! the proxy at that moment (xDS progress, the access log's drops, the tracing spans, the pools, the upstream
 //! connections), which are already counted where they live and are not counted twice.
 
 use std::{fmt::Write, sync::Arc, time::UNIX_EPOCH};
@@ -9,6 +9,7 @@ use mesh_xds::resource::ResourceType;
 use super::{Stats, names};
 use crate::{
     access_log::AccessLog,
+    trace_export::SpanCounts,
     upstream::{ConnectionStats, Overflow},
     xds_client::{TypeStatus, XdsState},
 };
@@ -23,6 +24,7 @@ type ConnectionCount = fn(&ConnectionStats) -> u64;
 pub struct Exporter {
     stats: Arc<Stats>,
     access_log: Option<AccessLog>,
+    spans: Option<Arc<SpanCounts>>,
     xds: Option<Arc<XdsState>>,
     pools: Option<Box<dyn Fn() -> usize + Send + Sync>>,
 }
@@ -35,6 +37,7 @@ impl Exporter {
         Self {
             stats,
             access_log: None,
+            spans: None,
             xds: None,
             pools: None,
         }
@@ -43,6 +46,12 @@ impl Exporter {
     /// Adds the access log's drop count.
     pub fn with_access_log(mut self, access_log: AccessLog) -> Self {
         self.access_log = Some(access_log);
+        self
+    }
+
+    /// Adds what happened to tracing spans.
+    pub fn with_spans(mut self, spans: Arc<SpanCounts>) -> Self {
+        self.spans = Some(spans);
         self
     }
 
@@ -64,6 +73,20 @@ impl Exporter {
         if let Some(log) = &self.access_log {
             family(&mut out, names::ACCESS_LOG_DROPPED, "counter");
             let _ = writeln!(out, "{} {}", names::ACCESS_LOG_DROPPED, log.dropped());
+        }
+        if let Some(spans) = &self.spans {
+            family(&mut out, names::TRACING_SPANS, "counter");
+            for (outcome, count) in [
+                ("exported", spans.exported()),
+                ("queue_full", spans.queue_full()),
+                ("export_failed", spans.export_failed()),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "{}{{outcome=\"{outcome}\"}} {count}",
+                    names::TRACING_SPANS
+                );
+            }
         }
         if let Some(pools) = &self.pools {
             family(&mut out, names::UPSTREAM_POOLS, "gauge");

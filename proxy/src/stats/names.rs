@@ -39,6 +39,11 @@ pub const UPSTREAM_OVERFLOW: &str = "mesh_proxy_upstream_connections_overflow_to
 /// Shadow requests of request mirroring, by mirror `cluster` and `outcome`: `sent`, `failed`
 /// or `dropped` (counter).
 pub const SHADOW_REQUESTS: &str = "mesh_proxy_shadow_requests_total";
+/// Tracing spans by `outcome`: `exported` (the collector accepted them), `queue_full` (dropped
+/// on the request path because the export queue was full) or `export_failed` (dropped with a
+/// batch the collector cluster did not take: no healthy endpoint, an error or a timeout)
+/// (counter).
+pub const TRACING_SPANS: &str = "mesh_proxy_tracing_spans_total";
 /// Access log lines dropped because the writer fell behind (counter).
 pub const ACCESS_LOG_DROPPED: &str = "mesh_proxy_access_log_dropped_total";
 /// 1 while an ADS stream to the control plane is open (gauge).

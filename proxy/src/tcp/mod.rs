@@ -10,7 +10,9 @@
 //! [`UpstreamConnections`](crate::upstream::UpstreamConnections)). Every connection ends in one
 //! [`TcpLog`], which feeds both the metrics and the access log (see [`crate::stats::observe`]).
 //! The cluster's TCP keep-alive is set on the upstream socket; when the system refuses it, the
-//! connection fails as a connect failure (`UF`), as the HTTP pools' connections do.
+//! connection fails as a connect failure (`UF`), as the HTTP pools' connections do. A cluster
+//! with TLS wraps the upstream connection in it (offering its `alpn_protocols`), within the
+//! connect timeout; a failed handshake is a connect failure (`UF`) too.
 
 mod copy;
 mod log;
@@ -23,16 +25,16 @@ use std::{
 
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    net::TcpStream,
     time::Instant,
 };
 
 use crate::{
     balance::Outcome,
-    config::{Snapshot, TcpKeepalive, TcpProxy},
+    config::{Snapshot, TcpProxy},
     response_flags::{ResponseFlag, ResponseFlags},
     stats::Telemetry,
-    upstream::{UpstreamConnections, select_endpoint, set_keepalive},
+    tls::Alpn,
+    upstream::{UpstreamConnections, connect, select_endpoint},
 };
 
 pub use self::{
@@ -136,12 +138,14 @@ where
     };
     log.upstream_host = Some(selected.address);
     let open = connections.cluster(&cluster).open(selected.address);
-    let connect = tokio::time::timeout(
+    let keepalive = selected.cluster.connection.tcp_keepalive.as_ref();
+    let tls = selected.cluster.tls.as_deref();
+    let connecting = tokio::time::timeout(
         selected.cluster.connect_timeout,
-        TcpStream::connect(selected.address),
+        connect(selected.address, keepalive, tls, Alpn::Configured),
     );
     let connected = tokio::select! {
-        connected = connect => match connected {
+        connected = connecting => match connected {
             Ok(Ok(upstream)) => Ok(upstream),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_elapsed) => Err(format!(
@@ -158,8 +162,6 @@ where
             return log;
         }
     };
-    let keepalive = selected.cluster.connection.tcp_keepalive.as_ref();
-    let connected = connected.and_then(|upstream| with_keepalive(upstream, keepalive));
     selected.report(match &connected {
         Ok(_) => Outcome::Connected,
         Err(_) => Outcome::ConnectFailure,
@@ -175,8 +177,6 @@ where
             return log;
         }
     };
-    // Small writes of interactive protocols must not wait for Nagle's algorithm.
-    let _ = upstream.set_nodelay(true);
     let copied = copy_both_ways(
         &mut downstream,
         &mut upstream,
@@ -196,21 +196,6 @@ where
     log.end = Some(copied.end);
     log.duration = started.elapsed();
     log
-}
-
-/// Sets the cluster's keep-alive, if any, on `upstream`. As in Envoy, a socket option that the
-/// system refuses fails the connection: the cluster asked for it, so the connection must not go
-/// ahead without it.
-fn with_keepalive(
-    upstream: TcpStream,
-    keepalive: Option<&TcpKeepalive>,
-) -> Result<TcpStream, String> {
-    match keepalive.map(|keepalive| set_keepalive(&upstream, keepalive)) {
-        Some(Err(error)) => Err(format!(
-            "tcp keep-alive not set on the upstream socket: {error}"
-        )),
-        Some(Ok(())) | None => Ok(upstream),
-    }
 }
 
 /// Resolves at `deadline`, or never.

@@ -58,6 +58,7 @@ fn snapshot_with(cluster: &str, endpoint: Option<SocketAddr>) -> Snapshot {
         outlier: None,
         panic_threshold: 0,
         connection: Default::default(),
+        tls: None,
     });
     let endpoints = endpoint
         .map(|address| {

@@ -8,6 +8,7 @@ mod keepalive;
 mod pool;
 mod retire;
 mod select;
+mod stream;
 
 pub use self::breaker::{
     Admission, CircuitBreaker, ConnectionPermit, Overflow, RetryPermit, Thresholds,
@@ -20,3 +21,4 @@ pub use self::pool::{
     BoxError, CountedStream, FixedConnector, PoolProtocol, Pools, UpstreamBody, UpstreamClient,
 };
 pub use self::select::{Selected, UpstreamError, select_endpoint, select_hashed_endpoint};
+pub use self::stream::{UpstreamStream, connect};

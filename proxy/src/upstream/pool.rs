@@ -11,6 +11,13 @@
 //! The cluster's [`ConnectionOptions`] shape the pool: idle connections close after
 //! `idle_timeout`, and connections retire after `max_requests_per_connection` requests or
 //! `max_connection_duration` (see `retire.rs`). A CDS update that changes them gets new clients.
+//!
+//! A cluster with TLS wraps each connection in it (see [`connect`]): connections are pooled per
+//! endpoint as plain ones are, HTTP/2 pools offer ALPN `h2` unless `alpn_protocols` says
+//! otherwise, and a handshake failure is a connect failure (`UF`, counted as one). Clients are
+//! keyed by the TLS configuration's fingerprint, so that a CDS update that changes it (or the
+//! content of a file it reads) gets new clients, and one that does not keeps the pooled
+//! connections.
 
 use std::{
     collections::HashMap,
@@ -42,10 +49,13 @@ use tokio::{
 
 use super::{
     connections::{ClusterConnections, OpenUpstream, UpstreamConnections},
-    keepalive::set_keepalive,
     retire::{self, Lifetime},
+    stream::{UpstreamStream, connect},
 };
-use crate::config::{ClusterConfig, ConnectionOptions};
+use crate::{
+    config::{ClusterConfig, ConnectionOptions},
+    tls::{Alpn, UpstreamTls},
+};
 
 /// Past this many clients the map starts over, so that endpoints that came and went do not
 /// accumulate forever; live connections of dropped clients close when their requests end.
@@ -72,7 +82,7 @@ pub struct UpstreamClient {
 pub enum PoolProtocol {
     /// HTTP/1.1.
     Http1,
-    /// HTTP/2 with prior knowledge (h2c).
+    /// HTTP/2 with prior knowledge (h2c, or h2 over the cluster's TLS).
     Http2,
 }
 
@@ -82,6 +92,8 @@ struct PoolKey {
     protocol: PoolProtocol,
     connect_timeout: Duration,
     connection: ConnectionOptions,
+    /// The fingerprint of the cluster's TLS, if it has any.
+    tls: Option<u64>,
 }
 
 /// Every upstream client of the process, by cluster name.
@@ -106,12 +118,14 @@ pub struct FixedConnector {
     timeout: Duration,
     counts: Arc<ClusterConnections>,
     connection: ConnectionOptions,
+    tls: Option<Arc<UpstreamTls>>,
+    alpn: Alpn,
 }
 
 /// An upstream socket that is counted as an open connection of its cluster until dropped.
 #[derive(Debug)]
 pub struct CountedStream {
-    inner: TcpStream,
+    inner: UpstreamStream,
     _open: OpenUpstream,
     /// Its limits, when the cluster retires connections; dropped with the socket.
     lifetime: Option<Arc<Lifetime>>,
@@ -148,7 +162,9 @@ impl Pools {
             protocol,
             connect_timeout: cluster.connect_timeout,
             connection: cluster.connection,
+            tls: cluster.tls.as_ref().map(|tls| tls.fingerprint()),
         };
+        let tls = cluster.tls.as_ref();
         let cluster = cluster.name.as_str();
         if let Some(client) = self.clients.load().get(cluster).and_then(|c| c.get(&key)) {
             return client.clone();
@@ -163,7 +179,9 @@ impl Pools {
             } else {
                 HashMap::clone(current)
             };
-            let client = made.get_or_insert_with(|| self.build(cluster, key)).clone();
+            let client = made
+                .get_or_insert_with(|| self.build(cluster, key, tls))
+                .clone();
             next.entry(cluster.to_owned())
                 .or_default()
                 .insert(key, client);
@@ -173,7 +191,7 @@ impl Pools {
             Some(client) => client.clone(),
             // Only reachable if another thread restarted the map in between; a client outside
             // the map still works, it is just not shared.
-            None => made.unwrap_or_else(|| self.build(cluster, key)),
+            None => made.unwrap_or_else(|| self.build(cluster, key, tls)),
         }
     }
 
@@ -187,8 +205,8 @@ impl Pools {
         self.len() == 0
     }
 
-    fn build(&self, cluster: &str, key: PoolKey) -> UpstreamClient {
-        build(key, self.connections.cluster(cluster))
+    fn build(&self, cluster: &str, key: PoolKey, tls: Option<&Arc<UpstreamTls>>) -> UpstreamClient {
+        build(key, tls.cloned(), self.connections.cluster(cluster))
     }
 }
 
@@ -196,12 +214,21 @@ fn count(clients: &HashMap<String, HashMap<PoolKey, UpstreamClient>>) -> usize {
     clients.values().map(HashMap::len).sum()
 }
 
-fn build(key: PoolKey, counts: Arc<ClusterConnections>) -> UpstreamClient {
+fn build(
+    key: PoolKey,
+    tls: Option<Arc<UpstreamTls>>,
+    counts: Arc<ClusterConnections>,
+) -> UpstreamClient {
     let connector = FixedConnector {
         address: key.address,
         timeout: key.connect_timeout,
         counts,
         connection: key.connection,
+        tls,
+        alpn: match key.protocol {
+            PoolProtocol::Http1 => Alpn::Configured,
+            PoolProtocol::Http2 => Alpn::Http2,
+        },
     };
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(key.connection.idle_timeout)
@@ -246,31 +273,24 @@ impl tower::Service<Uri> for FixedConnector {
 
     fn call(&mut self, _: Uri) -> Self::Future {
         let (address, timeout, connection) = (self.address, self.timeout, self.connection);
+        let (tls, alpn) = (self.tls.clone(), self.alpn);
         let open = self.counts.open(address);
         Box::pin(async move {
-            let connected = tokio::time::timeout(timeout, TcpStream::connect(address))
+            let keepalive = connection.tcp_keepalive.as_ref();
+            let connecting = connect(address, keepalive, tls.as_deref(), alpn);
+            let connected = tokio::time::timeout(timeout, connecting)
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timeout"))
                 .and_then(|connected| connected);
+            // A refused socket option or a failed handshake is the connect failure it then is.
             let stream = match connected {
                 Ok(stream) => stream,
                 Err(error) => {
+                    tracing::debug!(upstream = %address, %error, "upstream connect failed");
                     open.connect_failed();
                     return Err(error);
                 }
             };
-            // A socket option the system refuses fails the connection, as in Envoy and
-            // tcp_proxy, and counts as the connect failure it then is.
-            let configured = stream.set_nodelay(true).and_then(|()| {
-                connection
-                    .tcp_keepalive
-                    .as_ref()
-                    .map_or(Ok(()), |keepalive| set_keepalive(&stream, keepalive))
-            });
-            if let Err(error) = configured {
-                open.connect_failed();
-                return Err(error);
-            }
             Ok(TokioIo::new(CountedStream {
                 inner: stream,
                 _open: open,
@@ -286,7 +306,7 @@ impl CountedStream {
     /// `inner`, counted by `open` until dropped.
     pub fn new(inner: TcpStream, open: OpenUpstream) -> Self {
         Self {
-            inner,
+            inner: inner.into(),
             _open: open,
             lifetime: None,
         }

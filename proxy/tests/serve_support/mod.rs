@@ -46,6 +46,7 @@ pub fn add_cluster(snapshot: &mut Snapshot, name: &str, endpoint: SocketAddr) {
         outlier: None,
         panic_threshold: 0,
         connection: Default::default(),
+        tls: None,
     };
     let endpoint = LbEndpoint {
         host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {

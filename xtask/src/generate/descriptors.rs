@@ -53,6 +53,7 @@ pub const FILES: &[&str] = &[
     "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
     "envoy/extensions/access_loggers/stream/v3/stream.proto",
     "envoy/extensions/access_loggers/file/v3/file.proto",
+    "envoy/config/trace/v3/opentelemetry.proto",
 ];
 
 /// Writes the descriptor set under `root` if it differs from the generated one.

@@ -21,7 +21,9 @@ use envoy_types::pb::envoy::config::{
 use mesh_common::path::FieldPath;
 
 use super::{
-    cluster::compile_cluster, dns::DnsAnswers, known_clusters::check_known_clusters,
+    cluster::compile_cluster,
+    dns::DnsAnswers,
+    known_clusters::{check_known_clusters, check_tracing_clusters},
     listener::compile_listener,
 };
 use crate::{
@@ -45,6 +47,9 @@ pub fn apply_listeners(
         .collect::<Result<Vec<_>, _>>()?;
     for listener in updates {
         check_known_clusters(listener, |name| snapshot.clusters.contains_key(name))?;
+    }
+    for listener in &compiled {
+        check_tracing_clusters(listener, |name| snapshot.clusters.contains_key(name))?;
     }
     for listener in compiled {
         snapshot

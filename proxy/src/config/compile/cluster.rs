@@ -4,11 +4,10 @@
 //! `LEAST_REQUEST`, `RANDOM`, `RING_HASH` and `MAGLEV` (and `CLUSTER_PROVIDED`, for
 //! `ORIGINAL_DST` only), an `lb_config` other than those of ring hash and Maglev (`lb.rs`),
 //! `load_balancing_policy`, `common_lb_config` other than `healthy_panic_threshold`,
-//! `lb_subset_config`, an `eds_config` that is not
-//! ADS, `transport_socket` and `transport_socket_matches`/`transport_socket_matcher` (TLS
-//! origination), `health_checks`, `max_requests_per_connection`,
-//! `upstream_http_protocol_options`, `common_http_protocol_options`, `upstream_bind_config`,
-//! `filters`, `upstream_config`, `connection_pool_per_downstream_connection`,
+//! `lb_subset_config`, an `eds_config` that is not ADS,
+//! `transport_socket_matches`/`transport_socket_matcher`, `health_checks`,
+//! `max_requests_per_connection`, `upstream_http_protocol_options`,
+//! `common_http_protocol_options`, `upstream_bind_config`, `filters`, `upstream_config`, `connection_pool_per_downstream_connection`,
 //! `queuing_policies`, `dns_resolvers`, `use_tcp_for_dns_lookups`, `dns_resolution_config`,
 //! `typed_dns_resolver_config`, `dns_lookup_family` `V6_ONLY`, in `circuit_breakers`
 //! `per_host_thresholds` and thresholds with a priority other than `DEFAULT`, a `retry_budget`
@@ -17,6 +16,8 @@
 //!
 //! Circuit breakers are enforced as Envoy does (see [`CircuitBreaker`]), with Envoy's defaults
 //! (1024 connections, pending and active requests, 3 concurrent retries) where unset.
+//!
+//! `transport_socket` originates TLS (`UpstreamTlsContext`); `tls.rs` lists what it serves.
 //!
 //! `outlier_detection` is honoured for its consecutive-error detectors, the ones Istio uses;
 //! `outlier.rs` lists its fields one by one.
@@ -57,6 +58,7 @@ use crate::{
 
 mod lb;
 mod options;
+mod tls;
 
 const KIND: &str = "Cluster";
 
@@ -85,7 +87,6 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         &root,
         "transport_socket_matcher",
     )?;
-    reject_if(c.transport_socket.is_some(), &root, "transport_socket")?;
     reject_if(!c.health_checks.is_empty(), &root, "health_checks")?;
     reject_if(
         c.max_requests_per_connection.is_some(),
@@ -163,6 +164,8 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         )?))),
     };
     let (protocol, connection) = options::protocol_and_connection(c, &root)?;
+    // Last: it reads files, which is wasted when another field is refused.
+    let tls = tls::transport_socket(c, &root)?;
     Ok(ClusterConfig {
         name: c.name.clone(),
         discovery,
@@ -174,6 +177,7 @@ fn compile_fields(c: &Cluster) -> Result<ClusterConfig, FieldError> {
         outlier,
         panic_threshold,
         connection,
+        tls,
     })
 }
 

@@ -3,6 +3,9 @@
 //! `route_config` inside a connection manager, and to false over RDS, whose tables keep
 //! answering a missing cluster with `cluster_not_found_response_code` (`NC`).
 //!
+//! A tracer's collector cluster is checked the same way (Envoy refuses a gRPC service whose
+//! cluster it does not know).
+//!
 //! Checked when a listener is applied, against the clusters of the snapshot being built: over
 //! ADS, clusters arrive before the listeners that use them, and the bootstrap applies its static
 //! clusters before its static listeners, as Envoy does.
@@ -19,7 +22,10 @@ use envoy_types::pb::envoy::{
 use mesh_common::path::FieldPath;
 use prost::{Message, Name};
 
-use crate::config_error::{ConfigError, FieldError};
+use crate::{
+    config::{ListenerConfig, NetworkFilter},
+    config_error::{ConfigError, FieldError},
+};
 
 /// Refuses `listener` when an inline `route_config` with `validate_clusters` (default true)
 /// names a cluster for which `known` is false.
@@ -41,6 +47,36 @@ pub(super) fn check_known_clusters(
         );
     for (chain, path) in chains {
         check_chain(chain, &path, &known).map_err(|e| e.in_resource("Listener", &listener.name))?;
+    }
+    Ok(())
+}
+
+/// Refuses `listener` when a connection manager's tracer exports to a cluster for which `known`
+/// is false, as Envoy refuses a gRPC service naming an unknown cluster.
+pub(super) fn check_tracing_clusters(
+    listener: &ListenerConfig,
+    known: impl Fn(&str) -> bool,
+) -> Result<(), ConfigError> {
+    let managers = listener
+        .filter_chains
+        .iter()
+        .chain(&listener.default_filter_chain)
+        .filter_map(|chain| match &chain.filter {
+            NetworkFilter::Http(hcm) => hcm.tracing.as_ref(),
+            NetworkFilter::Tcp(_) => None,
+        });
+    for tracing in managers {
+        let service = &tracing.service;
+        if !known(&service.cluster) {
+            return Err(FieldError::new(
+                service.cluster_path.clone(),
+                format!(
+                    "unknown cluster {:?}: the tracer's collector must be a known cluster",
+                    service.cluster
+                ),
+            )
+            .in_resource("Listener", &listener.name));
+        }
     }
     Ok(())
 }

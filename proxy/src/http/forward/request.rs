@@ -20,6 +20,8 @@ pub(super) struct Send {
     pub(super) original_dst: Option<SocketAddr>,
     /// The request's hash, from the route's `hash_policy`.
     pub(super) hash: Option<u64>,
+    /// `Set-Cookie` values of the cookies the hash policy generated, for the upstream response.
+    pub(super) set_cookies: Vec<HeaderValue>,
     /// When the route timeout fires.
     pub(super) deadline: Option<Instant>,
 }

@@ -1,6 +1,6 @@
 //! The upstream response on its way downstream.
 
-use http::{Response, StatusCode, Version};
+use http::{HeaderValue, Response, StatusCode, Version, header::SET_COOKIE};
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, upgrade::OnUpgrade};
 use hyper_util::rt::TokioIo;
@@ -15,14 +15,16 @@ use crate::{
 };
 
 impl Forward<'_> {
-    /// The upstream response on its way downstream: hop-by-hop headers removed, the route's
-    /// response edits applied, and an accepted upgrade spliced.
+    /// The upstream response on its way downstream: hop-by-hop headers removed, the hash
+    /// policy's generated cookies set, then the route's response edits applied (which may so
+    /// remove them, as in Envoy), and an accepted upgrade spliced.
     pub(super) fn respond(
         &self,
         mut response: Response<Incoming>,
         selected: Selected,
         admission: Admission,
         upgrade: Option<OnUpgrade>,
+        set_cookies: &[HeaderValue],
     ) -> Response<ProxyBody> {
         let upgraded = match upgrade {
             Some(downstream) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -35,6 +37,9 @@ impl Forward<'_> {
         let (mut parts, incoming) = response.into_parts();
         parts.version = Version::HTTP_11;
         headers::strip_hop_by_hop(&mut parts.headers, upgraded);
+        for cookie in set_cookies {
+            parts.headers.append(SET_COOKIE, cookie.clone());
+        }
         for edits in self.decision.response_header_edits() {
             edits.apply(&mut parts.headers);
         }

@@ -45,7 +45,7 @@ async fn a_refused_connection_is_503_uf() {
     let mut proxy = Proxy::h1(snapshot(&[("a", &[dead])]), &to_cluster("a")).await;
     assert_eq!(
         CONNECTION_FAILURE,
-        "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+        "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure"
     );
     assert_local(
         &mut proxy,

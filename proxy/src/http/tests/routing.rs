@@ -225,6 +225,7 @@ async fn an_rds_table_that_has_not_arrived_is_no_route() {
         stream_idle_timeout: None,
         fault: None,
         cors: false,
+        tracing: None,
     };
     let handler = HttpHandler::Chain(std::sync::Arc::new(hcm));
     let mut proxy = Proxy::start(snapshot(&[]), handler, false).await;

@@ -28,7 +28,7 @@ fn istios_delay_and_abort_compile() {
                 }
             )),
             abort: Some((
-                StatusCode::INTERNAL_SERVER_ERROR,
+                Abort::Http(StatusCode::INTERNAL_SERVER_ERROR),
                 Fraction {
                     numerator: 50,
                     denominator: 10_000
@@ -41,6 +41,25 @@ fn istios_delay_and_abort_compile() {
 }
 
 #[test]
+fn a_grpc_status_abort_compiles_to_that_status() {
+    let fault = compile("abort: { grpc_status: 14, percentage: { numerator: 25 } }").unwrap();
+    assert_eq!(
+        fault.abort,
+        Some((
+            Abort::Grpc(14),
+            Fraction {
+                numerator: 25,
+                denominator: 100
+            }
+        ))
+    );
+    // Envoy passes any value on, known to gRPC or not.
+    let unknown = compile("abort: { grpc_status: 99, percentage: { numerator: 100 } }").unwrap();
+    let mut rng = SmallRng::seed_from_u64(3);
+    assert_eq!(unknown.inject(&mut rng).abort, Some(Abort::Grpc(99)));
+}
+
+#[test]
 fn shares_follow_the_fraction() {
     let mut rng = SmallRng::seed_from_u64(7);
     let always = compile("abort: { http_status: 503, percentage: { numerator: 100 } }").unwrap();
@@ -50,7 +69,7 @@ fn shares_follow_the_fraction() {
     for _ in 0..1000 {
         assert_eq!(
             always.inject(&mut rng).abort,
-            Some(StatusCode::SERVICE_UNAVAILABLE)
+            Some(Abort::Http(StatusCode::SERVICE_UNAVAILABLE))
         );
         assert_eq!(never.inject(&mut rng), Injection::default());
         if half.inject(&mut rng).delay == Some(Duration::from_secs(1)) {
@@ -73,10 +92,6 @@ fn shares_follow_the_fraction() {
 #[test]
 fn what_is_not_supported_is_refused_by_name() {
     let cases = [
-        (
-            "abort: { grpc_status: 14 }",
-            "typed_per_filter_config.f.abort.grpc_status: not supported by mesh-proxy",
-        ),
         (
             "abort: { header_abort: {} }",
             "typed_per_filter_config.f.abort.header_abort: not supported by mesh-proxy",

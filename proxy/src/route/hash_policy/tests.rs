@@ -3,7 +3,7 @@ use envoy_types::pb::envoy::config::route::v3::route_action::hash_policy::{
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::RegexMatchAndSubstitute;
 use envoy_types::pb::google::protobuf::Duration as PbDuration;
-use http::HeaderValue;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::*;
 
@@ -48,13 +48,44 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
-fn hash_of(policy: &HashPolicy, headers: &HeaderMap, path: &str) -> Option<u64> {
+const CONNECTION: ConnectionAddrs = ConnectionAddrs {
+    remote: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 7)), 40000),
+    local: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 19, 0, 3)), 9080),
+};
+
+fn hashed(policy: &HashPolicy, headers: &HeaderMap, path: &str) -> RequestHash {
     policy.hash(&HashInput {
         method: &Method::GET,
         authority: "reviews:9080",
         path_and_query: path,
         headers,
-        source: Some("198.18.0.7".parse().unwrap()),
+        connection: Some(CONNECTION),
+    })
+}
+
+fn hash_of(policy: &HashPolicy, headers: &HeaderMap, path: &str) -> Option<u64> {
+    let hashed = hashed(policy, headers, path);
+    assert_eq!(hashed.set_cookies, Vec::<HeaderValue>::new());
+    hashed.hash
+}
+
+fn ttl_cookie(
+    name: &str,
+    seconds: i64,
+    path: &str,
+    attributes: &[(&str, &str)],
+) -> PolicySpecifier {
+    PolicySpecifier::Cookie(Cookie {
+        name: name.to_owned(),
+        ttl: Some(PbDuration { seconds, nanos: 0 }),
+        path: path.to_owned(),
+        attributes: attributes
+            .iter()
+            .map(|(name, value)| CookieAttribute {
+                name: (*name).to_owned(),
+                value: (*value).to_owned(),
+            })
+            .collect(),
     })
 }
 
@@ -128,34 +159,26 @@ fn hashes_combine_in_order_and_a_terminal_hash_ends_the_list() {
 
 #[test]
 fn refuses_what_it_cannot_honour_naming_the_field() {
-    let ttl = PolicySpecifier::Cookie(Cookie {
-        name: "session".to_owned(),
-        ttl: Some(PbDuration {
-            seconds: 0,
-            nanos: 0,
-        }),
-        ..Cookie::default()
-    });
-    let attributes = PolicySpecifier::Cookie(Cookie {
-        name: "session".to_owned(),
-        attributes: vec![CookieAttribute {
-            name: "SameSite".to_owned(),
-            value: "Lax".to_owned(),
-        }],
-        ..Cookie::default()
-    });
     let rewrite = PolicySpecifier::Header(Header {
         header_name: "x-user".to_owned(),
         regex_rewrite: Some(RegexMatchAndSubstitute::default()),
     });
     let cases = [
         (
-            ttl,
-            "hash_policy[1].cookie.ttl: mesh-proxy does not generate hash cookies: ttl is not supported",
+            ttl_cookie("session", -1, "/", &[]),
+            "hash_policy[1].cookie.ttl: must be a non-negative duration",
         ),
         (
-            attributes,
-            "hash_policy[1].cookie.attributes: not supported by mesh-proxy",
+            ttl_cookie("session", 60, "/", &[("", "x")]),
+            "hash_policy[1].cookie.attributes[0].name: must not be empty",
+        ),
+        (
+            ttl_cookie("session", 60, "/", &[("SameSite", "Lax"), ("a", "b\nc")]),
+            "hash_policy[1].cookie.attributes[1].value: \"b\\nc\" is not valid in a header value",
+        ),
+        (
+            ttl_cookie("session", 60, "/\r", &[]),
+            "hash_policy[1].cookie.path: \"/\\r\" is not valid in a header value",
         ),
         (
             cookie_policy(""),
@@ -193,4 +216,64 @@ fn refuses_what_it_cannot_honour_naming_the_field() {
         error(&empty),
         "hash_policy[0]: one of header, cookie, connection_properties or query_parameter is required"
     );
+}
+
+#[test]
+fn an_absent_cookie_with_a_ttl_is_generated_as_envoy_does() {
+    // XXH64 of the client's address then the address it connected to, in 16 hex digits.
+    let value = format!("{:016x}", xx("198.18.0.7:40000198.19.0.3:9080"));
+    assert_eq!(generated_value(Some(CONNECTION)), value);
+    assert_eq!(generated_value(None), "ef46db3751d8e999");
+    let attributes = [("SameSite", "Lax"), ("Secure", "")];
+    let compiled = compile(&[policy(ttl_cookie("session", 3600, "/", &attributes), false)]);
+    let none = HeaderMap::new();
+    assert_eq!(
+        hashed(&compiled, &none, "/"),
+        RequestHash {
+            hash: Some(xx(&value)),
+            set_cookies: vec![
+                HeaderValue::from_str(&format!(
+                    "session=\"{value}\"; Max-Age=3600; Path=/; SameSite=Lax; Secure; HttpOnly"
+                ))
+                .unwrap()
+            ],
+        }
+    );
+    // A ttl of zero makes a session cookie; an empty path is left out.
+    let session = compile(&[policy(ttl_cookie("sticky", 0, "", &[]), false)]);
+    assert_eq!(
+        hashed(&session, &none, "/").set_cookies,
+        vec![HeaderValue::from_str(&format!("sticky=\"{value}\"; HttpOnly")).unwrap()]
+    );
+    // An empty value counts as absent, as in Envoy.
+    let empty = headers(&[("cookie", "session=")]);
+    assert_eq!(hashed(&compiled, &empty, "/").set_cookies.len(), 1);
+}
+
+#[test]
+fn a_cookie_the_request_carries_is_hashed_and_not_set_again() {
+    let compiled = compile(&[policy(ttl_cookie("session", 3600, "/", &[]), false)]);
+    for (cookie, value) in [
+        ("session=\"0123abcd\"", "0123abcd"),
+        ("theme=dark; session=0123abcd", "0123abcd"),
+        // Only a full pair of quotes is removed.
+        ("session=\"0123abcd", "\"0123abcd"),
+    ] {
+        let map = headers(&[("cookie", cookie)]);
+        assert_eq!(hash_of(&compiled, &map, "/"), Some(xx(value)), "{cookie}");
+    }
+    // Without a ttl, an absent cookie yields nothing; path and attributes are then unused.
+    let plain = compile(&[policy(
+        PolicySpecifier::Cookie(Cookie {
+            name: "session".to_owned(),
+            path: "/".to_owned(),
+            attributes: vec![CookieAttribute {
+                name: "SameSite".to_owned(),
+                value: "Lax".to_owned(),
+            }],
+            ..Cookie::default()
+        }),
+        false,
+    )]);
+    assert_eq!(hash_of(&plain, &HeaderMap::new(), "/"), None);
 }

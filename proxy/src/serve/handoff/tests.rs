@@ -37,6 +37,7 @@ fn http(routes: RouteSource, matcher: FilterChainMatch) -> FilterChain {
             stream_idle_timeout: None,
             fault: None,
             cors: false,
+            tracing: None,
         })),
     }
 }

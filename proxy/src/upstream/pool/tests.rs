@@ -111,6 +111,7 @@ fn cluster(connection: ConnectionOptions) -> ClusterConfig {
         outlier: None,
         panic_threshold: 0,
         connection,
+        tls: None,
     }
 }
 
@@ -272,11 +273,13 @@ async fn the_connector_sets_the_cluster_s_keepalive_on_its_sockets() {
             tcp_keepalive: Some(keepalive),
             ..ConnectionOptions::default()
         },
+        tls: None,
+        alpn: Alpn::Configured,
     };
     let io = tower::Service::call(&mut connector, Uri::from_static("http://c/"))
         .await
         .unwrap();
-    let socket = SockRef::from(&io.inner().inner);
+    let socket = SockRef::from(io.inner().inner.tcp());
     assert!(socket.keepalive().unwrap());
     assert_eq!(socket.keepalive_retries().unwrap(), 3);
     assert_eq!(socket.keepalive_time().unwrap(), Duration::from_secs(120));
@@ -289,7 +292,7 @@ async fn the_connector_sets_the_cluster_s_keepalive_on_its_sockets() {
     let io = tower::Service::call(&mut connector, Uri::from_static("http://c/"))
         .await
         .unwrap();
-    assert!(!SockRef::from(&io.inner().inner).keepalive().unwrap());
+    assert!(!SockRef::from(io.inner().inner.tcp()).keepalive().unwrap());
 }
 
 #[tokio::test]
@@ -309,6 +312,8 @@ async fn a_keepalive_the_system_refuses_fails_the_connect_and_is_counted() {
             }),
             ..ConnectionOptions::default()
         },
+        tls: None,
+        alpn: Alpn::Configured,
     };
     let error = tower::Service::call(&mut connector, Uri::from_static("http://c/"))
         .await
@@ -320,4 +325,33 @@ async fn a_keepalive_the_system_refuses_fails_the_connect_and_is_counted() {
         (stats.opened, stats.connect_failures, stats.active),
         (1, 1, 0)
     );
+}
+
+/// A cluster with TLS sending `sni`, compiled as CDS would deliver it.
+fn tls_cluster(sni: &str) -> ClusterConfig {
+    let yaml = format!(
+        "name: c\ntype: EDS\ntransport_socket: {{name: envoy.transport_sockets.tls, \
+         typed_config: {{\"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.\
+         v3.UpstreamTlsContext, sni: {sni}}}}}"
+    );
+    let cluster = mesh_xds::json::from_yaml(&yaml).unwrap();
+    crate::config::compile_cluster(&cluster).unwrap()
+}
+
+#[test]
+fn a_cds_update_that_changes_tls_gets_new_clients_and_one_that_does_not_keeps_them() {
+    let pools = Pools::new();
+    let address: SocketAddr = "127.0.0.1:1".parse().unwrap();
+    pools.client(&tls_cluster("a.example"), address, PoolProtocol::Http1);
+    // Recompiled, equal: the same client, so its pooled connections stay.
+    pools.client(&tls_cluster("a.example"), address, PoolProtocol::Http1);
+    assert_eq!(pools.len(), 1);
+    pools.client(&tls_cluster("b.example"), address, PoolProtocol::Http1);
+    assert_eq!(pools.len(), 2);
+    pools.client(
+        &cluster(ConnectionOptions::default()),
+        address,
+        PoolProtocol::Http1,
+    );
+    assert_eq!(pools.len(), 3);
 }

@@ -24,6 +24,7 @@ fn cluster(name: &str, discovery: Discovery) -> Arc<ClusterConfig> {
         outlier: None,
         panic_threshold: 0,
         connection: Default::default(),
+        tls: None,
     })
 }
 

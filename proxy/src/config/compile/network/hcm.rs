@@ -21,8 +21,12 @@
 //! `codec_type` is honoured: `HTTP1` closes a connection that opens with the HTTP/2 preface,
 //! `HTTP2` speaks HTTP/2 with prior knowledge only, `AUTO` serves what the first bytes say.
 //!
-//! Ignored: `tracing`, `access_log_flush_interval`, `flush_access_log_on_new_request`,
+//! `tracing` is honoured with Envoy's OpenTelemetry tracer (see [`tracing`](self::tracing)).
+//!
+//! Ignored: `access_log_flush_interval`, `flush_access_log_on_new_request`,
 //! `access_log_options`, `drain_timeout`, `drain_timeout_jitter`, `delayed_close_timeout`.
+
+mod tracing;
 
 use std::sync::Arc;
 
@@ -207,6 +211,10 @@ pub(super) fn http_connection_manager(
         "forward_proto_config",
     )?;
     reject_if(h.strip_port_mode.is_some(), path, "strip_port_mode")?;
+    let tracing = match &h.tracing {
+        Some(t) => self::tracing::tracing(t, &path.field("tracing"))?,
+        None => None,
+    };
     let (fault, cors) = http_filters(&h.http_filters, &path.field("http_filters"))?;
     let routes = match &h.route_specifier {
         Some(RouteSpecifier::RouteConfig(config)) => {
@@ -261,5 +269,6 @@ pub(super) fn http_connection_manager(
         )?,
         fault,
         cors,
+        tracing,
     })
 }

@@ -46,7 +46,7 @@ fn the_fault_filter_before_the_router_is_installed_with_its_config() {
         Some(&Fault {
             delay: None,
             abort: Some((
-                http::StatusCode::IM_A_TEAPOT,
+                crate::route::Abort::Http(http::StatusCode::IM_A_TEAPOT),
                 Fraction {
                     numerator: 5,
                     denominator: 100
@@ -113,9 +113,9 @@ fn network_filter_refusals_name_the_field() {
         ),
         (
             with_http_filters(
-                "{ name: envoy.filters.http.fault, typed_config: { '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: { grpc_status: 14 } } }, { name: envoy.filters.http.router }",
+                "{ name: envoy.filters.http.fault, typed_config: { '@type': type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: { header_abort: {} } } }, { name: envoy.filters.http.router }",
             ),
-            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.abort.grpc_status: not supported by mesh-proxy",
+            "Listener \"l\": filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.abort.header_abort: not supported by mesh-proxy",
         ),
         (
             with_http_filters(""),

@@ -27,6 +27,7 @@ pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
         stream_idle_timeout: None,
         fault: None,
         cors: false,
+        tracing: None,
     })
 }
 
@@ -99,6 +100,7 @@ pub fn add_cluster(
             outlier: None,
             panic_threshold: 0,
             connection: Default::default(),
+            tls: None,
         }),
     );
     let lb_endpoints: Vec<String> = endpoints
