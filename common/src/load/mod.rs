@@ -29,10 +29,13 @@ use std::{
 
 use serde_json::Value;
 
-pub use self::object::{LoadedKey, LoadedKind, LoadedObject};
 use self::{
     object::ObjectError,
     parse::{Document, Format},
+};
+pub use self::{
+    object::{LoadedKey, LoadedKind, LoadedObject},
+    walk::{is_config_file, is_ignored},
 };
 use crate::{api::UnknownField, path::FieldPath};
 
@@ -109,6 +112,8 @@ pub struct LoadResult {
 pub struct Loader {
     options: LoadOptions,
     first_defined: HashMap<LoadedKey, Origin>,
+    /// False for a reader that tells duplicates apart itself ([`load_file_alone`]).
+    check_duplicates: bool,
     result: LoadResult,
 }
 
@@ -124,6 +129,34 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> LoadResult {
     let mut loader = Loader::new(options.clone());
     loader.add_file(path);
     loader.finish()
+}
+
+/// Reads one file on its own and keeps every object it defines, a second definition included:
+/// for a reader that keeps each file's objects apart and finds duplicates across files itself
+/// (the control plane's file store rereads only the files that changed).
+pub fn load_file_alone(path: &Path, options: &LoadOptions) -> LoadResult {
+    let mut loader = Loader::new(options.clone());
+    loader.check_duplicates = false;
+    loader.add_file(path);
+    loader.finish()
+}
+
+/// The configuration files under `path` in the order a load reads them, with each entry that
+/// cannot be read as an error in its place; `path` itself when it is not a directory.
+// Each entry is made once and moved at once: boxing the error would cost for nothing.
+#[allow(clippy::result_large_err)]
+pub fn list_files(path: &Path) -> Vec<Result<PathBuf, LoadError>> {
+    if !path.is_dir() {
+        return vec![Ok(path.to_path_buf())];
+    }
+    let entries = walk::walk(path).into_iter();
+    entries
+        .map(|entry| {
+            entry.map_err(|(file, error)| {
+                LoadError::new(Origin::whole_file(&file), format!("cannot read: {error}"))
+            })
+        })
+        .collect()
 }
 
 /// Reads a file, or every configuration file under a directory.
@@ -174,6 +207,20 @@ impl fmt::Display for Origin {
 // === impl LoadError ===
 
 impl LoadError {
+    /// A second definition of `key`, at `origin`, of the object first defined at `first`.
+    pub fn duplicate(origin: Origin, key: &LoadedKey, first: &Origin) -> Self {
+        LoadError {
+            kind: Some(key.kind.to_string()),
+            namespace: Some(key.namespace.clone()).filter(|n| !n.is_empty()),
+            name: Some(key.name.clone()),
+            first_defined: Some(first.clone()),
+            ..LoadError::new(
+                origin,
+                format!("duplicate resource, first defined at {first}"),
+            )
+        }
+    }
+
     fn new(origin: Origin, reason: impl Into<String>) -> Self {
         LoadError {
             origin,
@@ -214,6 +261,7 @@ impl Loader {
         Loader {
             options,
             first_defined: HashMap::new(),
+            check_duplicates: true,
             result: LoadResult::default(),
         }
     }
@@ -257,18 +305,10 @@ impl Loader {
 
     /// Reads a file, or every configuration file under a directory (see [`load_path`]).
     pub fn add_path(&mut self, path: &Path) {
-        if !path.is_dir() {
-            return self.add_file(path);
-        }
-        for entry in walk::walk(path) {
+        for entry in list_files(path) {
             match entry {
                 Ok(file) => self.add_file(&file),
-                Err((file, error)) => {
-                    let reason = format!("cannot read: {error}");
-                    self.result
-                        .errors
-                        .push(LoadError::new(Origin::whole_file(&file), reason));
-                }
+                Err(error) => self.result.errors.push(error),
             }
         }
     }
@@ -314,19 +354,14 @@ impl Loader {
         decoded
             .object
             .default_namespace(&self.options.default_namespace);
-        let key = decoded.object.key();
-        if let Some(first) = self.first_defined.get(&key) {
-            let mut error = LoadError::new(
-                origin,
-                format!("duplicate resource, first defined at {first}"),
-            );
-            error.kind = Some(key.kind.to_string());
-            error.namespace = Some(key.namespace).filter(|n| !n.is_empty());
-            error.name = Some(key.name);
-            error.first_defined = Some(first.clone());
-            return self.result.errors.push(error);
+        if self.check_duplicates {
+            let key = decoded.object.key();
+            if let Some(first) = self.first_defined.get(&key) {
+                let error = LoadError::duplicate(origin, &key, first);
+                return self.result.errors.push(error);
+            }
+            self.first_defined.insert(key, origin.clone());
         }
-        self.first_defined.insert(key, origin.clone());
         self.result.resources.push(Loaded {
             origin,
             api_version: decoded.api_version,

@@ -229,6 +229,26 @@ fn duplicates_are_errors_that_point_at_the_first() {
 }
 
 #[test]
+fn a_file_read_alone_keeps_its_duplicates_for_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.yaml");
+    fs::write(&file, format!("{}---\n{}", vs("reviews"), vs("reviews"))).unwrap();
+    let result = relative_to(dir.path(), load_file_alone(&file, &LoadOptions::default()));
+    assert_eq!(
+        resources(&result),
+        vec![
+            "a.yaml:1 #0 VirtualService default/reviews",
+            "a.yaml:8 #1 VirtualService default/reviews"
+        ]
+    );
+    assert_eq!(errors(&result), Vec::<String>::new());
+    // Listed as a load reads the directory: the file, and nothing hidden.
+    fs::write(dir.path().join(".a.yaml.tmp"), "not: read").unwrap();
+    let listed: Vec<PathBuf> = list_files(dir.path()).into_iter().flatten().collect();
+    assert_eq!(listed, vec![file]);
+}
+
+#[test]
 fn the_default_namespace_is_the_callers() {
     let options = LoadOptions {
         default_namespace: "shop".to_string(),

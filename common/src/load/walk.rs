@@ -55,12 +55,13 @@ fn walk_dir(dir: &Path, visited: &mut HashSet<PathBuf>, out: &mut Vec<Entry>) {
     }
 }
 
-/// Hidden entries and editor leftovers (`#draft.yaml#`, `~$draft.yaml`).
-fn is_ignored(name: &str) -> bool {
+/// Hidden entries and editor leftovers (`#draft.yaml#`, `~$draft.yaml`): a load skips them.
+pub fn is_ignored(name: &str) -> bool {
     name.starts_with(['.', '#', '~'])
 }
 
-fn is_config_file(name: &str) -> bool {
+/// A `.yaml`, `.yml` or `.json` file name: a load reads such files only.
+pub fn is_config_file(name: &str) -> bool {
     let extension = name.rsplit_once('.').map(|(_, e)| e);
     extension.is_some_and(|e| {
         ["yaml", "yml", "json"]

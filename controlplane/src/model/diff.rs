@@ -57,10 +57,6 @@ pub enum ChangedObject {
     Endpoints { namespace: String, hostname: String },
 }
 
-/// Services are keyed by what tells two apart: two ServiceEntries may declare one host in one
-/// namespace.
-type ServiceKey<'a> = (&'a str, &'a str, &'a DeclaredBy);
-
 // === impl Diff ===
 
 impl Diff {
@@ -159,31 +155,57 @@ fn services(before: &Snapshot, after: &Snapshot) -> Vec<ServiceChange> {
     if std::ptr::eq(before.services(), after.services()) {
         return Vec::new();
     }
-    let (mut old, new) = (service_index(before), service_index(after));
+    // Both lists are in the same order: walk them side by side, a group of services of one key
+    // at a time (two ServiceEntries may declare one host), the last of a group standing for it.
+    // A service carried over from `before` is the same `Arc`, and is passed by pointer.
+    let (old, new) = (before.services(), after.services());
+    let (mut i, mut j) = (0, 0);
     let mut changes = Vec::new();
-    for (key, after) in new {
-        match old.remove(&key) {
-            Some(before) if same(&before, &after) => {}
-            Some(before) => changes.push(ServiceChange {
+    while i < old.len() || j < new.len() {
+        let (old_end, new_end) = (group_end(old, i), group_end(new, j));
+        let order = match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) => service_key(a).cmp(&service_key(b)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        let (before, after) = match order {
+            std::cmp::Ordering::Less => (old.get(old_end - 1), None),
+            std::cmp::Ordering::Greater => (None, new.get(new_end - 1)),
+            std::cmp::Ordering::Equal => (old.get(old_end - 1), new.get(new_end - 1)),
+        };
+        if order != std::cmp::Ordering::Greater {
+            i = old_end;
+        }
+        if order != std::cmp::Ordering::Less {
+            j = new_end;
+        }
+        if let (Some(before), Some(after)) = (before, after)
+            && same(before, after)
+        {
+            continue;
+        }
+        changes.extend(match (before.cloned(), after.cloned()) {
+            (Some(before), Some(after)) => Some(ServiceChange {
                 endpoints_only: same_but_endpoints(&before, &after),
                 addresses: changed_addresses(&before.endpoints, &after.endpoints),
                 before: Some(before),
                 after: Some(after),
             }),
-            None => changes.push(ServiceChange {
+            (None, Some(after)) => Some(ServiceChange {
                 endpoints_only: false,
                 addresses: after.endpoints.iter().map(|e| e.address.clone()).collect(),
                 before: None,
                 after: Some(after),
             }),
-        }
+            (Some(before), None) => Some(ServiceChange {
+                endpoints_only: false,
+                addresses: before.endpoints.iter().map(|e| e.address.clone()).collect(),
+                before: Some(before),
+                after: None,
+            }),
+            (None, None) => None,
+        });
     }
-    changes.extend(old.into_values().map(|before| ServiceChange {
-        endpoints_only: false,
-        addresses: before.endpoints.iter().map(|e| e.address.clone()).collect(),
-        before: Some(before),
-        after: None,
-    }));
     let order = |c: &ServiceChange| {
         c.after.as_ref().or(c.before.as_ref()).map(|s| {
             (
@@ -197,19 +219,29 @@ fn services(before: &Snapshot, after: &Snapshot) -> Vec<ServiceChange> {
     changes
 }
 
+/// The end of the group of services of `services[start]`'s key; `start` past the end stays.
+fn group_end(services: &[Arc<Service>], start: usize) -> usize {
+    let Some(first) = services.get(start) else {
+        return start;
+    };
+    let rest = services[start + 1..].iter();
+    start
+        + 1
+        + rest
+            .take_while(|s| service_key(s) == service_key(first))
+            .count()
+}
+
+/// The key services are ordered by in a snapshot.
+fn service_key(service: &Service) -> (&str, &str, &DeclaredBy) {
+    (&service.hostname, &service.namespace, &service.declared_by)
+}
+
 fn config_index(snapshot: &Snapshot) -> BTreeMap<ResourceKey, Arc<Config>> {
     mesh_common::api::Kind::ALL
         .iter()
         .flat_map(|kind| snapshot.config().of_kind(*kind))
         .map(|c| (c.resource.key(), Arc::clone(c)))
-        .collect()
-}
-
-fn service_index(snapshot: &Snapshot) -> BTreeMap<ServiceKey<'_>, Arc<Service>> {
-    snapshot
-        .services()
-        .iter()
-        .map(|s| ((&*s.namespace, &*s.hostname, &s.declared_by), Arc::clone(s)))
         .collect()
 }
 

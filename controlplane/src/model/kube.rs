@@ -14,44 +14,37 @@ use k8s_openapi::{
 use mesh_common::identity::SpiffeId;
 
 use super::{
-    DeclaredBy, Endpoint, ExportTo, Health, Locality, Location, Objects, Protocol, Resolution,
-    Service, ServicePort, WorkloadKind, WorkloadRef, export_to::EXPORT_TO_ANNOTATION,
+    DeclaredBy, Endpoint, ExportTo, Health, Locality, Location, ObjectKey, Objects, Protocol,
+    Resolution, Service, ServicePort, WorkloadKind, WorkloadRef, export_to::EXPORT_TO_ANNOTATION,
 };
 use crate::mesh_config::MeshConfig;
 
-/// The label that ties an EndpointSlice to its Service.
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// The service account Kubernetes gives a pod that names none.
 pub(super) const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 
 /// One service per Kubernetes Service, in namespace/name order.
 pub(super) fn services(objects: &Objects, mesh: &MeshConfig) -> Vec<Service> {
-    let slices = slices_by_service(objects);
-    objects
-        .all::<KubeService>()
-        .iter()
-        .map(|(key, service)| {
-            let no_slices = Vec::new();
-            let slices = slices
-                .get(&(key.namespace.as_str(), key.name.as_str()))
-                .unwrap_or(&no_slices);
-            service_of(objects, mesh, &key.namespace, &key.name, service, slices)
-        })
-        .collect()
+    let keys = objects.all::<KubeService>().keys();
+    keys.filter_map(|key| service(objects, mesh, key)).collect()
 }
 
-fn slices_by_service(objects: &Objects) -> BTreeMap<(&str, &str), Vec<&EndpointSlice>> {
-    let mut by_service: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
-    for (key, slice) in objects.all::<EndpointSlice>() {
-        let service = label(&slice.metadata, SERVICE_NAME_LABEL);
-        if let Some(service) = service {
-            by_service
-                .entry((key.namespace.as_str(), service))
-                .or_default()
-                .push(slice);
-        }
-    }
-    by_service
+/// The service of the Kubernetes Service of `key`, if there is one: with the endpoints of its
+/// slices, found through the objects' index.
+pub(super) fn service(objects: &Objects, mesh: &MeshConfig, key: &ObjectKey) -> Option<Service> {
+    let service = objects.get::<KubeService>(&key.namespace, &key.name)?;
+    let slices: Vec<&EndpointSlice> = objects
+        .index()
+        .slices_of(key)
+        .filter_map(|name| objects.get::<EndpointSlice>(&key.namespace, name))
+        .collect();
+    Some(service_of(
+        objects,
+        mesh,
+        &key.namespace,
+        &key.name,
+        service,
+        &slices,
+    ))
 }
 
 fn service_of(

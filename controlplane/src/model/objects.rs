@@ -1,6 +1,12 @@
 //! The raw inputs of the model, keyed by kind, namespace and name: what the Kubernetes watches
 //! and the config directory last said. Both stores write here; nothing downstream can tell
 //! which one an object came from.
+//!
+//! Besides the objects, the index a snapshot needs to rebuild one service (its slices, the
+//! slices naming a pod), and what changed since the last snapshot, so that
+//! [`Snapshot::next`](super::Snapshot::next) rebuilds only the services a change touches.
+
+mod index;
 
 use std::collections::BTreeMap;
 
@@ -21,7 +27,7 @@ pub struct ObjectKey {
 }
 
 /// Every input object, in key order so that a build visits them deterministically.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Objects {
     revision: u64,
     namespaces: BTreeMap<ObjectKey, Namespace>,
@@ -29,6 +35,8 @@ pub struct Objects {
     endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     pods: BTreeMap<ObjectKey, Pod>,
     resources: BTreeMap<ResourceKey, Resource>,
+    index: Index,
+    pending: Pending,
 }
 
 /// A Kubernetes kind the model reads, and where [`Objects`] keeps it.
@@ -36,7 +44,11 @@ pub trait KubeObject: Clone + PartialEq + Sized {
     fn metadata(&self) -> &ObjectMeta;
     fn store(objects: &Objects) -> &BTreeMap<ObjectKey, Self>;
     fn store_mut(objects: &mut Objects) -> &mut BTreeMap<ObjectKey, Self>;
+    /// Updates the index and the pending changes once the object of `key` changed from `old`.
+    fn changed(objects: &mut Objects, key: &ObjectKey, old: Option<&Self>);
 }
+
+pub(super) use self::index::{Index, Pending};
 
 // === impl ObjectKey ===
 
@@ -69,6 +81,7 @@ impl Objects {
     /// snapshot gets a new version.
     pub fn touch(&mut self) {
         self.revision += 1;
+        self.pending.everything = true;
     }
 
     /// Adds or replaces a Kubernetes object; true when the store changed.
@@ -83,18 +96,20 @@ impl Objects {
         if store.get(&key) == Some(&object) {
             return false;
         }
-        store.insert(key, object);
+        let old = store.insert(key.clone(), object);
+        K::changed(self, &key, old.as_ref());
         self.revision += 1;
         true
     }
 
     /// Removes a Kubernetes object; true when it was there.
     pub fn delete<K: KubeObject>(&mut self, key: &ObjectKey) -> bool {
-        let removed = K::store_mut(self).remove(key).is_some();
-        if removed {
-            self.revision += 1;
-        }
-        removed
+        let Some(old) = K::store_mut(self).remove(key) else {
+            return false;
+        };
+        K::changed(self, key, Some(&old));
+        self.revision += 1;
+        true
     }
 
     /// Adds or replaces an Istio resource; true when the store changed.
@@ -104,6 +119,7 @@ impl Objects {
             return false;
         }
         self.resources.insert(key, resource);
+        self.pending.resources = true;
         self.revision += 1;
         true
     }
@@ -112,6 +128,7 @@ impl Objects {
     pub fn delete_resource(&mut self, key: &ResourceKey) -> bool {
         let removed = self.resources.remove(key).is_some();
         if removed {
+            self.pending.resources = true;
             self.revision += 1;
         }
         removed
@@ -130,10 +147,35 @@ impl Objects {
     pub fn resources(&self) -> &BTreeMap<ResourceKey, Resource> {
         &self.resources
     }
+
+    pub(super) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// What changed since the last call, which the snapshot of revision `since` did not see.
+    pub(super) fn take_pending(&mut self) -> Pending {
+        let next = Pending {
+            since: self.revision,
+            ..Pending::default()
+        };
+        std::mem::replace(&mut self.pending, next)
+    }
+}
+
+/// The objects alike; the index and pending changes follow from them.
+impl PartialEq for Objects {
+    fn eq(&self, other: &Self) -> bool {
+        self.revision == other.revision
+            && self.namespaces == other.namespaces
+            && self.services == other.services
+            && self.endpoint_slices == other.endpoint_slices
+            && self.pods == other.pods
+            && self.resources == other.resources
+    }
 }
 
 macro_rules! kube_objects {
-    ($($kind:ty => $field:ident,)+) => {
+    ($($kind:ty => $field:ident, $changed:path,)+) => {
         $(
             impl KubeObject for $kind {
                 fn metadata(&self) -> &ObjectMeta {
@@ -147,14 +189,18 @@ macro_rules! kube_objects {
                 fn store_mut(objects: &mut Objects) -> &mut BTreeMap<ObjectKey, Self> {
                     &mut objects.$field
                 }
+
+                fn changed(objects: &mut Objects, key: &ObjectKey, old: Option<&Self>) {
+                    $changed(objects, key, old)
+                }
             }
         )+
     };
 }
 
 kube_objects! {
-    Namespace => namespaces,
-    Service => services,
-    EndpointSlice => endpoint_slices,
-    Pod => pods,
+    Namespace => namespaces, index::namespace_changed,
+    Service => services, index::service_changed,
+    EndpointSlice => endpoint_slices, index::slice_changed,
+    Pod => pods, index::pod_changed,
 }

@@ -1,7 +1,7 @@
 //! One immutable, versioned view of the mesh: every service with its endpoints, and the
 //! accepted Istio config. Translation reads only this.
 
-use std::sync::Arc;
+use std::{cmp::Ordering, collections::BTreeSet, sync::Arc};
 
 use mesh_common::api::Kind;
 
@@ -13,9 +13,9 @@ use crate::mesh_config::MeshConfig;
 
 /// The model at one version. Cloning is cheap: the parts are shared.
 ///
-/// Each service is its own `Arc` so that an incremental build — a later optimisation; every
-/// build is a full one today — can carry unchanged services over from the previous snapshot
-/// and translation can tell by pointer that they did not change.
+/// Each service is its own `Arc` so that [`Snapshot::next`] carries unchanged services over from
+/// the previous snapshot and the diff and translation can tell by pointer that they did not
+/// change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     version: u64,
@@ -34,18 +34,77 @@ impl Snapshot {
         let config = IstioConfig::build(objects.resources().values(), mesh);
         let mut services = kube::services(objects, mesh);
         services.extend(service_entry::services(&config, objects, mesh));
-        services.sort_by(|a, b| {
-            (&a.hostname, &a.namespace, &a.declared_by).cmp(&(
-                &b.hostname,
-                &b.namespace,
-                &b.declared_by,
-            ))
-        });
+        services.sort_by(order);
         Snapshot {
             version: objects.revision(),
             mesh: Arc::new(mesh.clone()),
             services: services.into_iter().map(Arc::new).collect(),
             config: Arc::new(config),
+        }
+    }
+
+    /// The snapshot of `objects` now, built from this one: only the services the changes since
+    /// touched are built again (a Kubernetes Service, its slices or their pods; every
+    /// ServiceEntry's when an Istio resource or, with ServiceEntries around, a pod changed), and
+    /// the config only when an Istio resource changed. Whatever did not change is shared, the
+    /// services and the config by pointer. Equal to [`Snapshot::build`] of the same objects.
+    ///
+    /// `objects` must be those this snapshot was built from, since changed; anything else (or a
+    /// change outside the objects, [`Objects::touch`]) builds the whole snapshot.
+    pub fn next(&self, objects: &mut Objects) -> Snapshot {
+        let pending = objects.take_pending();
+        if pending.everything || pending.since != self.version {
+            return Snapshot::build(objects, &self.mesh);
+        }
+        let mesh = &*self.mesh;
+        let config = match pending.resources {
+            true => Arc::new(IstioConfig::build(objects.resources().values(), mesh)),
+            false => Arc::clone(&self.config),
+        };
+        let entries =
+            pending.resources || (pending.pods && !config.of_kind(Kind::ServiceEntry).is_empty());
+        let mut fresh: Vec<Service> = pending
+            .services
+            .iter()
+            .filter_map(|key| kube::service(objects, mesh, key))
+            .collect();
+        if entries {
+            fresh.extend(service_entry::services(&config, objects, mesh));
+        }
+        fresh.sort_by(order);
+        let stale: BTreeSet<(&str, &str)> = pending
+            .services
+            .iter()
+            .map(|key| (key.namespace.as_str(), key.name.as_str()))
+            .collect();
+        let is_stale = |s: &Arc<Service>| match &s.declared_by {
+            DeclaredBy::Service(name) => stale.contains(&(s.namespace.as_str(), name.as_str())),
+            DeclaredBy::ServiceEntry(_) => entries,
+        };
+        // An unchanged service keeps its `Arc`, so that the diff skips it by pointer.
+        let fresh: Vec<Arc<Service>> = fresh
+            .into_iter()
+            .map(|service| match self.same_service(&service) {
+                Some(old) => Arc::clone(old),
+                None => Arc::new(service),
+            })
+            .collect();
+        let mut removed = self.services.iter().filter(|s| is_stale(s));
+        let unchanged = removed.clone().count() == fresh.len()
+            && fresh
+                .iter()
+                .all(|s| removed.next().is_some_and(|r| Arc::ptr_eq(r, s)));
+        let services = if unchanged {
+            Arc::clone(&self.services)
+        } else {
+            let kept = self.services.iter().filter(|s| !is_stale(s));
+            merge(kept, fresh.iter()).cloned().collect()
+        };
+        Snapshot {
+            version: objects.revision(),
+            mesh: Arc::clone(&self.mesh),
+            services,
+            config,
         }
     }
 
@@ -65,6 +124,16 @@ impl Snapshot {
     /// The accepted (and rejected) Istio resources.
     pub fn config(&self) -> &IstioConfig {
         &self.config
+    }
+
+    /// A service of this snapshot equal to `service`.
+    fn same_service(&self, service: &Service) -> Option<&Arc<Service>> {
+        let start = self
+            .services
+            .partition_point(|s| order(s, service) == Ordering::Less);
+        let candidates = self.services[start..].iter();
+        let candidates = candidates.take_while(|s| order(s, service) == Ordering::Equal);
+        candidates.into_iter().find(|s| ***s == *service)
     }
 
     /// The service of this hostname declared in this namespace.
@@ -124,3 +193,24 @@ impl Snapshot {
         resolve_host(host, from_namespace, domain)
     }
 }
+
+/// The order of a snapshot's services: hostname, namespace, then what declares it.
+fn order(a: &Service, b: &Service) -> Ordering {
+    (&a.hostname, &a.namespace, &a.declared_by).cmp(&(&b.hostname, &b.namespace, &b.declared_by))
+}
+
+/// Two lists in [`order`] merged, the first's first where they tie.
+fn merge<'a>(
+    a: impl Iterator<Item = &'a Arc<Service>>,
+    b: impl Iterator<Item = &'a Arc<Service>>,
+) -> impl Iterator<Item = &'a Arc<Service>> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if order(y, x) == Ordering::Less => b.next(),
+        (Some(_), _) => a.next(),
+        (None, _) => b.next(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,25 +1,34 @@
 //! The file store: directories of YAML and JSON (`--config-dir`), watched and fed to the model.
 //!
-//! A thin shell around [`reconcile`]: it watches the directories, lets a burst of file events
+//! A thin shell around [`FileSet`]: it watches the directories, lets a burst of file events
 //! settle (editors write a temporary file and rename it; `kubectl cp` and `git checkout` touch
-//! many files at once), reloads every directory, applies what changed to its [`Objects`] and
-//! publishes a new [`Snapshot`] when anything did.
+//! many files at once), rereads the files the events name (everything after a lost event or a
+//! burst too large to follow), applies what changed to its [`Objects`] and publishes a new
+//! [`Snapshot`] when anything did.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
-use mesh_common::load::{LoadError, LoadOptions, LoadResult, Loader};
+use mesh_common::load::{LoadError, LoadOptions};
 use notify::{
     EventKind, RecommendedWatcher, RecursiveMode, Watcher,
-    event::{AccessKind, AccessMode},
+    event::{AccessKind, AccessMode, CreateKind, RemoveKind},
 };
 use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
     time::{Instant, timeout_at},
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use super::reconcile::{PerFileState, reconcile};
+use super::file_set::{ChangedPath, FileSet, Reread, RereadOutcome};
 use crate::{
     mesh_config::MeshConfig,
     model::{Objects, Snapshot},
@@ -43,10 +52,14 @@ pub struct FileStoreConfig {
 pub struct FileStore {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     errors: watch::Receiver<Arc<[LoadError]>>,
+    files_parsed: Arc<AtomicU64>,
     // Kept so that the watch lasts as long as the store.
     _watcher: RecommendedWatcher,
     task: JoinHandle<()>,
 }
+
+/// More changed paths than this in one burst (a checkout, a copied tree) reread everything.
+const MAX_PATHS: usize = 4096;
 
 /// Why the file store could not start.
 #[derive(Debug, thiserror::Error)]
@@ -59,15 +72,23 @@ pub enum FileStoreError {
     },
 }
 
+/// What the watcher saw.
+#[derive(Debug)]
+enum Watched {
+    Paths(Vec<ChangedPath>),
+    /// Events were lost: only reading everything again is sure.
+    Lost,
+}
+
 /// The state the watch task carries from one reload to the next.
 #[derive(Debug)]
 struct Applier {
-    dirs: Vec<PathBuf>,
-    load: LoadOptions,
-    mesh: MeshConfig,
+    files: Option<FileSet>,
     objects: Objects,
-    state: PerFileState,
+    /// The last snapshot, which the next is built from.
+    snapshot: Arc<Snapshot>,
     errors: Arc<[LoadError]>,
+    files_parsed: Arc<AtomicU64>,
 }
 
 // === impl FileStoreConfig ===
@@ -93,19 +114,9 @@ impl FileStore {
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let relevant = match &event {
-                    // Reading a file must not trigger another read; only a finished write counts.
-                    Ok(e) => match e.kind {
-                        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-                        EventKind::Access(_) => false,
-                        _ => true,
-                    },
-                    // A lost event (an overflowing queue): read everything again to be sure.
-                    Err(_) => true,
-                };
-                if relevant {
+                if let Some(watched) = watched(event) {
                     // The store is gone when nobody receives; nothing is left to tell.
-                    let _ = events_tx.send(());
+                    let _ = events_tx.send(watched);
                 }
             })
             .map_err(|source| FileStoreError::Watch {
@@ -122,21 +133,23 @@ impl FileStore {
                 })?;
         }
 
+        let (files, first) = FileSet::new(&config.dirs, config.load.clone());
+        let files_parsed = Arc::new(AtomicU64::new(0));
         let mut applier = Applier {
-            dirs: config.dirs.clone(),
-            load: config.load.clone(),
-            mesh,
+            files: Some(files),
+            snapshot: Arc::new(Snapshot::build(&Objects::default(), &mesh)),
             objects: Objects::default(),
-            state: PerFileState::default(),
             errors: Arc::from(Vec::new()),
+            files_parsed: files_parsed.clone(),
         };
-        applier.apply(load(&applier.dirs, applier.load.clone()));
-        let (snapshots_tx, snapshots) = watch::channel(Arc::new(applier.snapshot()));
+        applier.apply(first);
+        let (snapshots_tx, snapshots) = watch::channel(applier.snapshot());
         let (errors_tx, errors) = watch::channel(applier.errors.clone());
         let task = tokio::spawn(watch_loop(applier, config, events, snapshots_tx, errors_tx));
         Ok(Self {
             snapshots,
             errors,
+            files_parsed,
             _watcher: watcher,
             task,
         })
@@ -157,6 +170,12 @@ impl FileStore {
     pub fn watch_errors(&self) -> watch::Receiver<Arc<[LoadError]>> {
         self.errors.clone()
     }
+
+    /// How many files were read since the store started, the first read included: a change
+    /// rereads the files it touched, not the directories.
+    pub fn files_parsed(&self) -> u64 {
+        self.files_parsed.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for FileStore {
@@ -168,10 +187,10 @@ impl Drop for FileStore {
 // === impl Applier ===
 
 impl Applier {
-    /// Applies a load; true when the model changed.
-    fn apply(&mut self, loaded: LoadResult) -> bool {
-        let reconciled = reconcile(&self.state, loaded);
-        for error in reconciled.errors.iter() {
+    /// Applies a reread; true when the model changed.
+    fn apply(&mut self, reread: RereadOutcome) -> bool {
+        let errors = self.files.as_ref().map(FileSet::errors).unwrap_or_default();
+        for error in &errors {
             // Each error once, when it appears, not again on every reload until it is fixed.
             if !self.errors.contains(error) {
                 warn!(
@@ -185,68 +204,134 @@ impl Applier {
                 );
             }
         }
-        self.errors = Arc::from(reconciled.errors);
-        self.state = reconciled.state;
+        self.errors = Arc::from(errors);
+        self.files_parsed
+            .fetch_add(reread.files_parsed as u64, Ordering::Relaxed);
         let mut changed = false;
-        for change in reconciled.changes {
+        for change in reread.changes {
             changed |= change.apply(&mut self.objects);
         }
         changed
     }
 
-    fn snapshot(&self) -> Snapshot {
-        Snapshot::build(&self.objects, &self.mesh)
+    /// The next snapshot, built from the last one and the changes since.
+    fn snapshot(&mut self) -> Arc<Snapshot> {
+        self.snapshot = Arc::new(self.snapshot.next(&mut self.objects));
+        self.snapshot.clone()
     }
 }
 
 async fn watch_loop(
     mut applier: Applier,
     config: FileStoreConfig,
-    mut events: mpsc::UnboundedReceiver<()>,
+    mut events: mpsc::UnboundedReceiver<Watched>,
     snapshots: watch::Sender<Arc<Snapshot>>,
     errors: watch::Sender<Arc<[LoadError]>>,
 ) {
-    while events.recv().await.is_some() {
-        settle(&mut events, config.debounce, config.max_delay).await;
-        // Reading the files blocks; keep it off the runtime's workers.
-        let (dirs, options) = (applier.dirs.clone(), applier.load.clone());
-        let loaded = tokio::task::spawn_blocking(move || load(&dirs, options)).await;
-        let Ok(loaded) = loaded else {
-            // Only a panic in the loader gets here, and the loader does not panic; the next
-            // event tries again.
-            continue;
+    while let Some(first) = events.recv().await {
+        let reread = settle(first, &mut events, config.debounce, config.max_delay).await;
+        let Some(mut files) = applier.files.take() else {
+            return;
         };
-        let changed = applier.apply(loaded);
+        let started = Instant::now();
+        // Reading the files blocks; keep it off the runtime's workers.
+        let read = tokio::task::spawn_blocking(move || {
+            let outcome = files.reread(reread);
+            (files, outcome)
+        })
+        .await;
+        let Ok((files, outcome)) = read else {
+            // Only a panic in the loader gets here, and the loader does not panic; without the
+            // files, the store cannot go on.
+            warn!("config directory reread failed; the store stops following changes");
+            return;
+        };
+        applier.files = Some(files);
+        let (parsed, listed) = (outcome.files_parsed, outcome.listed);
+        let read = started.elapsed();
+        let changed = applier.apply(outcome);
         errors.send_if_modified(|current| {
             let modified = *current != applier.errors;
             *current = applier.errors.clone();
             modified
         });
         if changed {
-            let snapshot = Arc::new(applier.snapshot());
+            let snapshot = applier.snapshot();
             info!(version = snapshot.version(), "config directory changed");
             snapshots.send_replace(snapshot);
         }
+        debug!(
+            files_parsed = parsed,
+            listed,
+            read_ms = read.as_secs_f64() * 1e3,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            "config directory reread"
+        );
     }
 }
 
-/// Reads every directory as one load, so that an object defined in two of them is reported.
-fn load(dirs: &[PathBuf], options: LoadOptions) -> LoadResult {
-    let mut loader = Loader::new(options);
-    for dir in dirs {
-        loader.add_path(dir);
-    }
-    loader.finish()
+/// The paths an event names, or `None` for an event that changes nothing (a read).
+fn watched(event: notify::Result<notify::Event>) -> Option<Watched> {
+    let event = match event {
+        Ok(event) if !event.need_rescan() => event,
+        // A lost event (an overflowing queue): read everything again to be sure.
+        _ => return Some(Watched::Lost),
+    };
+    let directory = match event.kind {
+        // Reading a file must not trigger another read; only a finished write counts.
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
+        EventKind::Access(_) => return None,
+        EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder) => true,
+        // Not saying what happened to what: assume the worst.
+        EventKind::Any | EventKind::Other if event.paths.is_empty() => {
+            return Some(Watched::Lost);
+        }
+        EventKind::Any | EventKind::Other => true,
+        _ => false,
+    };
+    let paths = event.paths.into_iter();
+    let paths = paths.map(|path| ChangedPath { path, directory });
+    Some(Watched::Paths(paths.collect()))
 }
 
-/// Waits until no event has come for `debounce`, or `max_delay` has passed.
-async fn settle(events: &mut mpsc::UnboundedReceiver<()>, debounce: Duration, max_delay: Duration) {
+/// Gathers events until none has come for `debounce`, or `max_delay` has passed, into what to
+/// read again.
+async fn settle(
+    first: Watched,
+    events: &mut mpsc::UnboundedReceiver<Watched>,
+    debounce: Duration,
+    max_delay: Duration,
+) -> Reread {
     let deadline = Instant::now() + max_delay;
+    let mut paths: Option<BTreeMap<PathBuf, bool>> = Some(BTreeMap::new());
+    let mut add = |watched: Watched| match (watched, &mut paths) {
+        (Watched::Paths(changed), Some(paths)) if paths.len() + changed.len() <= MAX_PATHS => {
+            for changed in changed {
+                *paths.entry(changed.path).or_default() |= changed.directory;
+            }
+        }
+        _ => paths = None,
+    };
+    add(first);
     loop {
         let quiet_until = (Instant::now() + debounce).min(deadline);
         match timeout_at(quiet_until, events.recv()).await {
-            Ok(Some(())) if Instant::now() < deadline => continue,
-            _ => return,
+            Ok(Some(watched)) => {
+                add(watched);
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            _ => break,
         }
+    }
+    match paths {
+        Some(paths) => Reread::Paths(
+            paths
+                .into_iter()
+                .map(|(path, directory)| ChangedPath { path, directory })
+                .collect(),
+        ),
+        None => Reread::All,
     }
 }

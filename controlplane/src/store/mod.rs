@@ -2,10 +2,12 @@
 //! written into [`crate::model::Objects`] and published as snapshots.
 
 mod file;
+mod file_set;
 pub mod kube;
 mod reconcile;
 
 pub use self::{
     file::{FileStore, FileStoreConfig, FileStoreError},
+    file_set::{ChangedPath, FileSet, Reread, RereadOutcome},
     reconcile::{Change, PerFileState, Reconciled, reconcile},
 };

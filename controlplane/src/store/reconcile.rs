@@ -8,6 +8,7 @@
 
 use std::{
     collections::BTreeMap,
+    ops::Bound,
     path::{Path, PathBuf},
 };
 
@@ -68,6 +69,35 @@ impl PerFileState {
             .collect()
     }
 
+    /// The object applied from `file` under `key`.
+    pub(super) fn get(&self, file: &Path, key: &LoadedKey) -> Option<&Loaded> {
+        self.files.get(file)?.get(key)
+    }
+
+    /// Applies `loaded` from `file`.
+    pub(super) fn insert(&mut self, file: PathBuf, key: LoadedKey, loaded: Loaded) {
+        self.files.entry(file).or_default().insert(key, loaded);
+    }
+
+    /// No longer applies `key` from `file`; returns what was.
+    pub(super) fn remove(&mut self, file: &Path, key: &LoadedKey) -> Option<Loaded> {
+        let objects = self.files.get_mut(file)?;
+        let removed = objects.remove(key);
+        if objects.is_empty() {
+            self.files.remove(file);
+        }
+        removed
+    }
+
+    /// The files at or below `path`, which sort right after it.
+    pub(super) fn files_under(&self, path: &Path) -> Vec<PathBuf> {
+        let after = self
+            .files
+            .range::<Path, _>((Bound::Included(path), Bound::Unbounded));
+        let under = after.take_while(|(file, _)| file.starts_with(path));
+        under.map(|(file, _)| file.clone()).collect()
+    }
+
     /// Every applied object by key.
     fn objects(&self) -> BTreeMap<&LoadedKey, &LoadedObject> {
         let all = self.files.values().flat_map(|objects| objects.iter());
@@ -123,13 +153,16 @@ pub fn reconcile(previous: &PerFileState, loaded: LoadResult) -> Reconciled {
         }
     }
     let mut errors = loaded.errors;
+    // Only the kept files so far: looking through every file for each object would cost the
+    // square of the mesh.
+    let kept = state.clone();
     for loaded in loaded.resources {
         if is_broken(&loaded.origin.file) {
             continue;
         }
         let key = loaded.object.key();
-        let kept = state.files.iter().filter(|(file, _)| is_broken(file));
-        if let Some(first) = kept.filter_map(|(_, objects)| objects.get(&key)).next() {
+        let kept = kept.files.values().filter_map(|objects| objects.get(&key));
+        if let Some(first) = kept.into_iter().next() {
             errors.push(shadowed(&loaded, &key, first));
             continue;
         }
@@ -156,7 +189,7 @@ pub fn reconcile(previous: &PerFileState, loaded: LoadResult) -> Reconciled {
 }
 
 /// An object defined again outside a broken file that still holds its last good version.
-fn shadowed(loaded: &Loaded, key: &LoadedKey, first: &Loaded) -> LoadError {
+pub(super) fn shadowed(loaded: &Loaded, key: &LoadedKey, first: &Loaded) -> LoadError {
     LoadError {
         origin: loaded.origin.clone(),
         kind: Some(key.kind.to_string()),

@@ -300,6 +300,7 @@ async fn build_loop(
     let mut state = ClusterState::default();
     let mut changed = false;
     let mut published = false;
+    let mut last = Arc::new(Snapshot::build(&Default::default(), &mesh));
     while let Some(update) = updates.recv().await {
         changed |= state.apply(update);
         changed |= settle(&mut state, &mut updates, debounce).await;
@@ -318,7 +319,9 @@ async fn build_loop(
         if !state.has_listed(&kinds) || (published && !changed) {
             continue;
         }
-        let snapshot = Arc::new(Snapshot::build(state.objects(), &mesh));
+        // Built from the last one: only what the events touched is built again.
+        let snapshot = Arc::new(state.snapshot(&last));
+        last = Arc::clone(&snapshot);
         info!(version = snapshot.version(), "cluster state changed");
         outputs.snapshots.send_replace(snapshot);
         outputs.listed.send_replace(true);

@@ -24,7 +24,7 @@ use mesh_common::{
 use serde_json::Value;
 
 use crate::{
-    model::{KubeObject, Objects},
+    model::{KubeObject, Objects, Snapshot},
     store::Change,
 };
 
@@ -103,6 +103,12 @@ impl ClusterState {
     /// The model's inputs.
     pub fn objects(&self) -> &Objects {
         &self.objects
+    }
+
+    /// The snapshot of the state now, built from `last`, the one before (see
+    /// [`Snapshot::next`]).
+    pub fn snapshot(&mut self, last: &Snapshot) -> Snapshot {
+        last.next(&mut self.objects)
     }
 
     /// The objects that could not be read, in key order.
