@@ -10,7 +10,12 @@ use std::{
     time::Duration,
 };
 
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle, time::timeout};
+use tokio::{
+    net::{TcpListener, TcpSocket},
+    sync::watch,
+    task::JoinHandle,
+    time::timeout,
+};
 
 use super::{
     announce::announce,
@@ -33,6 +38,12 @@ pub(super) const XDS_DEBOUNCE: DebounceOptions = DebounceOptions::NONE;
 
 /// How long a stop waits for the servers to close their connections before dropping them.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Connections the kernel completes before the server accepts them. Every proxy of a mesh
+/// reconnects at once when the control plane restarts; with the default of 128, the handshakes
+/// past it are dropped while the server is busy answering the first ones, and the proxies'
+/// first requests are reset. The kernel caps it at `net.core.somaxconn` (4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -265,11 +276,24 @@ impl Drop for ControlPlane {
 }
 
 async fn bind(server: &'static str, address: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| StartError::Listen {
-            server,
-            address,
-            source,
-        })
+    listen(address).map_err(|source| StartError::Listen {
+        server,
+        address,
+        source,
+    })
 }
+
+/// A listener on `address` with a backlog of [`LISTEN_BACKLOG`].
+fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restarted control plane rebinds its ports at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+#[cfg(test)]
+mod tests;

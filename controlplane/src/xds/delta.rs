@@ -11,7 +11,7 @@ use std::{
 };
 
 use envoy_types::pb::envoy::service::discovery::v3::{
-    self as discovery, DeltaDiscoveryRequest, DeltaDiscoveryResponse,
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse,
 };
 use mesh_xds::ResourceType;
 
@@ -21,6 +21,7 @@ use super::{
     generator::Subscription,
     hash,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
+    wire::Outgoing,
 };
 
 /// One delta ADS stream.
@@ -37,8 +38,11 @@ pub struct DeltaType {
     names: BTreeSet<String>,
     /// Names subscribed since the last response: each gets an answer, if only "removed".
     new_names: BTreeSet<String>,
-    /// What the proxy has (or was last sent): name → version.
-    known: BTreeMap<String, String>,
+    /// What the proxy has (or was last sent), in name order: handles to the shared encodings,
+    /// so that a proxy costs a pointer per resource, not a copy of its name and version.
+    sent: Vec<Arc<Encoded>>,
+    /// What a reconnecting proxy said it has and was not sent since: name → version.
+    reported: BTreeMap<String, String>,
     progress: Progress,
 }
 
@@ -67,7 +71,7 @@ impl DeltaConnection {
             // No names on the first request is the legacy wildcard. A reconnecting proxy says
             // what it has, so that it is not sent again.
             state.wildcard = request.resource_names_subscribe.is_empty();
-            state.known = request
+            state.reported = request
                 .initial_resource_versions
                 .iter()
                 .map(|(name, version)| (name.clone(), version.clone()))
@@ -94,7 +98,10 @@ impl DeltaConnection {
         if !state.wildcard {
             // The proxy forgets what it unsubscribed from; so do we.
             let names = &state.names;
-            state.known.retain(|name, _| names.contains(name));
+            state
+                .sent
+                .retain(|resource| names.contains(resource.name()));
+            state.reported.retain(|name, _| names.contains(name));
         }
         let answer = match &state.progress.nonce {
             _ if request.response_nonce.is_empty() => None,
@@ -118,66 +125,78 @@ impl DeltaConnection {
         kind: ResourceType,
         resources: Vec<Arc<Encoded>>,
         forced: bool,
-    ) -> Option<DeltaDiscoveryResponse> {
+    ) -> Option<Outgoing<DeltaDiscoveryResponse>> {
         let state = self.state.types().get_mut(&kind)?;
         let subscription = state.subscription();
-        let current: BTreeMap<&str, &Arc<Encoded>> = resources
-            .iter()
+        let mut current: Vec<Arc<Encoded>> = resources
+            .into_iter()
             .filter(|resource| subscription.contains(resource.name()))
-            .map(|resource| (resource.name(), resource))
             .collect();
+        if !current.is_sorted_by(|a, b| a.name() <= b.name()) {
+            current.sort_by(|a, b| a.name().cmp(b.name()));
+        }
+        let exists = |name: &str| {
+            current
+                .binary_search_by(|resource| resource.name().cmp(name))
+                .is_ok()
+        };
         let mut removed: BTreeSet<String> = state
-            .known
-            .keys()
-            .filter(|name| !current.contains_key(name.as_str()))
-            .cloned()
+            .sent
+            .iter()
+            .map(|resource| resource.name())
+            .chain(state.reported.keys().map(String::as_str))
+            .filter(|name| !exists(name))
+            .map(str::to_owned)
             .collect();
         // A name subscribed to that does not exist is answered as removed, so the proxy does
         // not wait for it.
         removed.extend(
             std::mem::take(&mut state.new_names)
                 .into_iter()
-                .filter(|name| !current.contains_key(name.as_str())),
+                .filter(|name| !exists(name)),
         );
         let system_version =
-            hash::response_version(current.values().map(|r| (r.name(), r.version())));
+            hash::response_version(current.iter().map(|r| (r.name(), r.version())));
         let changed: Vec<&Arc<Encoded>> = current
-            .into_values()
-            .filter(|r| state.known.get(r.name()).map(String::as_str) != Some(r.version()))
+            .iter()
+            .filter(|r| state.known_version(r.name()) != Some(r.version()))
             .collect();
         if changed.is_empty() && removed.is_empty() && !forced {
             return None;
         }
-        for name in &removed {
-            state.known.remove(name);
-        }
-        let resources = changed
-            .into_iter()
-            .map(|r| {
-                state
-                    .known
-                    .insert(r.name().to_owned(), r.version().to_owned());
-                discovery::Resource {
-                    name: r.name().to_owned(),
-                    version: r.version().to_owned(),
-                    resource: Some(r.any().clone()),
-                    ..discovery::Resource::default()
-                }
-            })
-            .collect();
+        let resources: Vec<Arc<Encoded>> = changed.into_iter().cloned().collect();
+        // The proxy now has exactly the current resources: those it had unchanged, and those
+        // just sent.
+        state.reported.clear();
+        state.sent = current;
         let nonce = self.state.sent(kind, system_version.clone());
-        Some(DeltaDiscoveryResponse {
-            system_version_info: system_version,
+        Some(Outgoing {
+            message: DeltaDiscoveryResponse {
+                system_version_info: system_version,
+                type_url: kind.type_url().to_string(),
+                removed_resources: removed.into_iter().collect(),
+                nonce,
+                ..DeltaDiscoveryResponse::default()
+            },
             resources,
-            type_url: kind.type_url().to_string(),
-            removed_resources: removed.into_iter().collect(),
-            nonce,
-            ..DeltaDiscoveryResponse::default()
         })
     }
 }
 
 // === impl DeltaType ===
+
+impl DeltaType {
+    /// The version the proxy has of `name`, if it has it.
+    fn known_version(&self, name: &str) -> Option<&str> {
+        match self
+            .sent
+            .binary_search_by(|resource| resource.name().cmp(name))
+        {
+            Ok(at) => Some(self.sent[at].version()),
+            Err(_) => self.reported.get(name).map(String::as_str),
+        }
+    }
+}
 
 impl TypeState for DeltaType {
     fn subscription(&self) -> Subscription {

@@ -3,12 +3,16 @@
 //! Encoding a resource and hashing it into a version (through its descriptor, for a canonical
 //! form) costs far more than sending it. A translation is therefore encoded once, and every
 //! response that carries one of its resources — each type, each push, each re-request, and
-//! every proxy the translation is shared with — clones the handle, not the work.
+//! every proxy the translation is shared with — clones the handle, not the work. The encoding
+//! itself is shared too: responses are framed around it (see [`wire`](super::wire)), not copied
+//! into each proxy's message.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use envoy_types::pb::google::protobuf::Any;
 use mesh_xds::{Resource, ResourceType};
+use prost::Message as _;
 
 use super::hash;
 
@@ -17,7 +21,8 @@ use super::hash;
 pub struct Encoded {
     name: String,
     kind: ResourceType,
-    any: Any,
+    /// The resource packed in an `Any`, encoded.
+    wire: Bytes,
     version: String,
 }
 
@@ -33,7 +38,7 @@ impl Encoded {
         Arc::new(Encoded {
             name,
             kind,
-            any,
+            wire: Bytes::from(any.encode_to_vec()),
             version,
         })
     }
@@ -53,9 +58,15 @@ impl Encoded {
         self.kind
     }
 
-    /// The resource packed for a discovery response.
-    pub fn any(&self) -> &Any {
-        &self.any
+    /// The resource packed for a discovery response, as a message of its own (a copy).
+    pub fn any(&self) -> Any {
+        // Encoded from an `Any` above: it decodes.
+        Any::decode(self.wire.clone()).unwrap_or_default()
+    }
+
+    /// The encoding of [`Encoded::any`], shared by every response that carries it.
+    pub fn wire(&self) -> &Bytes {
+        &self.wire
     }
 
     /// The version of its content: equal content, equal version, in any process.

@@ -9,7 +9,8 @@
 //! - [`encoded`]: resources encoded once, with their versions, for every response.
 //! - [`debounce`]: coalesces bursts of config changes into one push.
 //! - [`status`]: who is connected and what they ACKed, for `/debug/syncz`.
-//! - [`server`]: the tonic service wiring the state to streams, and [`serve`].
+//! - [`server`]: the streams of a server, and [`serve`].
+//! - [`wire`]: the gRPC service, framing responses around the shared encodings.
 
 pub mod connection;
 pub mod debounce;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod sotw;
 pub mod status;
 pub(crate) mod stream;
+pub mod wire;
 
 pub use self::{
     debounce::DebounceOptions,
@@ -32,4 +34,5 @@ pub use self::{
     scope::{Affected, Proxies, ProxyClass, Reach, Scope, Target, Within},
     server::{Options, XdsServer, serve, serve_with_shutdown},
     status::{ProxyStatus, StatusRegistry, StatusSnapshot, TypeStatus},
+    wire::{AdsService, Outgoing},
 };

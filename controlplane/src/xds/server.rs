@@ -4,14 +4,10 @@ use std::{future::Future, sync::Arc};
 
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
-    aggregated_discovery_service_server::{
-        AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
-    },
 };
 use tokio::{net::TcpListener, sync::mpsc, sync::watch};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{
-    Request, Response, Status, Streaming,
+    Status, Streaming,
     transport::{Server, server::TcpIncoming},
 };
 
@@ -22,10 +18,14 @@ use super::{
     sotw::SotwConnection,
     status::StatusRegistry,
     stream::{self, Connection, Shared},
+    wire::{AdsService, Outgoing},
 };
 
-/// Responses queued per stream before the stream waits for the proxy to read.
-const RESPONSE_QUEUE: usize = 16;
+/// Responses queued per stream before the stream waits for the proxy to read. Each holds its
+/// own copy of what it carries (the whole mesh, for a first response): a deep queue per proxy
+/// is what a thousand slow readers would hold in memory. A stream waiting for room reads no
+/// pushes meanwhile; they coalesce into one.
+const RESPONSE_QUEUE: usize = 1;
 
 /// How the server runs.
 #[derive(Clone, Debug, Default)]
@@ -68,11 +68,28 @@ impl XdsServer {
         self
     }
 
+    /// Serves a state-of-the-world stream reading `requests`; its responses come out of the
+    /// receiver.
+    pub fn sotw(
+        &self,
+        requests: Streaming<DiscoveryRequest>,
+    ) -> mpsc::Receiver<Result<Outgoing<DiscoveryResponse>, Status>> {
+        self.spawn(SotwConnection::new(), requests)
+    }
+
+    /// Serves a delta stream reading `requests`; its responses come out of the receiver.
+    pub fn delta(
+        &self,
+        requests: Streaming<DeltaDiscoveryRequest>,
+    ) -> mpsc::Receiver<Result<Outgoing<DeltaDiscoveryResponse>, Status>> {
+        self.spawn(DeltaConnection::new(), requests)
+    }
+
     fn spawn<C: Connection>(
         &self,
         connection: C,
         requests: Streaming<C::Request>,
-    ) -> ReceiverStream<Result<C::Response, Status>> {
+    ) -> mpsc::Receiver<Result<C::Response, Status>> {
         let (responses, rx) = mpsc::channel(RESPONSE_QUEUE);
         tokio::spawn(stream::run(
             connection,
@@ -80,7 +97,7 @@ impl XdsServer {
             responses,
             self.shared.clone(),
         ));
-        ReceiverStream::new(rx)
+        rx
     }
 }
 
@@ -89,30 +106,6 @@ impl std::fmt::Debug for XdsServer {
         f.debug_struct("XdsServer")
             .field("status", &self.shared.status)
             .finish_non_exhaustive()
-    }
-}
-
-#[tonic::async_trait]
-impl AggregatedDiscoveryService for XdsServer {
-    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
-    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
-
-    async fn stream_aggregated_resources(
-        &self,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        Ok(Response::new(
-            self.spawn(SotwConnection::new(), request.into_inner()),
-        ))
-    }
-
-    async fn delta_aggregated_resources(
-        &self,
-        request: Request<Streaming<DeltaDiscoveryRequest>>,
-    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        Ok(Response::new(
-            self.spawn(DeltaConnection::new(), request.into_inner()),
-        ))
     }
 }
 
@@ -152,7 +145,7 @@ pub fn serve_with_shutdown(
         closing_tx.send_replace(true);
     };
     let grpc = Server::builder()
-        .add_service(AggregatedDiscoveryServiceServer::new(service))
+        .add_service(AdsService::new(service))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), signal);
     let debouncer = debounce(changes, pushes_tx, options.debounce);
     async move {

@@ -2,6 +2,11 @@
 //!
 //! Pure: requests in, actions and responses out. The server generates resources when told to
 //! and hands them to [`SotwConnection::respond`], which decides whether they are news.
+//!
+//! Only listener and cluster responses must hold the whole state of the world (one left out is
+//! deleted). Load assignments, routes and secrets are asked for by name and each stands alone,
+//! so a push carries only those that changed since the last response: an endpoint change sends
+//! one load assignment, not all of them.
 
 use std::{collections::BTreeSet, sync::Arc};
 
@@ -14,6 +19,7 @@ use super::{
     generator::Subscription,
     hash,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
+    wire::Outgoing,
 };
 
 /// One state-of-the-world ADS stream.
@@ -27,6 +33,9 @@ pub struct SotwConnection {
 pub struct SotwType {
     subscription: Subscription,
     progress: Progress,
+    /// Of a type asked for by name: what the proxy was sent, in name order (handles to the
+    /// shared encodings, not copies), so that a push carries only what changed.
+    sent: Vec<Arc<Encoded>>,
 }
 
 // === impl SotwConnection ===
@@ -56,6 +65,7 @@ impl SotwConnection {
                 SotwType {
                     subscription,
                     progress: Progress::default(),
+                    sent: Vec::new(),
                 },
             );
             return Ok(Action::Respond);
@@ -80,30 +90,60 @@ impl SotwConnection {
     /// The response carrying `resources` of `kind`, or `None` if the proxy did not ask for the
     /// type, or if they are what was last sent and the response is not `forced` (a request
     /// awaits it). Content last sent includes content the proxy NACKed: it is not resent.
+    ///
+    /// A forced response, and every listener or cluster response, holds every resource
+    /// subscribed; a push of a type asked for by name holds those that changed or are new (none
+    /// when resources only went away: the response then says the version moved on).
     pub fn respond(
         &mut self,
         kind: ResourceType,
         resources: Vec<Arc<Encoded>>,
         forced: bool,
-    ) -> Option<DiscoveryResponse> {
+    ) -> Option<Outgoing<DiscoveryResponse>> {
         let state = self.state.types().get_mut(&kind)?;
-        let resources: Vec<_> = resources
+        let mut resources: Vec<_> = resources
             .into_iter()
             .filter(|resource| state.subscription.contains(resource.name()))
             .collect();
+        if !resources.is_sorted_by(|a, b| a.name() <= b.name()) {
+            resources.sort_by(|a, b| a.name().cmp(b.name()));
+        }
         let version = hash::response_version(resources.iter().map(|r| (r.name(), r.version())));
         if !forced && state.progress.version_sent.as_ref() == Some(&version) {
             return None;
         }
+        let complete = forced || matches!(kind, ResourceType::Listener | ResourceType::Cluster);
+        let send: Vec<Arc<Encoded>> = if complete {
+            resources.clone()
+        } else {
+            resources
+                .iter()
+                .filter(|r| !was_sent(&state.sent, r))
+                .cloned()
+                .collect()
+        };
+        if !matches!(kind, ResourceType::Listener | ResourceType::Cluster) {
+            state.sent = resources;
+        }
         let nonce = self.state.sent(kind, version.clone());
-        Some(DiscoveryResponse {
-            version_info: version,
-            resources: resources.iter().map(|r| r.any().clone()).collect(),
-            type_url: kind.type_url().to_string(),
-            nonce,
-            ..DiscoveryResponse::default()
+        Some(Outgoing {
+            message: DiscoveryResponse {
+                version_info: version,
+                type_url: kind.type_url().to_string(),
+                nonce,
+                ..DiscoveryResponse::default()
+            },
+            resources: send,
         })
     }
+}
+
+/// Whether `resource`, at its version, is among `sent` (in name order).
+fn was_sent(sent: &[Arc<Encoded>], resource: &Encoded) -> bool {
+    sent.binary_search_by(|s| s.name().cmp(resource.name()))
+        .is_ok_and(|at| {
+            std::ptr::eq(sent[at].as_ref(), resource) || sent[at].version() == resource.version()
+        })
 }
 
 // === impl SotwType ===

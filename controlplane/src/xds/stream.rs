@@ -22,6 +22,7 @@ use super::{
     scope::Target,
     sotw::{SotwConnection, SotwType},
     status::{Registration, StatusRegistry},
+    wire::Outgoing,
 };
 
 /// The protocol state of one stream, as the stream loop needs it.
@@ -176,6 +177,12 @@ impl<C: Connection> StreamTask<C> {
 
     /// Generates `kind` for the proxy and sends it if it is news, or if `forced`.
     async fn send(&mut self, kind: ResourceType, forced: bool) -> Result<(), Closed> {
+        if self.connection.state().subscription(kind).is_none() {
+            return Ok(());
+        }
+        // The slot first: a proxy that reads slowly holds up its own stream's next response,
+        // and the pushes meanwhile coalesce, instead of piling up encoded copies of the mesh.
+        let slot = self.responses.reserve().await.map_err(|_| Closed)?;
         let (Some(node), Some(subscription)) = (
             self.connection.state().node(),
             self.connection.state().subscription(kind),
@@ -193,10 +200,7 @@ impl<C: Connection> StreamTask<C> {
         let Some(response) = self.connection.respond(kind, resources, forced) else {
             return Ok(());
         };
-        self.responses
-            .send(Ok(response))
-            .await
-            .map_err(|_| Closed)?;
+        slot.send(Ok(response));
         self.record();
         self.registration.pushed(kind);
         Ok(())
@@ -236,7 +240,7 @@ async fn closed(closing: Option<watch::Receiver<bool>>) {
 
 impl Connection for SotwConnection {
     type Request = DiscoveryRequest;
-    type Response = DiscoveryResponse;
+    type Response = Outgoing<DiscoveryResponse>;
     type TypeState = SotwType;
     const PROTOCOL: &'static str = "sotw";
 
@@ -254,7 +258,7 @@ impl Connection for SotwConnection {
         kind: ResourceType,
         resources: Vec<Arc<Encoded>>,
         forced: bool,
-    ) -> Option<DiscoveryResponse> {
+    ) -> Option<Outgoing<DiscoveryResponse>> {
         SotwConnection::respond(self, kind, resources, forced)
     }
 }
@@ -263,7 +267,7 @@ impl Connection for SotwConnection {
 
 impl Connection for DeltaConnection {
     type Request = DeltaDiscoveryRequest;
-    type Response = DeltaDiscoveryResponse;
+    type Response = Outgoing<DeltaDiscoveryResponse>;
     type TypeState = DeltaType;
     const PROTOCOL: &'static str = "delta";
 
@@ -281,7 +285,7 @@ impl Connection for DeltaConnection {
         kind: ResourceType,
         resources: Vec<Arc<Encoded>>,
         forced: bool,
-    ) -> Option<DeltaDiscoveryResponse> {
+    ) -> Option<Outgoing<DeltaDiscoveryResponse>> {
         DeltaConnection::respond(self, kind, resources, forced)
     }
 }

@@ -44,17 +44,6 @@ impl Part {
                 resources,
             };
         };
-        fn reuse<T: Clone + PartialEq + Into<Resource>>(
-            items: &[T],
-            before: &[T],
-            encoded: &[Arc<Encoded>],
-        ) -> Vec<Arc<Encoded>> {
-            if items == before {
-                encoded.to_vec()
-            } else {
-                encode(items)
-            }
-        }
         let (before, encoded) = (&previous.resources, &previous.encoded);
         let encoded = EncodedResources {
             clusters: reuse(&resources.clusters, &before.clusters, &encoded.clusters),
@@ -85,11 +74,7 @@ impl Part {
         let encoded = &previous.encoded;
         let encoded = EncodedResources {
             clusters: encoded.clusters.clone(),
-            endpoints: if endpoints == *before {
-                encoded.endpoints.clone()
-            } else {
-                encode(&endpoints)
-            },
+            endpoints: reuse(&endpoints, before, &encoded.endpoints),
             listeners: encoded.listeners.clone(),
             routes: encoded.routes.clone(),
         };
@@ -136,7 +121,7 @@ impl EncodedResources {
             .collect()
     }
 
-    fn of_type(&self, resource_type: ResourceType) -> &[Arc<Encoded>] {
+    pub(super) fn of_type(&self, resource_type: ResourceType) -> &[Arc<Encoded>] {
         match resource_type {
             ResourceType::Cluster => &self.clusters,
             ResourceType::ClusterLoadAssignment => &self.endpoints,
@@ -150,4 +135,25 @@ impl EncodedResources {
 
 fn encode<T: Clone + Into<Resource>>(items: &[T]) -> Vec<Arc<Encoded>> {
     Encoded::all(items.iter().cloned().map(Into::into))
+}
+
+/// The encodings of `items`, taking each from `encoded` (the encodings of `before`) where the
+/// item at its position is equal there: one changed load assignment among thousands is encoded
+/// and hashed alone, and the others keep the very encodings the proxies were sent.
+fn reuse<T: Clone + PartialEq + Into<Resource>>(
+    items: &[T],
+    before: &[T],
+    encoded: &[Arc<Encoded>],
+) -> Vec<Arc<Encoded>> {
+    if before.len() != encoded.len() {
+        return encode(items);
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(at, item)| match (before.get(at), encoded.get(at)) {
+            (Some(old), Some(encoding)) if old == item => Arc::clone(encoding),
+            _ => Encoded::new(item.clone().into()),
+        })
+        .collect()
 }

@@ -39,8 +39,8 @@ fn clusters(names: &[&str], generation: u32) -> Vec<Arc<Encoded>> {
         .collect()
 }
 
-fn sent(response: &DeltaDiscoveryResponse) -> Vec<&str> {
-    response.resources.iter().map(|r| r.name.as_str()).collect()
+fn sent(response: &Outgoing<DeltaDiscoveryResponse>) -> Vec<&str> {
+    response.resources.iter().map(|r| r.name()).collect()
 }
 
 fn version(name: &str, generation: u32) -> String {
@@ -62,7 +62,7 @@ fn wildcard_sends_only_changes_and_removals() {
         .respond(CDS, clusters(&["a", "b"], 1), true)
         .unwrap();
     assert_eq!(sent(&first), ["a", "b"]);
-    assert_eq!(first.resources[0].version, version("a", 1));
+    assert_eq!(first.resources[0].version(), version("a", 1));
     assert!(first.removed_resources.is_empty());
     assert_eq!(
         connection.on_request(&request(&[], &[], "1")),
@@ -162,7 +162,10 @@ fn nack_keeps_the_last_good_version_and_is_not_resent() {
         Ok(Action::Nack("bad cluster a".into()))
     );
     let progress = connection.state().progress(CDS).unwrap();
-    assert_eq!(progress.version_acked, Some(good.system_version_info));
+    assert_eq!(
+        progress.version_acked,
+        Some(good.system_version_info.clone())
+    );
     assert_eq!(progress.last_nack.as_deref(), Some("bad cluster a"));
     assert_eq!(connection.respond(CDS, clusters(&["a"], 2), false), None);
     let fixed = connection.respond(CDS, clusters(&["a"], 3), false).unwrap();

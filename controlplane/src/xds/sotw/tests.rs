@@ -1,5 +1,9 @@
 use envoy_types::pb::{
-    envoy::config::{cluster::v3::Cluster, core::v3::Node, endpoint::v3::ClusterLoadAssignment},
+    envoy::config::{
+        cluster::v3::Cluster,
+        core::v3::Node,
+        endpoint::v3::{ClusterLoadAssignment, LocalityLbEndpoints},
+    },
     google::rpc,
 };
 use pretty_assertions::assert_eq;
@@ -59,8 +63,10 @@ fn endpoints(names: &[&str]) -> Vec<Arc<Encoded>> {
         .collect()
 }
 
-fn names(response: &DiscoveryResponse) -> Vec<String> {
+fn names(response: &Outgoing<DiscoveryResponse>) -> Vec<String> {
     response
+        .clone()
+        .into_message()
         .resources
         .iter()
         .map(|any| Resource::decode_any(any).unwrap().name().to_string())
@@ -108,7 +114,7 @@ fn ack_records_the_version() {
     assert_eq!(connection.on_request(&ack), Ok(Action::Ack));
     let progress = connection.state().progress(CDS).unwrap();
     assert_eq!(progress.version_acked, Some(response.version_info.clone()));
-    assert_eq!(progress.version_sent, Some(response.version_info));
+    assert_eq!(progress.version_sent, Some(response.version_info.clone()));
     assert_eq!(progress.last_nack, None);
 }
 
@@ -140,7 +146,7 @@ fn nack_keeps_the_last_good_version_and_the_bad_config_is_not_resent() {
         Ok(Action::Nack("cluster bad: no endpoints".into()))
     );
     let progress = connection.state().progress(CDS).unwrap();
-    assert_eq!(progress.version_acked, Some(good.version_info));
+    assert_eq!(progress.version_acked, Some(good.version_info.clone()));
     assert_eq!(progress.version_sent, Some(bad.version_info.clone()));
     assert_eq!(
         progress.last_nack.as_deref(),
@@ -174,7 +180,7 @@ fn a_stale_nonce_is_ignored() {
     let progress = connection.state().progress(CDS).unwrap();
     assert_eq!(progress.last_nack, None);
     assert_eq!(progress.version_acked, None);
-    assert_eq!(progress.nonce, Some(latest.nonce));
+    assert_eq!(progress.nonce, Some(latest.nonce.clone()));
 }
 
 #[test]
@@ -242,4 +248,121 @@ fn a_reconnecting_proxy_gets_a_full_response() {
     assert_eq!(connection.on_request(&request), Ok(Action::Respond));
     let response = connection.respond(CDS, clusters(&["a"]), true).unwrap();
     assert_eq!(names(&response), ["a"]);
+}
+
+/// Load assignments of `names`, each at `generation` (its content differs per generation).
+fn assignments(names: &[(&str, u32)]) -> Vec<Arc<Encoded>> {
+    names
+        .iter()
+        .map(|(name, generation)| {
+            Encoded::new(Resource::from(ClusterLoadAssignment {
+                cluster_name: name.to_string(),
+                endpoints: vec![LocalityLbEndpoints {
+                    priority: *generation,
+                    ..LocalityLbEndpoints::default()
+                }],
+                ..ClusterLoadAssignment::default()
+            }))
+        })
+        .collect()
+}
+
+#[test]
+fn a_push_of_endpoints_carries_only_the_changed_load_assignments() {
+    let mut connection = SotwConnection::new();
+    connection
+        .on_request(&request(EDS, &["a", "b", "c"], ""))
+        .unwrap();
+    let first = connection
+        .respond(EDS, assignments(&[("a", 0), ("b", 0), ("c", 0)]), true)
+        .unwrap();
+    assert_eq!(names(&first), ["a", "b", "c"]);
+    assert_eq!(
+        connection.on_request(&request(EDS, &["a", "b", "c"], "1")),
+        Ok(Action::Ack)
+    );
+
+    // One endpoint change: one load assignment, under the version of all three.
+    let changed = assignments(&[("a", 0), ("b", 1), ("c", 0)]);
+    let version = hash::response_version(changed.iter().map(|r| (r.name(), r.version())));
+    let push = connection.respond(EDS, changed.clone(), false).unwrap();
+    assert_eq!(names(&push), ["b"]);
+    assert_eq!(push.nonce, "2");
+    assert_eq!(push.version_info, version);
+    assert_eq!(connection.respond(EDS, changed, false), None);
+
+    // A load assignment that went away: an empty response moves the version on. One that
+    // comes back changed is sent.
+    let gone = connection
+        .respond(EDS, assignments(&[("a", 0), ("b", 1)]), false)
+        .unwrap();
+    assert_eq!(names(&gone), Vec::<String>::new());
+    assert_eq!(gone.nonce, "3");
+    let back = connection
+        .respond(EDS, assignments(&[("a", 0), ("b", 1), ("c", 1)]), false)
+        .unwrap();
+    assert_eq!(names(&back), ["c"]);
+    assert_eq!(back.nonce, "4");
+
+    // A new subscription is answered with every name, changed or not.
+    assert_eq!(
+        connection.on_request(&request(EDS, &["a", "b", "c", "d"], "4")),
+        Ok(Action::Respond)
+    );
+    let all = connection
+        .respond(
+            EDS,
+            assignments(&[("a", 0), ("b", 1), ("c", 1), ("d", 0)]),
+            true,
+        )
+        .unwrap();
+    assert_eq!(names(&all), ["a", "b", "c", "d"]);
+}
+
+#[test]
+fn a_nacked_load_assignment_is_not_resent_but_its_fix_is() {
+    let mut connection = SotwConnection::new();
+    connection
+        .on_request(&request(EDS, &["a", "b"], ""))
+        .unwrap();
+    connection
+        .respond(EDS, assignments(&[("a", 0), ("b", 0)]), true)
+        .unwrap();
+    connection
+        .on_request(&request(EDS, &["a", "b"], "1"))
+        .unwrap();
+    let bad = connection
+        .respond(EDS, assignments(&[("a", 0), ("b", 1)]), false)
+        .unwrap();
+    assert_eq!(names(&bad), ["b"]);
+    let nack = DiscoveryRequest {
+        resource_names: vec!["a".into(), "b".into()],
+        ..nack(EDS, &bad.nonce, "b: bad priority")
+    };
+    assert_eq!(
+        connection.on_request(&nack),
+        Ok(Action::Nack("b: bad priority".into()))
+    );
+    assert_eq!(
+        connection.respond(EDS, assignments(&[("a", 0), ("b", 1)]), false),
+        None
+    );
+    let fixed = connection
+        .respond(EDS, assignments(&[("a", 0), ("b", 2)]), false)
+        .unwrap();
+    assert_eq!(names(&fixed), ["b"]);
+}
+
+#[test]
+fn a_push_of_clusters_carries_every_cluster() {
+    let mut connection = SotwConnection::new();
+    connection.on_request(&request(CDS, &[], "")).unwrap();
+    connection
+        .respond(CDS, clusters(&["a", "b"]), true)
+        .unwrap();
+    connection.on_request(&request(CDS, &[], "1")).unwrap();
+    let push = connection
+        .respond(CDS, clusters(&["a", "b", "c"]), false)
+        .unwrap();
+    assert_eq!(names(&push), ["a", "b", "c"]);
 }

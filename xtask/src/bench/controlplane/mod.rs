@@ -202,7 +202,7 @@ fn measure_size(
         },
     )?;
     let log = dir.join("controlplane.log");
-    let control_plane = ControlPlane::start(&Launch {
+    let mut control_plane = ControlPlane::start(&Launch {
         binary: &options.binary,
         config_dir: &config_dir,
         debounce: plan.debounce,
@@ -212,7 +212,7 @@ fn measure_size(
     })?;
     let pid = control_plane.pid();
     let rss_before = procfs::read_memory(pid)?.rss_kib;
-    runtime.block_on(async {
+    let measured = runtime.block_on(async {
         let mut fleet = Fleet::start(control_plane.xds, &mesh, size.proxies);
         eprintln!("bench: initial sync of {} sidecars", size.proxies);
         let sync = fleet.sync(plan.sync_patience).await?;
@@ -247,5 +247,13 @@ fn measure_size(
         run.rss_end_kib = procfs::read_memory(pid).ok().map(|m| m.rss_kib);
         fleet.stop().await;
         Ok::<_, anyhow::Error>(run)
+    });
+    // Sidecars failing together usually means the control plane is gone: say so, and how.
+    measured.map_err(|error| match control_plane.exited() {
+        Some(status) => error.context(format!(
+            "the control plane exited ({status}; its log: {})",
+            log.display()
+        )),
+        None => error,
     })
 }

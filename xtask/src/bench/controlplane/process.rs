@@ -95,6 +95,12 @@ impl ControlPlane {
         self.child.id()
     }
 
+    /// How it ended, if it did: when every sidecar is gone at once, this says why (killed by
+    /// the kernel when out of memory shows as `signal: 9 (SIGKILL)`).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     fn wait_ready(&mut self, launch: &Launch<'_>) -> anyhow::Result<()> {
         let attempts = launch.ready_timeout.as_millis() / POLL.as_millis();
         for _ in 0..attempts.max(1) {

@@ -10,7 +10,7 @@ use envoy_types::pb::envoy::{
         aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
     },
 };
-use mesh_xds::ResourceType;
+use mesh_xds::{Resource, ResourceType};
 use tokio::{net::TcpListener, sync::mpsc, time::timeout};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
@@ -135,13 +135,23 @@ async fn a_change_is_pushed_only_to_the_proxies_and_types_it_affects() {
     a.send(RDS, &["80"], Some(&routes)).await;
     eventually(|| reached(1, 0, 1)).await.unwrap();
 
-    // Another endpoint of web: load assignments alone, to both. Had b been sent anything for
-    // the VirtualService, it would come first.
+    // Another endpoint of web: load assignments alone, to both, and of them only web's, the
+    // one that changed. Had b been sent anything for the VirtualService, it would come first.
     snapshots.send_replace(files.load(&format!("{}{PRIVATE_VS}", two_namespaces(true))));
     for sidecar in [&mut a, &mut b] {
         let endpoints = sidecar.next().await;
         assert_eq!(endpoints.type_url, EDS.type_url(), "{}", sidecar.id);
-        assert_eq!(endpoints.resources.len(), 2, "{}", sidecar.id);
+        let names: Vec<String> = endpoints
+            .resources
+            .iter()
+            .map(|any| Resource::decode_any(any).unwrap().name().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["outbound|80||web.a.svc.cluster.local"],
+            "{}",
+            sidecar.id
+        );
     }
     eventually(|| reached(1, 2, 1)).await.unwrap();
     let pushes = status.snapshot().pushes_total;

@@ -29,7 +29,7 @@ use crate::{
         fixtures::{API_1, WEB_1, WEB_2, service},
     },
     store::kube::{Item, KubeStore, Update},
-    xds::{debounce::debounce, sotw::SotwConnection, stream},
+    xds::{Outgoing, debounce::debounce, sotw::SotwConnection, stream},
 };
 
 const WINDOW: Duration = Duration::from_millis(100);
@@ -95,13 +95,14 @@ fn addresses(response: &DiscoveryResponse) -> Vec<String> {
 }
 
 async fn recv(
-    responses: &mut mpsc::Receiver<Result<DiscoveryResponse, Status>>,
+    responses: &mut mpsc::Receiver<Result<Outgoing<DiscoveryResponse>, Status>>,
 ) -> DiscoveryResponse {
     timeout(PATIENCE, responses.recv())
         .await
         .expect("a response in time")
         .expect("the stream is open")
         .expect("a response, not an error")
+        .into_message()
 }
 
 #[tokio::test(start_paused = true)]

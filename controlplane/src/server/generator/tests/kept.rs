@@ -207,6 +207,17 @@ fn an_endpoint_change_translates_endpoints_alone_and_a_config_change_everything(
         .map(|a| a.cluster_name.as_str())
         .collect();
     assert_eq!(cluster_names, ["outbound|80||api.b.svc.cluster.local", web]);
+    // Of the load assignments, web's alone was encoded again: api's is the very encoding the
+    // proxies were sent, so a push leaves it out.
+    let eds = ResourceType::ClusterLoadAssignment;
+    let kept: Vec<bool> = new
+        .encoded
+        .of_type(eds)
+        .iter()
+        .zip(old.encoded.of_type(eds))
+        .map(|(new, old)| Arc::ptr_eq(new, old))
+        .collect();
+    assert_eq!(kept, [true, false]);
     assert_eq!(
         addresses(&new.resources.endpoints[1]),
         [format!("{WEB_1}:8080"), format!("{WEB_2}:8080")]
