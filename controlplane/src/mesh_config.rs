@@ -2,8 +2,15 @@
 //! that an Istio mesh config's fields keep their names and meaning here.
 //! <https://istio.io/latest/docs/reference/config/istio.mesh.v1alpha1/>
 
+mod tracing;
+
 use mesh_common::well_known::DEFAULT_TRUST_DOMAIN;
 use serde::{Deserialize, Serialize};
+
+pub use self::tracing::{
+    DEFAULT_SAMPLING, DefaultProviders, ExtensionProvider, GrpcSettings, OpenTelemetryProvider,
+    ProxyConfig, ProxyTracing,
+};
 
 /// The Kubernetes cluster domain when none is configured.
 pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
@@ -12,7 +19,7 @@ pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
 ///
 /// Fields of Istio's `MeshConfig` that mesh.rs does not read are accepted and ignored: a mesh
 /// config is shared with tools that read more of it than the control plane does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct MeshConfig {
     /// The SPIFFE trust domain of the mesh's workload identities.
@@ -35,6 +42,14 @@ pub struct MeshConfig {
     /// The namespace whose Sidecar and DestinationRule resources apply mesh-wide, as a
     /// fallback after the proxy's and the service's own namespaces.
     pub root_namespace: String,
+    /// Whether proxies trace requests at all (with a provider `defaultProviders.tracing` names).
+    pub enable_tracing: bool,
+    /// Integrations proxies may use: tracers, access loggers, external authorizers.
+    pub extension_providers: Vec<ExtensionProvider>,
+    /// The providers used where nothing more specific names one.
+    pub default_providers: DefaultProviders,
+    /// The proxy settings every proxy starts from (`ProxyConfig`); tracing sampling is read.
+    pub default_config: ProxyConfig,
 }
 
 /// Istio's root namespace when none is configured.
@@ -124,6 +139,10 @@ impl Default for MeshConfig {
             default_destination_rule_export_to: everywhere,
             h2_upgrade_policy: H2UpgradePolicy::DoNotUpgrade,
             root_namespace: DEFAULT_ROOT_NAMESPACE.to_string(),
+            enable_tracing: true,
+            extension_providers: Vec::new(),
+            default_providers: DefaultProviders::default(),
+            default_config: ProxyConfig::default(),
         }
     }
 }
@@ -146,6 +165,53 @@ mod tests {
         );
         assert_eq!(config.default_service_export_to, vec!["*"]);
         assert_eq!(config.h2_upgrade_policy, H2UpgradePolicy::DoNotUpgrade);
+        assert!(config.enable_tracing);
+        assert_eq!(config.default_providers.tracing, Vec::<String>::new());
+        assert_eq!(config.default_config.sampling(), DEFAULT_SAMPLING);
+    }
+
+    #[test]
+    fn reads_the_tracing_fields_and_keeps_the_rest_as_written() {
+        let config = MeshConfig::from_yaml(
+            "enableTracing: false
+defaultProviders: {tracing: [otel], accessLogging: [stdout]}
+defaultConfig: {concurrency: 2, tracing: {sampling: 5, zipkin: {address: z:9411}}}
+extensionProviders:
+- name: otel
+  opentelemetry: {service: otel.obs.svc.cluster.local, port: 4317, grpc: {timeout: 1s}}
+- name: stdout
+  envoyFileAccessLog: {path: /dev/stdout}
+",
+        )
+        .unwrap();
+        assert!(!config.enable_tracing);
+        assert_eq!(config.default_providers.tracing, vec!["otel"]);
+        assert_eq!(
+            config.default_providers.other.keys().collect::<Vec<_>>(),
+            ["accessLogging"]
+        );
+        assert_eq!(config.default_config.sampling(), 5.0);
+        assert_eq!(
+            config.default_config.other.keys().collect::<Vec<_>>(),
+            ["concurrency"]
+        );
+        let otel = config.extension_providers[0].opentelemetry.clone().unwrap();
+        assert_eq!(
+            (otel.service.as_str(), otel.port, otel.max_tag_length),
+            ("otel.obs.svc.cluster.local", 4317, 0)
+        );
+        assert_eq!(
+            otel.grpc.and_then(|g| g.timeout).map(|t| t.0),
+            Some("1s".to_string())
+        );
+        let stdout = &config.extension_providers[1];
+        assert_eq!(
+            (
+                stdout.opentelemetry.is_none(),
+                stdout.other.keys().map(String::as_str).collect::<Vec<_>>()
+            ),
+            (true, vec!["envoyFileAccessLog"])
+        );
     }
 
     #[test]
@@ -208,6 +274,7 @@ mod tests {
                 default_destination_rule_export_to: vec!["*".to_string()],
                 h2_upgrade_policy: H2UpgradePolicy::Upgrade,
                 root_namespace: "mesh-root".to_string(),
+                ..MeshConfig::default()
             }
         );
         assert_eq!(

@@ -149,11 +149,20 @@ fn envoy_accepts_the_sidecar_goldens() {
         "circuit-breaking",
         "consistent-hash",
         "mirror-cors",
+        "upstream-tls",
+        "retries-backoff",
+        "fault-grpc-abort",
+        "hash-cookie",
+        "idle-timeout-off",
+        "sidecar-ingress",
+        "sidecar-outbound-policy",
     ] {
         if !validate(case, 1) {
             return;
         }
     }
+    // The collector's gRPC port is an HTTP port too.
+    validate("tracing", 2);
 }
 
 #[test]

@@ -153,13 +153,17 @@ fn golden(case: &str, config: &[&str], mesh: &MeshConfig) {
     check(case, &resources);
 }
 
-/// As [`golden`], with the case's own `config.yaml` after the files of `config`.
+/// As [`golden`], with the case's own `config.yaml` after the files of `config`, under the
+/// case's `mesh.yaml` when it has one.
 fn golden_with_own(case: &str, config: &[&str]) {
-    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
-        .join(case)
-        .join("config.yaml");
-    let own = fs::read_to_string(&own).unwrap();
+        .join(case);
+    let own = fs::read_to_string(dir.join("config.yaml")).unwrap();
+    let mesh = match fs::read_to_string(dir.join("mesh.yaml")) {
+        Ok(text) => MeshConfig::from_yaml(&text).unwrap(),
+        Err(_) => MeshConfig::default(),
+    };
     let build = || {
         let mut objects = Objects::default();
         add(&mut objects, &data("bookinfo.yaml"));
@@ -167,7 +171,7 @@ fn golden_with_own(case: &str, config: &[&str]) {
             add(&mut objects, &data(file));
         }
         add(&mut objects, &own);
-        let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+        let snapshot = Snapshot::build(&objects, &mesh);
         assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
         snapshot
     };
@@ -271,6 +275,84 @@ fn consistent_hash() {
 #[test]
 fn vs_sources_delegate() {
     golden_with_own("vs-sources-delegate", &[]);
+}
+
+#[test]
+fn sidecar_ingress() {
+    golden_with_own("sidecar-ingress", &[]);
+    let snapshot = snapshot_of_own("sidecar-ingress");
+    assert_eq!(
+        translate::sidecar_report(&snapshot, &reviews_v1()),
+        vec![
+            "Sidecar default/reviews ingress[3] (port 9093): defaultEndpoint \
+             \"unix:///var/run/reviews.sock\" is a unix socket, which mesh-proxy cannot forward \
+             to; not served"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn sidecar_outbound_policy() {
+    golden_with_own("sidecar-outbound-policy", &[]);
+    let snapshot = snapshot_of_own("sidecar-outbound-policy");
+    assert_eq!(
+        translate::sidecar_report(&snapshot, &reviews_v1()),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn tracing() {
+    golden_with_own("tracing", &[]);
+    let snapshot = snapshot_of_own("tracing");
+    assert_eq!(
+        translate::sidecar_report(&snapshot, &reviews_v1()),
+        Vec::<String>::new()
+    );
+}
+
+/// The snapshot of a case's own config and mesh config, with bookinfo.
+fn snapshot_of_own(case: &str) -> Snapshot {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case);
+    let mesh = match fs::read_to_string(dir.join("mesh.yaml")) {
+        Ok(text) => MeshConfig::from_yaml(&text).unwrap(),
+        Err(_) => MeshConfig::default(),
+    };
+    let mut objects = Objects::default();
+    add(&mut objects, &data("bookinfo.yaml"));
+    add(
+        &mut objects,
+        &fs::read_to_string(dir.join("config.yaml")).unwrap(),
+    );
+    Snapshot::build(&objects, &mesh)
+}
+
+#[test]
+fn upstream_tls() {
+    golden_with_own("upstream-tls", &[]);
+}
+
+#[test]
+fn retries_backoff() {
+    golden_with_own("retries-backoff", &[]);
+}
+
+#[test]
+fn fault_grpc_abort() {
+    golden_with_own("fault-grpc-abort", &[]);
+}
+
+#[test]
+fn hash_cookie() {
+    golden_with_own("hash-cookie", &[]);
+}
+
+#[test]
+fn idle_timeout_off() {
+    golden_with_own("idle-timeout-off", &[]);
 }
 
 /// The ingress gateway of `istio-system`, as its Envoy introduces itself.

@@ -254,6 +254,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "DestinationRule spec.trafficPolicy.loadBalancer",
             "DestinationRule spec.trafficPolicy.connectionPool",
             "DestinationRule spec.trafficPolicy.outlierDetection",
+            "DestinationRule spec.trafficPolicy.tls",
             "DestinationRule spec.trafficPolicy.portLevelSettings",
             "DestinationRule spec.trafficPolicy.loadBalancer.simple",
             "DestinationRule spec.trafficPolicy.loadBalancer.consistentHash",
@@ -271,6 +272,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer",
             "DestinationRule spec.trafficPolicy.portLevelSettings.connectionPool",
             "DestinationRule spec.trafficPolicy.portLevelSettings.outlierDetection",
+            "DestinationRule spec.trafficPolicy.portLevelSettings.tls",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.simple",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash",
             "DestinationRule spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.minimumRingSize",
@@ -287,6 +289,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer",
             "DestinationRule spec.subsets.trafficPolicy.connectionPool",
             "DestinationRule spec.subsets.trafficPolicy.outlierDetection",
+            "DestinationRule spec.subsets.trafficPolicy.tls",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings",
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer.simple",
             "DestinationRule spec.subsets.trafficPolicy.loadBalancer.consistentHash",
@@ -304,6 +307,7 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.connectionPool",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.outlierDetection",
+            "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.tls",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.simple",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash",
             "DestinationRule spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.minimumRingSize",
@@ -333,9 +337,14 @@ fn the_implemented_features_are_the_ones_translation_honours() {
             "WorkloadEntry spec.labels",
             "WorkloadEntry spec.weight",
             "Sidecar spec.workloadSelector",
+            "Sidecar spec.ingress",
             "Sidecar spec.egress",
+            "Sidecar spec.inboundConnectionPool",
+            "Sidecar spec.outboundTrafficPolicy",
+            "Sidecar spec.ingress.connectionPool",
             "Sidecar spec.egress.port",
             "Sidecar spec.egress.hosts",
+            "Sidecar spec.outboundTrafficPolicy.egressProxy",
         ]
     );
 }
@@ -392,7 +401,7 @@ fn inherit_follows_the_parent_and_keeps_its_own_exceptions() {
     );
     assert_eq!(
         support("spec.http.fault.abort.grpcStatus"),
-        Support::Planned
+        Support::Implemented
     );
     assert_eq!(support("spec.http.retries.attempts"), Support::Planned);
 }
@@ -405,14 +414,14 @@ fn markdown_lists_every_field_under_its_kind() {
     assert!(page.starts_with("# Istio API support\n"));
     assert!(page.contains(
         "\n## VirtualService\n\n`networking.istio.io/v1` (also `v1beta1`, `v1alpha3`): 156 fields, \
-         147 implemented, 5 planned, 4 not planned.\n\n\
+         149 implemented, 3 planned, 4 not planned.\n\n\
          | field | support | note |\n| --- | --- | --- |\n| `spec.hosts` | implemented | |\n"
     ));
     assert!(page.contains(
         "\n| `spec.http.mirrorPercent` | implemented | \
          deprecated by Istio: use mirrorPercentage |\n"
     ));
-    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 171 | 114 | 36 |\n"));
+    assert!(page.contains("\n| [DestinationRule](#destinationrule) | 321 | 219 | 66 | 36 |\n"));
     let rows = page.lines().filter(|l| l.starts_with("| `spec.")).count();
     assert_eq!(rows, table().len());
     assert_eq!(escape("a|b"), "a\\|b");

@@ -29,6 +29,8 @@ const RETRY_ON: &[&str] = &[
     "unavailable",
 ];
 
+/// gRPC's status names, each at the index of its code (`OK` is 0, `UNAUTHENTICATED` 16), as
+/// Istio's `SupportedGRPCStatus` lists them.
 const GRPC_STATUSES: &[&str] = &[
     "OK",
     "CANCELLED",
@@ -48,6 +50,12 @@ const GRPC_STATUSES: &[&str] = &[
     "DATA_LOSS",
     "UNAUTHENTICATED",
 ];
+
+/// The code of a gRPC status named as in a fault's `grpcStatus` (`"UNAVAILABLE"` → 14).
+pub fn grpc_status_code(name: &str) -> Option<u32> {
+    let index = GRPC_STATUSES.iter().position(|s| *s == name)?;
+    u32::try_from(index).ok()
+}
 
 pub(super) fn validate(findings: &mut Findings, path: &FieldPath, route: &HttpRoute) {
     if let Some(retries) = &route.retries {
@@ -80,6 +88,7 @@ fn retries(findings: &mut Findings, path: &FieldPath, retries: &HttpRetry) {
                 "retryRemoteLocalities",
                 retries.retry_remote_localities.is_some(),
             ),
+            ("backoff", retries.backoff.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))

@@ -24,6 +24,8 @@ mod tests;
 
 use std::fmt;
 
+pub use self::http_policy::grpc_status_code;
+
 use crate::{
     api::{Decoded, Resource, ResourceKey},
     path::FieldPath,

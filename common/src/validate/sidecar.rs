@@ -60,10 +60,20 @@ fn ingress(findings: &mut Findings, path: &FieldPath, listener: &IstioIngressLis
     port_name_protocol_target(findings, &port_at, &listener.port);
     bind_ip(findings, &path.field("bind"), &listener.bind);
     if !listener.default_endpoint.is_empty() {
-        findings.check(
-            &path.field("defaultEndpoint"),
-            default_endpoint(&listener.default_endpoint),
-        );
+        let at = path.field("defaultEndpoint");
+        let valid = default_endpoint(&listener.default_endpoint);
+        let unix = valid.is_ok() && listener.default_endpoint.starts_with("unix://");
+        findings.check(&at, valid);
+        if unix {
+            // Valid Istio, but mesh-proxy has no unix-socket upstreams.
+            findings.warning(
+                &at,
+                format!(
+                    "mesh-proxy cannot forward to a unix socket, so port {} will not be served: forward to 127.0.0.1:PORT instead",
+                    listener.port.number
+                ),
+            );
+        }
     }
     if let Some(tls) = &listener.tls {
         let at = path.field("tls");

@@ -1,15 +1,17 @@
 //! `TrafficPolicy` (of a DestinationRule, its subsets and ports): load balancing, connection
 //! pools (also used by Sidecars), outlier detection, client TLS and tunnels.
 
+mod client_tls;
+
 use super::{
     common::{self, Findings},
     load_balancer,
 };
 use crate::{
     api::{
-        ClientTlsMode, ClientTlsSettings, ConnectionPoolSettings, H2UpgradePolicy,
-        LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, RetryBudget, TcpKeepalive,
-        TrafficPolicy, TunnelSettings,
+        ClientTlsSettings, ConnectionPoolSettings, H2UpgradePolicy, LoadBalancerSettings,
+        OutlierDetection, PortTrafficPolicy, RetryBudget, TcpKeepalive, TrafficPolicy,
+        TunnelSettings,
     },
     path::FieldPath,
 };
@@ -89,7 +91,7 @@ fn settings(
         outlier_detection(findings, &path.field("outlierDetection"), outlier);
     }
     if let Some(tls) = tls {
-        client_tls(findings, &path.field("tls"), tls);
+        client_tls::validate(findings, &path.field("tls"), tls);
     }
 }
 
@@ -161,7 +163,20 @@ pub(super) fn connection_pool(
             non_negative(findings, &at.field(field), field, value);
         }
         if let Some(idle) = &http.idle_timeout {
-            findings.check(&at.field("idleTimeout"), common::duration(idle));
+            // Istio refuses 0 here too; its TCP idle timeout of 0 is the way to none.
+            let hint = |e: String| {
+                if idle.parse().is_ok_and(|d| d.is_zero()) {
+                    format!(
+                        "{e} (to turn the idle timeout off, leave this unset and set tcp.idleTimeout: 0s)"
+                    )
+                } else {
+                    e
+                }
+            };
+            findings.check(
+                &at.field("idleTimeout"),
+                common::duration(idle).map_err(hint),
+            );
         }
         if http.h2_upgrade_policy == Some(H2UpgradePolicy::Upgrade)
             && http.use_client_protocol == Some(true)
@@ -185,9 +200,14 @@ pub(super) fn connection_pool(
             ("maxConnectionDuration", &tcp.max_connection_duration),
             ("idleTimeout", &tcp.idle_timeout),
         ] {
-            if let Some(value) = value {
-                findings.check(&at.field(field), common::duration(value));
+            let Some(value) = value else {
+                continue;
+            };
+            // As in Istio, a TCP idle timeout of 0 turns the timeout off.
+            if field == "idleTimeout" && value.parse().is_ok_and(|d| d.is_zero()) {
+                continue;
             }
+            findings.check(&at.field(field), common::duration(value));
         }
         if let Some(keepalive) = &tcp.tcp_keepalive {
             tcp_keepalive(findings, &at.field("tcpKeepalive"), keepalive);
@@ -282,76 +302,6 @@ fn outlier_detection(findings: &mut Findings, path: &FieldPath, outlier: &Outlie
                 format!("{field} is {value}: use 0 to 100"),
             );
         }
-    }
-}
-
-fn client_tls(findings: &mut Findings, path: &FieldPath, tls: &ClientTlsSettings) {
-    let named = |fields: &[(&'static str, bool)]| -> Vec<&'static str> {
-        fields
-            .iter()
-            .filter(|(_, set)| *set)
-            .map(|(name, _)| *name)
-            .collect()
-    };
-    let ca = ("caCertificates", !tls.ca_certificates.is_empty());
-    let credential = ("credentialName", !tls.credential_name.is_empty());
-    let sans = ("subjectAltNames", !tls.subject_alt_names.is_empty());
-    let client_cert = ("clientCertificate", !tls.client_certificate.is_empty());
-    let key = ("privateKey", !tls.private_key.is_empty());
-    let crl = ("caCrl", !tls.ca_crl.is_empty());
-    let mode = tls.mode;
-    if tls.insecure_skip_verify == Some(true) {
-        let ignored = match mode {
-            Some(ClientTlsMode::Simple) => named(&[ca, credential, sans]),
-            Some(ClientTlsMode::Mutual) => named(&[ca, sans]),
-            _ => Vec::new(),
-        };
-        if !ignored.is_empty() {
-            findings.error(
-                &path.field("insecureSkipVerify"),
-                format!(
-                    "insecureSkipVerify turns off server verification and would ignore {}: remove one or the other",
-                    common::enumerate(&ignored)
-                ),
-            );
-        }
-    }
-    match mode {
-        Some(ClientTlsMode::Simple | ClientTlsMode::Mutual) if credential.1 => {
-            let files = named(&[client_cert, key, ca, crl]);
-            if !files.is_empty() {
-                findings.error(
-                    path,
-                    format!(
-                        "credentialName already holds the certificates: remove {}",
-                        common::enumerate(&files)
-                    ),
-                );
-            }
-        }
-        Some(ClientTlsMode::Mutual) => {
-            for (field, set) in [client_cert, key] {
-                if !set {
-                    findings.error(
-                        &path.field(field),
-                        format!("MUTUAL TLS needs {field} (or credentialName)"),
-                    );
-                }
-            }
-        }
-        Some(ClientTlsMode::IstioMutual) => {
-            let own = named(&[client_cert, key, ca, credential]);
-            if !own.is_empty() {
-                findings.error(
-                    path,
-                    format!(
-                        "ISTIO_MUTUAL uses the mesh's own certificates: remove {} (or use mode MUTUAL)",
-                        common::enumerate(&own)
-                    ),
-                );
-            }
-        }
-        _ => {}
     }
 }
 

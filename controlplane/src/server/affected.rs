@@ -24,6 +24,7 @@ use crate::{
         Config, Diff, ExportTo, Resolution, Service, ServiceChange, Snapshot, host_matches,
         is_wildcard,
     },
+    translate::trace,
     xds::{Affected, Proxies, Scope, Within},
 };
 
@@ -58,6 +59,14 @@ pub fn scope(before: &Snapshot, after: &Snapshot, diff: &Diff) -> Scope {
     }
     for change in &diff.services {
         service(&mut affected, change, &egress, &routes);
+        // Gateways that trace are sent the collector's cluster, whatever they route to.
+        if !change.endpoints_only {
+            for side in change.sides() {
+                if trace::may_be_collector(after.mesh(), side) {
+                    add(&mut affected.all_types.routers, &side.export_to);
+                }
+            }
+        }
     }
     Scope::Some(affected)
 }

@@ -128,7 +128,9 @@ impl Monitoring {
                     ProxyKind::Router => {
                         translate::gateway_report(&self.generator.snapshot(), &translated.proxy)
                     }
-                    ProxyKind::Sidecar => Vec::new(),
+                    ProxyKind::Sidecar => {
+                        translate::sidecar_report(&self.generator.snapshot(), &translated.proxy)
+                    }
                 };
                 debug::config_dump(&id, &translated, &warnings)
             });

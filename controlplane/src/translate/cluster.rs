@@ -30,6 +30,7 @@ use crate::{
 };
 
 mod protocol;
+mod tls;
 
 /// Istio's connect timeout when `connectionPool.tcp.connectTimeout` is unset.
 const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -86,7 +87,25 @@ pub fn outbound(
     let pool = policy.connection_pool.as_ref();
     cluster.typed_extension_protocol_options = protocol::typed_options(protocol, pool, mesh);
     cluster.upstream_connection_options = protocol::upstream_connection_options(pool);
+    let h2 = protocol::explicit_h2(protocol, pool, mesh);
+    match tls::origination(policy.tls.as_ref(), h2) {
+        tls::Origination::Plaintext => {}
+        tls::Origination::Tls(socket) => cluster.transport_socket = Some(*socket),
+        tls::Origination::Unserved => hold_back(&mut cluster),
+    }
     cluster
+}
+
+/// Takes the endpoints away from a cluster whose TLS cannot be originated yet, so that its
+/// requests fail (503, no healthy upstream) instead of leaving in plaintext. The rest of the
+/// cluster stays, so that routes and stats keep their names.
+fn hold_back(cluster: &mut Cluster) {
+    cluster.cluster_discovery_type = Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32));
+    cluster.eds_cluster_config = None;
+    cluster.load_assignment = Some(ClusterLoadAssignment {
+        cluster_name: cluster.name.clone(),
+        ..ClusterLoadAssignment::default()
+    });
 }
 
 /// Istio's `shouldH2Upgrade`: a DestinationRule's `h2UpgradePolicy` decides for HTTP/1 ports

@@ -12,7 +12,10 @@ use envoy_types::pb::envoy::{
     r#type::v3::{FractionalPercent, fractional_percent::DenominatorType},
 };
 use envoy_types::util::pack_any;
-use mesh_common::api::{self, HttpFaultInjection, Percent};
+use mesh_common::{
+    api::{self, HttpFaultInjection, Percent},
+    validate::grpc_status_code,
+};
 
 use super::duration;
 
@@ -30,10 +33,11 @@ pub fn filter() -> HttpFilter {
     }
 }
 
-/// Istio's translation of a rule's `fault`: a fixed delay and an HTTP abort, each for the share
-/// of requests its `percentage` gives. A delay without `fixedDelay` (an exponential one) and an
-/// abort without `httpStatus` (a gRPC status or an HTTP/2 error) are left out, as Istio leaves
-/// out what it cannot build; `None` when nothing is left.
+/// Istio's translation of a rule's `fault`: a fixed delay and an abort with an HTTP status or a
+/// gRPC status (its name, `UNAVAILABLE`, as its code, 14), each for the share of requests its
+/// `percentage` gives. A delay without `fixedDelay` (an exponential one) and an abort with
+/// neither status (an HTTP/2 error) are left out, as Istio leaves out what it cannot build;
+/// `None` when nothing is left.
 ///
 /// As in Istio, an unset `percentage` faults no request: an abort then gets no percentage at
 /// all, which Envoy reads as zero, and a delay falls back to the deprecated integer `percent`
@@ -70,10 +74,14 @@ fn delay(delay: &api::FaultDelay) -> Option<FaultDelay> {
 }
 
 fn abort(abort: &api::FaultAbort) -> Option<FaultAbort> {
-    let status = u32::try_from(abort.http_status?).ok()?;
+    // Validation lets only one be set, and only a known gRPC status name.
+    let error_type = match abort.http_status {
+        Some(status) => ErrorType::HttpStatus(u32::try_from(status).ok()?),
+        None => ErrorType::GrpcStatus(grpc_status_code(&abort.grpc_status)?),
+    };
     Some(FaultAbort {
         percentage: abort.percentage.as_ref().map(of_a_million),
-        error_type: Some(ErrorType::HttpStatus(status)),
+        error_type: Some(error_type),
         ..FaultAbort::default()
     })
 }

@@ -4,8 +4,7 @@
 //! two hashing destinations carries two), weight-0 destinations of a split left out.
 //!
 //! The cluster itself gets `RING_HASH` or `MAGLEV` in `cluster.rs`. A `httpCookie`'s `ttl`
-//! and `attributes` are not sent: they only shape the cookie Envoy generates when the request
-//! has none, which mesh-proxy does not do (both are reported as planned).
+//! and `attributes` shape the cookie the proxy generates for a request that has none.
 
 use std::collections::BTreeMap;
 
@@ -14,12 +13,14 @@ use envoy_types::pb::envoy::config::route::v3::{
     route::Action,
     route_action::{
         ClusterSpecifier, HashPolicy,
-        hash_policy::{ConnectionProperties, Cookie, Header, PolicySpecifier, QueryParameter},
+        hash_policy::{
+            ConnectionProperties, Cookie, CookieAttribute, Header, PolicySpecifier, QueryParameter,
+        },
     },
 };
 use mesh_common::api::ConsistentHashLb;
 
-use super::policy;
+use super::{duration, policy};
 use crate::model::Snapshot;
 
 /// Adds the hash policies of the clusters each route of `routes` sends to, for a workload in
@@ -67,6 +68,7 @@ fn consistent_hash(
 }
 
 /// Istio's `consistentHashToHashPolicy`; `None` for a hash with no key (validation reports it).
+/// A cookie's `ttl` (when set) and `attributes` (`name`, `value`) go as they are.
 fn hash_policy(hash: &ConsistentHashLb) -> Option<HashPolicy> {
     let specifier = if let Some(name) = &hash.http_header_name {
         PolicySpecifier::Header(Header {
@@ -77,7 +79,20 @@ fn hash_policy(hash: &ConsistentHashLb) -> Option<HashPolicy> {
         PolicySpecifier::Cookie(Cookie {
             name: cookie.name.clone(),
             path: cookie.path.clone(),
-            ..Cookie::default()
+            // A zero TTL is kept: Envoy then generates a session cookie.
+            ttl: cookie
+                .ttl
+                .as_ref()
+                .and_then(|t| t.parse().ok())
+                .map(duration),
+            attributes: cookie
+                .attributes
+                .iter()
+                .map(|a| CookieAttribute {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                })
+                .collect(),
         })
     } else if hash.use_source_ip == Some(true) {
         PolicySpecifier::ConnectionProperties(ConnectionProperties { source_ip: true })

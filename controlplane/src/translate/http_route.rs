@@ -31,6 +31,7 @@ use super::{
     Proxy, cluster_name, duration, fault,
     gateway::Scope,
     http_action::{self, HeaderEdits},
+    resilience,
     route::{DEFAULT_RETRY_ON, retry_policy},
 };
 use crate::model::Snapshot;
@@ -253,7 +254,8 @@ fn only_port(snapshot: &Snapshot, hostname: &str) -> Option<u16> {
 }
 
 /// Istio's translation of `retries`: unset is two attempts on the default conditions;
-/// `attempts: 0` turns retries off; status codes in `retryOn` become retriable codes.
+/// `attempts: 0` turns retries off; status codes in `retryOn` become retriable codes; `backoff`
+/// is the base interval between retries.
 fn retries(
     retry: Option<&HttpRetry>,
 ) -> Option<envoy_types::pb::envoy::config::route::v3::RetryPolicy> {
@@ -288,6 +290,7 @@ fn retries(
         .as_ref()
         .and_then(|t| t.parse().ok())
         .map(duration);
+    policy.retry_back_off = resilience::retry_back_off(retry.backoff.as_ref());
     Some(policy)
 }
 

@@ -1,5 +1,7 @@
 //! The inbound capture listener on 15006: one filter chain per port the workload serves, to
-//! its `inbound|<port>||` cluster.
+//! its `inbound|<port>||` cluster. The ports are those of the services whose endpoints are the
+//! workload's, or, when the proxy's Sidecar has `ingress` listeners, those listeners' ports
+//! instead ([`ingress`]), as in Istio.
 //!
 //! An HTTP port gets a connection manager, as in Istio, so that the proxy sees requests on the
 //! way in (the destination side of Istio's metrics, and later authorization); its one route
@@ -28,11 +30,20 @@ use envoy_types::pb::{
 };
 use envoy_types::util::pack_any;
 
+mod ingress;
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::Tracing;
+
 use super::{
+    EgressScope, Proxy, Resources, cluster,
+    egress::applied_sidecar,
     endpoint::socket_address,
     listener::{http_connection_manager_with, router, tcp_proxy},
+    proxy::trace,
 };
-use crate::model::Protocol;
+use crate::model::{Protocol, Service, Snapshot};
 
 /// The port iptables sends connections for the workload to.
 pub const INBOUND_PORT: u16 = 15006;
@@ -40,10 +51,83 @@ pub const INBOUND_PORT: u16 = 15006;
 /// The application protocols the HTTP inspector reports for HTTP.
 const HTTP_PROTOCOLS: [&str; 2] = ["http/1.1", "h2c"];
 
-/// The inbound capture listener for the workload's `ports`, each with its protocol. The
-/// original-destination listener filter recovers the port the client dialled;
-/// `use_original_dst` would instead hand the connection to the outbound listener of that port.
-pub fn virtual_inbound(ports: &[(u16, Protocol)]) -> Listener {
+/// The inbound side of a sidecar: a cluster for each port its workload serves and the
+/// `virtualInbound` listener, each list in name order; and what of its config it cannot honour
+/// (ingress listeners it cannot serve, a tracing provider it cannot use), one line each.
+pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
+    let mut out = Resources::default();
+    let sidecar = applied_sidecar(snapshot, proxy);
+    let scope = EgressScope::for_proxy(snapshot, proxy);
+    let traced = trace::for_proxy(snapshot, proxy, &|service, port| {
+        scope.has_outbound_cluster(&proxy.namespace, service, port)
+    });
+    let mut warnings = traced.warnings;
+    let served = service_ports(snapshot, proxy);
+    let ports: Vec<(u16, Protocol)> = match sidecar.filter(|s| !s.spec.ingress.is_empty()) {
+        Some(sidecar) => {
+            let ingress = ingress::ports(sidecar, proxy, &served);
+            out.clusters = ingress.clusters;
+            warnings.extend(ingress.warnings);
+            ingress.ports
+        }
+        None => {
+            let pool = sidecar.and_then(|s| s.spec.inbound_connection_pool.as_ref());
+            out.clusters = served
+                .iter()
+                .map(|(&port, (services, protocol))| {
+                    ingress::pooled(cluster::inbound(port, services), *protocol, pool)
+                })
+                .collect();
+            served
+                .iter()
+                .map(|(&port, (_, protocol))| (port, *protocol))
+                .collect()
+        }
+    };
+    out.listeners
+        .push(virtual_inbound(&ports, traced.tracing.as_ref()));
+    out.sort();
+    (out, warnings)
+}
+
+/// The ports the proxy's own workload serves, each with the services that lead there and what
+/// the workload speaks on it, by the service ports that lead there.
+fn service_ports<'a>(
+    snapshot: &'a Snapshot,
+    proxy: &'a Proxy,
+) -> BTreeMap<u16, (Vec<&'a Service>, Protocol)> {
+    let mut inbound: BTreeMap<u16, (Vec<&Service>, Protocol)> = BTreeMap::new();
+    for service in snapshot.visible_services(&proxy.namespace) {
+        for endpoint in service
+            .endpoints
+            .iter()
+            .filter(|e| proxy.has_ip(&e.address))
+        {
+            for (service_port, &port) in &endpoint.ports {
+                let protocol = service
+                    .ports
+                    .iter()
+                    .find(|p| p.number == *service_port)
+                    .map_or(Protocol::Auto, |p| p.protocol);
+                let (services, known) = inbound.entry(port).or_insert((Vec::new(), protocol));
+                // Services that disagree about a port leave it to sniffing.
+                if *known != protocol {
+                    *known = Protocol::Auto;
+                }
+                if !services.iter().any(|s| s.hostname == service.hostname) {
+                    services.push(service);
+                }
+            }
+        }
+    }
+    inbound
+}
+
+/// The inbound capture listener for the workload's `ports`, each with its protocol, its
+/// connection managers tracing with `tracing`. The original-destination listener filter
+/// recovers the port the client dialled; `use_original_dst` would instead hand the connection
+/// to the outbound listener of that port.
+pub fn virtual_inbound(ports: &[(u16, Protocol)], tracing: Option<&Tracing>) -> Listener {
     let mut listener_filters = vec![listener_filter(
         "envoy.filters.listener.original_dst",
         pack_any(OriginalDst::default()),
@@ -62,13 +146,13 @@ pub fn virtual_inbound(ports: &[(u16, Protocol)]) -> Listener {
         listener_filters,
         filter_chains: ports
             .iter()
-            .flat_map(|&(port, protocol)| chains(port, protocol))
+            .flat_map(|&(port, protocol)| chains(port, protocol, tracing))
             .collect(),
         ..Listener::default()
     }
 }
 
-fn chains(port: u16, protocol: Protocol) -> Vec<FilterChain> {
+fn chains(port: u16, protocol: Protocol, tracing: Option<&Tracing>) -> Vec<FilterChain> {
     let cluster = format!("inbound|{port}||");
     let on_port = |application_protocols: Vec<String>| FilterChainMatch {
         destination_port: Some(UInt32Value {
@@ -84,6 +168,7 @@ fn chains(port: u16, protocol: Protocol) -> Vec<FilterChain> {
             &format!("inbound_0.0.0.0_{port}"),
             RouteSpecifier::RouteConfig(route_to_workload(port, &cluster)),
             vec![router()],
+            tracing,
         )],
         ..FilterChain::default()
     };
@@ -135,61 +220,4 @@ fn listener_filter(name: &str, config: envoy_types::pb::google::protobuf::Any) -
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn summary(listener: &Listener) -> Vec<(u32, Vec<String>, String)> {
-        listener
-            .filter_chains
-            .iter()
-            .map(|chain| {
-                let matched = chain.filter_chain_match.clone().unwrap_or_default();
-                (
-                    matched.destination_port.map_or(0, |p| p.value),
-                    matched.application_protocols,
-                    chain.filters[0].name.clone(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn http_ports_get_a_connection_manager_tcp_ports_a_tcp_proxy_and_unknown_ones_both() {
-        let listener = virtual_inbound(&[
-            (8080, Protocol::Auto),
-            (9080, Protocol::Http),
-            (9090, Protocol::Grpc),
-            (27017, Protocol::Mongo),
-        ]);
-        let hcm = "envoy.filters.network.http_connection_manager".to_string();
-        let tcp = "envoy.filters.network.tcp_proxy".to_string();
-        assert_eq!(
-            summary(&listener),
-            [
-                (8080, vec!["http/1.1".into(), "h2c".into()], hcm.clone()),
-                (8080, vec![], tcp.clone()),
-                (9080, vec![], hcm.clone()),
-                (9090, vec![], hcm),
-                (27017, vec![], tcp),
-            ]
-        );
-        let filters: Vec<&str> = listener
-            .listener_filters
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
-        assert_eq!(
-            filters,
-            [
-                "envoy.filters.listener.original_dst",
-                "envoy.filters.listener.http_inspector"
-            ]
-        );
-    }
-
-    #[test]
-    fn without_an_unknown_port_there_is_nothing_to_sniff() {
-        let listener = virtual_inbound(&[(9080, Protocol::Http)]);
-        assert_eq!(listener.listener_filters.len(), 1);
-    }
-}
+mod tests;

@@ -22,7 +22,7 @@ use envoy_types::pb::{
             network::{
                 http_connection_manager::v3::{
                     HttpConnectionManager, HttpFilter, Rds,
-                    http_connection_manager::{CodecType, RouteSpecifier},
+                    http_connection_manager::{CodecType, RouteSpecifier, Tracing},
                     http_filter,
                 },
                 tcp_proxy::v3::{TcpProxy, tcp_proxy::ClusterSpecifier},
@@ -57,7 +57,7 @@ pub fn virtual_outbound(fallback: &str) -> Listener {
 }
 
 /// The listener for one port of the services the proxy sees: one HTTP chain routed by RDS
-/// when an HTTP service uses the port, and for each other service the chains `routes` gives
+/// (tracing with `tracing`) when an HTTP service uses the port, and for each other service the chains `routes` gives
 /// it (by SNI name, see [`Chain`]; a TCP proxy to its route's destinations or to itself, with
 /// the timeouts of its DestinationRule) matched by its VIP; anything else goes to `fallback`.
 pub fn outbound_port(
@@ -65,6 +65,7 @@ pub fn outbound_port(
     services: &[(&Service, Protocol)],
     fallback: &str,
     routes: &dyn Fn(&Service, Protocol) -> Vec<Chain>,
+    tracing: Option<&Tracing>,
 ) -> Listener {
     let mut filter_chains = Vec::new();
     if services.iter().any(|(_, protocol)| protocol.is_http()) {
@@ -72,6 +73,7 @@ pub fn outbound_port(
             filters: vec![http_connection_manager(
                 &format!("outbound_0.0.0.0_{port}"),
                 &port.to_string(),
+                tracing,
             )],
             ..FilterChain::default()
         });
@@ -153,7 +155,11 @@ pub(super) fn tcp_proxy(stat_prefix: &str, cluster: &str) -> Filter {
 
 /// The connection manager of an outbound port: routes from RDS, where VirtualServices may
 /// fault requests, so the fault filter goes before the router, as Istio installs it.
-fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
+fn http_connection_manager(
+    stat_prefix: &str,
+    route_config: &str,
+    tracing: Option<&Tracing>,
+) -> Filter {
     http_connection_manager_with(
         stat_prefix,
         RouteSpecifier::Rds(Rds {
@@ -167,20 +173,24 @@ fn http_connection_manager(stat_prefix: &str, route_config: &str) -> Filter {
             route_config_name: route_config.to_string(),
         }),
         vec![fault::filter(), http_action::cors_filter(), router()],
+        tracing,
     )
 }
 
-/// An HTTP connection manager routing by `routes` through `http_filters`, the router last.
+/// An HTTP connection manager routing by `routes` through `http_filters`, the router last,
+/// tracing requests with `tracing` (the proxy's, see `proxy::trace`).
 pub(super) fn http_connection_manager_with(
     stat_prefix: &str,
     routes: RouteSpecifier,
     http_filters: Vec<HttpFilter>,
+    tracing: Option<&Tracing>,
 ) -> Filter {
     let manager = HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         codec_type: CodecType::Auto as i32,
         route_specifier: Some(routes),
         http_filters,
+        tracing: tracing.cloned(),
         ..HttpConnectionManager::default()
     };
     Filter {

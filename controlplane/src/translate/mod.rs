@@ -37,8 +37,9 @@ use envoy_types::pb::{
     google::protobuf::Duration,
 };
 
-pub use self::egress::EgressScope;
+pub use self::egress::{EgressScope, Fallback};
 pub use self::gateway::{gateway, gateway_report};
+pub(crate) use self::proxy::trace;
 pub use self::{
     inbound::INBOUND_PORT,
     listener::OUTBOUND_PORT,
@@ -46,10 +47,7 @@ pub use self::{
     route::DEFAULT_RETRY_ON,
     shape::{OutboundKey, outbound_key, selected_label_keys},
 };
-use crate::{
-    mesh_config::OutboundTrafficMode,
-    model::{Protocol, Resolution, Service, Snapshot},
-};
+use crate::model::{Protocol, Resolution, Service, Snapshot};
 
 /// Where traffic to unknown hosts goes under `ALLOW_ANY`.
 pub const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
@@ -103,10 +101,11 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
 
 /// The outbound side of a sidecar: clusters, endpoints, listeners and routes for every
 /// service port visible from its namespace that its Sidecar resource's egress hosts admit.
-/// Reads the proxy's namespace and, through selectors, its labels; nothing else (see
-/// [`OutboundKey`]), so that sidecars that agree on those can share it.
+/// Reads the proxy's namespace and, through selectors, its labels (and, when the mesh traces,
+/// what names its workload); nothing else (see [`OutboundKey`]), so that sidecars that agree
+/// on those can share it.
 pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
-    let scope = EgressScope::for_proxy(snapshot, proxy);
+    let mut scope = EgressScope::for_proxy(snapshot, proxy);
     let mut out = Resources::default();
     let mut by_port: BTreeMap<u16, Vec<(&Service, Protocol)>> = BTreeMap::new();
     for service in snapshot.visible_services(&proxy.namespace) {
@@ -158,20 +157,29 @@ pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
             }
         }
     }
-    let mode = snapshot.mesh().outbound_traffic_policy.mode;
     out.clusters.push(cluster::passthrough());
     out.clusters.push(cluster::blackhole());
-    let fallback = match mode {
-        OutboundTrafficMode::AllowAny => PASSTHROUGH_CLUSTER,
-        OutboundTrafficMode::RegistryOnly => BLACKHOLE_CLUSTER,
-    };
+    // The Sidecar's outbound traffic policy, else the mesh's; an egress proxy with no cluster
+    // here fails closed.
+    if let Some(warning) = scope.confirm_fallback(&out.clusters) {
+        tracing::warn!(namespace = %proxy.namespace, "{warning}");
+    }
+    let fallback = scope.fallback().cluster();
+    let traced = proxy::trace::for_proxy(snapshot, proxy, &|service, port| {
+        scope.has_outbound_cluster(&proxy.namespace, service, port)
+    });
     out.listeners.push(listener::virtual_outbound(fallback));
     for (&port, services) in &by_port {
         let tcp = |service: &Service, protocol: Protocol| {
             tcp_route::sidecar_chains(snapshot, proxy, &scope, port, (&service.hostname, protocol))
         };
-        out.listeners
-            .push(listener::outbound_port(port, services, fallback, &tcp));
+        out.listeners.push(listener::outbound_port(
+            port,
+            services,
+            fallback,
+            &tcp,
+            traced.tracing.as_ref(),
+        ));
         let http: Vec<&Service> = services
             .iter()
             .filter(|(_, protocol)| protocol.is_http())
@@ -194,50 +202,24 @@ pub(crate) fn sidecar_endpoints(snapshot: &Snapshot, proxy: &Proxy) -> Vec<Clust
 }
 
 /// The inbound side of a sidecar: a cluster for each port its own workload serves (the
-/// endpoints at its addresses) and the `virtualInbound` listener.
+/// endpoints at its addresses, or its Sidecar's `ingress` listeners) and the `virtualInbound`
+/// listener. What it cannot honour is logged; [`sidecar_report`] returns it.
 pub fn sidecar_inbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
-    let mut out = Resources::default();
-    // The ports the proxy's own workload serves, each with the services it serves on it.
-    let mut inbound: BTreeMap<u16, Vec<&Service>> = BTreeMap::new();
-    // What the workload speaks on each of those ports, by the service ports that lead there.
-    let mut inbound_protocols: BTreeMap<u16, Protocol> = BTreeMap::new();
-    for service in snapshot.visible_services(&proxy.namespace) {
-        for endpoint in service
-            .endpoints
-            .iter()
-            .filter(|e| proxy.has_ip(&e.address))
-        {
-            for (service_port, &port) in &endpoint.ports {
-                let protocol = service
-                    .ports
-                    .iter()
-                    .find(|p| p.number == *service_port)
-                    .map_or(Protocol::Auto, |p| p.protocol);
-                inbound_protocols
-                    .entry(port)
-                    .and_modify(|known| {
-                        // Services that disagree about a port leave it to sniffing.
-                        if *known != protocol {
-                            *known = Protocol::Auto;
-                        }
-                    })
-                    .or_insert(protocol);
-                let services = inbound.entry(port).or_default();
-                if !services.iter().any(|s| s.hostname == service.hostname) {
-                    services.push(service);
-                }
-            }
-        }
+    let (resources, warnings) = inbound::sidecar(snapshot, proxy);
+    for warning in &warnings {
+        tracing::warn!(pod = %proxy.pod, namespace = %proxy.namespace, "{warning}");
     }
-    out.clusters.extend(
-        inbound
-            .iter()
-            .map(|(&port, services)| cluster::inbound(port, services)),
-    );
-    out.listeners
-        .push(inbound::virtual_inbound(&Vec::from_iter(inbound_protocols)));
-    out.sort();
-    out
+    resources
+}
+
+/// What a sidecar's translation leaves out or changes from its config, and why, one line each:
+/// Sidecar ingress listeners it cannot serve, a tracing provider it cannot use, an egress
+/// proxy it has no cluster for.
+pub fn sidecar_report(snapshot: &Snapshot, proxy: &Proxy) -> Vec<String> {
+    let mut warnings = inbound::sidecar(snapshot, proxy).1;
+    let mut scope = EgressScope::for_proxy(snapshot, proxy);
+    warnings.extend(scope.confirm_fallback(&sidecar_outbound(snapshot, proxy).clusters));
+    warnings
 }
 
 /// A protobuf duration.

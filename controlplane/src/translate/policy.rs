@@ -4,20 +4,20 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use mesh_common::api::{
-    ConnectionPoolSettings, Kind, LoadBalancerSettings, OutlierDetection, Resource, Subset,
-    TrafficPolicy,
+    ClientTlsSettings, ConnectionPoolSettings, Kind, LoadBalancerSettings, OutlierDetection,
+    Resource, Subset, TrafficPolicy,
 };
 
 use crate::model::{Config, Service, Snapshot, host_matches};
 
 /// The parts of a traffic policy translation acts on, once every level is merged: the load
-/// balancer's `simple` policy, the connection pool's connect timeout and limits, and outlier
-/// detection. TLS is not translated yet, so it is not carried.
+/// balancer, the connection pool, outlier detection and the TLS the proxy originates.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Policy {
     pub load_balancer: Option<LoadBalancerSettings>,
     pub connection_pool: Option<ConnectionPoolSettings>,
     pub outlier_detection: Option<OutlierDetection>,
+    pub tls: Option<ClientTlsSettings>,
 }
 
 /// The DestinationRule a workload (a sidecar or a gateway) in `namespace` with `labels` uses
@@ -134,12 +134,14 @@ pub fn policy(rule: Option<&Arc<Config>>, subset: Option<&Subset>, port: u16) ->
             load_balancer: level.load_balancer.clone(),
             connection_pool: level.connection_pool.clone(),
             outlier_detection: level.outlier_detection.clone(),
+            tls: level.tls.clone(),
         })
     };
     let whole = |policy: &TrafficPolicy| Policy {
         load_balancer: policy.load_balancer.clone(),
         connection_pool: policy.connection_pool.clone(),
         outlier_detection: policy.outlier_detection.clone(),
+        tls: policy.tls.clone(),
     };
     if let Some(level) = own.and_then(at_port) {
         return level;
@@ -154,6 +156,7 @@ pub fn policy(rule: Option<&Arc<Config>>, subset: Option<&Subset>, port: u16) ->
         load_balancer: own.load_balancer.clone().or(base.load_balancer),
         connection_pool: own.connection_pool.clone().or(base.connection_pool),
         outlier_detection: own.outlier_detection.clone().or(base.outlier_detection),
+        tls: own.tls.clone().or(base.tls),
     }
 }
 

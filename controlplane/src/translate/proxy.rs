@@ -1,6 +1,8 @@
 //! The proxy asking for configuration, as its Envoy `Node` describes it: what it is, where it
 //! runs and which workload it fronts. Translation depends on nothing else about the requester.
 
+pub(crate) mod trace;
+
 use std::collections::BTreeMap;
 
 use envoy_types::pb::{

@@ -1,9 +1,13 @@
 //! What keeps a cluster from being overwhelmed or from sending to broken endpoints: its circuit
 //! breakers, from a DestinationRule's `connectionPool` limits, and its outlier detection, from
-//! `outlierDetection`, as Istio translates them.
+//! `outlierDetection`; and how far apart a route's retries go, from a VirtualService's
+//! `retries.backoff` — as Istio translates them.
 
 use envoy_types::pb::{
-    envoy::config::cluster::v3::{CircuitBreakers, OutlierDetection, circuit_breakers::Thresholds},
+    envoy::config::{
+        cluster::v3::{CircuitBreakers, OutlierDetection, circuit_breakers::Thresholds},
+        route::v3::retry_policy::RetryBackOff,
+    },
     google::protobuf::UInt32Value,
 };
 use mesh_common::api::{self, ConnectionPoolSettings};
@@ -80,6 +84,17 @@ pub fn outlier_detection(outlier: Option<&api::OutlierDetection>) -> Option<Outl
         out.enforcing_consecutive_gateway_failure = enforcing(errors);
     }
     Some(out)
+}
+
+/// Istio's `retries.backoff`: the base interval of Envoy's exponential back-off between
+/// retries, and nothing else — the maximum stays Envoy's, ten times the base. Unset, Envoy's
+/// 25ms base applies. Validation keeps the interval at 1ms or more, as Envoy requires.
+pub fn retry_back_off(backoff: Option<&api::Duration>) -> Option<RetryBackOff> {
+    let base: std::time::Duration = backoff?.parse().ok()?;
+    Some(RetryBackOff {
+        base_interval: Some(duration(base)),
+        max_interval: None,
+    })
 }
 
 #[cfg(test)]

@@ -13,15 +13,12 @@ use envoy_types::pb::google::protobuf::{Any, UInt32Value};
 use mesh_common::api::{Kind, Resource, VirtualServiceSpec};
 
 use super::{
-    EgressScope, PASSTHROUGH_CLUSTER, Proxy, cluster_name, duration,
+    EgressScope, Fallback, Proxy, cluster_name, duration,
     gateway::Scope,
     hash_policy,
     http_route::{self, Caller},
 };
-use crate::{
-    mesh_config::OutboundTrafficMode,
-    model::{Service, Snapshot, host_matches, istio_order},
-};
+use crate::model::{Service, Snapshot, host_matches, istio_order};
 
 /// What Istio retries when a route says nothing: failures before any response byte, and 503.
 pub const DEFAULT_RETRY_ON: &str =
@@ -40,7 +37,7 @@ pub fn route_configuration(
         .iter()
         .map(|service| virtual_host(snapshot, proxy, port, service, scope))
         .collect();
-    virtual_hosts.push(fallback_host(snapshot.mesh().outbound_traffic_policy.mode));
+    virtual_hosts.push(fallback_host(scope.fallback()));
     RouteConfiguration {
         name: port.to_string(),
         virtual_hosts,
@@ -157,19 +154,19 @@ fn domains(snapshot: &Snapshot, namespace: &str, port: u16, service: &Service) -
         .collect()
 }
 
-/// Requests for hosts no service matches: passed through, or refused with 502 under
-/// `REGISTRY_ONLY`, as Istio does.
-fn fallback_host(mode: OutboundTrafficMode) -> VirtualHost {
-    let (name, action) = match mode {
-        OutboundTrafficMode::AllowAny => (
+/// Requests for hosts no service matches: passed through (or to the egress proxy), or refused
+/// with 502 under `REGISTRY_ONLY`, as Istio does.
+fn fallback_host(fallback: &Fallback) -> VirtualHost {
+    let (name, action) = match fallback {
+        Fallback::Passthrough | Fallback::EgressProxy(_) => (
             "allow_any",
             Action::Route(RouteAction {
-                cluster_specifier: Some(ClusterSpecifier::Cluster(PASSTHROUGH_CLUSTER.to_string())),
+                cluster_specifier: Some(ClusterSpecifier::Cluster(fallback.cluster().to_string())),
                 timeout: Some(duration(std::time::Duration::ZERO)),
                 ..RouteAction::default()
             }),
         ),
-        OutboundTrafficMode::RegistryOnly => (
+        Fallback::Blackhole => (
             "block_all",
             Action::DirectResponse(DirectResponseAction {
                 status: 502,

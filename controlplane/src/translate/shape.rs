@@ -5,13 +5,14 @@
 //! nothing else about it. Sidecars that agree on those get the same outbound listeners,
 //! routes, clusters and endpoints, so the control plane translates and encodes them once per
 //! such group instead of once per sidecar. Only the inbound side, which depends on the
-//! sidecar's own addresses, is translated for each.
+//! sidecar's own addresses, is translated for each. When the mesh traces requests, spans name
+//! the sidecar's workload, so the labels (or the workload name) that name it are read too.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{Proxy, ProxyKind};
+use super::{Proxy, ProxyKind, proxy::trace};
 use crate::model::Snapshot;
 
 /// Fields of Istio config whose values select workloads by their labels: route matches'
@@ -30,11 +31,23 @@ pub struct OutboundKey {
     pub namespace: String,
     /// Its labels that some selector of the config reads.
     pub labels: BTreeMap<String, String>,
+    /// Its workload name when tracing names the workload by it: when the canonical-name
+    /// labels are read and the sidecar has none of them. Empty otherwise.
+    pub workload_name: String,
 }
 
-/// The label keys any selector of `snapshot`'s Istio config reads.
+/// The label keys any selector of `snapshot`'s Istio config reads, and, when the mesh traces
+/// requests, the ones that name a workload's canonical service and revision in its spans.
 pub fn selected_label_keys(snapshot: &Snapshot) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
+    if trace::enabled(snapshot.mesh()) {
+        keys.extend(
+            trace::CANONICAL_NAME_LABELS
+                .iter()
+                .chain(&trace::CANONICAL_REVISION_LABELS)
+                .map(|k| k.to_string()),
+        );
+    }
     for kind in mesh_common::api::Kind::ALL {
         for config in snapshot.config().of_kind(*kind) {
             collect_selector_keys(&config.resource.to_json(), &mut keys);
@@ -45,14 +58,26 @@ pub fn selected_label_keys(snapshot: &Snapshot) -> BTreeSet<String> {
 
 /// The outbound key of `proxy`, given the label keys selectors read.
 pub fn outbound_key(proxy: &Proxy, selected: &BTreeSet<String>) -> OutboundKey {
+    let labels: BTreeMap<String, String> = proxy
+        .labels
+        .iter()
+        .filter(|(key, _)| selected.contains(*key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let named = trace::CANONICAL_NAME_LABELS
+        .iter()
+        .any(|k| labels.get(*k).is_some_and(|v| !v.is_empty()));
+    let reads_names = trace::CANONICAL_NAME_LABELS
+        .iter()
+        .all(|k| selected.contains(*k));
     OutboundKey {
         namespace: proxy.namespace.clone(),
-        labels: proxy
-            .labels
-            .iter()
-            .filter(|(key, _)| selected.contains(*key))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
+        workload_name: if reads_names && !named {
+            proxy.workload_name.clone()
+        } else {
+            String::new()
+        },
+        labels,
     }
 }
 
@@ -69,7 +94,7 @@ impl OutboundKey {
             namespace: self.namespace.clone(),
             labels: self.labels.clone(),
             service_account: String::new(),
-            workload_name: String::new(),
+            workload_name: self.workload_name.clone(),
         }
     }
 }
@@ -148,6 +173,57 @@ mod tests {
     }
 
     #[test]
+    fn with_tracing_the_key_keeps_what_names_the_workload() {
+        let traced = Snapshot::build(
+            &crate::model::Objects::default(),
+            &crate::mesh_config::MeshConfig::from_yaml("defaultProviders: {tracing: [otel]}")
+                .unwrap(),
+        );
+        let selected = selected_label_keys(&traced);
+        assert_eq!(
+            selected,
+            [
+                "app",
+                "app.kubernetes.io/name",
+                "app.kubernetes.io/version",
+                "service.istio.io/canonical-name",
+                "service.istio.io/canonical-revision",
+                "version"
+            ]
+            .map(str::to_owned)
+            .into()
+        );
+        let untraced = Snapshot::build(
+            &crate::model::Objects::default(),
+            &crate::mesh_config::MeshConfig::default(),
+        );
+        assert_eq!(selected_label_keys(&untraced), BTreeSet::new());
+        let proxy = |labels: &[(&str, &str)]| Proxy {
+            kind: ProxyKind::Sidecar,
+            ips: Vec::new(),
+            pod: "job-1".to_owned(),
+            namespace: "shop".to_owned(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            service_account: String::new(),
+            workload_name: "nightly-job".to_owned(),
+        };
+        // Without a label that names it, the workload name does, and the key keeps it.
+        let unnamed = outbound_key(&proxy(&[("team", "a")]), &selected);
+        assert_eq!(unnamed.workload_name, "nightly-job");
+        assert_eq!(unnamed.representative().workload_name, "nightly-job");
+        let named = outbound_key(&proxy(&[("app", "job"), ("version", "v2")]), &selected);
+        assert_eq!((named.workload_name.as_str(), named.labels.len()), ("", 2));
+        // Untraced, the workload name is never read.
+        assert_eq!(
+            outbound_key(&proxy(&[]), &BTreeSet::new()).workload_name,
+            ""
+        );
+    }
+
+    #[test]
     fn the_key_keeps_only_selected_labels_and_the_representative_only_the_key() {
         let proxy = Proxy {
             kind: ProxyKind::Sidecar,
@@ -166,6 +242,7 @@ mod tests {
             OutboundKey {
                 namespace: "shop".to_owned(),
                 labels: [("app".to_owned(), "reviews".to_owned())].into(),
+                workload_name: String::new(),
             }
         );
         let representative = key.representative();

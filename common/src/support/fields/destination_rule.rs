@@ -28,7 +28,9 @@ pub(super) const FIELDS: &[Entry] = fields! {
         loadBalancer            implemented;
         connectionPool          implemented;
         outlierDetection        implemented;
-        tls                     planned;
+        tls                     implemented
+            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
+             endpoints, so requests fail rather than leave in plaintext";
         portLevelSettings       implemented;
         tunnel                  not_planned
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
@@ -61,9 +63,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     planned
-            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
-        attributes              planned "they only shape the generated cookie, see ttl";
+        ttl                     inherit;
+        attributes              inherit;
     }
     "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -100,7 +101,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented
             "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
              timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
-             takes its first destination's)";
+             takes its first destination's); 0s turns it off";
     }
     "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -136,11 +137,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          inherit;
+        credentialName          planned
+            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
+             requests fail rather than leave unverified or in plaintext";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
-        caCrl                   inherit;
+        caCrl                   planned
+            "mesh-proxy does not check revocation lists yet: a revoked server certificate is \
+             accepted";
     }
     "spec.trafficPolicy.tunnel" { protocol inherit; targetHost inherit; targetPort inherit; }
     "spec.trafficPolicy.proxyProtocol" { version inherit; }
@@ -151,7 +156,9 @@ pub(super) const FIELDS: &[Entry] = fields! {
         loadBalancer            implemented;
         connectionPool          implemented;
         outlierDetection        implemented;
-        tls                     planned;
+        tls                     implemented
+            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
+             endpoints, so requests fail rather than leave in plaintext";
     }
     "spec.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.trafficPolicy.portLevelSettings.loadBalancer" {
@@ -177,9 +184,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     planned
-            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
-        attributes              planned "they only shape the generated cookie, see ttl";
+        ttl                     inherit;
+        attributes              inherit;
     }
     "spec.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -224,7 +230,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented
             "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
              timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
-             takes its first destination's)";
+             takes its first destination's); 0s turns it off";
     }
     "spec.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -260,11 +266,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          inherit;
+        credentialName          planned
+            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
+             requests fail rather than leave unverified or in plaintext";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
-        caCrl                   inherit;
+        caCrl                   planned
+            "mesh-proxy does not check revocation lists yet: a revoked server certificate is \
+             accepted";
     }
 
     // The traffic policy of one subset.
@@ -272,7 +282,9 @@ pub(super) const FIELDS: &[Entry] = fields! {
         loadBalancer            implemented;
         connectionPool          implemented;
         outlierDetection        implemented;
-        tls                     planned;
+        tls                     implemented
+            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
+             endpoints, so requests fail rather than leave in plaintext";
         portLevelSettings       implemented;
         tunnel                  not_planned
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
@@ -305,9 +317,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     planned
-            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
-        attributes              planned "they only shape the generated cookie, see ttl";
+        ttl                     inherit;
+        attributes              inherit;
     }
     "spec.subsets.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -350,7 +361,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented
             "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
              timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
-             takes its first destination's)";
+             takes its first destination's); 0s turns it off";
     }
     "spec.subsets.trafficPolicy.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -386,11 +397,15 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          inherit;
+        credentialName          planned
+            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
+             requests fail rather than leave unverified or in plaintext";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
-        caCrl                   inherit;
+        caCrl                   planned
+            "mesh-proxy does not check revocation lists yet: a revoked server certificate is \
+             accepted";
     }
     "spec.subsets.trafficPolicy.tunnel" {
         protocol                inherit;
@@ -405,7 +420,9 @@ pub(super) const FIELDS: &[Entry] = fields! {
         loadBalancer            implemented;
         connectionPool          implemented;
         outlierDetection        implemented;
-        tls                     planned;
+        tls                     implemented
+            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
+             endpoints, so requests fail rather than leave in plaintext";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer" {
@@ -431,9 +448,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie" {
         name                    inherit;
         path                    inherit;
-        ttl                     planned
-            "mesh-proxy does not generate the cookie: a request without it is balanced at random";
-        attributes              planned "they only shape the generated cookie, see ttl";
+        ttl                     inherit;
+        attributes              inherit;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer.consistentHash.httpCookie.attributes" {
         name                    inherit;
@@ -480,7 +496,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented
             "closes idle HTTP connections when http.idleTimeout is unset, and is the idle \
              timeout of the TCP proxy to the destination (1h when unset; a weighted TCP route \
-             takes its first destination's)";
+             takes its first destination's); 0s turns it off";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.connectionPool.tcp.tcpKeepalive" {
         probes                  inherit;
@@ -516,10 +532,14 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          inherit;
+        credentialName          planned
+            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
+             requests fail rather than leave unverified or in plaintext";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
-        caCrl                   inherit;
+        caCrl                   planned
+            "mesh-proxy does not check revocation lists yet: a revoked server certificate is \
+             accepted";
     }
 };

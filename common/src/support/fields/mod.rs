@@ -135,10 +135,14 @@ const WORKLOAD_ENTRY: &[Entry] = fields! {
 const SIDECAR: &[Entry] = fields! {
     "spec" {
         workloadSelector        implemented;
-        ingress                 planned;
+        ingress                 implemented
+            "the workload's inbound ports become the listeners' ports, each to its defaultEndpoint";
         egress                  implemented;
-        inboundConnectionPool   planned "DestinationRule's connectionPool, for inbound connections";
-        outboundTrafficPolicy   planned;
+        inboundConnectionPool   implemented
+            "as a DestinationRule's connectionPool, on every inbound cluster whose ingress \
+             listener sets none";
+        outboundTrafficPolicy   implemented
+            "overrides the mesh config's for the workloads the Sidecar applies to";
     }
     "spec.workloadSelector" { labels inherit; }
     "spec.ingress" {
@@ -146,11 +150,13 @@ const SIDECAR: &[Entry] = fields! {
         bind                    not_planned
             "inbound listeners serve the captured port on every address";
         captureMode             not_planned "mesh.rs captures traffic with iptables only";
-        defaultEndpoint         inherit;
+        defaultEndpoint         inherit
+            "127.0.0.1, [::1], 0.0.0.0 (the workload's address), [::] ports, or unset (the \
+             address the client dialled); a unix:// socket is reported and its port not served";
         tls                     not_planned
             "terminate TLS at a Gateway; traffic between sidecars is mutual TLS already";
-        connectionPool          planned
-            "DestinationRule's connectionPool, for this port's inbound connections";
+        connectionPool          implemented
+            "as a DestinationRule's connectionPool, on this port's inbound cluster";
     }
     "spec.ingress.port" { number inherit; protocol inherit; name inherit; targetPort inherit; }
     "spec.ingress.tls" {
@@ -194,9 +200,10 @@ const SIDECAR: &[Entry] = fields! {
         maxRequestsPerConnection inherit;
         maxRetries              inherit;
         idleTimeout             inherit;
-        h2UpgradePolicy         inherit;
+        h2UpgradePolicy         not_planned "Istio upgrades outbound connections only";
         useClientProtocol       inherit;
-        maxConcurrentStreams    inherit;
+        maxConcurrentStreams    planned
+            "as for DestinationRules: mesh-proxy's HTTP/2 client cannot cap its streams";
     }
     "spec.egress" {
         port                    implemented
@@ -230,14 +237,16 @@ const SIDECAR: &[Entry] = fields! {
         maxRequestsPerConnection inherit;
         maxRetries              inherit;
         idleTimeout             inherit;
-        h2UpgradePolicy         inherit;
+        h2UpgradePolicy         not_planned "Istio upgrades outbound connections only";
         useClientProtocol       inherit;
-        maxConcurrentStreams    inherit;
+        maxConcurrentStreams    planned
+            "as for DestinationRules: mesh-proxy's HTTP/2 client cannot cap its streams";
     }
     "spec.outboundTrafficPolicy" {
         mode                    inherit;
-        egressProxy             not_planned
-            "experimental in Istio: use an egress gateway with a ServiceEntry instead";
+        egressProxy             implemented
+            "traffic to unknown hosts goes to its outbound cluster; when the proxy has no such \
+             cluster, that traffic is refused and the proxy's warnings say why";
     }
     "spec.outboundTrafficPolicy.egressProxy" { host inherit; subset inherit; port inherit; }
     "spec.outboundTrafficPolicy.egressProxy.port" { number inherit; }

@@ -80,7 +80,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         perTryTimeout           inherit;
         retryOn                 inherit;
         retryRemoteLocalities   planned "with locality-aware load balancing";
-        backoff                 planned;
+        backoff                 inherit;
     }
     "spec.http.fault" { delay inherit; abort inherit; }
     "spec.http.fault.delay" {
@@ -92,7 +92,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
     "spec.http.fault.delay.percentage" { value inherit; }
     "spec.http.fault.abort" {
         httpStatus              inherit;
-        grpcStatus              planned "mesh-proxy cannot abort with a gRPC status yet";
+        grpcStatus              inherit;
         http2Error              not_planned "Istio does not implement it either";
         percentage              inherit;
     }

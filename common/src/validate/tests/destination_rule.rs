@@ -34,7 +34,9 @@ fn bookinfo_rules_are_valid() {
                 consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}
           exportTo: ["."]
         "#,
-        &[],
+        &[
+            "warning: DestinationRule default/reviews: spec.trafficPolicy.tls.mode: ISTIO_MUTUAL is not served yet (workloads have no mesh certificates yet): the clusters of this policy get no endpoints, so their requests fail (503) rather than leave in plaintext",
+        ],
     )]);
 }
 
@@ -117,6 +119,8 @@ fn load_balancers() {
             "DestinationRule default/ratings: spec.trafficPolicy.portLevelSettings[0].loadBalancer.consistentHash: consistentHash needs a key: set one of httpHeaderName, httpCookie, useSourceIp and httpQueryParameterName",
             "DestinationRule default/ratings: spec.trafficPolicy.portLevelSettings[1]: these port settings are empty: set loadBalancer, connectionPool, outlierDetection or tls",
             "DestinationRule default/ratings: spec.trafficPolicy.portLevelSettings[2].port.number: port 9080 already has settings at spec.trafficPolicy.portLevelSettings[1]: merge them",
+            "warning: DestinationRule default/ratings: spec.trafficPolicy.portLevelSettings[2].tls.caCertificates: caCertificates is unset: the server's certificate is not verified (Istio verifies it against the system's roots): set caCertificates, or insecureSkipVerify: true to say so",
+            "warning: DestinationRule default/ratings: spec.trafficPolicy.portLevelSettings[2].tls.sni: sni is unset: the proxy sends no SNI (Istio sends the request's host on HTTP ports, and checks the server's certificate against it when subjectAltNames is unset): set sni to the name the server expects",
         ],
     )]);
 }
@@ -132,8 +136,8 @@ fn connection_pools_and_outlier_detection() {
           host: details
           trafficPolicy:
             connectionPool:
-              tcp: {maxConnections: -1, connectTimeout: "10", tcpKeepalive: {time: 0s}}
-              http: {maxRetries: -3, h2UpgradePolicy: UPGRADE, useClientProtocol: true}
+              tcp: {maxConnections: -1, connectTimeout: "10", tcpKeepalive: {time: 0s}, idleTimeout: 0s}
+              http: {maxRetries: -3, h2UpgradePolicy: UPGRADE, useClientProtocol: true, idleTimeout: 0s}
             outlierDetection:
               consecutiveErrors: 5
               consecutiveLocalOriginFailures: 3
@@ -151,6 +155,7 @@ fn connection_pools_and_outlier_detection() {
         "#,
         &[
             "DestinationRule default/details: spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is -3: use 0 or more",
+            "DestinationRule default/details: spec.trafficPolicy.connectionPool.http.idleTimeout: duration \"0s\" is too short: use at least 1ms (to turn the idle timeout off, leave this unset and set tcp.idleTimeout: 0s)",
             "DestinationRule default/details: spec.trafficPolicy.connectionPool.http.useClientProtocol: useClientProtocol keeps the client's protocol, h2UpgradePolicy UPGRADE changes it: keep one",
             "DestinationRule default/details: spec.trafficPolicy.connectionPool.tcp.maxConnections: maxConnections is -1: use 0 or more",
             "DestinationRule default/details: spec.trafficPolicy.connectionPool.tcp.connectTimeout: invalid duration \"10\": a number has no unit (write it like \"1.5s\", \"100ms\" or \"1m30s\")",
@@ -186,13 +191,32 @@ fn client_tls() {
               tls: {mode: SIMPLE, credentialName: api-cert, caCertificates: /etc/ca.pem, insecureSkipVerify: true}
             - port: {number: 8443}
               tls: {mode: ISTIO_MUTUAL, clientCertificate: /etc/cert.pem, privateKey: /etc/key.pem}
+          subsets:
+          # Verified against the CA, with the SNI set: nothing to say.
+          - name: v1
+            trafficPolicy:
+              tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, sni: api.example.com}
+          # Not verified, though it names the server.
+          - name: v2
+            trafficPolicy:
+              tls: {mode: SIMPLE, subjectAltNames: [api.example.com], sni: api.example.com}
+          # Not verified, on purpose.
+          - name: v3
+            trafficPolicy:
+              tls: {mode: SIMPLE, insecureSkipVerify: true, sni: api.example.com}
+          - name: v4
+            trafficPolicy:
+              tls: {mode: DISABLE}
         "#,
         &[
             "DestinationRule default/external: spec.trafficPolicy.tls.clientCertificate: MUTUAL TLS needs clientCertificate (or credentialName)",
             "DestinationRule default/external: spec.trafficPolicy.tls.privateKey: MUTUAL TLS needs privateKey (or credentialName)",
+            "warning: DestinationRule default/external: spec.trafficPolicy.tls.sni: sni is unset: the proxy sends no SNI (Istio sends the request's host on HTTP ports, and checks the server's certificate against it when subjectAltNames is unset): set sni to the name the server expects",
             "DestinationRule default/external: spec.trafficPolicy.portLevelSettings[0].tls.insecureSkipVerify: insecureSkipVerify turns off server verification and would ignore caCertificates and credentialName: remove one or the other",
             "DestinationRule default/external: spec.trafficPolicy.portLevelSettings[0].tls: credentialName already holds the certificates: remove caCertificates",
             "DestinationRule default/external: spec.trafficPolicy.portLevelSettings[1].tls: ISTIO_MUTUAL uses the mesh's own certificates: remove clientCertificate and privateKey (or use mode MUTUAL)",
+            "warning: DestinationRule default/external: spec.trafficPolicy.portLevelSettings[1].tls.mode: ISTIO_MUTUAL is not served yet (workloads have no mesh certificates yet): the clusters of this policy get no endpoints, so their requests fail (503) rather than leave in plaintext",
+            "warning: DestinationRule default/external: spec.subsets[1].trafficPolicy.tls.caCertificates: caCertificates is unset: the server's certificate is not verified, nor its subjectAltNames (Istio verifies it against the system's roots): set caCertificates, or insecureSkipVerify: true to say so",
         ],
     )]);
 }

@@ -163,13 +163,13 @@ fn retries_and_faults() {
           http:
           - match: [{uri: {prefix: /a}}]
             route: [{destination: {host: ratings}}]
-            retries: {attempts: 0, perTryTimeout: 1s, retryOn: "5xx"}
+            retries: {attempts: 0, perTryTimeout: 1s, retryOn: "5xx", backoff: 100ms}
             fault:
               delay: {exponentialDelay: 1s, percentage: {value: 120}}
               abort: {grpcStatus: NOPE, httpStatus: 503}
           - match: [{uri: {prefix: /b}}]
             route: [{destination: {host: ratings}}]
-            retries: {attempts: -1, retryOn: "5xx,gateway-eror,503,"}
+            retries: {attempts: -1, retryOn: "5xx,gateway-eror,503,", backoff: 0s}
             fault:
               delay: {fixedDelay: 5s, percent: 50}
               abort: {percentage: {value: 10}}
@@ -177,12 +177,13 @@ fn retries_and_faults() {
             fault: {}
         "#,
         &[
-            "VirtualService default/ratings: spec.http[0].retries.attempts: retries are disabled (attempts is 0): set attempts, or remove perTryTimeout and retryOn",
+            "VirtualService default/ratings: spec.http[0].retries.attempts: retries are disabled (attempts is 0): set attempts, or remove perTryTimeout, retryOn and backoff",
             "VirtualService default/ratings: spec.http[0].fault.delay.exponentialDelay: exponentialDelay is not supported: use fixedDelay",
             "VirtualService default/ratings: spec.http[0].fault.delay.percentage.value: percentage 120 is out of range: use 0 to 100",
             "VirtualService default/ratings: spec.http[0].fault.abort: set only one of httpStatus, grpcStatus and http2Error",
             "VirtualService default/ratings: spec.http[0].fault.abort.grpcStatus: grpcStatus \"NOPE\" is not a gRPC status: use a name such as \"UNAVAILABLE\" or \"NOT_FOUND\"",
             "VirtualService default/ratings: spec.http[1].retries.attempts: attempts -1 is negative: use 0 to disable retries",
+            "VirtualService default/ratings: spec.http[1].retries.backoff: duration \"0s\" is too short: use at least 1ms",
             "VirtualService default/ratings: spec.http[1].retries.retryOn: retryOn condition \"gateway-eror\" is unknown: use Envoy's conditions (5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, ...) or HTTP status codes, separated by ','",
             "VirtualService default/ratings: spec.http[1].retries.retryOn: retryOn condition \"\" is unknown: use Envoy's conditions (5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, ...) or HTTP status codes, separated by ','",
             "warning: VirtualService default/ratings: spec.http[1].fault.delay.percent: percent is deprecated: use percentage (e.g. percentage: {value: 10})",

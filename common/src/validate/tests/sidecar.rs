@@ -26,7 +26,9 @@ fn valid_sidecars() {
             mode: ALLOW_ANY
             egressProxy: {host: egress.example.com, port: {number: 3128}}
         "#,
-        &[],
+        &[
+            "warning: Sidecar bookinfo/ratings: spec.ingress[2].defaultEndpoint: mesh-proxy cannot forward to a unix socket, so port 9090 will not be served: forward to 127.0.0.1:PORT instead",
+        ],
     )]);
 }
 

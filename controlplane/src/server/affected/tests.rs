@@ -251,3 +251,23 @@ fn a_mesh_config_change_reaches_everyone_and_no_change_no_one() {
     assert!(diff.is_empty());
     assert!(scope(&before, &again, &diff).is_empty());
 }
+
+#[test]
+fn the_tracing_collector_s_service_reaches_every_gateway() {
+    let mesh = MeshConfig::from_yaml(
+        "defaultProviders: {tracing: [otel]}\nextensionProviders: [{name: otel, \
+         opentelemetry: {service: b/api.b.svc.cluster.local, port: 80}}]",
+    )
+    .unwrap();
+    let with_api = format!("{GATEWAY}{}", service("api", "b", "198.19.0.20", &[API_1]));
+    let (before, after) = (
+        snapshot_with(GATEWAY, &mesh),
+        snapshot_with(&with_api, &mesh),
+    );
+    let traced = scope(&before, &after, &Diff::between(&before, &after));
+    assert_eq!(traced.reach(&router("a")), Reach::All);
+    // Untraced, no gateway reads it.
+    let (before, after) = (snapshot(GATEWAY), snapshot(&with_api));
+    let untraced = scope(&before, &after, &Diff::between(&before, &after));
+    assert_eq!(untraced.reach(&router("a")), Reach::None);
+}

@@ -102,13 +102,14 @@ spec:
   hosts: [reviews]
   http:
   - name: api
-    retries: {attempts: 2, backoff: 1s}
+    retries: {attempts: 2, retryRemoteLocalities: true}
     mirrorPercentage: {value: 50}
     route:
     - destination: {host: reviews}
 ";
 
-const PLANNED: &str = "not implemented by mesh.rs yet (planned); it has no effect";
+const PLANNED: &str = "not implemented by mesh.rs yet (planned); it has no effect (with \
+                       locality-aware load balancing)";
 
 /// A file the store keeps out whole: none of it loaded before.
 const BROKEN: &str = "apiVersion: networking.istio.io/v1
@@ -159,7 +160,7 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
                 "findings": [
                     {
                         "severity": "warning",
-                        "path": "spec.http[0].retries.backoff",
+                        "path": "spec.http[0].retries.retryRemoteLocalities",
                         "message": PLANNED,
                     },
                     {

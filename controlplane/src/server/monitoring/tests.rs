@@ -13,9 +13,27 @@ use crate::{
 const BOOKINFO: &str = include_str!("../../../tests/data/bookinfo.yaml");
 const DETAILS: &str = "sidecar~198.18.0.11~details-v1-6fc5.default~default.svc.cluster.local";
 
+/// A Sidecar for the namespace whose ingress forwards to a unix socket, which mesh-proxy cannot
+/// do.
+const DETAILS_UNIX_INGRESS: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: details, namespace: default}
+spec:
+  ingress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    defaultEndpoint: unix:///var/run/details.sock
+"#;
+
 fn monitoring() -> Monitoring {
+    monitoring_of(&[BOOKINFO])
+}
+
+fn monitoring_of(files: &[&str]) -> Monitoring {
     let mut loader = Loader::new(LoadOptions::default());
-    loader.add_str(BOOKINFO, Path::new("bookinfo.yaml"));
+    for (index, file) in files.iter().enumerate() {
+        loader.add_str(file, Path::new(&format!("{index}.yaml")));
+    }
     let mut objects = Objects::default();
     for change in reconcile(&PerFileState::default(), loader.finish()).changes {
         change.apply(&mut objects);
@@ -117,6 +135,26 @@ fn config_dump_of_a_proxy_that_asked() {
             "virtualInbound",
             "virtualOutbound"
         ]
+    );
+}
+
+#[test]
+fn a_sidecar_config_dump_carries_what_its_translation_left_out() {
+    let monitoring = monitoring_of(&[BOOKINFO, DETAILS_UNIX_INGRESS]);
+    let node = Node {
+        id: DETAILS.to_string(),
+        ..Node::default()
+    };
+    monitoring.generator.translate(&node).unwrap();
+    let query = format!("proxyID={}", DETAILS.replace('~', "%7E"));
+    let (status, body) = get(&monitoring, "/debug/config_dump", Some(&query));
+    assert_eq!(status, StatusCode::OK);
+    let dump: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        dump["warnings"],
+        serde_json::json!([
+            "Sidecar default/details ingress[0] (port 9080): defaultEndpoint \"unix:///var/run/details.sock\" is a unix socket, which mesh-proxy cannot forward to; not served"
+        ])
     );
 }
 

@@ -54,13 +54,8 @@ pub(super) fn typed_options(
 ) -> HashMap<String, Any> {
     let http = pool.and_then(|p| p.http.as_ref());
     let tcp = pool.and_then(|p| p.tcp.as_ref());
-    let h2_port = matches!(protocol, Protocol::Http2 | Protocol::Grpc);
-    // Istio upgrades HTTP/2 ports too, which matters once `useClientProtocol` replaced their
-    // explicit HTTP/2: `h2_upgrade` says no for them, as they are HTTP/2 already.
-    let upgrade =
-        h2_upgrade(protocol, pool, mesh) || (h2_port && h2_upgrade(Protocol::Http, pool, mesh));
     let use_client = http.and_then(|h| h.use_client_protocol) == Some(true);
-    let upstream_protocol_options = if upgrade || (h2_port && !use_client) {
+    let upstream_protocol_options = if explicit_h2(protocol, pool, mesh) {
         Some(UpstreamProtocolOptions::ExplicitHttpConfig(
             ExplicitHttpConfig {
                 protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(
@@ -117,6 +112,25 @@ pub(super) fn typed_options(
         ..HttpProtocolOptions::default()
     };
     HashMap::from([(HTTP_PROTOCOL_OPTIONS.to_string(), pack_any(options))])
+}
+
+/// Whether the cluster speaks HTTP/2 alone (explicit HTTP/2 options), Istio's
+/// `isHttp2Cluster`: HTTP/2 and gRPC ports unless `useClientProtocol`, and upgraded ports.
+pub(super) fn explicit_h2(
+    protocol: Protocol,
+    pool: Option<&ConnectionPoolSettings>,
+    mesh: &MeshConfig,
+) -> bool {
+    let h2_port = matches!(protocol, Protocol::Http2 | Protocol::Grpc);
+    // Istio upgrades HTTP/2 ports too, which matters once `useClientProtocol` replaced their
+    // explicit HTTP/2: `h2_upgrade` says no for them, as they are HTTP/2 already.
+    let upgrade =
+        h2_upgrade(protocol, pool, mesh) || (h2_port && h2_upgrade(Protocol::Http, pool, mesh));
+    let use_client = pool
+        .and_then(|p| p.http.as_ref())
+        .and_then(|h| h.use_client_protocol)
+        == Some(true);
+    upgrade || (h2_port && !use_client)
 }
 
 /// `tcp.tcpKeepalive` → `upstream_connection_options.tcp_keepalive`: `SO_KEEPALIVE` with the

@@ -68,7 +68,7 @@ const WEB: &str = "web.shop.svc.cluster.local";
 
 /// web's clusters for a sidecar in `front`: web on `ports`, with `rule` as its
 /// DestinationRule, under `mesh`.
-fn web_sidecar_clusters(
+pub(super) fn web_sidecar_clusters(
     mesh: &MeshConfig,
     ports: serde_json::Value,
     rule: serde_json::Value,

@@ -193,3 +193,91 @@ fn a_sidecar_without_egress_narrows_nothing() {
     assert!(scope.admits_service("prod", "db.prod.svc.cluster.local", 5432));
     assert!(scope.admits_virtual_service("prod", &["db.prod.svc.cluster.local".to_string()], 5432));
 }
+
+fn fallback_with(mesh: &MeshConfig, policy: Value) -> Fallback {
+    let mut objects = Objects::default();
+    let sidecar = sidecar(
+        "default",
+        "policy",
+        json!({"outboundTrafficPolicy": policy}),
+    );
+    objects.upsert_resource(mesh_common::api::decode(&sidecar).unwrap().resource);
+    let snapshot = Snapshot::build(&objects, mesh);
+    assert_eq!(snapshot.config().rejected(), &[]);
+    EgressScope::for_proxy(&snapshot, &proxy("default", "reviews"))
+        .fallback()
+        .clone()
+}
+
+#[test]
+fn the_sidecar_s_outbound_traffic_policy_overrides_the_mesh_s() {
+    let allow_any = MeshConfig::default();
+    let registry_only = MeshConfig {
+        outbound_traffic_policy: crate::mesh_config::OutboundTrafficPolicy {
+            mode: crate::mesh_config::OutboundTrafficMode::RegistryOnly,
+        },
+        ..MeshConfig::default()
+    };
+    let cases = [
+        (
+            &allow_any,
+            json!({"mode": "REGISTRY_ONLY"}),
+            Fallback::Blackhole,
+        ),
+        (
+            &registry_only,
+            json!({"mode": "ALLOW_ANY"}),
+            Fallback::Passthrough,
+        ),
+        // A policy without a mode leaves the mesh's.
+        (&registry_only, json!({}), Fallback::Blackhole),
+        (&allow_any, json!({}), Fallback::Passthrough),
+        (
+            &registry_only,
+            json!({"mode": "ALLOW_ANY",
+                   "egressProxy": {"host": "squid.egress.svc.cluster.local", "subset": "v1",
+                                   "port": {"number": 3128}}}),
+            Fallback::EgressProxy("outbound|3128|v1|squid.egress.svc.cluster.local".to_string()),
+        ),
+    ];
+    for (mesh, policy, expected) in cases {
+        assert_eq!(fallback_with(mesh, policy.clone()), expected, "{policy}");
+    }
+    assert_eq!(Fallback::Passthrough.cluster(), "PassthroughCluster");
+    assert_eq!(Fallback::Blackhole.cluster(), "BlackHoleCluster");
+}
+
+#[test]
+fn an_egress_proxy_without_its_cluster_fails_closed() {
+    use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+    let mut objects = Objects::default();
+    let spec = json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY",
+        "egressProxy": {"host": "squid.egress.svc.cluster.local", "port": {"number": 3128}}}});
+    objects.upsert_resource(
+        mesh_common::api::decode(&sidecar("default", "policy", spec))
+            .unwrap()
+            .resource,
+    );
+    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+    let proxy = proxy("default", "reviews");
+    let squid = "outbound|3128||squid.egress.svc.cluster.local";
+    let named = |name: &str| Cluster {
+        name: name.to_string(),
+        ..Cluster::default()
+    };
+    let mut scope = EgressScope::for_proxy(&snapshot, &proxy);
+    assert_eq!(
+        scope.confirm_fallback(&[named("PassthroughCluster"), named(squid)]),
+        None
+    );
+    assert_eq!(scope.fallback().cluster(), squid);
+    assert_eq!(
+        scope.confirm_fallback(&[named("PassthroughCluster")]),
+        Some(format!(
+            "outboundTrafficPolicy.egressProxy: no cluster {squid} is configured for this proxy \
+             (the host must be a service it sees on that port, and the subset one of its \
+             DestinationRule's); traffic to unknown hosts is refused instead"
+        ))
+    );
+    assert_eq!(scope.fallback(), &Fallback::Blackhole);
+}

@@ -103,7 +103,41 @@ fn without_a_percentage_no_request_is_faulted_as_in_istio() {
     );
 }
 
-/// An exponential delay and a gRPC abort have no translation: the rest of the fault stays.
+/// Istio's `SupportedGRPCStatus`: the status name becomes its code, from `OK` to
+/// `UNAUTHENTICATED`.
+#[test]
+fn a_grpc_abort_sends_the_status_code() {
+    let abort = |status: &str| {
+        translate(json!({"abort": {"percentage": {"value": 50.0}, "grpcStatus": status}}))
+            .and_then(|f| f.abort)
+    };
+    assert_eq!(
+        abort("UNAVAILABLE"),
+        Some(FaultAbort {
+            percentage: percent(500_000, DenominatorType::Million),
+            error_type: Some(ErrorType::GrpcStatus(14)),
+            ..FaultAbort::default()
+        })
+    );
+    let codes: Vec<Option<ErrorType>> = ["OK", "DEADLINE_EXCEEDED", "NOT_FOUND", "UNAUTHENTICATED"]
+        .into_iter()
+        .map(|status| abort(status).and_then(|a| a.error_type))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Some(ErrorType::GrpcStatus(0)),
+            Some(ErrorType::GrpcStatus(4)),
+            Some(ErrorType::GrpcStatus(5)),
+            Some(ErrorType::GrpcStatus(16)),
+        ]
+    );
+    // Validation rejects an unknown name; translation never guesses a code for one.
+    assert_eq!(abort("unavailable"), None);
+}
+
+/// An exponential delay and an HTTP/2 error abort have no translation: the rest of the fault
+/// stays.
 #[test]
 fn what_cannot_be_built_is_left_out() {
     assert_eq!(
@@ -123,7 +157,7 @@ fn what_cannot_be_built_is_left_out() {
     assert_eq!(
         translate(json!({
             "delay": {"percentage": {"value": 100.0}, "exponentialDelay": "1s"},
-            "abort": {"percentage": {"value": 100.0}, "grpcStatus": "UNAVAILABLE"},
+            "abort": {"percentage": {"value": 100.0}, "http2Error": "REFUSED_STREAM"},
         })),
         None
     );
@@ -179,7 +213,7 @@ fn each_route_of_the_rule_carries_its_fault() {
     );
     assert_eq!(
         per_route(json!({
-            "fault": {"abort": {"grpcStatus": "UNAVAILABLE"}},
+            "fault": {"abort": {"http2Error": "REFUSED_STREAM"}},
             "route": [{"destination": {"host": "ratings"}}],
         })),
         [vec![]]

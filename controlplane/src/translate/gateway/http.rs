@@ -20,7 +20,7 @@ use envoy_types::pb::{
         },
         extensions::filters::network::http_connection_manager::v3::{
             HttpConnectionManager, Rds,
-            http_connection_manager::{CodecType, RouteSpecifier},
+            http_connection_manager::{CodecType, RouteSpecifier, Tracing},
         },
     },
     google::protobuf::BoolValue,
@@ -44,9 +44,10 @@ pub fn route_config_name(port: u16) -> String {
     format!("http.{port}")
 }
 
-/// The listener of an HTTP port: one chain, its routes from RDS. The gateway is the edge, so
-/// it trusts no client's `X-Forwarded-For` and records the peer address itself.
-pub fn listener(port: u16, bind: &str) -> Listener {
+/// The listener of an HTTP port: one chain, its routes from RDS, tracing with `tracing`. The
+/// gateway is the edge, so it trusts no client's `X-Forwarded-For` and records the peer
+/// address itself.
+pub fn listener(port: u16, bind: &str, tracing: Option<&Tracing>) -> Listener {
     let manager = HttpConnectionManager {
         stat_prefix: format!("outbound_{bind}_{port}"),
         codec_type: CodecType::Auto as i32,
@@ -68,6 +69,7 @@ pub fn listener(port: u16, bind: &str) -> Listener {
             http_action::cors_filter(),
             listener::router(),
         ],
+        tracing: tracing.cloned(),
         ..HttpConnectionManager::default()
     };
     Listener {

@@ -5,7 +5,8 @@
 //! by RDS (`http.<port>`), TCP servers proxy to the destination of the bound `tcp` route, and
 //! TLS servers in `PASSTHROUGH` mode pick a `tls` route by SNI. Servers that terminate TLS
 //! need certificates, which the gateway cannot receive yet: they are left out and reported.
-//! The clusters are the destinations the routes name, built as a sidecar's are.
+//! The clusters are the destinations the routes name, built as a sidecar's are, and the
+//! tracing collector's when HTTP servers trace (`proxy::trace`).
 //!
 //! Gateways in every namespace apply (Istio's default; it can scope them to the proxy's
 //! namespace instead). The warnings go to the log each time a proxy's configuration is built;
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mesh_common::api::{Kind, Resource, Server, ServerTlsMode, VirtualServiceSpec};
 
 pub use self::names::{Scope, resolve_gateway_name, selects};
-use super::{Proxy, Resources, cluster, endpoint, policy};
+use super::{Proxy, Resources, cluster, endpoint, policy, proxy::trace};
 use crate::model::{Protocol, Resolution, Snapshot, istio_order};
 
 /// The configuration of a gateway proxy. What cannot be served (a server that terminates
@@ -151,13 +152,26 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
 
     let mut out = Resources::default();
     let mut referenced = BTreeSet::new();
+    // The OTLP collector's cluster is built as a route's destination is.
+    let traced = trace::for_proxy(snapshot, proxy, &|service, port| {
+        service.resolution == Resolution::ClientSideLb
+            && !service.hostname.contains('*')
+            && service.export_to.is_visible_from(&proxy.namespace)
+            && service
+                .ports
+                .iter()
+                .any(|p| p.number == port && p.protocol != Protocol::Udp)
+    });
+    warnings.extend(traced.warnings.iter().cloned());
+    let tracing = traced.tracing.as_ref();
     for (&port, (class, servers)) in &ports {
         let built = match class {
             Class::Http => {
                 let routes = http::route_configuration(snapshot, proxy, port, servers);
                 let clusters = http::clusters(&routes);
                 out.routes.push(routes);
-                Some((http::listener(port, bind(servers)), clusters))
+                referenced.extend(traced.collector.clone());
+                Some((http::listener(port, bind(servers), tracing), clusters))
             }
             Class::Tcp => tcp::tcp_listener(snapshot, proxy, port, servers),
             Class::Passthrough => tcp::passthrough_listener(snapshot, proxy, port, servers),

@@ -385,3 +385,4 @@ spec:
 
 mod merge;
 mod selector;
+mod traced;

@@ -58,7 +58,9 @@ fn hashing_rule() -> Value {
                 "portLevelSettings": [{
                     "port": {"number": 9090},
                     "loadBalancer": {"consistentHash": {
-                        "httpCookie": {"name": "session", "path": "/", "ttl": "60s"},
+                        "httpCookie": {"name": "session", "path": "/", "ttl": "60s",
+                                       "attributes": [{"name": "SameSite", "value": "Strict"},
+                                                      {"name": "Secure"}]},
                         "ringHash": {"minimumRingSize": 2048},
                     }},
                 }],
@@ -101,13 +103,26 @@ fn proxy() -> Proxy {
     }
 }
 
+/// The readable form of the cookie key of `hashing_rule`.
+const COOKIE: &str =
+    "cookie session path \"/\" ttl Some((60, 0)) attributes [\"SameSite=Strict\", \"Secure=\"]";
+
 /// A readable form of a hash policy.
 fn key(policy: &HashPolicy) -> String {
     assert!(!policy.terminal);
     match policy.policy_specifier.as_ref().unwrap() {
         PolicySpecifier::Header(h) => format!("header {}", h.header_name),
         PolicySpecifier::Cookie(c) => {
-            format!("cookie {} path {:?} ttl {:?}", c.name, c.path, c.ttl)
+            let ttl = c.ttl.as_ref().map(|d| (d.seconds, d.nanos));
+            let attributes: Vec<String> = c
+                .attributes
+                .iter()
+                .map(|a| format!("{}={}", a.name, a.value))
+                .collect();
+            format!(
+                "cookie {} path {:?} ttl {ttl:?} attributes {attributes:?}",
+                c.name, c.path
+            )
         }
         PolicySpecifier::ConnectionProperties(c) => format!("source_ip {}", c.source_ip),
         PolicySpecifier::QueryParameter(q) => format!("query {}", q.name),
@@ -196,15 +211,9 @@ fn the_default_route_hashes_with_its_cluster_s_key() {
         hashes,
         [("default".to_string(), vec!["header x-user".to_string()])]
     );
-    // The cookie's path is sent; its ttl is not (mesh-proxy does not generate cookies).
+    // The cookie's path, ttl and attributes are sent: they shape the cookie the proxy generates.
     let hashes = route_hashes(&[web(), hashing_rule()], 9090);
-    assert_eq!(
-        hashes,
-        [(
-            "default".to_string(),
-            vec!["cookie session path \"/\" ttl None".to_string()]
-        )]
-    );
+    assert_eq!(hashes, [("default".to_string(), vec![COOKIE.to_string()])]);
     // Without a consistent hash, no hash policy.
     assert_eq!(
         route_hashes(&[web()], 8080),
@@ -249,7 +258,29 @@ fn virtual_service_routes_get_one_policy_per_hashing_destination() {
             row("one", &["source_ip true"]),
             row("round-robin", &[]),
             row("split", &["source_ip true", "query shard"]),
-            row("other-port", &["cookie session path \"/\" ttl None"]),
+            row("other-port", &[COOKIE]),
         ]
     );
+}
+
+/// A zero TTL is sent as it is (Envoy's session cookie); no TTL sends none, and no cookie is
+/// generated.
+#[test]
+fn a_zero_cookie_ttl_is_kept_and_an_unset_one_is_not_sent() {
+    let cookie = |value: Value| -> Option<HashPolicy> {
+        hash_policy(&serde_json::from_value(json!({"httpCookie": value})).unwrap())
+    };
+    let ttl = |policy: Option<HashPolicy>| match policy.and_then(|p| p.policy_specifier) {
+        Some(PolicySpecifier::Cookie(c)) => c.ttl.map(|d| (d.seconds, d.nanos)),
+        other => panic!("a cookie: {other:?}"),
+    };
+    assert_eq!(
+        ttl(cookie(json!({"name": "session", "ttl": "0s"}))),
+        Some((0, 0))
+    );
+    assert_eq!(
+        ttl(cookie(json!({"name": "session", "ttl": "1.5s"}))),
+        Some((1, 500_000_000))
+    );
+    assert_eq!(ttl(cookie(json!({"name": "session"}))), None);
 }

@@ -125,3 +125,63 @@ fn zero_turns_a_detector_off_and_unset_leaves_envoy_s_default() {
     );
     assert_eq!(outlier_detection(None), None);
 }
+
+/// Istio's `retries.backoff` is the base interval alone; Envoy's maximum (ten times the base)
+/// applies. Without it, or without retries, no back-off is sent.
+#[test]
+fn retries_backoff_is_the_base_interval() {
+    use envoy_types::pb::envoy::config::route::v3::route::Action;
+
+    use crate::{
+        mesh_config::MeshConfig,
+        model::{Objects, Snapshot},
+        translate::{gateway::Scope, http_route},
+    };
+
+    let back_off = |rule: Value| -> Vec<Option<RetryBackOff>> {
+        let snapshot = Snapshot::build(&Objects::default(), &MeshConfig::default());
+        let rule = serde_json::from_value(rule).unwrap();
+        http_route::routes(
+            &snapshot,
+            "default",
+            9080,
+            &rule,
+            http_route::Caller::unlabelled(Scope::Mesh, "default"),
+        )
+        .into_iter()
+        .map(|route| match route.action {
+            Some(Action::Route(action)) => action.retry_policy.and_then(|p| p.retry_back_off),
+            other => panic!("a route action: {other:?}"),
+        })
+        .collect()
+    };
+    let route = json!([{"destination": {"host": "ratings"}}]);
+    assert_eq!(
+        back_off(json!({
+            "retries": {"attempts": 3, "retryOn": "5xx", "backoff": "250ms"},
+            "route": route,
+        })),
+        [Some(RetryBackOff {
+            base_interval: Some(Duration {
+                seconds: 0,
+                nanos: 250_000_000
+            }),
+            max_interval: None,
+        })]
+    );
+    assert_eq!(
+        back_off(json!({"retries": {"attempts": 3}, "route": route})),
+        [None]
+    );
+    assert_eq!(back_off(json!({"route": route})), [None]);
+    assert_eq!(
+        retry_back_off(Some(&serde_json::from_value(json!("1m30s")).unwrap())),
+        Some(RetryBackOff {
+            base_interval: Some(Duration {
+                seconds: 90,
+                nanos: 0
+            }),
+            max_interval: None,
+        })
+    );
+}

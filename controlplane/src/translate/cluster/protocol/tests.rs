@@ -93,6 +93,22 @@ fn pool_lifetimes_become_common_http_protocol_options() {
     );
 }
 
+/// Istio's `tcp.idleTimeout: 0s` is sent as it is: Envoy's "no idle timeout".
+#[test]
+fn a_zero_tcp_idle_timeout_turns_the_idle_timeout_off() {
+    assert_eq!(
+        options(Protocol::Http, json!({"tcp": {"idleTimeout": "0s"}})),
+        packed(HttpProtocolOptions {
+            common_http_protocol_options: Some(Common {
+                idle_timeout: seconds(0),
+                ..Common::default()
+            }),
+            upstream_protocol_options: explicit_http1(),
+            ..HttpProtocolOptions::default()
+        })
+    );
+}
+
 #[test]
 fn unset_zero_and_unsendable_settings_send_nothing() {
     for value in [
