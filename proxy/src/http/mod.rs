@@ -33,6 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::watch;
 
+pub(crate) use self::body::{End, Watch, Watched};
 use self::handler::Conn;
 pub use self::{
     body::ProxyBody,

@@ -6,8 +6,7 @@ use http::{Response, request::Parts};
 use http_body_util::BodyExt;
 
 use super::{
-    SpanSink,
-    body::Traced,
+    SpanSink, body,
     span::{self, ActiveSpan, SpanEnd, SpanStart},
 };
 use crate::{
@@ -49,7 +48,7 @@ pub fn finish_with(
 ) -> Response<ProxyBody> {
     match traced {
         Some((span, end, received)) => {
-            response.map(|body| Traced::new(body, span, end, received).boxed_unsync())
+            response.map(|inner| body::traced(inner, span, end, received).boxed_unsync())
         }
         None => response,
     }
