@@ -4,14 +4,13 @@
 
 mod support;
 
-use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use mesh_testing::external::{envoy_binary, skip_without};
 
 use self::support::{
-    Process, Response,
-    bootstrap::{StaticBootstrap, mesh_proxy_run},
-    echo_upstream, first_answer, free_port, request,
+    Response, bootstrap::StaticBootstrap, echo_upstream, first_answer, free_port, request,
+    start_envoy, start_mesh_proxy,
 };
 
 /// The headers the upstream reports back, so that header edits are compared too.
@@ -141,27 +140,6 @@ async fn outcomes(port: u16) -> Vec<String> {
 
 async fn wait_until_serving(port: u16) {
     first_answer(port, "/teapot", Duration::from_secs(30)).await;
-}
-
-fn start_envoy(envoy: &Path, file: &Path) -> Process {
-    // Hot restart shares memory between Envoys with the same base id; tests run several
-    // Envoys at once, so it is turned off.
-    Process::spawn(
-        Command::new(envoy)
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "error",
-                "-c",
-            ])
-            .arg(file),
-    )
-}
-
-fn start_mesh_proxy(file: &Path) -> Process {
-    Process::spawn(mesh_proxy_run(file).args(["--health-address=none", "--metrics-address=none"]))
 }
 
 #[tokio::test]

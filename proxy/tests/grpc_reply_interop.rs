@@ -4,14 +4,13 @@
 
 mod support;
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, time::Duration};
 
 use mesh_testing::external::{envoy_binary, skip_without};
 
 use self::support::{
-    Process, Response,
-    bootstrap::{StaticBootstrap, mesh_proxy_run},
-    echo_upstream, first_answer, free_port, request,
+    Response, bootstrap::StaticBootstrap, echo_upstream, first_answer, free_port, request,
+    start_envoy, start_mesh_proxy,
 };
 
 /// The routes both proxies serve; the fault filter is installed before the router.
@@ -124,22 +123,8 @@ async fn envoy_and_mesh_proxy_answer_grpc_requests_locally_alike() {
     let envoy_file = write_bootstrap(dir.path(), "envoy.yaml", envoy_port, upstream);
     let mesh_file = write_bootstrap(dir.path(), "mesh-proxy.yaml", mesh_port, upstream);
 
-    let _envoy = Process::spawn(
-        Command::new(&envoy)
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "error",
-                "-c",
-            ])
-            .arg(&envoy_file),
-    );
-    let _mesh = Process::spawn(
-        mesh_proxy_run(Path::new(&mesh_file))
-            .args(["--health-address=none", "--metrics-address=none"]),
-    );
+    let _envoy = start_envoy(&envoy, Path::new(&envoy_file));
+    let _mesh = start_mesh_proxy(Path::new(&mesh_file));
     first_answer(envoy_port, "/teapot", Duration::from_secs(30)).await;
     first_answer(mesh_port, "/teapot", Duration::from_secs(30)).await;
 

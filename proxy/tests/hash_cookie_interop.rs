@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use mesh_proxy::route::{ConnectionAddrs, generated_value};
 use mesh_testing::external::{envoy_binary, skip_without};
@@ -13,9 +13,8 @@ use tokio::{
 };
 
 use self::support::{
-    Process,
-    bootstrap::{StaticBootstrap, mesh_proxy_run},
-    echo_upstream, first_answer, free_port,
+    bootstrap::StaticBootstrap, echo_upstream, first_answer, free_port, start_envoy,
+    start_mesh_proxy,
 };
 
 const VIRTUAL_HOSTS: &str = r#"
@@ -95,22 +94,8 @@ async fn envoy_and_mesh_proxy_generate_the_same_hash_cookie() {
     let envoy_file = write_bootstrap(dir.path(), "envoy.yaml", envoy_port, upstream);
     let mesh_file = write_bootstrap(dir.path(), "mesh-proxy.yaml", mesh_port, upstream);
 
-    let _envoy = Process::spawn(
-        Command::new(&envoy)
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "error",
-                "-c",
-            ])
-            .arg(&envoy_file),
-    );
-    let _mesh = Process::spawn(
-        mesh_proxy_run(Path::new(&mesh_file))
-            .args(["--health-address=none", "--metrics-address=none"]),
-    );
+    let _envoy = start_envoy(&envoy, Path::new(&envoy_file));
+    let _mesh = start_mesh_proxy(Path::new(&mesh_file));
     first_answer(envoy_port, "/", Duration::from_secs(30)).await;
     first_answer(mesh_port, "/", Duration::from_secs(30)).await;
 

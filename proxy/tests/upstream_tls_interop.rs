@@ -7,33 +7,17 @@
 mod support;
 mod tls_support;
 
-use std::{path::Path, process::Command, time::Duration};
+use std::time::Duration;
 
 use mesh_testing::external::{envoy_binary, skip_without};
 
 use self::{
-    support::{Process, bootstrap::mesh_proxy_run, first_answer, free_port, request},
+    support::{first_answer, free_port, request, start_envoy, start_mesh_proxy},
     tls_support::{Pki, Serve, bootstrap, mutual, tls_cluster, trusting},
 };
 
 /// The clusters compared, each routed at `/<name>`.
 const PATHS: &[&str] = &["good", "wrong-ca", "san-mismatch", "mtls", "anonymous"];
-
-fn start_envoy(envoy: &Path, file: &Path) -> Process {
-    // Several Envoys may run at once: hot restart (shared memory) is turned off.
-    Process::spawn(
-        Command::new(envoy)
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "error",
-                "-c",
-            ])
-            .arg(file),
-    )
-}
 
 /// Status, and the body when the upstream answered (each proxy words its own errors).
 async fn outcomes(port: u16) -> Vec<String> {
@@ -89,9 +73,7 @@ async fn envoy_and_mesh_proxy_originate_tls_alike() {
     let envoy_file = write("envoy.yaml", ports[0], ports[1]);
     let mesh_file = write("mesh-proxy.yaml", ports[2], ports[3]);
     let _envoy = start_envoy(&envoy, &envoy_file);
-    let _mesh = Process::spawn(
-        mesh_proxy_run(&mesh_file).args(["--health-address=none", "--metrics-address=none"]),
-    );
+    let _mesh = start_mesh_proxy(&mesh_file);
     first_answer(ports[0], "/good", Duration::from_secs(30)).await;
     first_answer(ports[2], "/good", Duration::from_secs(30)).await;
 

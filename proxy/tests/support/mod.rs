@@ -7,6 +7,7 @@ pub mod bootstrap;
 
 use std::{
     net::SocketAddr,
+    path::Path,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -170,6 +171,31 @@ impl Process {
                 .expect("the process starts"),
         )
     }
+}
+
+/// A stock Envoy on `bootstrap`, with one worker and only errors logged. Several Envoys may
+/// run at once, so hot restart (shared memory keyed by a base id) is turned off.
+pub fn start_envoy(envoy: &Path, bootstrap: &Path) -> Process {
+    Process::spawn(
+        Command::new(envoy)
+            .args([
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "-l",
+                "error",
+                "-c",
+            ])
+            .arg(bootstrap),
+    )
+}
+
+/// mesh-proxy on `bootstrap`, with no health or metrics listener to collide on.
+pub fn start_mesh_proxy(bootstrap: &Path) -> Process {
+    Process::spawn(
+        bootstrap::mesh_proxy_run(bootstrap)
+            .args(["--health-address=none", "--metrics-address=none"]),
+    )
 }
 
 impl Drop for Process {
