@@ -4,13 +4,12 @@
 
 mod support;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use mesh_testing::external::{envoy_binary, skip_without};
 
 use self::support::{
-    Response, bootstrap::StaticBootstrap, echo_upstream, first_answer, free_port, request,
-    start_envoy, start_mesh_proxy,
+    Response, bootstrap::StaticBootstrap, echo_upstream, request, side_by_side::SideBySide,
 };
 
 /// The headers the upstream reports back, so that header edits are compared too.
@@ -23,6 +22,20 @@ const VIRTUAL_HOSTS: &str = r#"
   routes:
   - match: {prefix: /}
     direct_response: {status: 200, body: {inline_string: api-vhost}}
+- name: secure
+  domains: ["secure.example", "secure.example:*"]
+  require_tls: ALL
+  response_headers_to_add:
+  - header: {key: x-secure, value: vhost}
+  routes:
+  - match: {prefix: /}
+    direct_response: {status: 200, body: {inline_string: secure-vhost}}
+- name: external
+  domains: ["external.example"]
+  require_tls: EXTERNAL_ONLY
+  routes:
+  - match: {prefix: /}
+    direct_response: {status: 200, body: {inline_string: external-vhost}}
 - name: wildcard
   domains: ["*.wild.example"]
   routes:
@@ -111,15 +124,37 @@ const TABLE: &[Case] = &[
     ("GET", "/", &[("host", "a.wild.example")]),
     ("GET", "/", &[("host", "wild.example")]),
     ("POST", "/exact", &[]),
+    // `require_tls`: plaintext is sent to https, with the port as the client wrote it; a
+    // request a proxy before this one says came over TLS is served.
+    ("GET", "/a/b?q=1", &[("host", "secure.example")]),
+    ("POST", "/a", &[("host", "secure.example:80")]),
+    ("GET", "/a", &[("host", "secure.example:8443")]),
+    (
+        "GET",
+        "/a",
+        &[("host", "secure.example"), ("x-forwarded-proto", "https")],
+    ),
+    (
+        "GET",
+        "/a",
+        &[("host", "secure.example"), ("x-forwarded-proto", "HTTPS")],
+    ),
+    ("GET", "/a", &[("host", "external.example")]),
+    (
+        "GET",
+        "/a",
+        &[("host", "external.example"), ("x-envoy-internal", "true")],
+    ),
 ];
 
 /// The parts of a response both proxies must agree on; headers each adds for itself
 /// (`server`, `date`, `x-envoy-*`) are left out.
 fn outcome(response: &Response) -> String {
     format!(
-        "{} location={} body={:?}",
+        "{} location={} x-secure={} body={:?}",
         response.status,
         response.header("location").unwrap_or("-"),
+        response.header("x-secure").unwrap_or("-"),
         response.body
     )
 }
@@ -138,10 +173,6 @@ async fn outcomes(port: u16) -> Vec<String> {
     all
 }
 
-async fn wait_until_serving(port: u16) {
-    first_answer(port, "/teapot", Duration::from_secs(30)).await;
-}
-
 #[tokio::test]
 async fn envoy_and_mesh_proxy_route_a_table_of_requests_alike() {
     let Some(envoy) = envoy_binary() else {
@@ -149,17 +180,10 @@ async fn envoy_and_mesh_proxy_route_a_table_of_requests_alike() {
         return;
     };
     let upstream = echo_upstream(ECHOED).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (envoy_port, mesh_port) = (free_port(), free_port());
-    let envoy_file = bootstrap(envoy_port, upstream).write(dir.path(), "envoy.yaml");
-    let mesh_file = bootstrap(mesh_port, upstream).write(dir.path(), "mesh-proxy.yaml");
+    let proxies =
+        SideBySide::start(&envoy, "/teapot", |port| bootstrap(port, upstream).yaml()).await;
 
-    let _envoy = start_envoy(&envoy, &envoy_file);
-    let _mesh = start_mesh_proxy(&mesh_file);
-    wait_until_serving(envoy_port).await;
-    wait_until_serving(mesh_port).await;
-
-    let expected = outcomes(envoy_port).await;
-    let actual = outcomes(mesh_port).await;
+    let expected = outcomes(proxies.envoy_port).await;
+    let actual = outcomes(proxies.mesh_port).await;
     pretty_assertions::assert_eq!(actual.join("\n"), expected.join("\n"));
 }

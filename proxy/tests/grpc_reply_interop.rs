@@ -4,13 +4,15 @@
 
 mod support;
 
-use std::{path::Path, time::Duration};
+use std::net::SocketAddr;
 
 use mesh_testing::external::{envoy_binary, skip_without};
 
 use self::support::{
-    Response, bootstrap::StaticBootstrap, echo_upstream, first_answer, free_port, request,
-    start_envoy, start_mesh_proxy,
+    Response,
+    bootstrap::{StaticBootstrap, insert_at},
+    echo_upstream, request,
+    side_by_side::SideBySide,
 };
 
 /// The routes both proxies serve; the fault filter is installed before the router.
@@ -87,28 +89,18 @@ async fn outcomes(port: u16) -> Vec<String> {
     all
 }
 
-fn write_bootstrap(
-    dir: &Path,
-    file: &str,
-    listener: u16,
-    upstream: std::net::SocketAddr,
-) -> String {
+/// The bootstrap of a proxy listening on `listener`, with the fault filter before the router.
+fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
     let yaml = StaticBootstrap::router("interop")
         .http_listener("interop", listener, VIRTUAL_HOSTS)
         .static_cluster("backend", upstream)
         .yaml();
-    let router = yaml
-        .lines()
-        .find(|line| line.trim_start() == "- name: envoy.filters.http.router")
-        .expect("the router filter");
-    let pad = &router[..router.len() - router.trim_start().len()];
-    let fault: String = FAULT_FILTER
-        .lines()
-        .map(|line| format!("{pad}{line}\n"))
-        .collect();
-    let yaml = yaml.replacen(&format!("{router}\n"), &format!("{fault}{router}\n"), 1);
-    std::fs::write(dir.join(file), &yaml).expect("write the bootstrap");
-    dir.join(file).to_string_lossy().into_owned()
+    insert_at(
+        &yaml,
+        "- name: envoy.filters.http.router",
+        FAULT_FILTER,
+        false,
+    )
 }
 
 #[tokio::test]
@@ -118,18 +110,10 @@ async fn envoy_and_mesh_proxy_answer_grpc_requests_locally_alike() {
         return;
     };
     let upstream = echo_upstream(&[]).await;
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let (envoy_port, mesh_port) = (free_port(), free_port());
-    let envoy_file = write_bootstrap(dir.path(), "envoy.yaml", envoy_port, upstream);
-    let mesh_file = write_bootstrap(dir.path(), "mesh-proxy.yaml", mesh_port, upstream);
+    let proxies = SideBySide::start(&envoy, "/teapot", |port| bootstrap(port, upstream)).await;
 
-    let _envoy = start_envoy(&envoy, Path::new(&envoy_file));
-    let _mesh = start_mesh_proxy(Path::new(&mesh_file));
-    first_answer(envoy_port, "/teapot", Duration::from_secs(30)).await;
-    first_answer(mesh_port, "/teapot", Duration::from_secs(30)).await;
-
-    let expected = outcomes(envoy_port).await;
-    let actual = outcomes(mesh_port).await;
+    let expected = outcomes(proxies.envoy_port).await;
+    let actual = outcomes(proxies.mesh_port).await;
     // Envoy's answer to the gRPC abort, pinned: two proxies agreeing on something else fails.
     assert_eq!(
         expected[0],

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use mesh_proxy::route::{ConnectionAddrs, generated_value};
 use mesh_testing::external::{envoy_binary, skip_without};
@@ -13,8 +13,9 @@ use tokio::{
 };
 
 use self::support::{
-    bootstrap::StaticBootstrap, echo_upstream, first_answer, free_port, start_envoy,
-    start_mesh_proxy,
+    bootstrap::{StaticBootstrap, insert_at},
+    echo_upstream,
+    side_by_side::SideBySide,
 };
 
 const VIRTUAL_HOSTS: &str = r#"
@@ -32,24 +33,14 @@ const VIRTUAL_HOSTS: &str = r#"
           attributes: [{name: SameSite, value: Strict}, {name: Secure}]
 "#;
 
-fn write_bootstrap(dir: &Path, file: &str, listener: u16, upstream: SocketAddr) -> String {
+/// The bootstrap of a proxy listening on `listener`, its cluster hashing by ring.
+fn bootstrap(listener: u16, upstream: SocketAddr) -> String {
     let yaml = StaticBootstrap::router("interop")
         .http_listener("interop", listener, VIRTUAL_HOSTS)
         .static_cluster("backend", upstream)
         .yaml();
     // Only a hashing cluster asks for the request's hash, and so for the cookie.
-    let cluster_type = yaml
-        .lines()
-        .find(|line| line.trim_start() == "type: STATIC")
-        .expect("the cluster's type");
-    let pad = &cluster_type[..cluster_type.len() - cluster_type.trim_start().len()];
-    let yaml = yaml.replacen(
-        &format!("{cluster_type}\n"),
-        &format!("{cluster_type}\n{pad}lb_policy: RING_HASH\n"),
-        1,
-    );
-    std::fs::write(dir.join(file), &yaml).expect("write the bootstrap");
-    dir.join(file).to_string_lossy().into_owned()
+    insert_at(&yaml, "type: STATIC", "lb_policy: RING_HASH", true)
 }
 
 /// `GET /` without a cookie on a fresh connection: the `set-cookie` values, and the
@@ -89,17 +80,9 @@ async fn envoy_and_mesh_proxy_generate_the_same_hash_cookie() {
         return;
     };
     let upstream = echo_upstream(&[]).await;
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let (envoy_port, mesh_port) = (free_port(), free_port());
-    let envoy_file = write_bootstrap(dir.path(), "envoy.yaml", envoy_port, upstream);
-    let mesh_file = write_bootstrap(dir.path(), "mesh-proxy.yaml", mesh_port, upstream);
+    let proxies = SideBySide::start(&envoy, "/", |port| bootstrap(port, upstream)).await;
 
-    let _envoy = start_envoy(&envoy, Path::new(&envoy_file));
-    let _mesh = start_mesh_proxy(Path::new(&mesh_file));
-    first_answer(envoy_port, "/", Duration::from_secs(30)).await;
-    first_answer(mesh_port, "/", Duration::from_secs(30)).await;
-
-    for port in [envoy_port, mesh_port] {
+    for port in [proxies.envoy_port, proxies.mesh_port] {
         let (cookies, connection) = set_cookies(port).await;
         let value = generated_value(Some(connection));
         assert_eq!(

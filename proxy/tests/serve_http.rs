@@ -55,7 +55,10 @@ virtual_hosts:
             fault: None,
             cors: false,
             tracing: None,
+            http2_max_concurrent_streams: None,
+            client_cert: Default::default(),
         })),
+        tls: None,
     }
 }
 

@@ -7,13 +7,13 @@
 mod support;
 mod tracing_support;
 
-use std::{collections::BTreeMap, process::Command};
+use std::{collections::BTreeMap, time::Duration};
 
 use mesh_testing::external::{envoy_binary, skip_without};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use self::{
-    support::{Process, free_port},
+    support::{first_answer, free_port, start_envoy},
     tracing_support::{
         Collector, FAST, Proxy, attributes, bootstrap, hex, parse, tracing, upstream,
     },
@@ -85,34 +85,14 @@ async fn envoy_and_mesh_proxy_export_the_same_span() {
     let yaml = bootstrap("INBOUND", &tracing(100), backend, envoy_collector.address)
         .replace("port_value: 15006", &format!("port_value: {port}"));
     std::fs::write(&envoy_file, yaml).unwrap();
-    let _envoy = Process(
-        Command::new(envoy)
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "-l",
-                "debug",
-                "-c",
-            ])
-            .arg(&envoy_file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _envoy = start_envoy(&envoy, &envoy_file);
     let yaml = bootstrap("INBOUND", &tracing(100), backend, mesh_collector.address);
     let proxy = Proxy::start(parse(&yaml).unwrap(), FAST).await;
 
-    // Envoy needs a moment to listen; its first answer is the request compared.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let attempt = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
-        if attempt.is_ok() || tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    // Envoy traces its first answer too: that span's export is waited for and set aside.
+    first_answer(port, "/ready", Duration::from_secs(30)).await;
+    let (_, ready) = envoy_collector.next_spans().await;
+    assert_eq!(ready.len(), 1);
     for path in ["/productpage?u=1", "/dead"] {
         assert_eq!(
             request(port, path).await,

@@ -7,12 +7,10 @@
 mod support;
 mod tls_support;
 
-use std::time::Duration;
-
 use mesh_testing::external::{envoy_binary, skip_without};
 
 use self::{
-    support::{first_answer, free_port, request, start_envoy, start_mesh_proxy},
+    support::{request, side_by_side::SideBySide},
     tls_support::{Pki, Serve, bootstrap, mutual, tls_cluster, trusting},
 };
 
@@ -64,20 +62,16 @@ async fn envoy_and_mesh_proxy_originate_tls_alike() {
         tls_cluster("mtls", strict, false, &mutual(&pki)),
         tls_cluster("anonymous", strict, false, &trusting(&pki, "ca.pem", "")),
     ];
-    let ports = [free_port(), free_port(), free_port(), free_port()];
-    let write = |name: &str, http: u16, tcp: u16| {
-        let path = pki.dir().join(name);
-        std::fs::write(&path, bootstrap(http, tcp, "good", &[], &clusters)).unwrap();
-        path
-    };
-    let envoy_file = write("envoy.yaml", ports[0], ports[1]);
-    let mesh_file = write("mesh-proxy.yaml", ports[2], ports[3]);
-    let _envoy = start_envoy(&envoy, &envoy_file);
-    let _mesh = start_mesh_proxy(&mesh_file);
-    first_answer(ports[0], "/good", Duration::from_secs(30)).await;
-    first_answer(ports[2], "/good", Duration::from_secs(30)).await;
+    // The bootstrap's TCP listener (its second port) is not compared here.
+    let proxies = SideBySide::with_ports(
+        &envoy,
+        2,
+        |ports| bootstrap(ports[0], ports[1], "good", &[], &clusters),
+        |ports| async move { request(ports[0], "GET", "/good", &[]).await.map(drop) },
+    )
+    .await;
 
-    let expected = outcomes(ports[0]).await;
+    let expected = outcomes(proxies.envoy_port).await;
     assert_eq!(
         expected,
         [
@@ -88,5 +82,5 @@ async fn envoy_and_mesh_proxy_originate_tls_alike() {
             "/anonymous -> 503 -",
         ]
     );
-    pretty_assertions::assert_eq!(outcomes(ports[2]).await, expected);
+    pretty_assertions::assert_eq!(outcomes(proxies.mesh_port).await, expected);
 }

@@ -7,11 +7,23 @@
 //! name, or an entry of its own when none was accepted. It goes with the next accepted
 //! response of the type, as in Envoy.
 //!
+//! Secrets show as Envoy's `SecretsConfigDump`, when the proxy has any: the bootstrap's
+//! `static_secrets`, the `dynamic_active_secrets` received over SDS (with their `version_info`
+//! and `last_updated`), and the `dynamic_warming_secrets` subscribed to and not received yet.
+//!
 //! Private keys are never shown: as Envoy redacts its `sensitive` fields, every string under a
-//! `private_key` or `password` (a TLS certificate's, in the bootstrap's secrets or a cluster's
-//! `UpstreamTlsContext`) reads `[redacted]`.
+//! `private_key` or `password` (a TLS certificate's, in the bootstrap's secrets, a secret from
+//! SDS or a cluster's `UpstreamTlsContext`) reads `[redacted]`.
 
-use envoy_types::pb::{envoy::config::bootstrap::v3::Bootstrap, google::protobuf::Any};
+use std::collections::BTreeSet;
+
+use envoy_types::pb::{
+    envoy::{
+        config::bootstrap::v3::{Bootstrap, bootstrap::StaticResources},
+        extensions::transport_sockets::tls::v3::Secret,
+    },
+    google::protobuf::Any,
+};
 use mesh_xds::{
     json::{JsonError, to_json},
     resource::{Resource, ResourceType},
@@ -21,7 +33,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     access_log::rfc3339,
-    xds_client::{ErrorState, TypeStatus, XdsStatus},
+    xds_client::{AcceptedResource, ErrorState, TypeStatus, XdsStatus},
 };
 
 const ADMIN: &str = "type.googleapis.com/envoy.admin.v3.";
@@ -57,8 +69,8 @@ pub(super) fn config_dump(
     );
     clusters.insert(
         "dynamic_active_clusters".to_owned(),
-        dynamic(of(ResourceType::Cluster), |version, resource| {
-            Ok(json!({ "version_info": version, "cluster": resource }))
+        dynamic(of(ResourceType::Cluster), |accepted, resource| {
+            Ok(json!({ "version_info": accepted.version, "cluster": resource }))
         })?,
     );
     configs.push(Value::Object(clusters));
@@ -68,7 +80,9 @@ pub(super) fn config_dump(
         "dynamic_endpoint_configs".to_owned(),
         dynamic(
             of(ResourceType::ClusterLoadAssignment),
-            |version, resource| Ok(json!({ "version_info": version, "endpoint_config": resource })),
+            |accepted, resource| {
+                Ok(json!({ "version_info": accepted.version, "endpoint_config": resource }))
+            },
         )?,
     );
     configs.push(Value::Object(endpoints));
@@ -84,9 +98,9 @@ pub(super) fn config_dump(
     );
     listeners.insert(
         "dynamic_listeners".to_owned(),
-        dynamic_named(of(ResourceType::Listener), |version, resource| {
+        dynamic_named(of(ResourceType::Listener), |accepted, resource| {
             Ok(json!({
-                "active_state": { "version_info": version, "listener": resource },
+                "active_state": { "version_info": accepted.version, "listener": resource },
             }))
         })?,
     );
@@ -95,14 +109,65 @@ pub(super) fn config_dump(
     let mut routes = section("RoutesConfigDump", None);
     routes.insert(
         "dynamic_route_configs".to_owned(),
-        dynamic(of(ResourceType::RouteConfiguration), |version, resource| {
-            Ok(json!({ "version_info": version, "route_config": resource }))
-        })?,
+        dynamic(
+            of(ResourceType::RouteConfiguration),
+            |accepted, resource| {
+                Ok(json!({ "version_info": accepted.version, "route_config": resource }))
+            },
+        )?,
     );
     configs.push(Value::Object(routes));
+    let subscribed = xds.and_then(|x| x.subscribed.get(&ResourceType::Secret));
+    if let Some(secrets) = secrets(&statics, of(ResourceType::Secret), subscribed)? {
+        configs.push(secrets);
+    }
     let mut dump = json!({ "configs": configs });
     redact(&mut dump, false);
     Ok(dump)
+}
+
+/// Envoy's `SecretsConfigDump`, when there is a secret to show.
+fn secrets(
+    statics: &StaticResources,
+    status: Option<&TypeStatus>,
+    subscribed: Option<&BTreeSet<String>>,
+) -> Result<Option<Value>, JsonError> {
+    let received = |name: &String| status.is_some_and(|s| s.resources.contains_key(name));
+    let warming = subscribed
+        .into_iter()
+        .flatten()
+        .filter(|name| !received(name))
+        .map(|name| {
+            let secret = typed(&Secret {
+                name: name.clone(),
+                ..Secret::default()
+            })?;
+            Ok(json!({ "name": name, "secret": secret }))
+        })
+        .collect::<Result<Vec<Value>, JsonError>>()?;
+    let active = dynamic_named(status, |accepted, resource| {
+        Ok(json!({
+            "version_info": accepted.version,
+            "last_updated": rfc3339(accepted.updated),
+            "secret": resource,
+        }))
+    })?;
+    let empty = |v: &Value| v.as_array().is_none_or(Vec::is_empty);
+    if statics.secrets.is_empty() && empty(&active) && warming.is_empty() {
+        return Ok(None);
+    }
+    let mut map = section("SecretsConfigDump", None);
+    map.insert(
+        "static_secrets".to_owned(),
+        statics
+            .secrets
+            .iter()
+            .map(|s| Ok(json!({ "name": s.name, "secret": typed(s)? })))
+            .collect::<Result<Value, JsonError>>()?,
+    );
+    map.insert("dynamic_active_secrets".to_owned(), active);
+    map.insert("dynamic_warming_secrets".to_owned(), Value::Array(warming));
+    Ok(Some(Value::Object(map)))
 }
 
 /// Replaces every string under a sensitive field (`private_key`, `password`) by `[redacted]`.
@@ -136,7 +201,7 @@ fn section(kind: &str, status: Option<&TypeStatus>) -> Map<String, Value> {
 /// The accepted resources of a type, one entry each, with the type's `error_state`.
 fn dynamic(
     status: Option<&TypeStatus>,
-    entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
+    entry: impl Fn(&AcceptedResource, Value) -> Result<Value, JsonError>,
 ) -> Result<Value, JsonError> {
     entries(status, false, entry)
 }
@@ -144,7 +209,7 @@ fn dynamic(
 /// As [`dynamic`], with each entry's `name` first (listeners).
 fn dynamic_named(
     status: Option<&TypeStatus>,
-    entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
+    entry: impl Fn(&AcceptedResource, Value) -> Result<Value, JsonError>,
 ) -> Result<Value, JsonError> {
     entries(status, true, entry)
 }
@@ -152,7 +217,7 @@ fn dynamic_named(
 fn entries(
     status: Option<&TypeStatus>,
     named: bool,
-    entry: impl Fn(&str, Value) -> Result<Value, JsonError>,
+    entry: impl Fn(&AcceptedResource, Value) -> Result<Value, JsonError>,
 ) -> Result<Value, JsonError> {
     let Some(status) = status else {
         return Ok(Value::Array(Vec::new()));
@@ -168,7 +233,7 @@ fn entries(
         if named {
             map.insert("name".to_owned(), Value::String(name.clone()));
         }
-        if let Value::Object(fields) = entry(&accepted.version, any_json(&accepted.resource)?)? {
+        if let Value::Object(fields) = entry(accepted, any_json(&accepted.resource)?)? {
             map.extend(fields);
         }
         if let Some(error) = status
@@ -270,3 +335,6 @@ mod redact_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod secrets_tests;

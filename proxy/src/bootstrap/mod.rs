@@ -7,15 +7,18 @@
 //! `DELTA_GRPC`, one `envoy_grpc` service naming a static `STATIC`, `STRICT_DNS` or
 //! `LOGICAL_DNS` cluster) with `lds_config` and `cds_config` both `ads: {}`; and
 //! `admin.address`; and `static_resources.secrets` (`tls_certificate` and `validation_context`,
-//! checked at load) for the static clusters that name them (see
-//! [`inline_static_secrets`](crate::tls::inline_static_secrets)). It refuses a `google_grpc`
-//! service and other config sources. Everything else (stats, tracing, runtime, overload
+//! checked at load), for the static clusters and listeners that name them (see
+//! [`inline_static_secrets`](crate::tls::inline_static_secrets)) and, kept in the snapshot, for
+//! the clusters and listeners that come over xDS and name them without `sds_config`, as in
+//! Envoy. It refuses a `google_grpc` service, other config sources, and an ADS cluster whose
+//! TLS waits for secrets over SDS (they would come over the stream it carries). Everything else (stats, tracing, runtime, overload
 //! manager, watchdogs…) is ignored.
 
 use std::{
     fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -37,7 +40,7 @@ use crate::{
         compile_cluster,
     },
     config_error::{ConfigError, FieldError},
-    tls::{StaticSecrets, inline_static_secrets},
+    tls::{StaticSecrets, inline_listener_secrets, inline_static_secrets},
 };
 
 /// A loaded and validated bootstrap.
@@ -157,7 +160,14 @@ impl Bootstrap {
             let path = static_path.field("clusters").index(i);
             inline_static_secrets(cluster, &secrets, &path).map_err(field_error)?;
         }
-        let mut snapshot = Snapshot::default();
+        for (i, listener) in statics.listeners.iter_mut().enumerate() {
+            let path = static_path.field("listeners").index(i);
+            inline_listener_secrets(listener, &secrets, &path).map_err(field_error)?;
+        }
+        let mut snapshot = Snapshot {
+            static_secrets: Arc::new(secrets),
+            ..Snapshot::default()
+        };
         // Clusters first, as Envoy loads them: an inline route_config is checked against them.
         for (i, cluster) in statics.clusters.iter().enumerate() {
             apply_clusters(
@@ -181,7 +191,8 @@ impl Bootstrap {
                 },
             )?;
         }
-        let ads = ads_config(&raw, &statics.clusters).map_err(|(f, r)| invalid(f, &r))?;
+        let ads =
+            ads_config(&raw, &statics.clusters, &snapshot).map_err(|(f, r)| invalid(f, &r))?;
         let node = raw.node.clone().unwrap_or_default();
         if ads.is_some() && node.id.is_empty() {
             return Err(invalid(
@@ -213,7 +224,11 @@ impl Bootstrap {
 
 type Refusal = (FieldPath, String);
 
-fn ads_config(raw: &PbBootstrap, clusters: &[Cluster]) -> Result<Option<AdsConfig>, Refusal> {
+fn ads_config(
+    raw: &PbBootstrap,
+    clusters: &[Cluster],
+    snapshot: &Snapshot,
+) -> Result<Option<AdsConfig>, Refusal> {
     let root = FieldPath::root().field("dynamic_resources");
     let Some(dynamic) = &raw.dynamic_resources else {
         return Ok(None);
@@ -266,6 +281,16 @@ fn ads_config(raw: &PbBootstrap, clusters: &[Cluster]) -> Result<Option<AdsConfi
             &format!("{cluster_name:?} is not a static cluster"),
         );
     };
+    if let Some(warming) = snapshot.warming_clusters.get(&cluster_name) {
+        let names: Vec<&String> = warming.missing.iter().collect();
+        return refuse(
+            name_path,
+            &format!(
+                "cluster {cluster_name:?} waits for secrets over SDS ({names:?}), which would \
+                 come over the ADS stream it carries: give it static secrets"
+            ),
+        );
+    }
     // The cluster compiled with the static resources already.
     let config: ClusterConfig =
         compile_cluster(cluster).map_err(|e| (name_path.clone(), e.to_string()))?;

@@ -51,6 +51,9 @@ pub struct ConnectionOptions {
     pub max_connection_duration: Option<Duration>,
     /// `upstream_connection_options.tcp_keepalive`; `None` leaves `SO_KEEPALIVE` off.
     pub tcp_keepalive: Option<TcpKeepalive>,
+    /// HTTP/2 `max_concurrent_streams`: a connection carrying this many streams takes no more,
+    /// the pool opens another. `None` (unset, or Envoy's 2147483647): no cap of its own.
+    pub max_concurrent_streams: Option<u32>,
 }
 
 /// TCP keep-alive for upstream sockets: `SO_KEEPALIVE`, with the system's values for what is
@@ -80,6 +83,7 @@ impl Default for ConnectionOptions {
             max_requests_per_connection: None,
             max_connection_duration: None,
             tcp_keepalive: None,
+            max_concurrent_streams: None,
         }
     }
 }

@@ -3,7 +3,10 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use crate::route::{Clusters, RouteTable};
+use crate::{
+    route::{Clusters, RouteTable},
+    tls::DownstreamTls,
+};
 
 /// A compiled `Listener`.
 #[derive(Clone, Debug)]
@@ -56,6 +59,19 @@ pub struct FilterChain {
     pub matcher: FilterChainMatch,
     /// What handles the connection: the chain's terminal network filter.
     pub filter: NetworkFilter,
+    /// `transport_socket` with a `DownstreamTlsContext`: TLS is terminated before `filter`
+    /// sees the connection. `None` for plaintext (`raw_buffer`, the default).
+    pub tls: Option<ChainTls>,
+}
+
+/// TLS termination of a filter chain.
+#[derive(Clone, Debug)]
+pub struct ChainTls {
+    /// The server configuration: certificate, client-certificate checks, ALPN, versions.
+    pub server: Arc<DownstreamTls>,
+    /// `transport_socket_connect_timeout`: how long the handshake may take (none when unset,
+    /// as in Envoy).
+    pub handshake_timeout: Option<Duration>,
 }
 
 /// `filter_chain_match`: every set field must match; an empty matcher matches everything.
@@ -117,6 +133,11 @@ pub struct HttpConnectionManager {
     pub cors: bool,
     /// `tracing` with an OpenTelemetry provider: each request gets a span exported over OTLP.
     pub tracing: Option<Arc<crate::trace_export::TracingConfig>>,
+    /// `http2_protocol_options.max_concurrent_streams`, sent as `SETTINGS_MAX_CONCURRENT_STREAMS`
+    /// to HTTP/2 clients; `None` keeps the HTTP/2 server's own limit.
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// `forward_client_cert_details` and `set_current_client_cert_details`.
+    pub client_cert: crate::http::ClientCertConfig,
 }
 
 /// `codec_type` of an `HttpConnectionManager`.

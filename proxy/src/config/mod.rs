@@ -13,16 +13,17 @@ mod compile;
 mod listener;
 mod store;
 
+pub use self::listener::ChainTls;
 pub use self::{
     cluster::{ClusterConfig, ConnectionOptions, Discovery, TcpKeepalive, UpstreamProtocol},
     compile::{
-        DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes,
+        DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes, apply_secrets,
         compile_cluster, compile_listener, eds_service_names, rds_route_names, refresh_dns,
-        refresh_dns_forever, sotw_removals,
+        refresh_dns_forever, sds_secret_names, sotw_removals,
     },
     listener::{
         CidrRange, Codec, FilterChain, FilterChainMatch, HttpConnectionManager, ListenerConfig,
         MaxDuration, NetworkFilter, RouteSource, TcpProxy, TrafficDirection,
     },
-    store::{ConfigStore, Snapshot},
+    store::{ConfigStore, SdsCluster, SdsListener, Snapshot, WarmingCluster, WarmingListener},
 };

@@ -123,7 +123,6 @@ impl Forward<'_> {
             connection: self.connection,
         });
         headers::strip_hop_by_hop(&mut out.headers, out.upgrade.is_some());
-        headers::set_forwarded_proto(&mut out.headers);
         for edits in self.decision.request_header_edits() {
             edits.apply(&mut out.headers);
         }

@@ -20,6 +20,7 @@ use tokio::{sync::watch, time::Instant};
 use super::{
     Downstream, HttpContext, HttpHandler,
     body::{self, Counted, Logged, PendingLog, ProxyBody},
+    client_cert,
     explicit::Target,
     filters::{self, Decoded},
     forward::{Forward, Outgoing, Record},
@@ -54,6 +55,13 @@ pub struct Conn {
     pub ctx: Arc<HttpContext>,
     /// The connection's shutdown signal, passed on to CONNECT tunnels.
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// What routing tells the rest of the request: the route's name (for the access log) and,
+/// when the connection manager traces, the decorator's operation.
+struct Seen {
+    route_name: Option<String>,
+    operation: Option<trace_export::Operation>,
 }
 
 /// A request after parsing, before routing.
@@ -128,9 +136,14 @@ impl Conn {
             RequestProtocol::Http
         };
         let request_id = headers::ensure_request_id(request.headers_mut(), generate_request_id);
-        if matches!(&self.handler, HttpHandler::Chain(hcm) if hcm.use_remote_address) {
+        let edge = matches!(&self.handler, HttpHandler::Chain(hcm) if hcm.use_remote_address);
+        if edge {
             headers::append_forwarded_for(request.headers_mut(), self.downstream.peer.ip());
         }
+        let tls = self.downstream.tls.as_deref();
+        headers::set_forwarded_proto(request.headers_mut(), tls.is_some(), edge);
+        let client_cert = manager.as_ref().map(|m| m.client_cert).unwrap_or_default();
+        client_cert::forward_client_cert(request.headers_mut(), tls, &client_cert);
         let authority = match &target {
             Some(target) => target.authority(),
             None => authority_of(&request),
@@ -140,14 +153,15 @@ impl Conn {
         .then(|| hyper::upgrade::on(&mut request));
         let received = Arc::new(AtomicU64::new(0));
         let (mut parts, incoming) = request.into_parts();
-        let span = trace_export::request::start_request(
+        let (mut span, operation) = trace_export::request::start_request(
             &self.ctx.spans,
             manager.as_deref(),
             &snapshot,
             &self.downstream,
             &authority,
             &mut parts,
-        );
+        )
+        .map_or((None, None), |(span, operation)| (span, Some(operation)));
         let entry = access_log.then(|| AccessLogEntry {
             start_time: rfc3339(start_time),
             method: Some(parts.method.to_string()),
@@ -173,14 +187,17 @@ impl Conn {
             upgrade,
         };
         let mut record = Record::default();
-        let mut route_name = None;
+        let mut seen = Seen {
+            route_name: None,
+            operation,
+        };
         let routing = self.route(
             &snapshot,
             manager.as_deref(),
             routed,
             &timer,
             &mut record,
-            &mut route_name,
+            &mut seen,
         );
         let (response, expired) = tokio::select! {
             response = routing => {
@@ -195,6 +212,9 @@ impl Conn {
         }
         let response = local::finish(response, reply_to);
         let (mut parts, body) = response.into_parts();
+        if let Some(operation) = &mut seen.operation {
+            trace_export::request::name_span(span.as_mut(), operation, &mut parts.headers);
+        }
         let traced = span.map(|span| {
             let end = SpanEnd {
                 status: parts.status.as_u16(),
@@ -233,7 +253,7 @@ impl Conn {
             response_code: Some(parts.status.as_u16()),
             upstream_host: record.upstream_host.map(|a| a.to_string()),
             upstream_cluster: record.upstream_cluster,
-            route_name,
+            route_name: seen.route_name,
             ..entry
         });
         let pending = PendingLog {
@@ -253,7 +273,7 @@ impl Conn {
         request: Routed,
         timer: &StreamTimer,
         record: &mut Record,
-        route_name: &mut Option<String>,
+        seen: &mut Seen,
     ) -> Response<ProxyBody> {
         let table = match manager.map(|m| &m.routes) {
             Some(RouteSource::Inline(table)) => Some(Arc::clone(table)),
@@ -265,7 +285,7 @@ impl Conn {
             return local::respond(StatusCode::NOT_FOUND, Bytes::new());
         };
         let Routed {
-            parts,
+            mut parts,
             body,
             authority,
             target,
@@ -273,12 +293,18 @@ impl Conn {
         } = request;
         let original = path_and_query(&parts).to_owned();
         let meta = RequestMeta::new(&parts.method, &authority, &original, &parts.headers);
+        if table.redirects_to_tls(&meta) {
+            return local::tls_redirect(&authority, &original);
+        }
         let Some(decision) = table.find(&meta, rand::random()) else {
             record.flags.insert(ResponseFlag::NoRouteFound);
             return local::respond(StatusCode::NOT_FOUND, Bytes::new());
         };
-        *route_name = Some(decision.route.name.clone()).filter(|n| !n.is_empty());
+        seen.route_name = Some(decision.route.name.clone()).filter(|n| !n.is_empty());
         let rewritten = decision.rewritten_path(&meta);
+        if let Some(operation) = &mut seen.operation {
+            operation.routed(decision.route.decorator.as_ref(), &mut parts.headers);
+        }
         let mut response = match decision.outcome {
             Outcome::Forward { cluster, policy } => {
                 timer.route(policy.idle_timeout, policy.max_stream_duration);

@@ -1,5 +1,5 @@
 //! The headers the connection manager itself adds or removes: hop-by-hop headers, which never
-//! cross a proxy, `x-request-id` and `x-forwarded-proto`.
+//! cross a proxy, `x-request-id`, `x-forwarded-for` and `x-forwarded-proto`.
 
 use http::{
     HeaderMap, HeaderName, HeaderValue,
@@ -61,10 +61,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Sets `x-forwarded-proto: http` unless the client (or a proxy before us) said otherwise.
-pub fn set_forwarded_proto(headers: &mut HeaderMap) {
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+/// Sets `x-forwarded-proto` to the connection's scheme (`https` over TLS), as Envoy does: at
+/// the edge (`edge`: `use_remote_address`, with no trusted hops) whatever the client said is
+/// replaced; elsewhere a value set by a proxy before us stays.
+pub fn set_forwarded_proto(headers: &mut HeaderMap, tls: bool, edge: bool) {
+    if edge || !headers.contains_key(&X_FORWARDED_PROTO) {
+        let scheme = if tls { "https" } else { "http" };
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
     }
 }
 
@@ -208,6 +211,29 @@ mod tests {
         let mut headers = map(&[("x-forwarded-for", "203.0.113.9")]);
         append_forwarded_for(&mut headers, "127.0.0.1".parse().unwrap());
         assert_eq!(headers["x-forwarded-for"], "203.0.113.9,127.0.0.1");
+    }
+
+    #[test]
+    fn x_forwarded_proto_is_the_connection_scheme_unless_a_proxy_before_set_it() {
+        let cases = [
+            (None, false, false, "http"),
+            (None, true, false, "https"),
+            (Some("https"), false, false, "https"),
+            (Some("http"), true, false, "http"),
+            // At the edge the client's word is not trusted.
+            (Some("https"), false, true, "http"),
+            (Some("http"), true, true, "https"),
+            (None, true, true, "https"),
+        ];
+        for (given, tls, edge, expected) in cases {
+            let mut headers = map(&given
+                .map(|v| ("x-forwarded-proto", v))
+                .into_iter()
+                .collect::<Vec<_>>());
+            set_forwarded_proto(&mut headers, tls, edge);
+            let seen: Vec<_> = headers.get_all(&X_FORWARDED_PROTO).iter().collect();
+            assert_eq!(seen, [expected], "{given:?} tls={tls} edge={edge}");
+        }
     }
 
     #[test]

@@ -121,6 +121,19 @@ pub fn redirect(redirect: &Redirect, url: RequestUrl<'_>) -> Response<ProxyBody>
     }
 }
 
+/// The answer to a request a virtual host's `require_tls` turns away: 301 to the same
+/// authority (port kept as sent) and path over `https`, as Envoy writes it.
+pub fn tls_redirect(authority: &str, path_and_query: &str) -> Response<ProxyBody> {
+    let mut response = respond(StatusCode::MOVED_PERMANENTLY, Bytes::new());
+    match HeaderValue::from_str(&format!("https://{authority}{path_and_query}")) {
+        Ok(value) => {
+            response.headers_mut().insert(LOCATION, value);
+            response
+        }
+        Err(_) => respond(StatusCode::INTERNAL_SERVER_ERROR, Bytes::new()),
+    }
+}
+
 fn location(redirect: &Redirect, url: RequestUrl<'_>) -> String {
     let scheme = redirect.scheme.as_deref().unwrap_or(url.scheme);
     let authority = redirect.host.as_deref().unwrap_or(url.authority);

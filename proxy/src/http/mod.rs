@@ -7,6 +7,9 @@
 //! `cluster_not_found_response_code` with an empty body (`NC`), no endpoint `503 no healthy
 //! upstream` (`UH`), and so on (see [`local`]).
 //!
+//! Requests arriving over TLS get `x-forwarded-proto: https` and, as the connection manager's
+//! `forward_client_cert_details` says, an `x-forwarded-client-cert` (see `client_cert.rs`).
+//!
 //! Each stream runs Envoy's idle timer (`stream_idle_timeout`, a route's `idle_timeout`) and
 //! a route's `max_stream_duration` (see `stream_timer.rs`).
 //!
@@ -15,6 +18,7 @@
 //! recorded).
 
 mod body;
+mod client_cert;
 mod explicit;
 mod filters;
 mod forward;
@@ -37,6 +41,9 @@ pub(crate) use self::body::{End, Watch, Watched};
 use self::handler::Conn;
 pub use self::{
     body::ProxyBody,
+    client_cert::{
+        CertDetails, ClientCertConfig, ConnectionTls, ForwardClientCert, X_FORWARDED_CLIENT_CERT,
+    },
     handler::DEFAULT_STREAM_IDLE_TIMEOUT,
     shadow::{MAX_SHADOW_LIFETIME, MAX_SHADOWS, SHADOW_BODY_BUFFER},
 };
@@ -73,6 +80,8 @@ pub struct Downstream {
     pub http2: bool,
     /// The listener's name, for logs and metrics.
     pub listener: String,
+    /// What the TLS handshake established, when the filter chain terminated TLS.
+    pub tls: Option<Arc<ConnectionTls>>,
 }
 
 /// Which connection manager handles the connection's requests.
@@ -154,6 +163,10 @@ pub async fn serve_connection<I>(
             "closing an HTTP/2 connection on an HTTP1 connection manager");
         return;
     };
+    let max_concurrent_streams = match &handler {
+        HttpHandler::Chain(hcm) => hcm.http2_max_concurrent_streams,
+        HttpHandler::Explicit => None,
+    };
     let mut downstream = downstream;
     downstream.http2 = http2;
     let conn = Arc::new(Conn {
@@ -177,9 +190,13 @@ pub async fn serve_connection<I>(
         }
     };
     if http2 {
-        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .serve_connection(io, service);
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        // Unset keeps hyper's own limit rather than Envoy's unbounded default.
+        if let Some(max) = max_concurrent_streams {
+            builder.max_concurrent_streams(max);
+        }
+        let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
         tokio::select! {
             result = conn.as_mut() => return log_end(result),

@@ -171,7 +171,6 @@ pub fn mirror(
 fn prepare(original: &Original<'_>) -> (String, HeaderMap) {
     let mut headers = original.headers.clone();
     headers::strip_hop_by_hop(&mut headers, false);
-    headers::set_forwarded_proto(&mut headers);
     for edits in original.decision.request_header_edits() {
         edits.apply(&mut headers);
     }

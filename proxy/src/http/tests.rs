@@ -18,5 +18,6 @@ mod retries;
 mod routing;
 mod shadow_body;
 mod shadows;
+mod stream_cap;
 mod support;
 mod timeouts;

@@ -12,6 +12,7 @@
 mod action;
 mod clusters;
 mod cors;
+mod decorator;
 mod domains;
 mod fault;
 mod hash_policy;
@@ -30,6 +31,7 @@ pub use self::{
     action::{Action, Forward, HostRewrite, RoutePolicy},
     clusters::{ClusterTarget, Clusters},
     cors::{CORS_FILTER, CorsPolicy, Policies as CorsPolicies, Verdict as CorsVerdict},
+    decorator::Decorator,
     fault::{ABORT_BODY, Abort, FAULT_FILTER, Fault, Fraction, Injection},
     hash_policy::{
         ConnectionAddrs, CookieKey, Generate, HashInput, HashKey, HashPolicy, RequestHash,

@@ -32,6 +32,8 @@ pub struct RouteTable {
     request_headers: HeaderEdits,
     response_headers: HeaderEdits,
     most_specific_header_mutations_wins: bool,
+    /// Whether any virtual host has `require_tls`, so that tables without one skip the check.
+    any_require_tls: bool,
 }
 
 /// Where a request goes and how, borrowed from the table that decided it.
@@ -113,7 +115,6 @@ impl RouteTable {
         }
         Ok(Self {
             name: c.name.clone(),
-            vhosts,
             domains,
             request_headers: HeaderEdits::compile(
                 &c.request_headers_to_add,
@@ -128,6 +129,8 @@ impl RouteTable {
                 &root.field("response_headers_to_remove"),
             )?,
             most_specific_header_mutations_wins: c.most_specific_header_mutations_wins,
+            any_require_tls: vhosts.iter().any(|v| v.require_tls),
+            vhosts,
         })
     }
 
@@ -139,6 +142,22 @@ impl RouteTable {
     /// The virtual hosts, in configuration order.
     pub fn virtual_hosts(&self) -> &[VirtualHost] {
         &self.vhosts
+    }
+
+    /// Whether the request's virtual host requires TLS (`require_tls`) and the request did
+    /// not come over it (`x-forwarded-proto` is not `https`): Envoy answers it with a 301 to
+    /// `https` before looking at any route.
+    pub fn redirects_to_tls(&self, req: &RequestMeta<'_>) -> bool {
+        self.any_require_tls
+            && req
+                .headers
+                .get("x-forwarded-proto")
+                .is_none_or(|proto| proto.as_bytes() != b"https")
+            && self
+                .domains
+                .find(req.authority)
+                .and_then(|i| self.vhosts.get(i))
+                .is_some_and(|v| v.require_tls)
     }
 
     /// Routes a request: `None` when no virtual host or no route matches (a 404). `random` is

@@ -1,14 +1,22 @@
 //! Compiled virtual hosts and routes.
 //!
-//! Refused in `VirtualHost`: `matcher`, `require_tls` other than `NONE`, `rate_limits`,
+//! `VirtualHost.require_tls` (`ALL` or `EXTERNAL_ONLY`) answers every request that did not
+//! come over TLS (`x-forwarded-proto` other than `https`) with Envoy's 301 to
+//! `https://<authority><path>`. No address is internal (the connection manager's
+//! `internal_address_config` is refused), so `EXTERNAL_ONLY` redirects every such request too,
+//! as Envoy 1.40 does without that config.
+//!
+//! Refused in `VirtualHost`: `matcher`, `rate_limits`,
 //! `cors` (the deprecated inline policy), `typed_per_filter_config` for any filter but the CORS
 //! filter, `retry_policy_typed_config`, `hedge_policy`, `request_mirror_policies`,
 //! `route_specifiers`. In `Route`: `typed_per_filter_config` for any filter but the fault and
 //! CORS filters, `route_specifiers`, and the `filter_action` and `non_forwarding_action`
 //! actions.
 //!
+//! `Route.decorator` names the route's spans (see [`Decorator`]).
+//!
 //! Ignored, because they only name things for stats, tracing or admin output, or bound
-//! buffering: `Route.name`, `metadata`, `decorator`, `tracing`, `stat_prefix`,
+//! buffering: `Route.name`, `metadata`, `tracing`, `stat_prefix`,
 //! `per_request_buffer_limit_bytes`, `request_body_buffer_limit`;
 //! `VirtualHost.virtual_clusters`, `metadata`, `include_request_attempt_count`,
 //! `include_attempt_count_in_response`, `include_is_timeout_retry_header`,
@@ -20,6 +28,7 @@ use envoy_types::pb::{
     envoy::{
         config::route::v3::{
             Route as PbRoute, VirtualHost as PbVirtualHost, route::Action as PbAction,
+            virtual_host::TlsRequirementType,
         },
         extensions::filters::http::{cors::v3::CorsPolicy as PbCorsPolicy, fault::v3::HttpFault},
     },
@@ -30,6 +39,7 @@ use mesh_common::path::FieldPath;
 use super::{
     action::{Action, Forward},
     cors::{CORS_FILTER, CorsPolicy},
+    decorator::Decorator,
     fault::{FAULT_FILTER, Fault},
     header_edits::HeaderEdits,
     request::RequestMeta,
@@ -55,6 +65,8 @@ pub struct VirtualHost {
     pub response_headers: HeaderEdits,
     /// The CORS filter's policy for every route of this host (`typed_per_filter_config`).
     pub cors: Option<Arc<CorsPolicy>>,
+    /// `require_tls`: requests not over TLS are redirected to `https` before any route.
+    pub require_tls: bool,
 }
 
 /// A compiled route.
@@ -75,6 +87,8 @@ pub struct Route {
     pub fault: Option<Arc<Fault>>,
     /// The CORS filter's policy for this route, consulted before the virtual host's.
     pub cors: Option<Arc<CorsPolicy>>,
+    /// `decorator`: the span name of its requests.
+    pub decorator: Option<Decorator>,
 }
 
 // === impl VirtualHost ===
@@ -84,7 +98,16 @@ impl VirtualHost {
     #[allow(deprecated)]
     pub fn compile(v: &PbVirtualHost, max_body: u32, path: &FieldPath) -> Result<Self, FieldError> {
         reject_if(v.matcher.is_some(), path, "matcher")?;
-        reject_if(v.require_tls != 0, path, "require_tls")?;
+        let require_tls = match TlsRequirementType::try_from(v.require_tls) {
+            Ok(TlsRequirementType::None) => false,
+            Ok(TlsRequirementType::ExternalOnly | TlsRequirementType::All) => true,
+            Err(_) => {
+                return Err(FieldError::new(
+                    path.field("require_tls"),
+                    format!("unknown value {}", v.require_tls),
+                ));
+            }
+        };
         reject_if(!v.rate_limits.is_empty(), path, "rate_limits")?;
         reject_if(v.cors.is_some(), path, "cors")?;
         let configs = path.field("typed_per_filter_config");
@@ -141,6 +164,7 @@ impl VirtualHost {
                 &path.field("response_headers_to_remove"),
             )?,
             cors,
+            require_tls,
         })
     }
 
@@ -195,12 +219,17 @@ impl Route {
                 ));
             }
         };
+        let decorator = match &r.decorator {
+            Some(d) => Some(Decorator::compile(d, &path.field("decorator"))?),
+            None => None,
+        };
         Ok(Self {
             name: r.name.clone(),
             matcher,
             action,
             fault,
             cors,
+            decorator,
             request_headers: HeaderEdits::compile(
                 &r.request_headers_to_add,
                 &path.field("request_headers_to_add"),

@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
+use rustls::pki_types::CertificateDer;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::TcpStream,
@@ -14,12 +15,13 @@ use super::{
     DataPlaneContext,
     chain::{ChainInput, needs_inspection, select_chain},
     handoff::handoff_listener,
+    tls::{alpn_protocol, terminate},
 };
 use crate::{
     capture::OriginalDst,
-    config::{ListenerConfig, NetworkFilter, Snapshot},
+    config::{FilterChain, ListenerConfig, NetworkFilter, Snapshot},
     detect::{DetectConfig, PrefixedStream, Protocol, ProtocolHint, detect_stream},
-    http::{Downstream, HttpHandler},
+    http::{ConnectionTls, Downstream, HttpHandler},
     response_flags::ResponseFlag,
     tcp::{self, TcpDownstream},
 };
@@ -33,6 +35,15 @@ pub(super) struct Target {
     pub(super) local: SocketAddr,
     /// The destination chains match on and `ORIGINAL_DST` clusters connect to.
     pub(super) destination: SocketAddr,
+}
+
+/// The certificates of a terminated TLS connection, which its requests may report
+/// (`x-forwarded-client-cert`).
+struct Handshake<'a> {
+    /// The URI SANs of the certificate the proxy presented.
+    local_uris: &'a [String],
+    /// The chain the client sent, leaf first; empty without a client certificate.
+    peer_chain: Vec<CertificateDer<'static>>,
 }
 
 /// Serves a connection accepted by the listener named `listener`, reading its configuration
@@ -122,6 +133,51 @@ pub(super) async fn serve_on<I>(
         );
         return;
     };
+    let Some(tls) = &chain.tls else {
+        return serve_chain(ctx, io, protocol, chain, target, listener, snapshot, None).await;
+    };
+    let Some((io, info)) = terminate(ctx, io, tls, listener, &target).await else {
+        return;
+    };
+    let handshake = Handshake {
+        local_uris: tls.server.local_uri_sans(),
+        peer_chain: io
+            .get_ref()
+            .1
+            .peer_certificates()
+            .unwrap_or_default()
+            .to_vec(),
+    };
+    let io = PrefixedStream::new(Bytes::new(), io);
+    let protocol = alpn_protocol(&info);
+    serve_chain(
+        ctx,
+        io,
+        protocol,
+        chain,
+        target,
+        listener,
+        snapshot,
+        Some(handshake),
+    )
+    .await;
+}
+
+/// Serves `io` with `chain`'s network filter; `protocol` is what the first bytes (or ALPN)
+/// said, if they were looked at, `handshake` what TLS termination established.
+#[allow(clippy::too_many_arguments)]
+async fn serve_chain<I>(
+    ctx: &DataPlaneContext,
+    io: PrefixedStream<I>,
+    protocol: Option<Protocol>,
+    chain: &FilterChain,
+    target: Target,
+    listener: &ListenerConfig,
+    snapshot: &Snapshot,
+    handshake: Option<Handshake<'_>>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     match &chain.filter {
         NetworkFilter::Http(hcm) => {
             let (io, protocol) = match protocol {
@@ -140,6 +196,13 @@ pub(super) async fn serve_on<I>(
                 original_dst: Some(target.destination),
                 http2: protocol == Protocol::Http2,
                 listener: listener.name.clone(),
+                tls: handshake.map(|h| {
+                    Arc::new(ConnectionTls::new(
+                        h.local_uris,
+                        &h.peer_chain,
+                        &hcm.client_cert,
+                    ))
+                }),
             };
             let handler = HttpHandler::Chain(Arc::clone(hcm));
             serve_http(ctx, io, downstream, handler, ctx.shutdown_of(listener)).await;
@@ -179,6 +242,7 @@ async fn serve_explicit(
         original_dst: None,
         http2: protocol == Protocol::Http2,
         listener: listener.name.clone(),
+        tls: None,
     };
     let shutdown = ctx.shutdown_of(listener);
     serve_http(ctx, io, downstream, HttpHandler::Explicit, shutdown).await;

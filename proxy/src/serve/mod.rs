@@ -1,7 +1,7 @@
 //! The listeners: every listener of the snapshot that binds gets a socket and an accept loop,
 //! rebound as the snapshot changes; each connection finds its original destination, the
-//! listener and filter chain that take it, and is handed to the HTTP connection manager or the
-//! TCP proxy.
+//! listener and filter chain that take it, TLS termination when the chain has a
+//! `DownstreamTlsContext`, and is handed to the HTTP connection manager or the TCP proxy.
 //!
 //! A configuration change never drops an established connection: a removed listener stops
 //! accepting, its open connections run to their end, and a changed listener applies to new
@@ -12,6 +12,7 @@ mod chain;
 mod dispatch;
 mod handoff;
 mod plane;
+mod tls;
 mod tracker;
 
 use std::{

@@ -19,6 +19,7 @@ pub mod peer;
 pub mod serve;
 pub mod service;
 pub mod shadow;
+pub mod tls;
 pub mod workload;
 
 use std::{fmt, sync::Arc};

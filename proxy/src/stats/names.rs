@@ -24,6 +24,9 @@ pub const TCP_CLOSED: &str = "istio_tcp_connections_closed_total";
 pub const DOWNSTREAM_ACTIVE: &str = "mesh_proxy_downstream_connections_active";
 /// Downstream connections accepted, by `listener` (counter).
 pub const DOWNSTREAM_TOTAL: &str = "mesh_proxy_downstream_connections_total";
+/// Downstream TLS handshakes that failed, by `listener` (counter).
+pub const DOWNSTREAM_TLS_HANDSHAKE_FAILURES: &str =
+    "mesh_proxy_downstream_tls_handshake_failures_total";
 /// Upstream connection pools (one per cluster, endpoint and protocol) the proxy holds (gauge).
 pub const UPSTREAM_POOLS: &str = "mesh_proxy_upstream_pools";
 /// Upstream connections open or being opened, by `cluster`, HTTP and TCP alike (gauge).

@@ -1,14 +1,14 @@
 //! `CommonTlsContext`: the certificate a side presents, how it checks its peer, ALPN and
-//! protocol parameters. Shared by upstream contexts and, later, downstream ones.
+//! protocol parameters. Shared by upstream (`UpstreamTlsContext`) and downstream
+//! (`DownstreamTlsContext`) contexts.
 //!
 //! Served: `tls_params` (see `params.rs`), one entry of `tls_certificates` (`certificate_chain`
 //! and `private_key` as PEM `DataSource`s), `alpn_protocols`, `validation_context` (see
 //! `validation.rs`). Secrets by name (`tls_certificate_sds_secret_configs`,
 //! `validation_context_sds_secret_config`, and the one of `combined_validation_context`) are
-//! resolved from the bootstrap's `static_resources.secrets` before compilation (see
-//! [`inline_static_secrets`](super::inline_static_secrets)); one left here is refused: SDS
-//! (`sds_config`) is not served, and static secrets only reach the bootstrap's own clusters.
-//! Every other field is refused.
+//! resolved before compilation, from the bootstrap's `static_resources.secrets` or from SDS (see
+//! [`resolve_common`](super::resolve_common)); a reference still here was not resolved, and is
+//! refused. Every other field is refused.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -181,22 +181,20 @@ fn certificate(
     Ok(certificate)
 }
 
-/// Why a secret reference at `path` cannot be served.
+/// A secret reference at `path` that was not resolved before compilation: applying a cluster
+/// or listener resolves them, compiling one alone does not.
 pub(super) fn unresolved_secret(secret: &SdsSecretConfig, path: &FieldPath) -> FieldError {
-    match &secret.sds_config {
-        Some(_) => FieldError::new(
-            path.field("sds_config"),
-            "secrets over SDS are not supported by mesh-proxy",
+    let what = match secret.sds_config {
+        Some(_) => "SDS secret",
+        None => "static secret",
+    };
+    FieldError::new(
+        path.field("name"),
+        format!(
+            "{what} {:?} is not resolved: secrets are resolved when a resource is applied",
+            secret.name
         ),
-        None => FieldError::new(
-            path.field("name"),
-            format!(
-                "static secret {:?}: mesh-proxy resolves static_resources.secrets for the \
-                 bootstrap's static clusters only",
-                secret.name
-            ),
-        ),
-    }
+    )
 }
 
 // === impl Certificate ===

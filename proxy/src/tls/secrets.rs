@@ -1,12 +1,14 @@
-//! The bootstrap's `static_resources.secrets`, and their use by the bootstrap's static clusters.
+//! The bootstrap's `static_resources.secrets`, and their use by clusters and listeners.
 //!
 //! A secret is checked when the bootstrap loads (its files read, its PEM parsed), then inlined
-//! into each static cluster that names it without an `sds_config`, as Envoy resolves static
-//! secrets: `tls_certificate_sds_secret_configs` become `tls_certificates`,
+//! into each static cluster and listener that names it without an `sds_config`, and resolved
+//! the same way for those that come over xDS (see [`resolve_common`](super::resolve_common)),
+//! as Envoy resolves static secrets: `tls_certificate_sds_secret_configs` become `tls_certificates`,
 //! `validation_context_sds_secret_config` becomes `validation_context`, and a
 //! `combined_validation_context` becomes its `default_validation_context` merged with the
 //! secret (protobuf merge: singular fields replaced, lists appended), as Envoy merges them.
-//! Served secret types: `tls_certificate` and `validation_context`.
+//! Served secret types: `tls_certificate` and `validation_context`. Secrets over SDS are checked
+//! and resolved the same way (see [`resolve_common`](super::resolve_common)).
 
 use std::collections::HashMap;
 
@@ -14,8 +16,7 @@ use envoy_types::pb::{
     envoy::{
         config::cluster::v3::Cluster,
         extensions::transport_sockets::tls::v3::{
-            CommonTlsContext, Secret, UpstreamTlsContext,
-            common_tls_context::ValidationContextType, secret,
+            CommonTlsContext, Secret, UpstreamTlsContext, secret,
         },
     },
     google::protobuf::Any,
@@ -23,7 +24,12 @@ use envoy_types::pb::{
 use mesh_common::path::FieldPath;
 use prost::{Message, Name};
 
-use super::{common, params::Side, validation};
+use super::{
+    common,
+    params::Side,
+    sds::{Found, resolve_refs},
+    validation,
+};
 use crate::config_error::FieldError;
 
 /// The checked `static_resources.secrets`, by name.
@@ -40,31 +46,7 @@ impl StaticSecrets {
         let mut by_name = HashMap::new();
         for (i, s) in secrets.iter().enumerate() {
             let path = path.index(i);
-            if s.name.is_empty() {
-                return Err(FieldError::new(path.field("name"), "must not be empty"));
-            }
-            let Some(kind) = &s.r#type else {
-                return Err(FieldError::new(path, "has no secret"));
-            };
-            match kind {
-                secret::Type::TlsCertificate(t) => {
-                    let context = CommonTlsContext {
-                        tls_certificates: vec![t.clone()],
-                        ..CommonTlsContext::default()
-                    };
-                    common::compile(&context, Side::Client, &FieldPath::root())
-                        .map_err(|e| rebase(e, "tls_certificates[0]", &path, "tls_certificate"))?;
-                }
-                secret::Type::ValidationContext(v) => {
-                    validation::compile(v, &path.field("validation_context"), &mut Vec::new())?;
-                }
-                secret::Type::SessionTicketKeys(_) => {
-                    return Err(FieldError::unsupported(path.field("session_ticket_keys")));
-                }
-                secret::Type::GenericSecret(_) => {
-                    return Err(FieldError::unsupported(path.field("generic_secret")));
-                }
-            }
+            let kind = check(s, &path)?;
             if by_name.insert(s.name.clone(), kind.clone()).is_some() {
                 return Err(FieldError::new(
                     path.field("name"),
@@ -76,9 +58,40 @@ impl StaticSecrets {
     }
 }
 
+/// Checks one secret found at `path`: a name, a served type, readable and valid PEM. The
+/// secret's content on success.
+pub(super) fn check<'a>(s: &'a Secret, path: &FieldPath) -> Result<&'a secret::Type, FieldError> {
+    if s.name.is_empty() {
+        return Err(FieldError::new(path.field("name"), "must not be empty"));
+    }
+    let Some(kind) = &s.r#type else {
+        return Err(FieldError::new(path.clone(), "has no secret"));
+    };
+    match kind {
+        secret::Type::TlsCertificate(t) => {
+            let context = CommonTlsContext {
+                tls_certificates: vec![t.clone()],
+                ..CommonTlsContext::default()
+            };
+            common::compile(&context, Side::Client, &FieldPath::root())
+                .map_err(|e| rebase(e, "tls_certificates[0]", path, "tls_certificate"))?;
+        }
+        secret::Type::ValidationContext(v) => {
+            validation::compile(v, &path.field("validation_context"), &mut Vec::new())?;
+        }
+        secret::Type::SessionTicketKeys(_) => {
+            return Err(FieldError::unsupported(path.field("session_ticket_keys")));
+        }
+        secret::Type::GenericSecret(_) => {
+            return Err(FieldError::unsupported(path.field("generic_secret")));
+        }
+    }
+    Ok(kind)
+}
+
 /// Replaces, in `cluster` (found at `path`), the references to static secrets of its
 /// `UpstreamTlsContext` by the secrets themselves. References with an `sds_config` stay, for
-/// compilation to refuse.
+/// the cluster to wait for when it is applied.
 pub fn inline_static_secrets(
     cluster: &mut Cluster,
     secrets: &StaticSecrets,
@@ -115,67 +128,30 @@ pub fn inline_static_secrets(
     Ok(())
 }
 
-fn inline_common(
+/// Replaces, in `c` (found at `path`), the references to static secrets by the secrets; the
+/// references with an `sds_config` stay.
+pub(super) fn inline_common(
     c: &mut CommonTlsContext,
     secrets: &StaticSecrets,
     path: &FieldPath,
 ) -> Result<(), FieldError> {
-    let refs = std::mem::take(&mut c.tls_certificate_sds_secret_configs);
-    for (i, r) in refs.into_iter().enumerate() {
+    let (resolved, _) = resolve_refs(c, path, &|r, path| {
         if r.sds_config.is_some() {
-            c.tls_certificate_sds_secret_configs.push(r);
-            continue;
+            return Ok(Found::Keep);
         }
-        let path = path.field("tls_certificate_sds_secret_configs").index(i);
-        match secrets.lookup(&r.name, &path)? {
-            secret::Type::TlsCertificate(t) => c.tls_certificates.push(t.clone()),
-            _ => return Err(not_a(&r.name, "tls_certificate", &path)),
-        }
-    }
-    let inlined = match &c.validation_context_type {
-        Some(ValidationContextType::ValidationContextSdsSecretConfig(r))
-            if r.sds_config.is_none() =>
-        {
-            let path = path.field("validation_context_sds_secret_config");
-            match secrets.lookup(&r.name, &path)? {
-                secret::Type::ValidationContext(v) => v.clone(),
-                _ => return Err(not_a(&r.name, "validation_context", &path)),
-            }
-        }
-        Some(ValidationContextType::CombinedValidationContext(combined)) => {
-            let path = path
-                .field("combined_validation_context")
-                .field("validation_context_sds_secret_config");
-            let Some(r) = combined
-                .validation_context_sds_secret_config
-                .as_ref()
-                .filter(|r| r.sds_config.is_none())
-            else {
-                return Ok(());
-            };
-            let dynamic = match secrets.lookup(&r.name, &path)? {
-                secret::Type::ValidationContext(v) => v,
-                _ => return Err(not_a(&r.name, "validation_context", &path)),
-            };
-            let mut merged = combined
-                .default_validation_context
-                .clone()
-                .unwrap_or_default();
-            merged
-                .merge(dynamic.encode_to_vec().as_slice())
-                .map_err(|e| FieldError::new(path, format!("cannot merge: {e}")))?;
-            merged
-        }
-        _ => return Ok(()),
-    };
-    c.validation_context_type = Some(ValidationContextType::ValidationContext(inlined));
+        secrets
+            .lookup(&r.name, path)
+            .map(|kind| Found::Secret(kind, "static secret"))
+    })?;
+    *c = resolved;
     Ok(())
 }
 
 // === impl StaticSecrets ===
 
 impl StaticSecrets {
-    fn lookup(&self, name: &str, path: &FieldPath) -> Result<&secret::Type, FieldError> {
+    /// The secret `name`, for a reference at `path`.
+    pub(super) fn lookup(&self, name: &str, path: &FieldPath) -> Result<&secret::Type, FieldError> {
         self.by_name.get(name).ok_or_else(|| {
             FieldError::new(
                 path.field("name"),
@@ -183,13 +159,6 @@ impl StaticSecrets {
             )
         })
     }
-}
-
-fn not_a(name: &str, kind: &str, path: &FieldPath) -> FieldError {
-    FieldError::new(
-        path.field("name"),
-        format!("static secret {name:?} is not a {kind}"),
-    )
 }
 
 /// `error`, found in a context built around a secret's content, moved to the secret's path.

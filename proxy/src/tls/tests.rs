@@ -225,14 +225,13 @@ fn unsupported_fields_are_refused_by_path() {
         (
             "common_tls_context: {tls_certificate_sds_secret_configs: [{name: default, \
              sds_config: {ads: {}}}]}",
-            "common_tls_context.tls_certificate_sds_secret_configs[0].sds_config: secrets over \
-             SDS are not supported by mesh-proxy",
+            "common_tls_context.tls_certificate_sds_secret_configs[0].name: SDS secret \
+             \"default\" is not resolved: secrets are resolved when a resource is applied",
         ),
         (
             "common_tls_context: {validation_context_sds_secret_config: {name: ROOTCA}}",
             "common_tls_context.validation_context_sds_secret_config.name: static secret \
-             \"ROOTCA\": mesh-proxy resolves static_resources.secrets for the bootstrap's \
-             static clusters only",
+             \"ROOTCA\" is not resolved: secrets are resolved when a resource is applied",
         ),
         (
             "common_tls_context: {validation_context: {match_typed_subject_alt_names: \

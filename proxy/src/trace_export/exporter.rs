@@ -1,5 +1,7 @@
-//! The background task that empties the span queue: a batch goes out when it is full or when
-//! the flush timer fires (Envoy flushes every 5 s), one `ExportTraceServiceRequest` per
+//! The background task that empties the span queue as Envoy's OpenTelemetry tracer does: what
+//! is buffered goes out as soon as `min_flush_spans` spans wait (Envoy's runtime
+//! `tracing.opentelemetry.min_flush_spans`, 5) and whenever the flush timer fires
+//! (`tracing.opentelemetry.flush_interval_ms`, 5 s), one `ExportTraceServiceRequest` per
 //! collector; at shutdown what is queued is flushed within a deadline.
 
 use std::{sync::Arc, time::Duration};
@@ -13,23 +15,36 @@ use tokio::{
 use super::{NodeTags, OtlpService, Queued, SpanCounts, SpanSink, send};
 use crate::{config::ConfigStore, upstream::Pools};
 
+/// Spans per export when the queue is drained at shutdown: fewer, larger exports than
+/// `min_flush_spans` gives, each well under gRPC's 4 MiB message limit.
+const SHUTDOWN_BATCH: usize = 512;
+
 /// How the exporter batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExportOptions {
     /// Spans the queue holds; past that, new spans are dropped and counted.
     pub capacity: usize,
-    /// Spans per export at most; a full batch is sent without waiting for the timer.
-    pub max_batch: usize,
-    /// How often a partial batch is sent (Envoy's `tracing.opentelemetry.flush_interval_ms`).
+    /// Buffered spans that are sent at once, without waiting for the timer (Envoy's
+    /// `tracing.opentelemetry.min_flush_spans`); also the most one export carries until
+    /// shutdown.
+    pub min_flush_spans: usize,
+    /// How often what is buffered is sent (Envoy's `tracing.opentelemetry.flush_interval_ms`).
     pub flush_interval: Duration,
+}
+
+impl ExportOptions {
+    /// Envoy's `tracing.opentelemetry.min_flush_spans` default.
+    pub const MIN_FLUSH_SPANS: usize = 5;
+    /// Envoy's `tracing.opentelemetry.flush_interval_ms` default.
+    pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
         Self {
             capacity: 2048,
-            max_batch: 512,
-            flush_interval: Duration::from_secs(5),
+            min_flush_spans: Self::MIN_FLUSH_SPANS,
+            flush_interval: Self::FLUSH_INTERVAL,
         }
     }
 }
@@ -98,12 +113,14 @@ impl Exporter {
         mut spans: mpsc::Receiver<Queued>,
         mut stopped: watch::Receiver<Option<Duration>>,
     ) {
-        let max_batch = self.options.max_batch.max(1);
-        let mut batch = Vec::with_capacity(max_batch);
+        // Envoy flushes when the buffer reaches the minimum; the queue behind it is bounded, so
+        // spans that finish while an export is under way wait there (or are dropped, counted).
+        let flush_at = self.options.min_flush_spans.max(1);
+        let mut batch = Vec::with_capacity(flush_at);
         let mut timer = tokio::time::interval(self.options.flush_interval);
         timer.tick().await;
         let grace = loop {
-            let room = max_batch - batch.len();
+            let room = flush_at - batch.len();
             tokio::select! {
                 changed = stopped.changed() => {
                     break if changed.is_ok() { *stopped.borrow() } else { None };
@@ -112,7 +129,7 @@ impl Exporter {
                     if received == 0 {
                         break None;
                     }
-                    if batch.len() >= max_batch {
+                    if batch.len() >= flush_at {
                         self.flush(&mut batch).await;
                     }
                 }
@@ -121,7 +138,7 @@ impl Exporter {
         };
         // Draining: what is queued now goes out, within the grace period.
         spans.close();
-        while batch.len() < self.options.capacity + max_batch {
+        while batch.len() < self.options.capacity + flush_at {
             match spans.try_recv() {
                 Ok(span) => batch.push(span),
                 Err(_) => break,
@@ -129,7 +146,7 @@ impl Exporter {
         }
         let grace = grace.unwrap_or_default();
         let pending = batch.len();
-        if tokio::time::timeout(grace, self.flush_all(&mut batch, max_batch))
+        if tokio::time::timeout(grace, self.flush_all(&mut batch))
             .await
             .is_err()
         {
@@ -137,9 +154,9 @@ impl Exporter {
         }
     }
 
-    async fn flush_all(&self, batch: &mut Vec<Queued>, max_batch: usize) {
+    async fn flush_all(&self, batch: &mut Vec<Queued>) {
         while !batch.is_empty() {
-            let rest = batch.split_off(batch.len().min(max_batch));
+            let rest = batch.split_off(batch.len().min(SHUTDOWN_BATCH));
             self.flush(batch).await;
             *batch = rest;
         }

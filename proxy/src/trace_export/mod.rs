@@ -10,6 +10,7 @@
 pub mod body;
 pub mod config;
 pub mod context;
+pub mod decorator;
 pub mod exporter;
 pub mod request;
 pub mod sampling;
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 
 pub use self::{
     config::{CustomTag, OtlpService, TagValue, TracingConfig},
+    decorator::Operation,
     exporter::{ExportOptions, SpanExporter},
     span::{ActiveSpan, SpanEnd, SpanStart},
 };

@@ -1,12 +1,14 @@
-//! The connection manager's two hooks: start a request's span, and end it with the response.
+//! The connection manager's hooks: start a request's span (and its decorator [`Operation`]),
+//! name it once the response is known, and end it with the response.
 
 use std::sync::{Arc, atomic::AtomicU64};
 
-use http::{Response, request::Parts};
+use http::{HeaderMap, Response, request::Parts};
 use http_body_util::BodyExt;
 
 use super::{
     SpanSink, body,
+    decorator::Operation,
     span::{self, ActiveSpan, SpanEnd, SpanStart},
 };
 use crate::{
@@ -15,7 +17,8 @@ use crate::{
 };
 
 /// Starts the span of the request in `parts` when `manager` traces, writing the upstream's
-/// `traceparent`. The listener's `traffic_direction` says whether it is an egress span.
+/// `traceparent`. The listener's `traffic_direction` says whether it is an egress span. The
+/// [`Operation`] is there whenever the manager traces, the span only when it is sampled.
 pub fn start_request(
     sink: &SpanSink,
     manager: Option<&HttpConnectionManager>,
@@ -23,7 +26,7 @@ pub fn start_request(
     downstream: &Downstream,
     authority: &str,
     parts: &mut Parts,
-) -> Option<ActiveSpan> {
+) -> Option<(Option<ActiveSpan>, Operation)> {
     let config = manager?.tracing.as_ref()?;
     let egress = snapshot
         .listeners
@@ -38,7 +41,20 @@ pub fn start_request(
         version: parts.version,
         peer: downstream.peer,
     };
-    span::start(sink, config, &start, &mut parts.headers)
+    let span = span::start(sink, config, &start, &mut parts.headers);
+    Some((span, Operation::arrive(egress, &mut parts.headers)))
+}
+
+/// The response's part in the span's name (see [`Operation::respond`]), applied to the span.
+pub fn name_span(
+    span: Option<&mut ActiveSpan>,
+    operation: &mut Operation,
+    headers: &mut HeaderMap,
+) {
+    operation.respond(headers);
+    if let (Some(span), Some(name)) = (span, operation.span_name()) {
+        span.set_name(name);
+    }
 }
 
 /// The response whose end finishes the span with `end`; `received` counts the request body.

@@ -149,6 +149,12 @@ pub fn start(
 // === impl ActiveSpan ===
 
 impl ActiveSpan {
+    /// Renames the span (Envoy's `setOperation`): a route's decorator, or an
+    /// `x-envoy-decorator-operation` that overrides it.
+    pub fn set_name(&mut self, name: &str) {
+        name.clone_into(&mut self.span.name);
+    }
+
     /// Ends the span with the response's outcome and queues it for export.
     pub fn finish(mut self, end: SpanEnd) {
         let tags = &mut self.span.attributes;

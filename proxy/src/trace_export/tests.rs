@@ -23,7 +23,7 @@ async fn a_full_queue_drops_and_counts() {
     let store = Arc::new(ConfigStore::new(Snapshot::default()));
     let options = ExportOptions {
         capacity: 2,
-        max_batch: 100,
+        min_flush_spans: 100,
         flush_interval: Duration::from_secs(3600),
     };
     let (sink, exporter) = exporter::spawn(
@@ -48,4 +48,16 @@ fn a_disabled_sink_counts_every_span_as_dropped() {
     let sink = SpanSink::disabled();
     sink.push(service("otel"), Span::default());
     assert_eq!(sink.counts().queue_full(), 1);
+}
+
+#[test]
+fn spans_are_flushed_at_envoys_defaults() {
+    assert_eq!(
+        ExportOptions::default(),
+        ExportOptions {
+            capacity: 2048,
+            min_flush_spans: 5,
+            flush_interval: Duration::from_millis(5000),
+        }
+    );
 }

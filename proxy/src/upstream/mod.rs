@@ -19,6 +19,7 @@ pub use self::connections::{
 pub use self::keepalive::set_keepalive;
 pub use self::pool::{
     BoxError, CountedStream, FixedConnector, PoolProtocol, Pools, UpstreamBody, UpstreamClient,
+    UpstreamResponseBody,
 };
 pub use self::select::{Selected, UpstreamError, select_endpoint, select_hashed_endpoint};
 pub use self::stream::{UpstreamStream, connect};

@@ -10,7 +10,9 @@
 //!
 //! The cluster's [`ConnectionOptions`] shape the pool: idle connections close after
 //! `idle_timeout`, and connections retire after `max_requests_per_connection` requests or
-//! `max_connection_duration` (see `retire.rs`). A CDS update that changes them gets new clients.
+//! `max_connection_duration` (see `retire.rs`). An HTTP/2 pool with `max_concurrent_streams`
+//! opens another connection when its connections carry that many streams (see `lanes.rs`). A
+//! CDS update that changes them gets new clients.
 //!
 //! A cluster with TLS wraps each connection in it (see [`connect`]): connections are pooled per
 //! endpoint as plain ones are, HTTP/2 pools offer ALPN `h2` unless `alpn_protocols` says
@@ -34,7 +36,6 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::Incoming;
 use hyper_util::{
     client::legacy::{
         Client,
@@ -47,6 +48,11 @@ use tokio::{
     net::TcpStream,
 };
 
+mod lanes;
+
+pub use self::lanes::UpstreamResponseBody;
+
+use self::lanes::Lanes;
 use super::{
     connections::{ClusterConnections, OpenUpstream, UpstreamConnections},
     retire::{self, Lifetime},
@@ -75,6 +81,9 @@ pub struct UpstreamClient {
     client: Client<FixedConnector, UpstreamBody>,
     /// Whether its connections retire, so that requests must be counted on them.
     retires: bool,
+    /// For an HTTP/2 pool with `max_concurrent_streams`: the capped connections, used instead
+    /// of `client`.
+    lanes: Option<Arc<Lanes>>,
 }
 
 /// The protocol a pool speaks to its endpoint.
@@ -230,14 +239,22 @@ fn build(
             PoolProtocol::Http2 => Alpn::Http2,
         },
     };
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(key.connection.idle_timeout)
-        .pool_timer(TokioTimer::new())
-        .http2_only(key.protocol == PoolProtocol::Http2)
-        .build(connector);
+    let new_client = move || {
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(key.connection.idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .http2_only(key.protocol == PoolProtocol::Http2)
+            .build(connector.clone())
+    };
+    let client = new_client();
+    let lanes = match (key.protocol, key.connection.max_concurrent_streams) {
+        (PoolProtocol::Http2, Some(cap)) => Some(Arc::new(Lanes::new(cap, new_client))),
+        _ => None,
+    };
     UpstreamClient {
         client,
         retires: retire::limits(&key.connection),
+        lanes,
     }
 }
 
@@ -249,11 +266,21 @@ impl UpstreamClient {
     pub async fn request(
         &self,
         request: Request<UpstreamBody>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        if !self.retires {
-            return self.client.request(request).await;
-        }
-        retire::send_counted(request, |request| self.client.request(request)).await
+    ) -> Result<Response<UpstreamResponseBody>, hyper_util::client::legacy::Error> {
+        let slot = self.lanes.as_ref().map(|lanes| lanes.acquire());
+        let client = slot.as_ref().map_or(&self.client, |slot| slot.client());
+        let response = if self.retires {
+            retire::send_counted(request, |request| client.request(request)).await
+        } else {
+            client.request(request).await
+        };
+        Ok(response?.map(|body| UpstreamResponseBody::new(body, slot)))
+    }
+
+    /// The lanes of a capped HTTP/2 pool (for tests).
+    #[cfg(test)]
+    fn lanes(&self) -> Option<&Lanes> {
+        self.lanes.as_deref()
     }
 }
 

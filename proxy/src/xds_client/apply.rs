@@ -4,9 +4,17 @@
 use std::{collections::BTreeSet, sync::Arc, time::SystemTime};
 
 use envoy_types::pb::{
-    envoy::config::{
-        cluster::v3::Cluster, endpoint::v3::ClusterLoadAssignment, listener::v3::Listener,
-        route::v3::RouteConfiguration,
+    envoy::{
+        config::{
+            cluster::v3::{
+                Cluster,
+                cluster::{ClusterDiscoveryType, DiscoveryType},
+            },
+            endpoint::v3::ClusterLoadAssignment,
+            listener::v3::Listener,
+            route::v3::RouteConfiguration,
+        },
+        extensions::transport_sockets::tls::v3::Secret,
     },
     google::protobuf::Any,
 };
@@ -15,7 +23,7 @@ use mesh_xds::resource::{Resource, ResourceType};
 use super::state::{AcceptedResource, ErrorState, XdsState};
 use crate::config::{
     ConfigStore, DnsAnswers, apply_clusters, apply_endpoints, apply_listeners, apply_routes,
-    eds_service_names, rds_route_names, sotw_removals,
+    apply_secrets, eds_service_names, rds_route_names, sds_secret_names, sotw_removals,
 };
 
 /// One response's resources, before they are applied.
@@ -54,6 +62,8 @@ pub(super) struct Names {
     pub endpoints: BTreeSet<String>,
     /// Route configurations of the listeners' RDS.
     pub routes: BTreeSet<String>,
+    /// Secrets the TLS of clusters and listeners references over SDS.
+    pub secrets: BTreeSet<String>,
 }
 
 // === impl Applier ===
@@ -113,8 +123,14 @@ impl Applier {
                 decoded.iter().map(|(name, _, _)| name.as_str()),
             ));
         }
+        if update.kind == ResourceType::Secret {
+            // A removed secret that clusters or listeners reference stays: they keep the last
+            // one they had.
+            let referenced = sds_secret_names(&self.store.load());
+            removals.retain(|name| !referenced.contains(name));
+        }
         let typed = Typed::split(decoded.iter().map(|(_, _, r)| r));
-        let dns = DnsAnswers::resolve(&typed.clusters).await;
+        let dns = DnsAnswers::resolve(&dns_clusters(&typed.clusters)).await;
         let type_url = update.kind.type_url();
         self.store
             .update(|snapshot| {
@@ -131,7 +147,7 @@ impl Applier {
                     ResourceType::ClusterLoadAssignment => {
                         apply_endpoints(snapshot, &typed.endpoints, &removals)
                     }
-                    ResourceType::Secret => Ok(()),
+                    ResourceType::Secret => apply_secrets(snapshot, &typed.secrets, &removals),
                 }?;
                 snapshot.versions.insert(type_url, update.version.clone());
                 Ok::<_, crate::config_error::ConfigError>(())
@@ -160,12 +176,18 @@ impl Applier {
                     AcceptedResource {
                         version,
                         resource: Arc::new(any),
+                        updated: SystemTime::now(),
                     },
                 )
             })
             .collect();
         self.state
             .accepted(update.kind, &update.version, &accepted, &removals);
+        if matches!(update.kind, ResourceType::Cluster | ResourceType::Listener) {
+            // Secrets nothing references any more went with the clusters or listeners.
+            let kept = self.store.load().secrets.keys().cloned().collect();
+            self.state.retain(ResourceType::Secret, &kept);
+        }
         tracing::debug!(
             kind = update.kind.short_name(),
             version = %update.version,
@@ -182,6 +204,7 @@ impl Applier {
         Names {
             endpoints: eds_service_names(&snapshot),
             routes: rds_route_names(&snapshot),
+            secrets: sds_secret_names(&snapshot),
         }
     }
 }
@@ -192,6 +215,7 @@ impl Names {
         match kind {
             ResourceType::ClusterLoadAssignment => self.endpoints.clone(),
             ResourceType::RouteConfiguration => self.routes.clone(),
+            ResourceType::Secret => self.secrets.clone(),
             _ => BTreeSet::new(),
         }
     }
@@ -204,6 +228,7 @@ struct Typed {
     routes: Vec<RouteConfiguration>,
     clusters: Vec<Cluster>,
     endpoints: Vec<ClusterLoadAssignment>,
+    secrets: Vec<Secret>,
 }
 
 impl Typed {
@@ -219,9 +244,28 @@ impl Typed {
                 Resource::ClusterLoadAssignment(c) => {
                     typed.endpoints.push(ClusterLoadAssignment::clone(c));
                 }
-                Resource::Secret(_) => {}
+                Resource::Secret(s) => typed.secrets.push(Secret::clone(s)),
             }
         }
         typed
     }
+}
+
+/// The DNS clusters among `clusters`, without their transport sockets: DNS needs only their
+/// hosts, and a cluster warming on secrets would not compile with its TLS.
+fn dns_clusters(clusters: &[Cluster]) -> Vec<Cluster> {
+    let dns = [
+        DiscoveryType::StrictDns as i32,
+        DiscoveryType::LogicalDns as i32,
+    ];
+    clusters
+        .iter()
+        .filter(|c| {
+            matches!(c.cluster_discovery_type, Some(ClusterDiscoveryType::Type(t)) if dns.contains(&t))
+        })
+        .map(|c| Cluster {
+            transport_socket: None,
+            ..c.clone()
+        })
+        .collect()
 }

@@ -1,5 +1,5 @@
-//! One delta (incremental) ADS stream: wildcard CDS and LDS, named EDS and RDS subscriptions
-//! that follow the clusters and listeners, an ACK or NACK per response, and on reconnection the
+//! One delta (incremental) ADS stream: wildcard CDS and LDS, named EDS, SDS and RDS
+//! subscriptions that follow the clusters and listeners, an ACK or NACK per response, and on reconnection the
 //! versions already held (`initial_resource_versions`) so that they are not sent again.
 
 use envoy_types::pb::{
@@ -101,7 +101,7 @@ pub(super) async fn run(
             answer.error_detail = Some(status(error));
         }
         send(answer);
-        if let Some(change) = subscriptions.follow(kind, applier) {
+        for change in subscriptions.follow(kind, applier) {
             send(DeltaDiscoveryRequest {
                 // A first request must name the node; later ones may.
                 node: change.first.then(|| node.clone()),

@@ -1,15 +1,17 @@
 //! The ADS client: keeps the [`ConfigStore`] in step with the control plane.
 //!
 //! One task holds one aggregated stream, state of the world or delta. It subscribes to every
-//! cluster and listener (wildcard), to the assignment of every EDS cluster and to the route
-//! configuration of every RDS listener (named subscriptions that follow the clusters and
-//! listeners), applies each response to the store as a whole, and ACKs it — or NACKs it with
+//! cluster and listener (wildcard), to the assignment of every EDS cluster, to the secrets that
+//! clusters' TLS references over SDS and to the route configuration of every RDS listener
+//! (named subscriptions that follow the clusters and listeners), applies each response to the
+//! store as a whole, and ACKs it — or NACKs it with
 //! the [`ConfigError`](crate::config_error::ConfigError) text as `error_detail` (gRPC code 3,
 //! `INVALID_ARGUMENT`) while the last good configuration keeps serving.
 //!
 //! Warming is the server's push order plus the snapshot's own rules: a cluster without an
-//! assignment has no endpoints (`UH`), and a listener whose RDS table has not arrived answers
-//! 404 (`NR`). When the stream fails the proxy keeps serving what it has and reconnects with
+//! assignment has no endpoints (`UH`), a cluster whose secrets have not arrived is not active
+//! yet (`NC`, or its previous version serves), and a listener whose RDS table has not arrived
+//! answers 404 (`NR`). When the stream fails the proxy keeps serving what it has and reconnects with
 //! jittered exponential backoff (100 ms doubling to 15 s), re-sending its subscriptions with
 //! the versions it holds. [`XdsState`] exposes the raw accepted resources and per-type progress
 //! (version, ACK and NACK counts, the last NACK) to the admin server and the metrics.

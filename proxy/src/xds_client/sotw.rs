@@ -1,5 +1,5 @@
-//! One state-of-the-world ADS stream: wildcard CDS and LDS, named EDS and RDS that follow the
-//! clusters and listeners, an ACK or NACK per response.
+//! One state-of-the-world ADS stream: wildcard CDS and LDS, named EDS, SDS and RDS that follow
+//! the clusters and listeners, an ACK or NACK per response.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -102,8 +102,8 @@ pub(super) async fn run(
             &response.nonce,
             error,
         ));
-        // New clusters and listeners may need assignments and routes not asked for yet.
-        if let Some(change) = subscriptions.follow(kind, applier) {
+        // New clusters and listeners may need assignments, secrets and routes not asked for yet.
+        for change in subscriptions.follow(kind, applier) {
             let nonce = nonces.get(&change.kind).cloned().unwrap_or_default();
             let version = applier.state.version(change.kind);
             send(request(

@@ -2,7 +2,11 @@
 //! last accepted (for `config_dump`), and per type the version, the ACK and NACK counts, the
 //! last NACK and whether the stream is up.
 
-use std::{collections::BTreeMap, sync::Arc, time::SystemTime};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::SystemTime,
+};
 
 use arc_swap::ArcSwap;
 use envoy_types::pb::google::protobuf::Any;
@@ -23,6 +27,8 @@ pub struct XdsStatus {
     pub connected: bool,
     /// Per resource type, once the client heard about it.
     pub types: BTreeMap<ResourceType, TypeStatus>,
+    /// The names subscribed to, per type subscribed by name.
+    pub subscribed: BTreeMap<ResourceType, BTreeSet<String>>,
 }
 
 /// The progress of one resource type.
@@ -71,6 +77,8 @@ pub struct AcceptedResource {
     pub version: String,
     /// The resource, encoded.
     pub resource: Arc<Any>,
+    /// When it was accepted.
+    pub updated: SystemTime,
 }
 
 // === impl AcceptedResource ===
@@ -81,6 +89,7 @@ impl AcceptedResource {
         Self {
             version: version.into(),
             resource: Arc::new(resource.into().into_any()),
+            updated: SystemTime::now(),
         }
     }
 }
@@ -149,6 +158,29 @@ impl XdsState {
                 t.resources.remove(name);
             }
         });
+    }
+
+    /// Records the names subscribed to for `kind`.
+    pub(crate) fn subscribed(&self, kind: ResourceType, names: &BTreeSet<String>) {
+        self.update(|s| {
+            s.subscribed.insert(kind, names.clone());
+        });
+    }
+
+    /// Forgets the accepted resources of `kind` not named in `kept`.
+    pub(crate) fn retain(&self, kind: ResourceType, kept: &BTreeSet<String>) {
+        let held = self.load();
+        let stale = held
+            .types
+            .get(&kind)
+            .is_some_and(|t| t.resources.keys().any(|name| !kept.contains(name)));
+        if stale {
+            self.update(|s| {
+                if let Some(t) = s.types.get_mut(&kind) {
+                    t.resources.retain(|name, _| kept.contains(name));
+                }
+            });
+        }
     }
 
     /// Records a refused response: `error.details` is the NACK's error detail.

@@ -1,8 +1,9 @@
 //! What one stream has subscribed to, for both protocol variants.
 //!
-//! Clusters and listeners are subscribed by wildcard. Assignments and route configurations are
-//! named, and their names follow the configuration: a new EDS cluster needs its assignment, a
-//! new RDS listener its routes. Only the wire format of a subscription differs between state of
+//! Clusters and listeners are subscribed by wildcard. Assignments, route configurations and
+//! secrets are named, and their names follow the configuration: a new EDS cluster needs its
+//! assignment, a cluster or listener whose TLS references secrets over SDS needs them, a new
+//! RDS listener its routes; a name no longer needed is unsubscribed. Only the wire format of a subscription differs between state of
 //! the world and delta; which names to ask for, and when, is decided here.
 
 use std::collections::{BTreeSet, HashMap};
@@ -15,8 +16,9 @@ use super::apply::Applier;
 pub(super) const WILDCARD: [ResourceType; 2] = [ResourceType::Cluster, ResourceType::Listener];
 
 /// The types subscribed by name.
-const NAMED: [ResourceType; 2] = [
+const NAMED: [ResourceType; 3] = [
     ResourceType::ClusterLoadAssignment,
+    ResourceType::Secret,
     ResourceType::RouteConfiguration,
 ];
 
@@ -50,29 +52,39 @@ impl Subscriptions {
             .map(|kind| (kind, names.of(kind)))
             .filter(|(_, wanted)| !wanted.is_empty())
             .inspect(|(kind, wanted)| {
+                applier.state.subscribed(*kind, wanted);
                 self.named.insert(*kind, wanted.clone());
             })
             .collect()
     }
 
-    /// After a response of `kind` was handled: the named type whose names it decides, if the
-    /// names it needs are no longer the ones asked for. Records the new names as asked.
-    pub fn follow(&mut self, kind: ResourceType, applier: &Applier) -> Option<Change> {
-        let dependent = dependent_of(kind)?;
-        let wanted = applier.names().of(dependent);
-        let asked = self.named.get(&dependent);
-        let previous = asked.cloned().unwrap_or_default();
-        if wanted == previous {
-            return None;
+    /// After a response of `kind` was handled: the named types whose names it decides and
+    /// whose names needed are no longer the ones asked for. Records the new names as asked.
+    pub fn follow(&mut self, kind: ResourceType, applier: &Applier) -> Vec<Change> {
+        let dependents = dependents_of(kind);
+        if dependents.is_empty() {
+            return Vec::new();
         }
-        let first = asked.is_none();
-        self.named.insert(dependent, wanted.clone());
-        Some(Change {
-            kind: dependent,
-            previous,
-            wanted,
-            first,
-        })
+        let names = applier.names();
+        let mut changes = Vec::new();
+        for &dependent in dependents {
+            let wanted = names.of(dependent);
+            let asked = self.named.get(&dependent);
+            let previous = asked.cloned().unwrap_or_default();
+            if wanted == previous {
+                continue;
+            }
+            let first = asked.is_none();
+            applier.state.subscribed(dependent, &wanted);
+            self.named.insert(dependent, wanted.clone());
+            changes.push(Change {
+                kind: dependent,
+                previous,
+                wanted,
+                first,
+            });
+        }
+        changes
     }
 
     /// The names asked for `kind`; empty for the wildcard types.
@@ -81,11 +93,11 @@ impl Subscriptions {
     }
 }
 
-/// The named type whose names the resources of `kind` decide.
-fn dependent_of(kind: ResourceType) -> Option<ResourceType> {
+/// The named types whose names the resources of `kind` decide.
+fn dependents_of(kind: ResourceType) -> &'static [ResourceType] {
     match kind {
-        ResourceType::Cluster => Some(ResourceType::ClusterLoadAssignment),
-        ResourceType::Listener => Some(ResourceType::RouteConfiguration),
-        _ => None,
+        ResourceType::Cluster => &[ResourceType::ClusterLoadAssignment, ResourceType::Secret],
+        ResourceType::Listener => &[ResourceType::RouteConfiguration, ResourceType::Secret],
+        _ => &[],
     }
 }

@@ -88,6 +88,7 @@ pub fn tcp_chain(cluster: &str, matcher: FilterChainMatch, idle: Option<Duration
             access_log: true,
             max_duration: None,
         })),
+        tls: None,
     }
 }
 

@@ -154,6 +154,24 @@ pub fn all_to(cluster: &str) -> String {
     )
 }
 
+/// `yaml` with the lines of `block` inserted before (or, with `after`, after) its first line
+/// that reads `anchor` once trimmed, at that line's indentation: how a test adds a field or a
+/// filter to a generated bootstrap.
+pub fn insert_at(yaml: &str, anchor: &str, block: &str, after: bool) -> String {
+    let line = yaml
+        .lines()
+        .find(|line| line.trim_start() == anchor)
+        .unwrap_or_else(|| panic!("no line {anchor:?} in the bootstrap"));
+    let pad = &line[..line.len() - line.trim_start().len()];
+    let block: String = block.lines().map(|l| format!("{pad}{l}\n")).collect();
+    let with = if after {
+        format!("{line}\n{block}")
+    } else {
+        format!("{block}{line}\n")
+    };
+    yaml.replacen(&format!("{line}\n"), &with, 1)
+}
+
 /// `mesh-proxy run` on `bootstrap` with one worker; the caller adds the ports it wants.
 pub fn mesh_proxy_run(bootstrap: &Path) -> Command {
     let mut command = Command::new(MESH_PROXY);

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses a different part.
 
 pub mod bootstrap;
+pub mod side_by_side;
 
 use std::{
     net::SocketAddr,

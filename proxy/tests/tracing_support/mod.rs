@@ -35,7 +35,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// Exports every 50 ms, so that a test waits for spans, not for Envoy's 5 s timer.
 pub const FAST: ExportOptions = ExportOptions {
     capacity: 2048,
-    max_batch: 512,
+    min_flush_spans: ExportOptions::MIN_FLUSH_SPANS,
     flush_interval: Duration::from_millis(50),
 };
 

@@ -7,6 +7,9 @@
 //! set and, for listeners and clusters, the names that disappeared from it (see
 //! [`sotw_removals`]).
 //!
+//! Clusters and listeners whose TLS references secrets over SDS warm until the secrets arrive
+//! (see `sds.rs`); references without `sds_config` name the bootstrap's static secrets.
+//!
 //! [`ConfigStore::update`]: crate::config::ConfigStore::update
 
 use std::{
@@ -21,10 +24,8 @@ use envoy_types::pb::envoy::config::{
 use mesh_common::path::FieldPath;
 
 use super::{
-    cluster::compile_cluster,
     dns::DnsAnswers,
     known_clusters::{check_known_clusters, check_tracing_clusters},
-    listener::compile_listener,
 };
 use crate::{
     balance::EndpointSet,
@@ -33,32 +34,64 @@ use crate::{
     route::RouteTable,
 };
 
+mod sds;
+
+use self::sds::{
+    Prepared, PreparedListener, forget_unreferenced, prepare, prepare_listener, route_names, warm,
+    warm_listener,
+};
+pub use self::sds::{apply_secrets, sds_secret_names};
+
 /// Applies LDS: upserts `updates`, then removes `removals`. An inline `route_config` must only
-/// name clusters the snapshot already has, unless its `validate_clusters` is false.
+/// name clusters the snapshot already has, unless its `validate_clusters` is false. A listener
+/// whose chains reference a secret over SDS that has not arrived warms (see `sds/listener.rs`);
+/// secrets no cluster or listener references any more are dropped.
 pub fn apply_listeners(
     snapshot: &mut Snapshot,
     updates: &[Listener],
     removals: &[String],
 ) -> Result<(), ConfigError> {
     unique("Listener", updates.iter().map(|l| l.name.as_str()))?;
-    let compiled = updates
+    let prepared = updates
         .iter()
-        .map(compile_listener)
+        .map(|l| prepare_listener(l, &snapshot.static_secrets, &snapshot.secrets))
         .collect::<Result<Vec<_>, _>>()?;
+    // A warming cluster is known, as in Envoy: it becomes usable when its secrets arrive.
+    let known = |name: &str| {
+        snapshot.clusters.contains_key(name) || snapshot.warming_clusters.contains_key(name)
+    };
     for listener in updates {
-        check_known_clusters(listener, |name| snapshot.clusters.contains_key(name))?;
+        check_known_clusters(listener, known)?;
     }
-    for listener in &compiled {
-        check_tracing_clusters(listener, |name| snapshot.clusters.contains_key(name))?;
+    for prepared in &prepared {
+        let (PreparedListener::Active { config, .. } | PreparedListener::Warming { config, .. }) =
+            prepared;
+        check_tracing_clusters(config, known)?;
     }
-    for listener in compiled {
-        snapshot
-            .listeners
-            .insert(listener.name.clone(), Arc::new(listener));
+    for prepared in prepared {
+        match prepared {
+            PreparedListener::Active { config, sds } => {
+                let name = config.name.clone();
+                match sds {
+                    Some(sds) => snapshot.sds_listeners.insert(name.clone(), sds),
+                    None => snapshot.sds_listeners.remove(&name),
+                };
+                snapshot.warming_listeners.remove(&name);
+                snapshot.listeners.insert(name, Arc::new(config));
+            }
+            PreparedListener::Warming {
+                config,
+                sds,
+                missing,
+            } => warm_listener(snapshot, &config, sds, missing),
+        }
     }
     for name in removals {
         snapshot.listeners.remove(name);
+        snapshot.sds_listeners.remove(name);
+        snapshot.warming_listeners.remove(name);
     }
+    forget_unreferenced(snapshot);
     Ok(())
 }
 
@@ -93,7 +126,8 @@ pub fn apply_routes(
 /// An updated EDS cluster keeps the endpoints it had when its `service_name` is unchanged, or
 /// shares those of another cluster with the same `service_name`; otherwise it has none, and
 /// answers `UH`, until its assignment arrives. DNS clusters take their endpoints from `dns`
-/// (see [`DnsAnswers::resolve`]).
+/// (see [`DnsAnswers::resolve`]). A cluster whose TLS references a secret over SDS that has not
+/// arrived warms (see `sds.rs`); secrets no cluster references any more are dropped.
 pub fn apply_clusters(
     snapshot: &mut Snapshot,
     updates: &[Cluster],
@@ -101,23 +135,42 @@ pub fn apply_clusters(
     dns: &DnsAnswers,
 ) -> Result<(), ConfigError> {
     unique("Cluster", updates.iter().map(|c| c.name.as_str()))?;
-    let compiled = updates
+    let prepared = updates
         .iter()
-        .map(compile_cluster)
+        .map(|c| prepare(c, &snapshot.static_secrets, &snapshot.secrets))
         .collect::<Result<Vec<_>, _>>()?;
     for name in removals {
         snapshot.clusters.remove(name);
         snapshot.endpoints.remove(name);
+        snapshot.sds_clusters.remove(name);
+        snapshot.warming_clusters.remove(name);
     }
-    for config in compiled {
+    for prepared in prepared {
+        let (config, sds) = match prepared {
+            Prepared::Active { config, sds } => (config, sds),
+            Prepared::Warming {
+                config,
+                sds,
+                missing,
+            } => {
+                warm(snapshot, &config, sds, missing, dns);
+                continue;
+            }
+        };
         let endpoints = endpoints_for(snapshot, &config, dns);
         let name = config.name.clone();
         match endpoints {
             Some(set) => snapshot.endpoints.insert(name.clone(), set),
             None => snapshot.endpoints.remove(&name),
         };
+        match sds {
+            Some(sds) => snapshot.sds_clusters.insert(name.clone(), sds),
+            None => snapshot.sds_clusters.remove(&name),
+        };
+        snapshot.warming_clusters.remove(&name);
         snapshot.clusters.insert(name, Arc::new(config));
     }
+    forget_unreferenced(snapshot);
     Ok(())
 }
 
@@ -169,9 +222,11 @@ pub fn apply_endpoints(
         updates.iter().map(|c| c.cluster_name.as_str()),
     )?;
     let mut next = Vec::new();
+    let mut warming = Vec::new();
     for cla in updates {
         let clusters = eds_clusters(snapshot, &cla.cluster_name);
-        if clusters.is_empty() {
+        let sets = sds::warming_endpoints(snapshot, cla)?;
+        if clusters.is_empty() && sets.is_empty() {
             EndpointSet::compile(cla)?;
         }
         for cluster in clusters {
@@ -181,13 +236,20 @@ pub fn apply_endpoints(
             };
             next.push((cluster, Arc::new(set)));
         }
+        warming.extend(sets);
     }
     for (cluster, set) in next {
         snapshot.endpoints.insert(cluster, set);
     }
+    for (cluster, set) in warming {
+        sds::set_warming_endpoints(snapshot, &cluster, Some(set));
+    }
     for service in removals {
         for cluster in eds_clusters(snapshot, service) {
             snapshot.endpoints.remove(&cluster);
+        }
+        for cluster in sds::warming_eds_clusters(snapshot, service) {
+            sds::set_warming_endpoints(snapshot, &cluster, None);
         }
     }
     Ok(())
@@ -219,7 +281,7 @@ pub fn sotw_removals<'a>(
         .collect()
 }
 
-/// The assignment names the snapshot's EDS clusters fetch over EDS.
+/// The assignment names the snapshot's EDS clusters, active and warming, fetch over EDS.
 pub fn eds_service_names(snapshot: &Snapshot) -> BTreeSet<String> {
     snapshot
         .clusters
@@ -228,23 +290,23 @@ pub fn eds_service_names(snapshot: &Snapshot) -> BTreeSet<String> {
             Discovery::Eds { service_name } => Some(service_name.clone()),
             _ => None,
         })
+        .chain(
+            snapshot
+                .warming_clusters
+                .values()
+                .filter_map(|w| w.eds_service.clone()),
+        )
         .collect()
 }
 
-/// The route configuration names the snapshot's listeners fetch over RDS.
+/// The route configuration names the snapshot's listeners, active and warming, fetch over RDS.
 pub fn rds_route_names(snapshot: &Snapshot) -> BTreeSet<String> {
-    use crate::config::{NetworkFilter, RouteSource};
+    let warming = snapshot.warming_listeners.values();
     snapshot
         .listeners
         .values()
-        .flat_map(|l| l.filter_chains.iter().chain(&l.default_filter_chain))
-        .filter_map(|chain| match &chain.filter {
-            NetworkFilter::Http(hcm) => match &hcm.routes {
-                RouteSource::Rds(name) => Some(name.clone()),
-                RouteSource::Inline(_) => None,
-            },
-            NetworkFilter::Tcp(_) => None,
-        })
+        .flat_map(|l| route_names(l))
+        .chain(warming.flat_map(|w| w.routes.iter().cloned()))
         .collect()
 }
 

@@ -4,8 +4,9 @@
 //! `deprecated_v1`, `transparent`, `socket_options`, `udp_listener_config`, `api_listener`,
 //! `enable_mptcp`, `listener_specifier` (internal listeners), and listener filters other than
 //! `original_dst`, `tls_inspector` and `http_inspector` (or with `filter_disabled` or ECDS).
-//! In a filter chain: `use_proxy_proto`, `transport_socket` (TLS termination) and network
-//! filters other than one terminal `http_connection_manager` or `tcp_proxy`. In
+//! In a filter chain: `use_proxy_proto` and network filters other than one terminal
+//! `http_connection_manager` or `tcp_proxy`; a chain's `transport_socket` terminates TLS (see
+//! `listener/tls.rs` for what of `DownstreamTlsContext` is served). In
 //! `filter_chain_match`: `address_suffix`, `suffix_len`, `direct_source_prefix_ranges`,
 //! `source_type`, `source_prefix_ranges` and `source_ports`.
 //!
@@ -15,8 +16,8 @@
 //! `tcp_fast_open_queue_length`, `connection_balance_config`,
 //! `reuse_port`, `enable_reuse_port`, `access_log` (for connections no chain takes),
 //! `tcp_backlog_size`, `max_connections_to_accept_per_socket_event`,
-//! `ignore_global_conn_limit`, `bypass_overload_manager`, `tcp_keepalive`, a chain's `metadata`
-//! and `transport_socket_connect_timeout`. `continue_on_listener_filters_timeout` is treated as
+//! `ignore_global_conn_limit`, `bypass_overload_manager`, `tcp_keepalive` and a chain's
+//! `metadata`. `continue_on_listener_filters_timeout` is treated as
 //! true: a connection whose protocol is not detected in time is proxied as opaque TCP.
 //! `traffic_direction` is kept: the admin's `/drain_listeners?inboundonly` drains the `INBOUND`
 //! listeners only.
@@ -45,6 +46,8 @@ use crate::{
     config::{CidrRange, FilterChain, FilterChainMatch, ListenerConfig, TrafficDirection},
     config_error::{ConfigError, FieldError, reject_if},
 };
+
+pub(super) mod tls;
 
 const KIND: &str = "Listener";
 
@@ -195,7 +198,6 @@ fn listener_filter_kind(
 #[allow(deprecated)]
 fn filter_chain(chain: &PbFilterChain, path: &FieldPath) -> Result<FilterChain, FieldError> {
     reject_if(chain.use_proxy_proto.is_some(), path, "use_proxy_proto")?;
-    reject_if(chain.transport_socket.is_some(), path, "transport_socket")?;
     let matcher = chain
         .filter_chain_match
         .as_ref()
@@ -217,10 +219,12 @@ fn filter_chain(chain: &PbFilterChain, path: &FieldPath) -> Result<FilterChain, 
         ));
     }
     let filter = network_filter(terminal, &filters_path.index(others.len()))?;
+    let tls = tls::transport_socket(chain, path)?;
     Ok(FilterChain {
         name: chain.name.clone(),
         matcher,
         filter,
+        tls,
     })
 }
 

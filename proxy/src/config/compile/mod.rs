@@ -19,8 +19,8 @@ mod outlier;
 
 pub use self::{
     apply::{
-        apply_clusters, apply_endpoints, apply_listeners, apply_routes, eds_service_names,
-        rds_route_names, sotw_removals,
+        apply_clusters, apply_endpoints, apply_listeners, apply_routes, apply_secrets,
+        eds_service_names, rds_route_names, sds_secret_names, sotw_removals,
     },
     cluster::compile_cluster,
     dns::{DnsAnswers, refresh_dns, refresh_dns_forever},

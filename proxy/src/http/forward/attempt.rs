@@ -4,7 +4,6 @@
 use std::{error::Error as _, time::Duration};
 
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper_util::client::legacy;
 use tokio::time::Instant;
 
@@ -12,7 +11,7 @@ use crate::{
     balance::Outcome,
     http::{body::ProxyBody, local},
     response_flags::{ResponseFlag, ResponseFlags},
-    upstream::{Selected, UpstreamClient},
+    upstream::{Selected, UpstreamClient, UpstreamResponseBody},
 };
 
 /// Why an attempt got no response.
@@ -53,7 +52,7 @@ pub(super) async fn attempt(
     client: &UpstreamClient,
     request: Request<ProxyBody>,
     per_try_timeout: Option<Duration>,
-) -> Result<Response<Incoming>, Failure> {
+) -> Result<Response<UpstreamResponseBody>, Failure> {
     let response = client.request(request);
     let result = match per_try_timeout {
         Some(limit) => tokio::time::timeout(limit, response)

@@ -2,7 +2,7 @@
 
 use http::{HeaderValue, Response, StatusCode, Version, header::SET_COOKIE};
 use http_body_util::BodyExt;
-use hyper::{body::Incoming, upgrade::OnUpgrade};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::Forward;
@@ -11,7 +11,7 @@ use crate::{
         body::{self, Guarded, ProxyBody},
         headers,
     },
-    upstream::{Admission, Selected},
+    upstream::{Admission, Selected, UpstreamResponseBody},
 };
 
 impl Forward<'_> {
@@ -20,7 +20,7 @@ impl Forward<'_> {
     /// remove them, as in Envoy), and an accepted upgrade spliced.
     pub(super) fn respond(
         &self,
-        mut response: Response<Incoming>,
+        mut response: Response<UpstreamResponseBody>,
         selected: Selected,
         admission: Admission,
         upgrade: Option<OnUpgrade>,

@@ -112,3 +112,40 @@ fn codec_type_compiles_to_the_codec_served() {
         assert_eq!(compiled_hcm(yaml).codec, codec, "{yaml}");
     }
 }
+
+/// The `SETTINGS_MAX_CONCURRENT_STREAMS` (id 3) of the server's first SETTINGS frame, if any.
+async fn advertised_streams(proxy: &Proxy) -> Option<u32> {
+    let mut raw = TcpStream::connect(proxy.addr).await.unwrap();
+    raw.write_all(H2_PREFACE).await.unwrap();
+    // An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
+    raw.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    let mut head = [0u8; 9];
+    within(raw.read_exact(&mut head)).await.unwrap();
+    assert_eq!(
+        (head[3], head[4]),
+        (4, 0),
+        "not the server's SETTINGS: {head:?}"
+    );
+    let length = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+    let mut payload = vec![0u8; length];
+    within(raw.read_exact(&mut payload)).await.unwrap();
+    payload
+        .chunks_exact(6)
+        .find(|setting| setting[..2] == [0, 3])
+        .map(|setting| u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]))
+}
+
+#[tokio::test]
+async fn http2_max_concurrent_streams_is_advertised_to_http2_clients() {
+    let upstream = Upstream::named("ok").await;
+    let manager = HttpConnectionManager {
+        http2_max_concurrent_streams: Some(3),
+        ..with_codec(Codec::Http2)
+    };
+    let proxy = Proxy::managed(upstream.addr, manager, true).await;
+    assert_eq!(advertised_streams(&proxy).await, Some(3));
+
+    // Unset, the server keeps hyper's own limit.
+    let proxy = Proxy::managed(upstream.addr, with_codec(Codec::Http2), true).await;
+    assert_eq!(advertised_streams(&proxy).await, Some(200));
+}

@@ -106,6 +106,7 @@ fn explicit_snapshot(upstream: std::net::SocketAddr) -> Snapshot {
                 "name: r\nvirtual_hosts: [ { name: v, domains: ['reviews:9080'], routes: [ \
                  { match: { prefix: / }, route: { cluster: a } } ] } ]",
             )),
+            tls: None,
         }],
         default_filter_chain: None,
         inspect_protocols: false,
@@ -182,6 +183,7 @@ async fn explicit_proxy_connect_tunnels_through_the_target_listener() {
             name: "tcp".to_owned(),
             matcher: FilterChainMatch::default(),
             filter: NetworkFilter::Tcp(Arc::new(tcp)),
+            tls: None,
         }],
         default_filter_chain: None,
         inspect_protocols: false,

@@ -226,6 +226,8 @@ async fn an_rds_table_that_has_not_arrived_is_no_route() {
         fault: None,
         cors: false,
         tracing: None,
+        http2_max_concurrent_streams: None,
+        client_cert: Default::default(),
     };
     let handler = HttpHandler::Chain(std::sync::Arc::new(hcm));
     let mut proxy = Proxy::start(snapshot(&[]), handler, false).await;

@@ -177,6 +177,7 @@ impl Proxy {
                     original_dst: None,
                     http2,
                     listener: "test".to_owned(),
+                    tls: None,
                 };
                 tokio::spawn(serve_connection(
                     stream,

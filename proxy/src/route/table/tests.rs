@@ -4,6 +4,7 @@
 mod headers;
 mod mirror;
 mod nack;
+mod require_tls;
 
 use envoy_types::pb::{
     envoy::{

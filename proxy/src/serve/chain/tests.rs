@@ -19,6 +19,7 @@ fn chain(name: &str, matcher: FilterChainMatch) -> FilterChain {
             access_log: false,
             max_duration: None,
         })),
+        tls: None,
     }
 }
 

@@ -20,6 +20,7 @@ fn tcp(cluster: &str, matcher: FilterChainMatch) -> FilterChain {
             access_log: false,
             max_duration: None,
         })),
+        tls: None,
     }
 }
 
@@ -38,7 +39,10 @@ fn http(routes: RouteSource, matcher: FilterChainMatch) -> FilterChain {
             fault: None,
             cors: false,
             tracing: None,
+            http2_max_concurrent_streams: None,
+            client_cert: Default::default(),
         })),
+        tls: None,
     }
 }
 

@@ -5,9 +5,10 @@
 //! `explicit_http_config` (HTTP/1.1 or HTTP/2), `use_downstream_protocol_config` and, of
 //! `common_http_protocol_options`, `idle_timeout`, `max_requests_per_connection` and
 //! `max_connection_duration`; `tcp_keepalive` of `upstream_connection_options`; and
-//! `healthy_panic_threshold` of `common_lb_config`. Everything else in them is refused, and so
-//! is an HTTP/2 `max_concurrent_streams` other than Envoy's default, which would cap the streams
-//! per connection. The contents of the HTTP/1.1 and HTTP/2 options are otherwise not read.
+//! `healthy_panic_threshold` of `common_lb_config`. Everything else in them is refused. Of the
+//! HTTP/2 options (explicit, `use_downstream_protocol_config` or the legacy field),
+//! `max_concurrent_streams` caps the streams per upstream connection; the contents of the
+//! HTTP/1.1 and HTTP/2 options are otherwise not read.
 
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProt
 /// Envoy's `healthy_panic_threshold` when unset.
 const DEFAULT_PANIC_THRESHOLD: u32 = 50;
 
-/// Envoy's `max_concurrent_streams` for HTTP/2: no cap of its own.
+/// Envoy's `max_concurrent_streams` for HTTP/2 (and its largest): no cap of its own.
 const UNCAPPED_STREAMS: u32 = 2_147_483_647;
 
 /// Linux's largest `TCP_KEEPIDLE` and `TCP_KEEPINTVL`, in seconds, and `TCP_KEEPCNT`: larger
@@ -76,29 +77,35 @@ pub(super) fn protocol_and_connection(
         }
         typed = Some(typed_protocol(&options, &path)?);
     }
-    if let Some(protocol) = typed {
-        return Ok((protocol, connection));
-    }
-    Ok((legacy_protocol(c, root)?, connection))
+    // The typed options' HTTP/2 settings, else the legacy field's.
+    let (protocol, streams) = match typed {
+        Some(typed) => typed,
+        None => legacy_protocol(c, root)?,
+    };
+    connection.max_concurrent_streams = streams;
+    Ok((protocol, connection))
 }
+
+/// A protocol, and the HTTP/2 `max_concurrent_streams` cap that goes with it.
+type Protocol = (UpstreamProtocol, Option<u32>);
 
 /// The fields Envoy deprecated for the typed options, still sent by older control planes.
 #[allow(deprecated)]
-fn legacy_protocol(c: &Cluster, root: &FieldPath) -> Result<UpstreamProtocol, FieldError> {
+fn legacy_protocol(c: &Cluster, root: &FieldPath) -> Result<Protocol, FieldError> {
+    let streams = match &c.http2_protocol_options {
+        Some(http2) => http2_streams(http2, &root.field("http2_protocol_options"))?,
+        None => None,
+    };
     if c.protocol_selection == ClusterProtocolSelection::UseDownstreamProtocol as i32 {
-        return Ok(UpstreamProtocol::UseDownstream);
+        return Ok((UpstreamProtocol::UseDownstream, streams));
     }
-    if let Some(http2) = &c.http2_protocol_options {
-        http2_streams(http2, &root.field("http2_protocol_options"))?;
-        return Ok(UpstreamProtocol::Http2);
+    if c.http2_protocol_options.is_some() {
+        return Ok((UpstreamProtocol::Http2, streams));
     }
-    Ok(UpstreamProtocol::Http1)
+    Ok((UpstreamProtocol::Http1, None))
 }
 
-fn typed_protocol(
-    o: &HttpProtocolOptions,
-    path: &FieldPath,
-) -> Result<UpstreamProtocol, FieldError> {
+fn typed_protocol(o: &HttpProtocolOptions, path: &FieldPath) -> Result<Protocol, FieldError> {
     reject_if(
         o.upstream_http_protocol_options.is_some(),
         path,
@@ -119,15 +126,17 @@ fn typed_protocol(
     reject_if(!o.hash_policy.is_empty(), path, "hash_policy")?;
     reject_if(o.retry_policy.is_some(), path, "retry_policy")?;
     match &o.upstream_protocol_options {
-        None => Ok(UpstreamProtocol::Http1),
+        None => Ok((UpstreamProtocol::Http1, None)),
         Some(UpstreamProtocolOptions::ExplicitHttpConfig(explicit)) => {
             let path = path.field("explicit_http_config");
             match &explicit.protocol_config {
-                Some(ProtocolConfig::HttpProtocolOptions(_)) | None => Ok(UpstreamProtocol::Http1),
-                Some(ProtocolConfig::Http2ProtocolOptions(http2)) => {
-                    http2_streams(http2, &path.field("http2_protocol_options"))?;
-                    Ok(UpstreamProtocol::Http2)
+                Some(ProtocolConfig::HttpProtocolOptions(_)) | None => {
+                    Ok((UpstreamProtocol::Http1, None))
                 }
+                Some(ProtocolConfig::Http2ProtocolOptions(http2)) => Ok((
+                    UpstreamProtocol::Http2,
+                    http2_streams(http2, &path.field("http2_protocol_options"))?,
+                )),
                 Some(ProtocolConfig::Http3ProtocolOptions(_)) => Err(FieldError::unsupported(
                     path.field("http3_protocol_options"),
                 )),
@@ -140,10 +149,11 @@ fn typed_protocol(
                 &path,
                 "http3_protocol_options",
             )?;
-            if let Some(http2) = &config.http2_protocol_options {
-                http2_streams(http2, &path.field("http2_protocol_options"))?;
-            }
-            Ok(UpstreamProtocol::UseDownstream)
+            let streams = match &config.http2_protocol_options {
+                Some(http2) => http2_streams(http2, &path.field("http2_protocol_options"))?,
+                None => None,
+            };
+            Ok((UpstreamProtocol::UseDownstream, streams))
         }
         Some(UpstreamProtocolOptions::AutoConfig(_)) => {
             Err(FieldError::unsupported(path.field("auto_config")))
@@ -151,19 +161,18 @@ fn typed_protocol(
     }
 }
 
-/// hyper's HTTP/2 client opens streams up to the upstream's `SETTINGS_MAX_CONCURRENT_STREAMS`
-/// and then queues on the same connection; it cannot open a second connection at a lower cap
-/// as Envoy does, so only "no cap of its own" can be honoured.
-fn http2_streams(o: &Http2ProtocolOptions, path: &FieldPath) -> Result<(), FieldError> {
+/// `max_concurrent_streams` of HTTP/2 options: `None` when unset or Envoy's default (no cap).
+fn http2_streams(o: &Http2ProtocolOptions, path: &FieldPath) -> Result<Option<u32>, FieldError> {
     match &o.max_concurrent_streams {
-        Some(UInt32Value { value }) if *value != UNCAPPED_STREAMS => Err(FieldError::new(
+        None
+        | Some(UInt32Value {
+            value: UNCAPPED_STREAMS,
+        }) => Ok(None),
+        Some(UInt32Value { value }) if (1..UNCAPPED_STREAMS).contains(value) => Ok(Some(*value)),
+        Some(UInt32Value { value }) => Err(FieldError::new(
             path.field("max_concurrent_streams"),
-            format!(
-                "mesh-proxy cannot cap the streams it opens per HTTP/2 connection below the \
-                 upstream's own limit: only {UNCAPPED_STREAMS} (Envoy's default) is supported"
-            ),
+            format!("{value} is outside 1..={UNCAPPED_STREAMS}"),
         )),
-        _ => Ok(()),
     }
 }
 

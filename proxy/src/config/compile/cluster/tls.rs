@@ -6,6 +6,11 @@
 //! default 1, 0 turns resumption off). `enforce_rsa_key_usage` is ignored, as Envoy ignores it
 //! (rustls always enforces key usage). Refused: `allow_renegotiation` (rustls does not
 //! renegotiate), `auto_host_sni` and `auto_sni_san_validation`.
+//!
+//! Secret references are resolved before a cluster gets here: static ones by the bootstrap
+//! ([`inline_static_secrets`](crate::tls::inline_static_secrets)), those over SDS when the
+//! cluster is applied (see [`resolve_common`](crate::tls::resolve_common)); a cluster still
+//! waiting for a secret is not compiled for traffic.
 
 use std::{
     hash::{DefaultHasher, Hash, Hasher},

@@ -3,14 +3,14 @@
 //!
 //! Refused: `codec_type` `HTTP3`, `scoped_routes`, an `rds` whose `config_source` is not ADS,
 //! and every option that changes requests, headers or connections: `add_user_agent`,
-//! `common_http_protocol_options`, `http_protocol_options`, `http2_protocol_options`,
-//! `http3_protocol_options`, `http1_safe_max_connection_duration`, `server_name`,
-//! `server_header_transformation`, `scheme_header_transformation`, `max_request_headers_kb`,
-//! `stream_flush_timeout`, `request_timeout`, `request_headers_timeout`,
-//! `xff_num_trusted_hops`, `original_ip_detection_extensions`,
+//! `common_http_protocol_options`, `http_protocol_options`, `http2_protocol_options` other than
+//! its `max_concurrent_streams` (see [`http2`](self::http2)), `http3_protocol_options`,
+//! `http1_safe_max_connection_duration`, `server_name`, `server_header_transformation`,
+//! `scheme_header_transformation`, `max_request_headers_kb`, `stream_flush_timeout`,
+//! `request_timeout`, `request_headers_timeout`, `xff_num_trusted_hops`,
+//! `original_ip_detection_extensions`,
 //! `early_header_mutation_extensions`, `internal_address_config`, `skip_xff_append`, `via`,
 //! `preserve_external_request_id`, `always_set_request_id_in_response`,
-//! `forward_client_cert_details`, `set_current_client_cert_details`,
 //! `forward_client_cert_matcher`, `proxy_100_continue`,
 //! `represent_ipv4_remote_address_as_ipv4_mapped_ipv6`, `upgrade_configs`, `normalize_path`,
 //! `merge_slashes`, `path_with_escaped_slashes_action`, `request_id_extension`,
@@ -21,11 +21,15 @@
 //! `codec_type` is honoured: `HTTP1` closes a connection that opens with the HTTP/2 preface,
 //! `HTTP2` speaks HTTP/2 with prior knowledge only, `AUTO` serves what the first bytes say.
 //!
-//! `tracing` is honoured with Envoy's OpenTelemetry tracer (see [`tracing`](self::tracing)).
+//! `tracing` is honoured with Envoy's OpenTelemetry tracer (see [`tracing`](self::tracing));
+//! `forward_client_cert_details` and `set_current_client_cert_details` with every mode and
+//! detail (see [`client_cert`](self::client_cert)).
 //!
 //! Ignored: `access_log_flush_interval`, `flush_access_log_on_new_request`,
 //! `access_log_options`, `drain_timeout`, `drain_timeout_jitter`, `delayed_close_timeout`.
 
+mod client_cert;
+mod http2;
 mod tracing;
 
 use std::sync::Arc;
@@ -70,11 +74,6 @@ pub(super) fn http_connection_manager(
         h.http_protocol_options.is_some(),
         path,
         "http_protocol_options",
-    )?;
-    reject_if(
-        h.http2_protocol_options.is_some(),
-        path,
-        "http2_protocol_options",
     )?;
     reject_if(
         h.http3_protocol_options.is_some(),
@@ -142,16 +141,6 @@ pub(super) fn http_connection_manager(
         "always_set_request_id_in_response",
     )?;
     reject_if(
-        h.forward_client_cert_details != 0,
-        path,
-        "forward_client_cert_details",
-    )?;
-    reject_if(
-        h.set_current_client_cert_details.is_some(),
-        path,
-        "set_current_client_cert_details",
-    )?;
-    reject_if(
         h.forward_client_cert_matcher.is_some(),
         path,
         "forward_client_cert_matcher",
@@ -211,6 +200,10 @@ pub(super) fn http_connection_manager(
         "forward_proto_config",
     )?;
     reject_if(h.strip_port_mode.is_some(), path, "strip_port_mode")?;
+    let http2_max_concurrent_streams = match &h.http2_protocol_options {
+        Some(o) => http2::max_concurrent_streams(o, &path.field("http2_protocol_options"))?,
+        None => None,
+    };
     let tracing = match &h.tracing {
         Some(t) => self::tracing::tracing(t, &path.field("tracing"))?,
         None => None,
@@ -270,5 +263,7 @@ pub(super) fn http_connection_manager(
         fault,
         cors,
         tracing,
+        http2_max_concurrent_streams,
+        client_cert: client_cert::client_cert(h, path)?,
     })
 }

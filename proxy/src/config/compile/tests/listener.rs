@@ -106,7 +106,7 @@ fn listener_refusals_name_the_field() {
             listener(&format!(
                 "name: l\naddress: {{ socket_address: {{ address: 0.0.0.0, port_value: 80 }} }}\nfilter_chains: [ {{ transport_socket: {{ name: tls }}, filters: [ {{ name: t, typed_config: {{ '@type': {TCP}, stat_prefix: s, cluster: c }} }} ] }} ]"
             )),
-            "Listener \"l\": filter_chains[0].transport_socket: not supported by mesh-proxy",
+            "Listener \"l\": filter_chains[0].transport_socket.typed_config: is required",
         ),
         (
             listener(

@@ -28,6 +28,8 @@ pub fn hcm(routes: &str) -> Arc<HttpConnectionManager> {
         fault: None,
         cors: false,
         tracing: None,
+        http2_max_concurrent_streams: None,
+        client_cert: Default::default(),
     })
 }
 

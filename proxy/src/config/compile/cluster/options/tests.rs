@@ -31,6 +31,7 @@ fn without_options_connections_take_envoy_s_defaults() {
             max_requests_per_connection: None,
             max_connection_duration: None,
             tcp_keepalive: None,
+            max_concurrent_streams: None,
         }
     );
     assert_eq!(c.panic_threshold, 50);
@@ -52,6 +53,7 @@ fn common_http_protocol_options_shape_the_pool() {
             max_requests_per_connection: Some(3),
             max_connection_duration: Some(Duration::from_secs(600)),
             tcp_keepalive: None,
+            max_concurrent_streams: None,
         }
     );
     assert_eq!(c.protocol, UpstreamProtocol::Http2);
@@ -72,6 +74,49 @@ fn common_http_protocol_options_shape_the_pool() {
     ))
     .unwrap();
     assert_eq!(c.protocol, UpstreamProtocol::UseDownstream);
+}
+
+#[test]
+fn max_concurrent_streams_caps_the_streams_per_upstream_connection() {
+    let streams =
+        |fields: &str| compile(fields).map(|c| (c.protocol, c.connection.max_concurrent_streams));
+    assert_eq!(
+        streams(&typed(
+            "explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 2 } }"
+        )),
+        Ok((UpstreamProtocol::Http2, Some(2)))
+    );
+    assert_eq!(
+        streams(&typed(
+            "use_downstream_protocol_config: { http2_protocol_options: { max_concurrent_streams: 100 } }"
+        )),
+        Ok((UpstreamProtocol::UseDownstream, Some(100)))
+    );
+    assert_eq!(
+        streams("http2_protocol_options: { max_concurrent_streams: 1 }"),
+        Ok((UpstreamProtocol::Http2, Some(1)))
+    );
+    // Envoy's default is no cap of its own, as unset is.
+    assert_eq!(
+        streams(&typed(
+            "explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 2147483647 } }"
+        )),
+        Ok((UpstreamProtocol::Http2, None))
+    );
+    assert_eq!(
+        streams(&typed(
+            "explicit_http_config: { http2_protocol_options: {} }"
+        )),
+        Ok((UpstreamProtocol::Http2, None))
+    );
+    // The typed options win over the legacy field, as in Envoy.
+    assert_eq!(
+        streams(&format!(
+            "http2_protocol_options: {{ max_concurrent_streams: 1 }}\n{}",
+            typed("explicit_http_config: { http_protocol_options: {} }")
+        )),
+        Ok((UpstreamProtocol::Http1, None))
+    );
 }
 
 #[test]
@@ -116,22 +161,20 @@ fn the_panic_threshold_is_rounded_to_a_whole_percent() {
 #[test]
 fn what_cannot_be_honoured_is_refused_naming_the_field() {
     let options = format!("typed_extension_protocol_options.{TYPED}");
-    let cap = "mesh-proxy cannot cap the streams it opens per HTTP/2 connection below the \
-               upstream's own limit: only 2147483647 (Envoy's default) is supported";
     let cases = [
         (
-            typed("explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 100 } }"),
-            format!("{options}.explicit_http_config.http2_protocol_options.max_concurrent_streams: {cap}"),
+            typed("explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 0 } }"),
+            format!("{options}.explicit_http_config.http2_protocol_options.max_concurrent_streams: 0 is outside 1..=2147483647"),
         ),
         (
-            typed("use_downstream_protocol_config: { http2_protocol_options: { max_concurrent_streams: 1 } }"),
+            typed("use_downstream_protocol_config: { http2_protocol_options: { max_concurrent_streams: 2147483648 } }"),
             format!(
-                "{options}.use_downstream_protocol_config.http2_protocol_options.max_concurrent_streams: {cap}"
+                "{options}.use_downstream_protocol_config.http2_protocol_options.max_concurrent_streams: 2147483648 is outside 1..=2147483647"
             ),
         ),
         (
-            "http2_protocol_options: { max_concurrent_streams: 100 }".to_owned(),
-            format!("http2_protocol_options.max_concurrent_streams: {cap}"),
+            "http2_protocol_options: { max_concurrent_streams: 0 }".to_owned(),
+            "http2_protocol_options.max_concurrent_streams: 0 is outside 1..=2147483647".to_owned(),
         ),
         (
             typed("common_http_protocol_options: { max_stream_duration: 5s }"),
