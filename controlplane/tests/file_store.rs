@@ -193,3 +193,115 @@ async fn a_missing_directory_is_an_error() {
         "{error}"
     );
 }
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+/// A TLS Secret in `shop`, its certificate in `stringData` and its key in `data` (base64).
+fn tls_secret(name: &str, key_base64: &str) -> String {
+    let cert = CERT.replace('\n', "\\n");
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: shop\n\
+         type: kubernetes.io/tls\nstringData:\n  tls.crt: \"{cert}\"\n\
+         data:\n  tls.key: {key_base64}\n"
+    )
+}
+
+/// What each Secret of `shop` holds: `name: key` with the key's PEM label, or why it is not a
+/// credential.
+fn secrets(snapshot: &Snapshot) -> Vec<String> {
+    let credentials = snapshot.credentials();
+    let names = ["db", "web"];
+    let held = names.iter().filter_map(|name| {
+        let credential = credentials.get("shop", name)?.as_ref().ok()?;
+        let key = credential.certificate.as_ref()?.private_key.clone();
+        Some(format!(
+            "{name}: {}",
+            String::from_utf8(key).ok()?.lines().next()?
+        ))
+    });
+    let malformed = credentials
+        .malformed()
+        .map(|(key, error)| format!("{}: {error}", key.name));
+    held.chain(malformed).collect()
+}
+
+async fn wait_for_secrets(store: &FileStore, want: &[&str]) {
+    let mut snapshots = store.snapshots();
+    let found = timeout(PATIENCE, snapshots.wait_for(|s| secrets(s) == want))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let last = secrets(&snapshots.borrow());
+    let errors = store.errors();
+    assert!(
+        found,
+        "no snapshot with secrets {want:?}; last: {last:?}, errors {errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_added_changed_reported_and_deleted() {
+    // "-----BEGIN PRIVATE KEY-----\n…", base64.
+    const KEY_BASE64: &str =
+        "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUUKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo=";
+    // "-----BEGIN EC PRIVATE KEY-----\n…", base64.
+    const EC_KEY_BASE64: &str =
+        "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1JSUUKLS0tLS1FTkQgRUMgUFJJVkFURSBLRVktLS0tLQo=";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut config = FileStoreConfig::new(vec![root.to_path_buf()]);
+    config.debounce = Duration::from_millis(20);
+    let store = FileStore::start(config, MeshConfig::default()).unwrap();
+    let mut snapshots = store.snapshots();
+    assert_eq!(
+        secrets(&snapshots.borrow_and_update()),
+        Vec::<String>::new()
+    );
+
+    save(root, "web.yaml", &tls_secret("web", KEY_BASE64));
+    wait_for_secrets(&store, &["web: -----BEGIN PRIVATE KEY-----"]).await;
+
+    save(root, "web.yaml", &tls_secret("web", EC_KEY_BASE64));
+    wait_for_secrets(&store, &["web: -----BEGIN EC PRIVATE KEY-----"]).await;
+
+    // A key that is not base64 is a file error: the store keeps the last good Secret.
+    save(root, "web.yaml", &tls_secret("web", "not*base64"));
+    let mut errors = store.watch_errors();
+    // The guard `wait_for` returns holds the channel: dropped at once, or the store blocks.
+    let reported = timeout(PATIENCE, errors.wait_for(|e| !e.is_empty()))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    assert!(reported, "no error reported");
+    let reported: Vec<String> = store.errors().iter().map(|e| e.to_string()).collect();
+    let file = root.join("web.yaml");
+    assert_eq!(
+        reported,
+        [format!(
+            "{}:1: Secret shop/web: data.tls.key: Invalid symbol 42, offset 3.",
+            file.display()
+        )]
+    );
+    assert_eq!(
+        secrets(&snapshots.borrow()),
+        ["web: -----BEGIN EC PRIVATE KEY-----"]
+    );
+
+    // A Secret that reads but is no credential is reported by the model, not the store.
+    save(
+        root,
+        "db.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\n\
+         type: kubernetes.io/tls\nstringData: {tls.key: x}\n",
+    );
+    wait_for_secrets(
+        &store,
+        &[
+            "web: -----BEGIN EC PRIVATE KEY-----",
+            "db: it has tls.key but not tls.crt",
+        ],
+    )
+    .await;
+
+    fs::remove_file(root.join("web.yaml")).unwrap();
+    fs::remove_file(root.join("db.yaml")).unwrap();
+    wait_for_secrets(&store, &[]).await;
+}

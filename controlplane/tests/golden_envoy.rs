@@ -6,7 +6,11 @@
 // Helpers outside `#[test]` functions are test code too: a failed fixture read is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{fs, path::PathBuf, process::Command};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use mesh_testing::external::{envoy_binary, skip_without};
 use serde_json::{Value, json};
@@ -102,6 +106,38 @@ fn bootstrap(case: &str) -> (Value, usize) {
     (bootstrap, inlined)
 }
 
+/// Points every file a TLS context names (certificates, keys, CAs) at a real one in `dir`,
+/// as Envoy reads them while it validates: a self-signed certificate, which serves as
+/// certificate and CA alike, and its key for every `private_key`.
+fn with_certificate_files(value: &mut Value, dir: &Path) {
+    let cert = rcgen::generate_simple_self_signed(vec!["golden.example.com".to_string()]).unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    fs::write(&cert_path, cert.cert.pem()).unwrap();
+    fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+    replace_filenames(value, &cert_path, &key_path, false);
+}
+
+fn replace_filenames(value: &mut Value, cert: &Path, key: &Path, in_key: bool) {
+    match value {
+        Value::Object(map) => {
+            for (name, field) in map.iter_mut() {
+                match field {
+                    Value::String(path) if name == "filename" => {
+                        let real = if in_key { key } else { cert };
+                        *path = real.display().to_string();
+                    }
+                    _ => replace_filenames(field, cert, key, in_key || name == "private_key"),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| replace_filenames(item, cert, key, in_key)),
+        _ => {}
+    }
+}
+
 /// Runs `envoy --mode validate` on the case's bootstrap; `false` when Envoy is missing and the
 /// test is skipped.
 fn validate(case: &str, expected_route_configs: usize) -> bool {
@@ -114,6 +150,8 @@ fn validate(case: &str, expected_route_configs: usize) -> bool {
         "{case}: the listeners ask RDS for these route configurations"
     );
     let dir = tempfile::tempdir().unwrap();
+    let mut bootstrap = bootstrap;
+    with_certificate_files(&mut bootstrap, dir.path());
     let path = dir.path().join(format!("{case}.json"));
     fs::write(&path, serde_json::to_string_pretty(&bootstrap).unwrap()).unwrap();
     let output = Command::new(&envoy)
@@ -150,6 +188,7 @@ fn envoy_accepts_the_sidecar_goldens() {
         "consistent-hash",
         "mirror-cors",
         "upstream-tls",
+        "upstream-tls-credential",
         "retries-backoff",
         "fault-grpc-abort",
         "hash-cookie",
@@ -163,15 +202,19 @@ fn envoy_accepts_the_sidecar_goldens() {
     }
     // The collector's gRPC port is an HTTP port too.
     validate("tracing", 2);
+    validate("telemetry-tracing", 2);
 }
 
 #[test]
 fn envoy_accepts_the_gateway_goldens() {
     for (case, route_configs) in [
         ("gateway-bookinfo", 1),
-        ("gateway-servers", 2),
+        ("gateway-servers", 3),
         ("gateway-passthrough", 0),
         ("gateway-unselected", 0),
+        ("gateway-tls-simple", 2),
+        ("gateway-tls-mutual", 1),
+        ("gateway-tls-credential", 2),
     ] {
         if !validate(case, route_configs) {
             return;

@@ -38,12 +38,13 @@ fn response(status: u16, body: String) -> Response<Body> {
 }
 
 /// Answers lists from the recorded files (an empty list for the kinds not recorded, a 404 for
-/// the paths in `unserved`), and each watch with the next script for its path; a watch with
+/// the paths in `unserved`, a 403 for Secrets when `unserved` holds `403 /api/v1/secrets`), and each watch with the next script for its path; a watch with
 /// no script waits for one.
 async fn api_server(
     mut handle: Handle<Request<Body>, Response<Body>>,
     unserved: Vec<&'static str>,
     mut scripts: mpsc::UnboundedReceiver<Script>,
+    queries: Queries,
 ) {
     let lists: BTreeMap<&str, String> = [
         ("/api/v1/namespaces", "namespaces.json"),
@@ -57,12 +58,14 @@ async fn api_server(
             "/apis/networking.istio.io/v1/virtualservices",
             "virtualservices.json",
         ),
+        ("/api/v1/secrets", "secrets.json"),
     ]
     .into_iter()
     .map(|(path, file)| (path, recorded(file)))
     .collect();
     let empty = json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "100"}, "items": []});
     let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"});
+    let forbidden = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "secrets is forbidden"});
     let mut waiting: BTreeMap<String, SendResponse<Response<Body>>> = BTreeMap::new();
     let mut queued: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
     let events = |events: Vec<Value>| {
@@ -75,8 +78,11 @@ async fn api_server(
                 let Some((request, send)) = request else { return };
                 let path = request.uri().path().to_string();
                 let query = request.uri().query().unwrap_or_default();
+                queries.send_modify(|q| q.push(format!("{path}?{query}")));
                 if unserved.contains(&path.as_str()) {
                     send.send_response(response(404, not_found.to_string()));
+                } else if unserved.contains(&"403 /api/v1/secrets") && path == "/api/v1/secrets" {
+                    send.send_response(response(403, forbidden.to_string()));
                 } else if !query.contains("watch=true") {
                     let list = lists.get(path.as_str()).cloned();
                     send.send_response(response(200, list.unwrap_or_else(|| empty.to_string())));
@@ -96,18 +102,32 @@ async fn api_server(
     }
 }
 
+/// Every request's path and query, in order.
+type Queries = Arc<watch::Sender<Vec<String>>>;
+
 struct Cluster {
     store: KubeStore,
     scripts: mpsc::UnboundedSender<Script>,
+    queries: Queries,
 }
 
 fn cluster(unserved: Vec<&'static str>) -> Cluster {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let (scripts, scripts_rx) = mpsc::unbounded_channel();
-    tokio::spawn(api_server(handle, unserved, scripts_rx));
+    let queries = Arc::new(watch::channel(Vec::new()).0);
+    tokio::spawn(api_server(
+        handle,
+        unserved,
+        scripts_rx,
+        Arc::clone(&queries),
+    ));
     let client = kube::Client::new(service, "default");
     let store = KubeStore::start(client, MeshConfig::default());
-    Cluster { store, scripts }
+    Cluster {
+        store,
+        scripts,
+        queries,
+    }
 }
 
 async fn listed(store: &KubeStore) -> Arc<Snapshot> {
@@ -259,4 +279,91 @@ async fn watch_events_change_the_snapshot() {
         .await
         .expect("the fixed resource's error is gone")
         .unwrap();
+}
+
+/// Each Secret that holds a credential, with what it holds, and each malformed one with why.
+fn credentials(snapshot: &Snapshot) -> (Vec<String>, Vec<String>) {
+    let credentials = snapshot.credentials();
+    let held = ["reviews-tls", "ratings-client"]
+        .into_iter()
+        .filter_map(|name| {
+            let credential = credentials.get("bookinfo", name)?.as_ref().ok()?;
+            Some(format!(
+                "{name}: certificate {}, ca {}",
+                credential.certificate.is_some(),
+                credential.ca.is_some()
+            ))
+        });
+    let malformed = credentials
+        .malformed()
+        .map(|(key, error)| format!("{}/{}: {error}", key.namespace, key.name));
+    (held.collect(), malformed.collect())
+}
+
+#[tokio::test]
+async fn watches_the_secrets_that_can_be_credentials() {
+    let cluster = cluster(Vec::new());
+    let snapshot = listed(&cluster.store).await;
+    assert_eq!(
+        credentials(&snapshot),
+        (
+            vec!["reviews-tls: certificate true, ca true".to_string()],
+            vec!["bookinfo/ratings-client: it has cert but not key".to_string()]
+        )
+    );
+    // Service-account tokens and Helm's records are never listed.
+    let lists: Vec<String> = cluster
+        .queries
+        .borrow()
+        .iter()
+        .filter(|q| q.starts_with("/api/v1/secrets?") && !q.contains("watch=true"))
+        .cloned()
+        .collect();
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert!(
+        lists[0].contains(
+            "fieldSelector=type%21%3Dkubernetes.io%2Fservice-account-token%2Ctype%21%3Dhelm.sh%2Frelease.v1"
+        ),
+        "{lists:?}"
+    );
+
+    let mut items = recorded_items("secrets.json");
+    let mut fixed = items.remove(1);
+    fixed["data"]["key"] =
+        json!("LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUUKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo=");
+    fixed["metadata"]["resourceVersion"] = json!("101");
+    let mut deleted = items.remove(0);
+    deleted["metadata"]["resourceVersion"] = json!("102");
+    cluster
+        .scripts
+        .send((
+            "/api/v1/secrets",
+            vec![
+                json!({"type": "MODIFIED", "object": fixed}),
+                json!({"type": "DELETED", "object": deleted}),
+            ],
+        ))
+        .unwrap();
+    let expected = (
+        vec!["ratings-client: certificate true, ca false".to_string()],
+        Vec::<String>::new(),
+    );
+    let mut snapshots = cluster.store.snapshots();
+    let changed =
+        tokio::time::timeout(PATIENCE, snapshots.wait_for(|s| credentials(s) == expected));
+    match changed.await {
+        Ok(last) => assert!(last.unwrap().version() > snapshot.version()),
+        Err(_) => panic!(
+            "the events did not reach the snapshot: {:?}",
+            credentials(&cluster.store.snapshots().borrow())
+        ),
+    }
+}
+
+#[tokio::test]
+async fn secrets_the_cluster_forbids_do_not_hold_the_snapshot_back() {
+    let cluster = cluster(vec!["403 /api/v1/secrets"]);
+    let snapshot = listed(&cluster.store).await;
+    assert_eq!(snapshot.services().len(), 2);
+    assert_eq!(snapshot.credentials().len(), 0);
 }

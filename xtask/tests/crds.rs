@@ -24,6 +24,7 @@ fn istio_plural(kind: Kind) -> &'static str {
         Kind::AuthorizationPolicy => "authorizationpolicies",
         Kind::PeerAuthentication => "peerauthentications",
         Kind::RequestAuthentication => "requestauthentications",
+        Kind::Telemetry => "telemetries",
     }
 }
 
@@ -39,6 +40,7 @@ fn spec_fields(kind: Kind) -> BTreeSet<String> {
         Kind::AuthorizationPolicy => schemars::schema_for!(AuthorizationPolicySpec),
         Kind::PeerAuthentication => schemars::schema_for!(PeerAuthenticationSpec),
         Kind::RequestAuthentication => schemars::schema_for!(RequestAuthenticationSpec),
+        Kind::Telemetry => schemars::schema_for!(mesh_common::api::TelemetrySpec),
     };
     property_names(schema.as_value())
 }

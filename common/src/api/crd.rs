@@ -6,7 +6,7 @@ use kube::CustomResourceExt;
 
 use super::{
     AuthorizationPolicy, DestinationRule, Gateway, Kind, PeerAuthentication, RequestAuthentication,
-    ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
+    ServiceEntry, Sidecar, Telemetry, VirtualService, WorkloadEntry,
 };
 
 /// One CRD per kind, each serving every API version Istio serves for it, with one schema.
@@ -27,6 +27,7 @@ fn crd(kind: Kind) -> CustomResourceDefinition {
         Kind::AuthorizationPolicy => AuthorizationPolicy::crd(),
         Kind::PeerAuthentication => PeerAuthentication::crd(),
         Kind::RequestAuthentication => RequestAuthentication::crd(),
+        Kind::Telemetry => Telemetry::crd(),
     };
     let versions = &mut crd.spec.versions;
     if let Some(preferred) = versions.first().cloned() {

@@ -18,11 +18,12 @@ mod request_authentication;
 mod resource;
 mod service_entry;
 mod sidecar;
+mod telemetry;
 mod virtual_service;
 mod workload_entry;
 
 pub use self::{
     authorization_policy::*, common::*, crd::crds, destination_rule::*, gateway::*,
     peer_authentication::*, request_authentication::*, resource::*, service_entry::*, sidecar::*,
-    virtual_service::*, workload_entry::*,
+    telemetry::*, virtual_service::*, workload_entry::*,
 };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication,
-    ServiceEntry, Sidecar, VirtualService, WorkloadEntry,
+    ServiceEntry, Sidecar, Telemetry, VirtualService, WorkloadEntry,
 };
 use crate::path::FieldPath;
 
@@ -16,6 +16,8 @@ const SECURITY: &str = "security.istio.io";
 /// Istio serves the networking kinds under three versions with one schema.
 const NETWORKING_VERSIONS: &[&str] = &["v1", "v1beta1", "v1alpha3"];
 const SECURITY_VERSIONS: &[&str] = &["v1", "v1beta1"];
+const TELEMETRY: &str = "telemetry.istio.io";
+const TELEMETRY_VERSIONS: &[&str] = &["v1", "v1alpha1"];
 
 /// Defines [`Kind`] and [`Resource`] from one list, so that adding a kind is one line.
 macro_rules! kinds {
@@ -121,6 +123,7 @@ kinds! {
     AuthorizationPolicy => SECURITY, SECURITY_VERSIONS;
     PeerAuthentication => SECURITY, SECURITY_VERSIONS;
     RequestAuthentication => SECURITY, SECURITY_VERSIONS;
+    Telemetry => TELEMETRY, TELEMETRY_VERSIONS;
 }
 
 /// Names a resource: kind, namespace and name.

@@ -226,3 +226,50 @@ fn lists_of_kubernetes_objects_stand_for_their_items() {
         ]
     );
 }
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-cert\n\
+                      type: kubernetes.io/tls\ndata:\n  tls.crt: Y2VydA==\n  tls.key: a2V5\n\
+                      stringData:\n  ca.crt: ca\n";
+
+#[test]
+fn a_secret_loads_with_its_data_decoded() {
+    let result = load(SECRET, "cert.yaml");
+    assert_eq!(errors(&result), Vec::<String>::new());
+    assert_eq!(
+        resources(&result),
+        vec!["cert.yaml:1 v1 Secret default/web-cert"]
+    );
+    let LoadedObject::Secret(secret) = &result.resources[0].object else {
+        panic!("not a Secret: {:?}", result.resources[0].object);
+    };
+    assert_eq!(result.resources[0].object.kind(), LoadedKind::Secret);
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    let data = secret.data.as_ref().unwrap();
+    assert_eq!(data["tls.crt"].0, b"cert");
+    assert_eq!(data["tls.key"].0, b"key");
+    assert_eq!(secret.string_data.as_ref().unwrap()["ca.crt"], "ca");
+}
+
+#[test]
+fn a_malformed_secret_names_the_field_and_the_secret() {
+    let text = SECRET.replace("a2V5", "not*base64");
+    let result = load(&text, "cert.yaml");
+    assert_eq!(resources(&result), Vec::<String>::new());
+    assert_eq!(
+        errors(&result),
+        vec!["cert.yaml:1: Secret default/web-cert: data.tls.key: Invalid symbol 42, offset 3."]
+    );
+    let text = SECRET.replace("  tls.key: a2V5\n", "  tls.key: [1, 2]\n");
+    assert_eq!(
+        errors(&load(&text, "cert.yaml")),
+        vec![
+            "cert.yaml:1: Secret default/web-cert: data.tls.key: invalid type: sequence, \
+             expected a base64-encoded string"
+        ]
+    );
+    let text = SECRET.replace("apiVersion: v1", "apiVersion: v2");
+    assert_eq!(
+        errors(&load(&text, "cert.yaml")),
+        vec!["cert.yaml:1: Secret default/web-cert: Secret is not served as \"v2\"; use v1"]
+    );
+}

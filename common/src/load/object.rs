@@ -9,7 +9,7 @@ use std::fmt;
 
 use k8s_openapi::{
     api::{
-        core::v1::{Namespace, Pod, Service},
+        core::v1::{Namespace, Pod, Secret, Service},
         discovery::v1::EndpointSlice,
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -38,6 +38,9 @@ const KUBERNETES_KINDS: &[(LoadedKind, &str, DecodeFn)] = &[
     (LoadedKind::EndpointSlice, "discovery.k8s.io/v1", |v, u| {
         typed(v, u).map(LoadedObject::EndpointSlice)
     }),
+    (LoadedKind::Secret, "v1", |v, u| {
+        typed(v, u).map(LoadedObject::Secret)
+    }),
 ];
 
 /// Deserializes a document of one Kubernetes kind, collecting the paths of unknown fields.
@@ -55,6 +58,7 @@ pub enum LoadedObject {
     Service(Service),
     Pod(Pod),
     EndpointSlice(EndpointSlice),
+    Secret(Secret),
 }
 
 /// The kind of a [`LoadedObject`].
@@ -65,6 +69,7 @@ pub enum LoadedKind {
     Service,
     Pod,
     EndpointSlice,
+    Secret,
 }
 
 /// Names a loaded object: kind, namespace (empty for a Namespace, which is cluster-scoped) and
@@ -113,6 +118,7 @@ impl LoadedObject {
             LoadedObject::Service(_) => LoadedKind::Service,
             LoadedObject::Pod(_) => LoadedKind::Pod,
             LoadedObject::EndpointSlice(_) => LoadedKind::EndpointSlice,
+            LoadedObject::Secret(_) => LoadedKind::Secret,
         }
     }
 
@@ -123,6 +129,7 @@ impl LoadedObject {
             LoadedObject::Service(o) => &o.metadata,
             LoadedObject::Pod(o) => &o.metadata,
             LoadedObject::EndpointSlice(o) => &o.metadata,
+            LoadedObject::Secret(o) => &o.metadata,
         }
     }
 
@@ -156,6 +163,7 @@ impl LoadedObject {
             LoadedObject::Service(o) => &mut o.metadata,
             LoadedObject::Pod(o) => &mut o.metadata,
             LoadedObject::EndpointSlice(o) => &mut o.metadata,
+            LoadedObject::Secret(o) => &mut o.metadata,
         };
         if meta.namespace.as_deref().unwrap_or_default().is_empty() {
             meta.namespace = Some(namespace.to_string());
@@ -174,6 +182,7 @@ impl LoadedKind {
             LoadedKind::Service => "Service",
             LoadedKind::Pod => "Pod",
             LoadedKind::EndpointSlice => "EndpointSlice",
+            LoadedKind::Secret => "Secret",
         }
     }
 

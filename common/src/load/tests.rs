@@ -7,8 +7,9 @@ use crate::api::Kind;
 
 const KNOWN_KINDS: &str = "Istio's VirtualService, DestinationRule, Gateway, ServiceEntry, \
                            WorkloadEntry, Sidecar, AuthorizationPolicy, PeerAuthentication, \
-                           RequestAuthentication and Kubernetes' Namespace (v1), Service (v1), \
-                           Pod (v1), EndpointSlice (discovery.k8s.io/v1)";
+                           RequestAuthentication, Telemetry and Kubernetes' Namespace (v1), \
+                           Service (v1), Pod (v1), EndpointSlice (discovery.k8s.io/v1), \
+                           Secret (v1)";
 
 fn vs(name: &str) -> String {
     format!(

@@ -16,6 +16,7 @@ mod load_balancer;
 mod selectors;
 mod service_entry;
 mod sidecar;
+mod telemetry;
 mod traffic_policy;
 mod virtual_service;
 
@@ -157,6 +158,7 @@ pub fn validate(resource: &Resource) -> Vec<Finding> {
         Resource::RequestAuthentication(ra) => {
             authentication::validate_request(&mut findings, &ra.spec)
         }
+        Resource::Telemetry(t) => telemetry::validate(&mut findings, &t.spec),
     }
     findings.into_vec()
 }

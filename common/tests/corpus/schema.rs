@@ -52,6 +52,7 @@ impl SpecSchema {
             Kind::AuthorizationPolicy => schemars::schema_for!(AuthorizationPolicySpec),
             Kind::PeerAuthentication => schemars::schema_for!(PeerAuthenticationSpec),
             Kind::RequestAuthentication => schemars::schema_for!(RequestAuthenticationSpec),
+            Kind::Telemetry => schemars::schema_for!(mesh_common::api::TelemetrySpec),
         };
         Self {
             root: schema.to_value(),

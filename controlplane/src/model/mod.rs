@@ -27,7 +27,10 @@ pub use self::{
     diff::{ChangedObject, ConfigChange, Diff, ServiceChange},
     export_to::{EXPORT_TO_ANNOTATION, ExportTo},
     host::{host_matches, is_wildcard, resolve_host},
-    objects::{KubeObject, ObjectKey, Objects},
+    objects::{
+        Credential, Credentials, KeyPair, KubeObject, ObjectKey, Objects, SDS_CA_SUFFIX,
+        SDS_PREFIX, SecretError,
+    },
     protocol::Protocol,
     service::{
         DeclaredBy, Endpoint, Health, Locality, Location, Resolution, Service, ServicePort,

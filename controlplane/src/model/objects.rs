@@ -2,17 +2,20 @@
 //! and the config directory last said. Both stores write here; nothing downstream can tell
 //! which one an object came from.
 //!
+//! Secrets are kept read as TLS credentials ([`Credentials`]) besides, which snapshots share.
+//!
 //! Besides the objects, the index a snapshot needs to rebuild one service (its slices, the
 //! slices naming a pod), and what changed since the last snapshot, so that
 //! [`Snapshot::next`](super::Snapshot::next) rebuilds only the services a change touches.
 
+mod credentials;
 mod index;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::{
     api::{
-        core::v1::{Namespace, Pod, Service},
+        core::v1::{Namespace, Pod, Secret, Service},
         discovery::v1::EndpointSlice,
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -34,6 +37,9 @@ pub struct Objects {
     services: BTreeMap<ObjectKey, Service>,
     endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     pods: BTreeMap<ObjectKey, Pod>,
+    secrets: BTreeMap<ObjectKey, Secret>,
+    /// What the Secrets hold, kept as they change and shared with the snapshots.
+    credentials: Arc<Credentials>,
     resources: BTreeMap<ResourceKey, Resource>,
     index: Index,
     pending: Pending,
@@ -48,6 +54,9 @@ pub trait KubeObject: Clone + PartialEq + Sized {
     fn changed(objects: &mut Objects, key: &ObjectKey, old: Option<&Self>);
 }
 
+pub use self::credentials::{
+    Credential, Credentials, KeyPair, SDS_CA_SUFFIX, SDS_PREFIX, SecretError,
+};
 pub(super) use self::index::{Index, Pending};
 
 // === impl ObjectKey ===
@@ -148,6 +157,11 @@ impl Objects {
         &self.resources
     }
 
+    /// What the Secrets hold, as of now.
+    pub fn credentials(&self) -> Arc<Credentials> {
+        Arc::clone(&self.credentials)
+    }
+
     pub(super) fn index(&self) -> &Index {
         &self.index
     }
@@ -170,6 +184,7 @@ impl PartialEq for Objects {
             && self.services == other.services
             && self.endpoint_slices == other.endpoint_slices
             && self.pods == other.pods
+            && self.secrets == other.secrets
             && self.resources == other.resources
     }
 }
@@ -203,4 +218,5 @@ kube_objects! {
     Service => services, index::service_changed,
     EndpointSlice => endpoint_slices, index::slice_changed,
     Pod => pods, index::pod_changed,
+    Secret => secrets, credentials::secret_changed,
 }

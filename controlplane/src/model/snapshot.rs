@@ -6,8 +6,8 @@ use std::{cmp::Ordering, collections::BTreeSet, sync::Arc};
 use mesh_common::api::Kind;
 
 use super::{
-    Config, DeclaredBy, IstioConfig, Objects, Service, host_matches, kube, resolve_host,
-    service_entry,
+    Config, Credentials, DeclaredBy, IstioConfig, Objects, Service, host_matches, kube,
+    resolve_host, service_entry,
 };
 use crate::mesh_config::MeshConfig;
 
@@ -23,6 +23,7 @@ pub struct Snapshot {
     /// In hostname, then namespace order.
     services: Arc<[Arc<Service>]>,
     config: Arc<IstioConfig>,
+    credentials: Arc<Credentials>,
 }
 
 // === impl Snapshot ===
@@ -40,6 +41,7 @@ impl Snapshot {
             mesh: Arc::new(mesh.clone()),
             services: services.into_iter().map(Arc::new).collect(),
             config: Arc::new(config),
+            credentials: objects.credentials(),
         }
     }
 
@@ -105,11 +107,17 @@ impl Snapshot {
             mesh: Arc::clone(&self.mesh),
             services,
             config,
+            credentials: objects.credentials(),
         }
     }
 
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// What the Secrets hold, for SDS.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     pub fn mesh(&self) -> &MeshConfig {

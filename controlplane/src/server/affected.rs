@@ -68,7 +68,7 @@ pub fn scope(before: &Snapshot, after: &Snapshot, diff: &Diff) -> Scope {
             }
         }
     }
-    Scope::Some(affected)
+    Scope::Some(affected).merge(super::generator::secrets::scope(before, after))
 }
 
 /// What one side (before or after) of an Istio resource's change reaches.
@@ -138,7 +138,8 @@ fn config(
         // from the root namespace.
         Resource::AuthorizationPolicy(_)
         | Resource::PeerAuthentication(_)
-        | Resource::RequestAuthentication(_) => {
+        | Resource::RequestAuthentication(_)
+        | Resource::Telemetry(_) => {
             if namespace == root {
                 proxies.sidecars = Within::All;
                 proxies.routers = Within::All;

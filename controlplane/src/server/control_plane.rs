@@ -20,7 +20,7 @@ use tokio::{
 use super::{
     announce::announce,
     generator::ModelGenerator,
-    metrics::Metrics,
+    metrics::{FilesParsed, Metrics},
     monitoring::{self, Monitoring},
     source::{Source, Store},
 };
@@ -70,7 +70,7 @@ pub struct ControlPlane {
     xds: JoinHandle<Result<(), tonic::transport::Error>>,
     monitoring: JoinHandle<()>,
     announcer: JoinHandle<()>,
-    _store: Store,
+    _store: Arc<Store>,
 }
 
 /// Why the control plane did not start.
@@ -123,7 +123,8 @@ impl ControlPlane {
     /// every kind has been listed and the first snapshot is built — an empty configuration
     /// would take their routes away.
     pub async fn start(config: Config) -> Result<ControlPlane, StartError> {
-        let store = Store::start(&config.source, config.debounce, config.mesh.clone()).await?;
+        let store =
+            Arc::new(Store::start(&config.source, config.debounce, config.mesh.clone()).await?);
         let xds_listener = bind("the xDS server", config.xds_address).await?;
         let monitoring_listener = bind("the monitoring server", config.monitoring_address).await?;
         let local = |server, listener: &TcpListener, address| {
@@ -160,6 +161,11 @@ impl ControlPlane {
             status,
             metrics,
             errors: store.watch_errors(),
+            // Weak: the pages outlive the store only while the control plane stops.
+            files_parsed: {
+                let store = Arc::downgrade(&store);
+                FilesParsed::new(move || store.upgrade()?.files_parsed())
+            },
             ready: false.into(),
         });
         let mut listed = store.listed();

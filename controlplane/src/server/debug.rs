@@ -41,12 +41,13 @@ pub fn syncz(status: &StatusSnapshot) -> Value {
 }
 
 /// `/debug/config_dump`: everything the proxy is sent, each resource as Envoy prints it, and
-/// for a gateway the servers its translation left out (`warnings`).
+/// for a gateway the servers its translation left out (`warnings`). The monitoring server adds
+/// the SDS `secrets` the proxy is sent, with private keys `[redacted]` as in Envoy's dump.
 ///
 /// ```json
 /// {"proxy": "sidecar~…", "snapshot_version": 3,
 ///  "clusters": [{…}], "endpoints": [{…}], "listeners": [{…}], "routes": [{…}],
-///  "warnings": ["…"]}
+///  "warnings": ["…"], "secrets": [{"name": "kubernetes://…", "tls_certificate": {…}}]}
 /// ```
 pub fn config_dump(
     node_id: &str,
@@ -78,12 +79,17 @@ pub fn config_dump(
 ///                   "message": "reviews.yaml:12: VirtualService default/reviews: …"}],
 ///  "rejected": [{"resource": "VirtualService default/reviews",
 ///                "findings": [{"severity": "error", "path": "spec.http[0]", "message": "…"}]}],
-///  "warnings": [same shape as rejected]}
+///  "warnings": [same shape as rejected],
+///  "malformed_secrets": [{"secret": "default/shop-cert", "reason": "…"}],
+///  "unresolved_secrets": [{"proxy": "router~…", "name": "kubernetes://shop-cert",
+///                          "reason": "…"}]}
 /// ```
 ///
 /// `file_errors` are documents that could not be read: the store keeps serving the last good
 /// version of their file. `rejected` resources were read but fail validation and are left out;
-/// `warnings` are kept but set fields mesh.rs does not honour yet.
+/// `warnings` are kept but set fields mesh.rs does not honour yet. `malformed_secrets` are
+/// Secrets that mean to hold TLS credentials and do not; `unresolved_secrets` are the SDS names
+/// proxies asked for and were not sent (they keep waiting for them).
 pub fn config_status(snapshot: &Snapshot, load_errors: &[LoadError]) -> Value {
     let file_errors = load_errors.iter().map(|error| {
         json!({
@@ -102,6 +108,7 @@ pub fn config_status(snapshot: &Snapshot, load_errors: &[LoadError]) -> Value {
         "file_errors": file_errors.collect::<Vec<_>>(),
         "rejected": reports(config.rejected()),
         "warnings": reports(config.warnings()),
+        "malformed_secrets": super::generator::secrets::malformed(snapshot),
     })
 }
 

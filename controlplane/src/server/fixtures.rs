@@ -99,11 +99,12 @@ pub fn snapshot_with(yaml: &str, mesh: &MeshConfig) -> Arc<Snapshot> {
 }
 
 /// A file store without the files: each load replaces the last, and the snapshots' versions
-/// grow as the store's do.
+/// grow as the store's do. Each snapshot is built from the one before as the store builds it,
+/// so that unchanged services keep their `Arc`s.
 pub struct Files {
     state: PerFileState,
     objects: Objects,
-    mesh: MeshConfig,
+    last: Arc<Snapshot>,
 }
 
 impl Files {
@@ -111,7 +112,7 @@ impl Files {
         Self {
             state: PerFileState::default(),
             objects: Objects::default(),
-            mesh,
+            last: Arc::new(Snapshot::build(&Objects::default(), &mesh)),
         }
     }
 
@@ -125,6 +126,7 @@ impl Files {
         for change in reconciled.changes {
             change.apply(&mut self.objects);
         }
-        Arc::new(Snapshot::build(&self.objects, &self.mesh))
+        self.last = Arc::new(self.last.next(&mut self.objects));
+        Arc::clone(&self.last)
     }
 }

@@ -14,9 +14,11 @@
 //! the load assignments of its outbound side made again. Whatever is made again takes the
 //! encoding of each type that came out equal.
 
+mod assignments;
 mod history;
 mod outbound;
 mod parts;
+pub(crate) mod secrets;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -28,7 +30,7 @@ use mesh_xds::ResourceType;
 use tokio::{sync::watch, time::Instant};
 
 pub use self::parts::{EncodedResources, Part};
-use self::{history::History, outbound::OutboundCache};
+use self::{assignments::Assignments, history::History, outbound::OutboundCache};
 use super::metrics::Metrics;
 use crate::{
     model::Snapshot,
@@ -45,8 +47,12 @@ pub struct ModelGenerator {
     cache: RwLock<BTreeMap<String, Translated>>,
     /// The outbound sides of sidecars at one snapshot, shared by the sidecars of each key.
     outbound: RwLock<OutboundCache>,
+    /// The load assignments of outbound sides, shared by every part that has the same one.
+    assignments: Assignments,
     /// The scopes of the latest changes.
     history: RwLock<History>,
+    /// What SDS served each proxy, and what it could not.
+    secrets: secrets::Served,
 }
 
 /// One proxy's configuration at one snapshot.
@@ -85,7 +91,7 @@ impl Translated {
     pub fn resources(&self) -> Resources {
         let mut all = Resources::default();
         for part in &self.parts {
-            all.append(part.resources.clone());
+            all.append(part.resources());
         }
         all.sort();
         all
@@ -134,7 +140,9 @@ impl ModelGenerator {
             metrics,
             cache: RwLock::new(BTreeMap::new()),
             outbound: RwLock::new(OutboundCache::default()),
+            assignments: Assignments::default(),
             history: RwLock::new(History::default()),
+            secrets: secrets::Served::default(),
         }
     }
 
@@ -150,6 +158,16 @@ impl ModelGenerator {
     /// The control plane's metrics.
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The secret names proxies asked for and were not sent, and why.
+    pub fn unresolved_secrets(&self) -> serde_json::Value {
+        self.secrets.report()
+    }
+
+    /// The secrets the proxy of `node_id` is sent, private keys redacted.
+    pub fn dump_secrets(&self, node_id: &str) -> Result<serde_json::Value, String> {
+        self.secrets.dump(&self.snapshot(), node_id)
     }
 
     /// The snapshot proxies are served from now.
@@ -174,6 +192,7 @@ impl ModelGenerator {
     /// outgrow the proxies connected.
     pub fn retain(&self, keep: &BTreeSet<String>) {
         self.write(|cache| cache.retain(|id, _| keep.contains(id)));
+        self.secrets.retain(keep);
     }
 
     fn translate_proxy(&self, node_id: &str, proxy: Proxy) -> Result<Translated, TranslateError> {
@@ -257,6 +276,12 @@ impl Generator for ModelGenerator {
         resource_type: ResourceType,
         subscription: &Subscription,
     ) -> Result<Vec<Arc<Encoded>>, GenerateError> {
+        if resource_type == ResourceType::Secret {
+            let namespace = crate::xds::generator::node_namespace(node);
+            let snapshot = self.snapshot();
+            let secrets = &self.secrets;
+            return Ok(secrets.generate(&snapshot, &node.id, namespace.as_deref(), subscription));
+        }
         match self.translate(node) {
             Ok(translated) => Ok(translated.select(resource_type, subscription)),
             Err(error) => {

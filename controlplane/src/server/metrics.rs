@@ -6,7 +6,7 @@
 //! recorder when `/metrics` is scraped rather than counted twice; the rest is recorded as it
 //! happens.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::{collections::BTreeSet, fmt, sync::Arc, time::Duration};
 
 use mesh_common::load::LoadError;
 use mesh_xds::ResourceType;
@@ -35,6 +35,9 @@ pub const CONFIG_ERRORS: &str = "mesh_controlplane_config_errors";
 pub const SNAPSHOT_VERSION: &str = "mesh_controlplane_snapshot_version";
 /// How long translating one proxy's configuration took, in seconds.
 pub const TRANSLATION_DURATION: &str = "mesh_controlplane_translation_duration_seconds";
+/// Config files read since the control plane started, the first read of the directories
+/// included; absent when the mesh is read from a cluster.
+pub const FILES_PARSED: &str = "mesh_controlplane_config_files_parsed_total";
 
 /// Sidecar outbound sides made, by what was translated (`part`): `whole` (clusters, listeners,
 /// routes and load assignments) or `endpoints` (load assignments alone, the rest kept).
@@ -61,6 +64,11 @@ pub struct Observed<'a> {
     pub load_errors: &'a [LoadError],
     pub snapshot_version: u64,
 }
+
+/// How a scrape reads the config store's count of parsed files: `None` from a store that reads
+/// no files. The store keeps the count; the scrape copies it in.
+#[derive(Clone, Default)]
+pub struct FilesParsed(Option<Arc<dyn Fn() -> Option<u64> + Send + Sync>>);
 
 // === impl Metrics ===
 
@@ -105,6 +113,13 @@ impl Metrics {
     pub fn push_failed(&self, kind: ResourceType) {
         with_local_recorder(&self.recorder, || {
             counter!(PUSH_ERRORS, "type_url" => kind.type_url()).increment(1);
+        });
+    }
+
+    /// Copies in the store's count of parsed config files.
+    pub fn files_parsed(&self, total: u64) {
+        with_local_recorder(&self.recorder, || {
+            counter!(FILES_PARSED).absolute(total);
         });
     }
 
@@ -155,6 +170,26 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+// === impl FilesParsed ===
+
+impl FilesParsed {
+    /// Reads the count with `read`, which says `None` once there is nothing to read.
+    pub fn new(read: impl Fn() -> Option<u64> + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(read)))
+    }
+
+    /// The count now, if the store reads files.
+    pub fn get(&self) -> Option<u64> {
+        self.0.as_ref().and_then(|read| read())
+    }
+}
+
+impl fmt::Debug for FilesParsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FilesParsed").field(&self.get()).finish()
     }
 }
 

@@ -26,7 +26,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 use super::{
     debug,
     generator::ModelGenerator,
-    metrics::{Metrics, Observed},
+    metrics::{FilesParsed, Metrics, Observed},
 };
 use crate::{
     translate::{self, ProxyKind},
@@ -41,6 +41,8 @@ pub struct Monitoring {
     pub metrics: Arc<Metrics>,
     /// The config store's load errors.
     pub errors: watch::Receiver<Arc<[LoadError]>>,
+    /// The config store's count of parsed files, for `/metrics`.
+    pub files_parsed: FilesParsed,
     /// Set once the first snapshot is built and the xDS server listens.
     pub ready: AtomicBool,
 }
@@ -73,6 +75,9 @@ impl Monitoring {
             "/metrics" => {
                 let status = self.status.snapshot();
                 let errors = self.errors.borrow().clone();
+                if let Some(total) = self.files_parsed.get() {
+                    self.metrics.files_parsed(total);
+                }
                 let observed = Observed {
                     status: &status,
                     load_errors: &errors,
@@ -87,10 +92,9 @@ impl Monitoring {
             "/debug/syncz" => json(StatusCode::OK, &debug::syncz(&self.status.snapshot())),
             "/debug/config_status" => {
                 let errors = self.errors.borrow().clone();
-                json(
-                    StatusCode::OK,
-                    &debug::config_status(&self.generator.snapshot(), &errors),
-                )
+                let mut status = debug::config_status(&self.generator.snapshot(), &errors);
+                status["unresolved_secrets"] = self.generator.unresolved_secrets();
+                json(StatusCode::OK, &status)
             }
             "/debug/config_dump" => self.config_dump(query),
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -132,7 +136,9 @@ impl Monitoring {
                         translate::sidecar_report(&self.generator.snapshot(), &translated.proxy)
                     }
                 };
-                debug::config_dump(&id, &translated, &warnings)
+                let mut dump = debug::config_dump(&id, &translated, &warnings)?;
+                dump["secrets"] = self.generator.dump_secrets(&id)?;
+                Ok(dump)
             });
         match dump {
             Ok(dump) => json(StatusCode::OK, &dump),

@@ -108,6 +108,14 @@ impl Store {
         }
     }
 
+    /// How many config files the store has read, when it reads files.
+    pub(super) fn files_parsed(&self) -> Option<u64> {
+        match self {
+            Store::File(store) => Some(store.files_parsed()),
+            Store::Kube(_) => None,
+        }
+    }
+
     /// True once the store holds everything its source has: at once for directories, after
     /// every kind has been listed for a cluster.
     pub(super) fn listed(&self) -> watch::Receiver<bool> {

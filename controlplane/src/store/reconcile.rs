@@ -13,7 +13,7 @@ use std::{
 };
 
 use k8s_openapi::api::{
-    core::v1::{Namespace, Pod, Service},
+    core::v1::{Namespace, Pod, Secret, Service},
     discovery::v1::EndpointSlice,
 };
 use mesh_common::{
@@ -116,6 +116,7 @@ impl Change {
             Change::Upsert(LoadedObject::Service(o)) => objects.upsert(o),
             Change::Upsert(LoadedObject::Pod(o)) => objects.upsert(o),
             Change::Upsert(LoadedObject::EndpointSlice(o)) => objects.upsert(o),
+            Change::Upsert(LoadedObject::Secret(o)) => objects.upsert(o),
             Change::Delete(key) => {
                 let object_key = ObjectKey::new(key.namespace.clone(), key.name.clone());
                 match key.kind {
@@ -128,6 +129,7 @@ impl Change {
                     LoadedKind::Service => objects.delete::<Service>(&object_key),
                     LoadedKind::Pod => objects.delete::<Pod>(&object_key),
                     LoadedKind::EndpointSlice => objects.delete::<EndpointSlice>(&object_key),
+                    LoadedKind::Secret => objects.delete::<Secret>(&object_key),
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! ClusterLoadAssignments: a service's endpoints for one port, grouped by locality.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use envoy_types::pb::{
     envoy::config::{
@@ -19,14 +19,60 @@ use envoy_types::pb::{
 use super::{EgressScope, Proxy, cluster_name, metadata, policy};
 use crate::model::{Endpoint, Health, Locality, Protocol, Resolution, Service, Snapshot};
 
-/// The load assignments of a sidecar's outbound side under `scope`: one per EDS cluster that
+/// What one load assignment is made of: the endpoints of `service` that serve `port` and carry
+/// every label of `subset`, under the name `cluster_name`. [`AssignmentSource::assignment`] is
+/// a pure function of it, so that sources that are [the same](AssignmentSource::same) make equal
+/// assignments: a service that kept its `Arc` across snapshots kept its assignments too.
+#[derive(Clone, Debug)]
+pub struct AssignmentSource {
+    pub cluster_name: String,
+    pub service: Arc<Service>,
+    pub port: u16,
+    pub subset: BTreeMap<String, String>,
+}
+
+// === impl AssignmentSource ===
+
+impl AssignmentSource {
+    /// The load assignment it makes.
+    pub fn assignment(&self) -> ClusterLoadAssignment {
+        assignment(&self.cluster_name, &self.service, self.port, &self.subset)
+    }
+
+    /// Whether `other` makes the same assignment: the very same service (by pointer, not by
+    /// content, which would cost as much as making it), port, subset and name.
+    pub fn same(&self, other: &AssignmentSource) -> bool {
+        Arc::ptr_eq(&self.service, &other.service)
+            && self.port == other.port
+            && self.cluster_name == other.cluster_name
+            && self.subset == other.subset
+    }
+}
+
+/// The load assignments of a sidecar's outbound side: one per EDS cluster that
 /// [`sidecar_outbound`](super::sidecar_outbound) makes, in name order, read with the same
-/// filters, so that a change of endpoints alone is translated without the rest.
+/// filters. What [`sidecar_sources`] names, made.
+#[cfg(test)]
 pub fn sidecar(
     snapshot: &Snapshot,
     proxy: &Proxy,
     scope: &EgressScope,
 ) -> Vec<ClusterLoadAssignment> {
+    sources(snapshot, proxy, scope)
+        .iter()
+        .map(AssignmentSource::assignment)
+        .collect()
+}
+
+/// What each load assignment of [`sidecar_outbound`](super::sidecar_outbound) is made of, in
+/// the same (name) order and read with the same filters, without making any: a group of
+/// sidecars reached by an endpoint change makes only those whose service changed, and shares
+/// them with the other groups.
+pub fn sidecar_sources(snapshot: &Snapshot, proxy: &Proxy) -> Vec<AssignmentSource> {
+    sources(snapshot, proxy, &EgressScope::for_proxy(snapshot, proxy))
+}
+
+fn sources(snapshot: &Snapshot, proxy: &Proxy, scope: &EgressScope) -> Vec<AssignmentSource> {
     let mut out = Vec::new();
     for service in snapshot.visible_services(&proxy.namespace) {
         if service.resolution != Resolution::ClientSideLb || service.hostname.contains('*') {
@@ -37,11 +83,19 @@ pub fn sidecar(
             p.protocol != Protocol::Udp
                 && scope.admits_service(&service.namespace, &service.hostname, p.number)
         }) {
-            let whole = cluster_name(port.number, "", &service.hostname);
-            out.push(assignment(&whole, service, port.number, &BTreeMap::new()));
+            out.push(AssignmentSource {
+                cluster_name: cluster_name(port.number, "", &service.hostname),
+                service: Arc::clone(service),
+                port: port.number,
+                subset: BTreeMap::new(),
+            });
             for subset in policy::subsets(rule) {
-                let name = cluster_name(port.number, &subset.name, &service.hostname);
-                out.push(assignment(&name, service, port.number, &subset.labels));
+                out.push(AssignmentSource {
+                    cluster_name: cluster_name(port.number, &subset.name, &service.hostname),
+                    service: Arc::clone(service),
+                    port: port.number,
+                    subset: subset.labels.clone(),
+                });
             }
         }
     }

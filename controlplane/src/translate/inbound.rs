@@ -58,7 +58,7 @@ pub fn sidecar(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
     let mut out = Resources::default();
     let sidecar = applied_sidecar(snapshot, proxy);
     let scope = EgressScope::for_proxy(snapshot, proxy);
-    let traced = trace::for_proxy(snapshot, proxy, &|service, port| {
+    let traced = trace::for_inbound(snapshot, proxy, &|service, port| {
         scope.has_outbound_cluster(&proxy.namespace, service, port)
     });
     let mut warnings = traced.warnings;

@@ -38,6 +38,7 @@ use envoy_types::pb::{
 };
 
 pub use self::egress::{EgressScope, Fallback};
+pub use self::endpoint::{AssignmentSource, sidecar_sources};
 pub use self::gateway::{gateway, gateway_report};
 pub(crate) use self::proxy::trace;
 pub use self::{
@@ -197,6 +198,7 @@ pub fn sidecar_outbound(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
 
 /// The load assignments of a sidecar's outbound side alone: what
 /// [`sidecar_outbound`]`(..).endpoints` is, for a change that reached nothing but endpoints.
+#[cfg(test)]
 pub(crate) fn sidecar_endpoints(snapshot: &Snapshot, proxy: &Proxy) -> Vec<ClusterLoadAssignment> {
     endpoint::sidecar(snapshot, proxy, &EgressScope::for_proxy(snapshot, proxy))
 }

@@ -40,7 +40,7 @@ pub struct OutboundKey {
 /// requests, the ones that name a workload's canonical service and revision in its spans.
 pub fn selected_label_keys(snapshot: &Snapshot) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    if trace::enabled(snapshot.mesh()) {
+    if trace::may_trace(snapshot) {
         keys.extend(
             trace::CANONICAL_NAME_LABELS
                 .iter()

@@ -20,6 +20,7 @@ use super::{
     encoded::Encoded,
     generator::Subscription,
     hash,
+    names::intern,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
     wire::Outgoing,
 };
@@ -35,9 +36,10 @@ pub struct DeltaConnection {
 #[derive(Debug, Default)]
 pub struct DeltaType {
     wildcard: bool,
-    names: BTreeSet<String>,
+    /// Interned: a proxy holds a pointer per name, not a copy.
+    names: BTreeSet<Arc<str>>,
     /// Names subscribed since the last response: each gets an answer, if only "removed".
-    new_names: BTreeSet<String>,
+    new_names: BTreeSet<Arc<str>>,
     /// What the proxy has (or was last sent), in name order: handles to the shared encodings,
     /// so that a proxy costs a pointer per resource, not a copy of its name and version.
     sent: Vec<Arc<Encoded>>,
@@ -82,8 +84,10 @@ impl DeltaConnection {
             if name == "*" {
                 more |= !state.wildcard;
                 state.wildcard = true;
-            } else if state.names.insert(name.clone()) {
-                state.new_names.insert(name.clone());
+            } else if !state.names.contains(name.as_str()) {
+                let name = intern(name);
+                state.names.insert(Arc::clone(&name));
+                state.new_names.insert(name);
                 more = true;
             }
         }
@@ -91,8 +95,8 @@ impl DeltaConnection {
             if name == "*" {
                 state.wildcard = false;
             } else {
-                state.names.remove(name);
-                state.new_names.remove(name);
+                state.names.remove(name.as_str());
+                state.new_names.remove(name.as_str());
             }
         }
         if !state.wildcard {
@@ -101,7 +105,9 @@ impl DeltaConnection {
             state
                 .sent
                 .retain(|resource| names.contains(resource.name()));
-            state.reported.retain(|name, _| names.contains(name));
+            state
+                .reported
+                .retain(|name, _| names.contains(name.as_str()));
         }
         let answer = match &state.progress.nonce {
             _ if request.response_nonce.is_empty() => None,
@@ -127,10 +133,9 @@ impl DeltaConnection {
         forced: bool,
     ) -> Option<Outgoing<DeltaDiscoveryResponse>> {
         let state = self.state.types().get_mut(&kind)?;
-        let subscription = state.subscription();
         let mut current: Vec<Arc<Encoded>> = resources
             .into_iter()
-            .filter(|resource| subscription.contains(resource.name()))
+            .filter(|resource| state.wildcard || state.names.contains(resource.name()))
             .collect();
         if !current.is_sorted_by(|a, b| a.name() <= b.name()) {
             current.sort_by(|a, b| a.name().cmp(b.name()));
@@ -153,7 +158,8 @@ impl DeltaConnection {
         removed.extend(
             std::mem::take(&mut state.new_names)
                 .into_iter()
-                .filter(|name| !exists(name)),
+                .filter(|name| !exists(name))
+                .map(|name| name.to_string()),
         );
         let system_version =
             hash::response_version(current.iter().map(|r| (r.name(), r.version())));
@@ -203,7 +209,7 @@ impl TypeState for DeltaType {
         if self.wildcard {
             Subscription::Wildcard
         } else {
-            Subscription::Names(self.names.clone())
+            Subscription::Names(self.names.iter().map(|n| n.to_string()).collect())
         }
     }
 

@@ -14,12 +14,13 @@ use envoy_types::pb::google::protobuf::Any;
 use mesh_xds::{Resource, ResourceType};
 use prost::Message as _;
 
-use super::hash;
+use super::{hash, names};
 
 /// One resource as it goes on the wire.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Encoded {
-    name: String,
+    /// Interned: shared with every stream that subscribes to it.
+    name: Arc<str>,
     kind: ResourceType,
     /// The resource packed in an `Any`, encoded.
     wire: Bytes,
@@ -31,7 +32,7 @@ pub struct Encoded {
 impl Encoded {
     /// Encodes `resource` and computes its version.
     pub fn new(resource: Resource) -> Arc<Encoded> {
-        let name = resource.name().to_owned();
+        let name = names::intern(resource.name());
         let kind = resource.resource_type();
         let any = resource.into_any();
         let version = hash::resource_version(&any);

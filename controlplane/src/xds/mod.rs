@@ -10,7 +10,9 @@
 //! - [`debounce`]: coalesces bursts of config changes into one push.
 //! - [`status`]: who is connected and what they ACKed, for `/debug/syncz`.
 //! - [`server`]: the streams of a server, and [`serve`].
-//! - [`wire`]: the gRPC service, framing responses around the shared encodings.
+//! - [`wire`]: the gRPC service, framing responses around the shared encodings and reading
+//!   requests without keeping a buffer between them.
+//! - [`names`]: resource names interned, shared by encodings and subscriptions.
 
 pub mod connection;
 pub mod debounce;
@@ -18,6 +20,7 @@ pub mod delta;
 pub mod encoded;
 pub mod generator;
 mod hash;
+pub mod names;
 pub mod protocol;
 pub mod scope;
 pub mod server;

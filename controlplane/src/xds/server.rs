@@ -7,7 +7,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{
 };
 use tokio::{net::TcpListener, sync::mpsc, sync::watch};
 use tonic::{
-    Status, Streaming,
+    Status,
     transport::{Server, server::TcpIncoming},
 };
 
@@ -18,7 +18,7 @@ use super::{
     sotw::SotwConnection,
     status::StatusRegistry,
     stream::{self, Connection, Shared},
-    wire::{AdsService, Outgoing},
+    wire::{AdsService, Outgoing, Requests},
 };
 
 /// Responses queued per stream before the stream waits for the proxy to read. Each holds its
@@ -72,7 +72,7 @@ impl XdsServer {
     /// receiver.
     pub fn sotw(
         &self,
-        requests: Streaming<DiscoveryRequest>,
+        requests: Requests<DiscoveryRequest>,
     ) -> mpsc::Receiver<Result<Outgoing<DiscoveryResponse>, Status>> {
         self.spawn(SotwConnection::new(), requests)
     }
@@ -80,7 +80,7 @@ impl XdsServer {
     /// Serves a delta stream reading `requests`; its responses come out of the receiver.
     pub fn delta(
         &self,
-        requests: Streaming<DeltaDiscoveryRequest>,
+        requests: Requests<DeltaDiscoveryRequest>,
     ) -> mpsc::Receiver<Result<Outgoing<DeltaDiscoveryResponse>, Status>> {
         self.spawn(DeltaConnection::new(), requests)
     }
@@ -88,8 +88,11 @@ impl XdsServer {
     fn spawn<C: Connection>(
         &self,
         connection: C,
-        requests: Streaming<C::Request>,
-    ) -> mpsc::Receiver<Result<C::Response, Status>> {
+        requests: Requests<C::Request>,
+    ) -> mpsc::Receiver<Result<C::Response, Status>>
+    where
+        C::Request: prost::Message + Default,
+    {
         let (responses, rx) = mpsc::channel(RESPONSE_QUEUE);
         tokio::spawn(stream::run(
             connection,

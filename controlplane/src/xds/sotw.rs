@@ -8,7 +8,7 @@
 //! so a push carries only those that changed since the last response: an endpoint change sends
 //! one load assignment, not all of them.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use mesh_xds::ResourceType;
@@ -18,6 +18,7 @@ use super::{
     encoded::Encoded,
     generator::Subscription,
     hash,
+    names::Interest,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
     wire::Outgoing,
 };
@@ -31,7 +32,8 @@ pub struct SotwConnection {
 /// What a state-of-the-world stream keeps of one type: the names of the last request.
 #[derive(Debug)]
 pub struct SotwType {
-    subscription: Subscription,
+    /// Interned: a proxy holds a pointer per name, not a copy.
+    subscription: Interest,
     progress: Progress,
     /// Of a type asked for by name: what the proxy was sent, in name order (handles to the
     /// shared encodings, not copies), so that a push carries only what changed.
@@ -150,7 +152,7 @@ fn was_sent(sent: &[Arc<Encoded>], resource: &Encoded) -> bool {
 
 impl TypeState for SotwType {
     fn subscription(&self) -> Subscription {
-        self.subscription.clone()
+        self.subscription.to_subscription()
     }
 
     fn progress(&self) -> &Progress {
@@ -164,12 +166,18 @@ impl TypeState for SotwType {
 
 /// The subscription a state-of-the-world request names. Names arrive in no stable order, so
 /// they are a set. Envoy asks for listeners and clusters with no names: a wildcard.
-fn subscription(kind: ResourceType, names: &[String]) -> Subscription {
+fn subscription(kind: ResourceType, names: &[String]) -> Interest {
     let wildcard_by_default = matches!(kind, ResourceType::Listener | ResourceType::Cluster);
     if (names.is_empty() && wildcard_by_default) || names.iter().any(|name| name == "*") {
-        Subscription::Wildcard
+        Interest {
+            wildcard: true,
+            ..Interest::default()
+        }
     } else {
-        Subscription::Names(names.iter().cloned().collect::<BTreeSet<_>>())
+        Interest {
+            wildcard: false,
+            names: Interest::names(names.iter().map(String::as_str)),
+        }
     }
 }
 

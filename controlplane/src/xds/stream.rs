@@ -17,7 +17,7 @@ use super::{
     connection::{ConnectionState, TypeState},
     delta::{DeltaConnection, DeltaType},
     encoded::Encoded,
-    generator::{Changed, Generator},
+    generator::{Changed, Generator, Subscription},
     protocol::{Action, ProtocolError},
     scope::Target,
     sotw::{SotwConnection, SotwType},
@@ -177,16 +177,21 @@ impl<C: Connection> StreamTask<C> {
 
     /// Generates `kind` for the proxy and sends it if it is news, or if `forced`.
     async fn send(&mut self, kind: ResourceType, forced: bool) -> Result<(), Closed> {
-        if self.connection.state().subscription(kind).is_none() {
+        if self.connection.state().progress(kind).is_none() {
             return Ok(());
         }
         // The slot first: a proxy that reads slowly holds up its own stream's next response,
         // and the pushes meanwhile coalesce, instead of piling up encoded copies of the mesh.
         let slot = self.responses.reserve().await.map_err(|_| Closed)?;
-        let (Some(node), Some(subscription)) = (
-            self.connection.state().node(),
-            self.connection.state().subscription(kind),
-        ) else {
+        // `respond` keeps only what the stream subscribed to, so the generator is asked for
+        // every resource of the type but secrets, which it resolves by name: a copy of the
+        // names a proxy subscribed to (thousands, for load assignments) per push is spared.
+        let subscription = match kind {
+            ResourceType::Secret => self.connection.state().subscription(kind),
+            _ => Some(Subscription::Wildcard),
+        };
+        let (Some(node), Some(subscription)) = (self.connection.state().node(), subscription)
+        else {
             return Ok(());
         };
         let resources = match self.shared.generator.generate(node, kind, &subscription) {

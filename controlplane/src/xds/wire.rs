@@ -8,11 +8,12 @@
 //! every proxy shares; its body hands those handles to HTTP/2 as they are, when the proxy has
 //! room for them.
 
+mod requests;
+
 use std::{
     collections::VecDeque,
     convert::Infallible,
     future::{Ready, ready},
-    marker::PhantomData,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -29,13 +30,9 @@ use prost::{
     encoding::{WireType, encode_key, encode_varint, encoded_len_varint},
 };
 use tokio::sync::mpsc;
-use tonic::{
-    Status, Streaming,
-    codec::{DecodeBuf, Decoder},
-    codegen::Service,
-    server::NamedService,
-};
+use tonic::{Status, codegen::Service, server::NamedService};
 
+pub use self::requests::{MAX_REQUEST, Requests};
 use super::{encoded::Encoded, server::XdsServer};
 
 /// The gRPC service name Envoy calls.
@@ -92,9 +89,6 @@ struct Framing<M> {
     next: usize,
     started: bool,
 }
-
-/// Decodes requests of type `T`.
-struct ProtoDecoder<T>(PhantomData<T>);
 
 // === impl Outgoing ===
 
@@ -249,24 +243,11 @@ impl Service<http::Request<tonic::body::Body>> for AdsService {
         let path = request.uri().path().to_owned();
         let body = request.into_body();
         let response = match path.as_str() {
-            SOTW_PATH => {
-                let requests = Streaming::new_request(
-                    ProtoDecoder::<DiscoveryRequest>(PhantomData),
-                    body,
-                    None,
-                    None,
-                );
-                respond(self.server.sotw(requests))
-            }
-            DELTA_PATH => {
-                let requests = Streaming::new_request(
-                    ProtoDecoder::<DeltaDiscoveryRequest>(PhantomData),
-                    body,
-                    None,
-                    None,
-                );
-                respond(self.server.delta(requests))
-            }
+            SOTW_PATH => respond(self.server.sotw(Requests::<DiscoveryRequest>::new(body))),
+            DELTA_PATH => respond(
+                self.server
+                    .delta(Requests::<DeltaDiscoveryRequest>::new(body)),
+            ),
             _ => Status::unimplemented(format!("{path} is not served")).into_http(),
         };
         ready(Ok(response))
@@ -354,19 +335,6 @@ impl<M: Carries + Send + Unpin> Body for ResponseBody<M> {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::default()
-    }
-}
-
-// === impl ProtoDecoder ===
-
-impl<T: Message + Default + 'static> Decoder for ProtoDecoder<T> {
-    type Item = T;
-    type Error = Status;
-
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<T>, Status> {
-        T::decode(buf)
-            .map(Some)
-            .map_err(|error| Status::invalid_argument(format!("malformed request: {error}")))
     }
 }
 

@@ -25,6 +25,7 @@ fn render_names_one_file_per_kind_after_the_crd() {
             "requestauthentications.security.istio.io.yaml",
             "serviceentries.networking.istio.io.yaml",
             "sidecars.networking.istio.io.yaml",
+            "telemetries.telemetry.istio.io.yaml",
             "virtualservices.networking.istio.io.yaml",
             "workloadentries.networking.istio.io.yaml",
         ]
@@ -119,7 +120,7 @@ fn check_passes_after_gen_and_names_every_difference_otherwise() {
     let dir = tmp.path().join(CRDS_DIR);
     fs::remove_file(dir.join("gateways.networking.istio.io.yaml")).unwrap();
     fs::write(dir.join("sidecars.networking.istio.io.yaml"), "edited").unwrap();
-    fs::write(dir.join("telemetries.telemetry.istio.io.yaml"), "extra").unwrap();
+    fs::write(dir.join("wasmplugins.extensions.istio.io.yaml"), "extra").unwrap();
 
     let error = check(tmp.path()).unwrap_err();
     assert_eq!(
@@ -127,7 +128,7 @@ fn check_passes_after_gen_and_names_every_difference_otherwise() {
         "the generated files in charts/mesh/crds differ from mesh-common's types:\n\
          \x20 missing  gateways.networking.istio.io.yaml\n\
          \x20 stale    sidecars.networking.istio.io.yaml\n\
-         \x20 extra    telemetries.telemetry.istio.io.yaml\n\
+         \x20 extra    wasmplugins.extensions.istio.io.yaml\n\
          run `cargo xtask gen` and commit the result"
     );
     assert_eq!(

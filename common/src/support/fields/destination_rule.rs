@@ -29,8 +29,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
         connectionPool          implemented;
         outlierDetection        implemented;
         tls                     implemented
-            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
-             endpoints, so requests fail rather than leave in plaintext";
+            "SIMPLE and MUTUAL from files or a credentialName (SDS); ISTIO_MUTUAL is not served \
+             yet: its clusters get no endpoints, so requests fail rather than leave in plaintext";
         portLevelSettings       implemented;
         tunnel                  not_planned
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
@@ -116,9 +116,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented;
         h2UpgradePolicy         implemented;
         useClientProtocol       implemented;
-        maxConcurrentStreams    planned
-            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
-             it opens per connection below the upstream's own limit";
+        maxConcurrentStreams    implemented;
     }
     "spec.trafficPolicy.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -137,9 +135,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          planned
-            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
-             requests fail rather than leave unverified or in plaintext";
+        credentialName          implemented
+            "served over SDS (ADS) from the Secret of that name in the proxy's own namespace: \
+             kubernetes://<name> for MUTUAL's client certificate, kubernetes://<name>-cacert for \
+             the CA; the cluster warms until they resolve";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
@@ -157,8 +156,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
         connectionPool          implemented;
         outlierDetection        implemented;
         tls                     implemented
-            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
-             endpoints, so requests fail rather than leave in plaintext";
+            "SIMPLE and MUTUAL from files or a credentialName (SDS); ISTIO_MUTUAL is not served \
+             yet: its clusters get no endpoints, so requests fail rather than leave in plaintext";
     }
     "spec.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.trafficPolicy.portLevelSettings.loadBalancer" {
@@ -245,9 +244,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented;
         h2UpgradePolicy         implemented;
         useClientProtocol       implemented;
-        maxConcurrentStreams    planned
-            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
-             it opens per connection below the upstream's own limit";
+        maxConcurrentStreams    implemented;
     }
     "spec.trafficPolicy.portLevelSettings.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -266,9 +263,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          planned
-            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
-             requests fail rather than leave unverified or in plaintext";
+        credentialName          implemented
+            "served over SDS (ADS) from the Secret of that name in the proxy's own namespace: \
+             kubernetes://<name> for MUTUAL's client certificate, kubernetes://<name>-cacert for \
+             the CA; the cluster warms until they resolve";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
@@ -283,8 +281,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
         connectionPool          implemented;
         outlierDetection        implemented;
         tls                     implemented
-            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
-             endpoints, so requests fail rather than leave in plaintext";
+            "SIMPLE and MUTUAL from files or a credentialName (SDS); ISTIO_MUTUAL is not served \
+             yet: its clusters get no endpoints, so requests fail rather than leave in plaintext";
         portLevelSettings       implemented;
         tunnel                  not_planned
             "tunnelling through an HTTP CONNECT or POST proxy is not planned";
@@ -376,9 +374,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented;
         h2UpgradePolicy         implemented;
         useClientProtocol       implemented;
-        maxConcurrentStreams    planned
-            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
-             it opens per connection below the upstream's own limit";
+        maxConcurrentStreams    implemented;
     }
     "spec.subsets.trafficPolicy.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -397,9 +393,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          planned
-            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
-             requests fail rather than leave unverified or in plaintext";
+        credentialName          implemented
+            "served over SDS (ADS) from the Secret of that name in the proxy's own namespace: \
+             kubernetes://<name> for MUTUAL's client certificate, kubernetes://<name>-cacert for \
+             the CA; the cluster warms until they resolve";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;
@@ -421,8 +418,8 @@ pub(super) const FIELDS: &[Entry] = fields! {
         connectionPool          implemented;
         outlierDetection        implemented;
         tls                     implemented
-            "SIMPLE and MUTUAL from files; ISTIO_MUTUAL is not served yet: its clusters get no \
-             endpoints, so requests fail rather than leave in plaintext";
+            "SIMPLE and MUTUAL from files or a credentialName (SDS); ISTIO_MUTUAL is not served \
+             yet: its clusters get no endpoints, so requests fail rather than leave in plaintext";
     }
     "spec.subsets.trafficPolicy.portLevelSettings.port" { number inherit; }
     "spec.subsets.trafficPolicy.portLevelSettings.loadBalancer" {
@@ -511,9 +508,7 @@ pub(super) const FIELDS: &[Entry] = fields! {
         idleTimeout             implemented;
         h2UpgradePolicy         implemented;
         useClientProtocol       implemented;
-        maxConcurrentStreams    planned
-            "needs an HTTP/2 pool of mesh-proxy's own: its HTTP/2 client cannot cap the streams \
-             it opens per connection below the upstream's own limit";
+        maxConcurrentStreams    implemented;
     }
     "spec.subsets.trafficPolicy.portLevelSettings.outlierDetection" {
         splitExternalLocalOriginErrors planned "with consecutiveLocalOriginFailures";
@@ -532,9 +527,10 @@ pub(super) const FIELDS: &[Entry] = fields! {
         clientCertificate       inherit;
         privateKey              inherit;
         caCertificates          inherit;
-        credentialName          planned
-            "SDS is not served yet: the clusters of a policy naming it get no endpoints, so \
-             requests fail rather than leave unverified or in plaintext";
+        credentialName          implemented
+            "served over SDS (ADS) from the Secret of that name in the proxy's own namespace: \
+             kubernetes://<name> for MUTUAL's client certificate, kubernetes://<name>-cacert for \
+             the CA; the cluster warms until they resolve";
         subjectAltNames         inherit;
         sni                     inherit;
         insecureSkipVerify      inherit;

@@ -13,6 +13,7 @@
 
 mod destination_rule;
 mod security;
+mod telemetry;
 mod virtual_service;
 
 use super::Entry;
@@ -32,6 +33,7 @@ pub(super) const SECTIONS: &[(Kind, &[Entry])] = &[
         Kind::RequestAuthentication,
         security::REQUEST_AUTHENTICATION,
     ),
+    (Kind::Telemetry, telemetry::FIELDS),
 ];
 
 const GATEWAY: &[Entry] = fields! {
@@ -58,31 +60,39 @@ const GATEWAY: &[Entry] = fields! {
     "spec.servers.tls" {
         httpsRedirect           inherit;
         mode                    inherit
-            "PASSTHROUGH only: a server that terminates TLS is left out, and reported";
-        serverCertificate       planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        privateKey              planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        caCertificates          planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        caCrl                   planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        credentialName          planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        credentialNames         planned
-            "with certificates: servers that terminate TLS are left out until they are served";
+            "SIMPLE, MUTUAL and OPTIONAL_MUTUAL terminate TLS (a chain per server, matched by \
+             SNI); PASSTHROUGH routes by SNI; AUTO_PASSTHROUGH and ISTIO_MUTUAL servers are left \
+             out, and reported";
+        serverCertificate       inherit "a file the gateway proxy reads";
+        privateKey              inherit "a file the gateway proxy reads";
+        caCertificates          inherit
+            "a file; verifies client certificates with MUTUAL and OPTIONAL_MUTUAL; with SIMPLE \
+             or credentialName it is not used, and reported";
+        caCrl                   inherit "a file; with MUTUAL and OPTIONAL_MUTUAL";
+        credentialName          inherit
+            "a Secret of the gateway's namespace over SDS: kubernetes://<name>, and \
+             kubernetes://<name>-cacert to verify clients";
+        credentialNames         inherit
+            "each a certificate over SDS; the first one's -cacert verifies clients";
         tlsCertificates         planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        subjectAltNames         planned
-            "with certificates: servers that terminate TLS are left out until they are served";
-        verifyCertificateSpki   not_planned
-            "pin client certificates with caCertificates and subjectAltNames instead";
-        verifyCertificateHash   not_planned
-            "pin client certificates with caCertificates and subjectAltNames instead";
-        minProtocolVersion      planned "with certificates; mesh.rs speaks TLS 1.2 and 1.3 only";
-        maxProtocolVersion      planned "with certificates; mesh.rs speaks TLS 1.2 and 1.3 only";
-        cipherSuites            planned
-            "with certificates: servers that terminate TLS are left out until they are served";
+            "a server that sets it is left out, and reported: use serverCertificate and \
+             privateKey, or credentialName";
+        subjectAltNames         inherit
+            "required of client certificates (as DNS, URI, email or IP SAN) with MUTUAL and \
+             OPTIONAL_MUTUAL; with SIMPLE it is not used, and reported";
+        verifyCertificateSpki   inherit
+            "pins client certificates with MUTUAL and OPTIONAL_MUTUAL; with SIMPLE it is not \
+             used, and reported";
+        verifyCertificateHash   inherit
+            "pins client certificates with MUTUAL and OPTIONAL_MUTUAL; with SIMPLE it is not \
+             used, and reported";
+        minProtocolVersion      inherit
+            "Envoy honours TLS 1.0 to 1.3; mesh-proxy speaks 1.2 and 1.3";
+        maxProtocolVersion      inherit
+            "Envoy honours TLS 1.0 to 1.3; mesh-proxy speaks 1.2 and 1.3";
+        cipherSuites            inherit
+            "the suites validation knows (others are left out, as it warns), and BoringSSL's \
+             -, + and ! operators";
     }
     "spec.servers.tls.tlsCertificates" {
         serverCertificate       inherit;
@@ -202,8 +212,7 @@ const SIDECAR: &[Entry] = fields! {
         idleTimeout             inherit;
         h2UpgradePolicy         not_planned "Istio upgrades outbound connections only";
         useClientProtocol       inherit;
-        maxConcurrentStreams    planned
-            "as for DestinationRules: mesh-proxy's HTTP/2 client cannot cap its streams";
+        maxConcurrentStreams    inherit;
     }
     "spec.egress" {
         port                    implemented
@@ -239,8 +248,7 @@ const SIDECAR: &[Entry] = fields! {
         idleTimeout             inherit;
         h2UpgradePolicy         not_planned "Istio upgrades outbound connections only";
         useClientProtocol       inherit;
-        maxConcurrentStreams    planned
-            "as for DestinationRules: mesh-proxy's HTTP/2 client cannot cap its streams";
+        maxConcurrentStreams    inherit;
     }
     "spec.outboundTrafficPolicy" {
         mode                    inherit;

@@ -7,6 +7,7 @@ mod http_route;
 mod security;
 mod service_entry;
 mod sidecar;
+mod telemetry;
 mod virtual_service;
 
 use pretty_assertions::assert_eq;

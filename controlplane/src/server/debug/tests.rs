@@ -124,6 +124,11 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
     let mut loader = Loader::new(LoadOptions::default());
     loader.add_str(CONFIG, Path::new("config/mesh.yaml"));
     loader.add_str(BROKEN, Path::new("config/broken.yaml"));
+    loader.add_str(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: web}\ntype: kubernetes.io/tls\n\
+         stringData: {tls.crt: x}\n",
+        Path::new("config/secret.yaml"),
+    );
     let loaded = loader.finish();
     let errors = loaded.errors.clone();
     let mut objects = Objects::default();
@@ -135,7 +140,7 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
     assert_eq!(
         status,
         json!({
-            "snapshot_version": 2,
+            "snapshot_version": 3,
             "file_errors": [{
                 "file": "config/broken.yaml",
                 "line": 1,
@@ -170,6 +175,10 @@ fn config_status_reports_file_errors_rejections_and_warnings() {
                                     set mirror, or give each of mirrors a percentage",
                     },
                 ],
+            }],
+            "malformed_secrets": [{
+                "secret": "default/web",
+                "reason": "it has tls.crt but not tls.key",
             }],
         })
     );

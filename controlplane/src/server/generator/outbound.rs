@@ -1,13 +1,19 @@
 //! The outbound sides of sidecars, shared by the sidecars of each [`OutboundKey`] at one
 //! snapshot, and carried to the next snapshot for the keys its change did not reach. A key the
-//! change reached for endpoints alone has only its load assignments translated again.
+//! change reached for endpoints alone has only its load assignments translated again, and
+//! keys that had the same load assignments before get the same ones again without asking
+//! translation twice. A part made whole takes from the first part of its namespace the types
+//! it has equal (see [`Part::share`]).
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, PoisonError},
 };
 
-use super::{ModelGenerator, Part};
+use super::{
+    ModelGenerator, Part,
+    parts::{AssignmentList, EncodedList},
+};
 use crate::{
     model::Snapshot,
     server::metrics::{OUTBOUND_ENDPOINTS, OUTBOUND_WHOLE},
@@ -29,6 +35,19 @@ pub(super) struct OutboundCache {
     /// The keys the change from the snapshot before reached for their endpoints alone: their
     /// previous part is kept but for its load assignments.
     endpoints_only: HashSet<OutboundKey>,
+    /// The first part made whole of each namespace, which the next ones share types with.
+    peers: HashMap<String, Arc<Part>>,
+    /// The load assignments remade for a change of endpoints alone, by the list they replace.
+    refreshed: Vec<Refreshed>,
+}
+
+/// Load assignments made again for a change of endpoints alone: every part that had `before`
+/// gets `after`, which depends only on `before` and the snapshot.
+#[derive(Debug)]
+struct Refreshed {
+    before: AssignmentList,
+    after: AssignmentList,
+    encoded: EncodedList,
 }
 
 /// An outbound part found in the cache, or what making it needs.
@@ -95,10 +114,26 @@ impl ModelGenerator {
             .as_deref()
             .filter(|_| endpoints_only)
             .and_then(|kept| {
-                let endpoints = translate::sidecar_endpoints(snapshot, &representative);
+                if let Some(part) = self.refreshed_alike(snapshot, kept) {
+                    return Some(part);
+                }
+                let sources = translate::sidecar_sources(snapshot, &representative);
                 // `None` when the endpoints name other clusters than the kept ones: the change
                 // reached more than endpoints after all, and the whole side is made again.
-                Part::with_endpoints(kept, endpoints)
+                let part = Part::with_assignments(kept, sources, &self.assignments)?;
+                let (after, encoded) = part.assignment_list();
+                let mut cache = self
+                    .outbound
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if same(&cache) {
+                    cache.refreshed.push(Refreshed {
+                        before: Arc::clone(&kept.assignments),
+                        after,
+                        encoded,
+                    });
+                }
+                Some(part)
             });
         let part = match refreshed {
             Some(part) => {
@@ -107,10 +142,21 @@ impl ModelGenerator {
             }
             None => {
                 self.metrics.outbound_translated(OUTBOUND_WHOLE);
-                Arc::new(Part::reusing(
+                let part = Part::outbound(
                     translate::sidecar_outbound(snapshot, &representative),
+                    translate::sidecar_sources(snapshot, &representative),
                     previous.as_deref(),
-                ))
+                    &self.assignments,
+                );
+                let peer = {
+                    let cache = self.outbound.read().unwrap_or_else(PoisonError::into_inner);
+                    let peer = cache.peers.get(&key.namespace).filter(|_| same(&cache));
+                    peer.cloned()
+                };
+                Arc::new(match peer {
+                    Some(peer) => part.share(&peer),
+                    None => part,
+                })
             }
         };
         let mut cache = self
@@ -118,9 +164,31 @@ impl ModelGenerator {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if same(&cache) {
+            if !cache.peers.contains_key(&key.namespace) {
+                cache.peers.insert(key.namespace.clone(), part.clone());
+            }
             cache.parts.entry(key).or_insert_with(|| part.clone());
         }
         part
+    }
+
+    /// `kept` with the load assignments made at `snapshot` for another key that had the very
+    /// same ones as `kept` before, if any.
+    fn refreshed_alike(&self, snapshot: &Arc<Snapshot>, kept: &Part) -> Option<Part> {
+        let cache = self.outbound.read().unwrap_or_else(PoisonError::into_inner);
+        if !cache
+            .snapshot
+            .as_ref()
+            .is_some_and(|cached| Arc::ptr_eq(cached, snapshot))
+        {
+            return None;
+        }
+        let alike = (cache.refreshed.iter()).find(|r| Arc::ptr_eq(&r.before, &kept.assignments))?;
+        Some(Part::with_list(
+            kept,
+            Arc::clone(&alike.after),
+            Arc::clone(&alike.encoded),
+        ))
     }
 
     /// Moves the outbound cache to `snapshot` unless it is there or further, keeping the parts
@@ -156,6 +224,7 @@ impl ModelGenerator {
         let (from, to) = (cached.version(), snapshot.version());
         let mut carried = HashMap::new();
         let mut endpoints_only = HashSet::new();
+        let mut peers = HashMap::new();
         if *cache.selected == *selected && from < to {
             let group = |key: &OutboundKey| Target {
                 class: Some(ProxyClass::Sidecar),
@@ -165,6 +234,9 @@ impl ModelGenerator {
             for (key, part) in &parts {
                 match self.reach(from, to, &group(key)) {
                     Reach::None => {
+                        peers
+                            .entry(key.namespace.clone())
+                            .or_insert_with(|| Arc::clone(part));
                         carried.insert(key.clone(), Arc::clone(part));
                     }
                     Reach::Endpoints => {
@@ -174,12 +246,15 @@ impl ModelGenerator {
                 }
             }
         }
+        self.assignments.retain(snapshot);
         *cache = OutboundCache {
             snapshot: Some(snapshot.clone()),
             selected: selected.clone(),
             parts: carried,
             previous: parts,
             endpoints_only,
+            peers,
+            refreshed: Vec::new(),
         };
         Ok(selected)
     }

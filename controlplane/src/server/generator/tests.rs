@@ -14,6 +14,7 @@ use crate::{
 };
 
 mod kept;
+mod shared;
 
 const BOOKINFO: &str = include_str!("../../../tests/data/bookinfo.yaml");
 const PRODUCTPAGE: &str =

@@ -47,6 +47,7 @@ fn monitoring_of(files: &[&str]) -> Monitoring {
         status: Arc::new(StatusRegistry::new()),
         metrics,
         errors,
+        files_parsed: FilesParsed::default(),
         ready: AtomicBool::new(false),
     }
 }

@@ -1,4 +1,5 @@
-//! The cluster store: Namespaces, Services, EndpointSlices, Pods and every Istio kind, watched
+//! The cluster store: Namespaces, Services, EndpointSlices, Pods, Secrets and every Istio kind,
+//! watched
 //! in a Kubernetes cluster and fed to the model.
 //!
 //! A thin shell around [`ClusterState`]: one kube-runtime watcher per kind (with the default
@@ -30,7 +31,7 @@ use ::kube::{
 };
 use futures_util::StreamExt;
 use k8s_openapi::api::{
-    core::v1::{Namespace, Pod, Service},
+    core::v1::{Namespace, Pod, Secret, Service},
     discovery::v1::EndpointSlice,
 };
 use mesh_common::{
@@ -54,6 +55,8 @@ use crate::{mesh_config::MeshConfig, model::Snapshot};
 /// How long the watches must be quiet before a burst of events is built into one snapshot,
 /// unless [`KubeStore::start_with`] says otherwise.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
+/// The Secrets not watched (see [`watch_secrets`]).
+const SECRET_FIELDS: &str = "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1";
 /// The longest a build waits for a burst to end: a cluster that never stops changing is still
 /// served.
 const MAX_DELAY: Duration = Duration::from_secs(1);
@@ -89,6 +92,7 @@ impl KubeStore {
             LoadedKind::Service,
             LoadedKind::EndpointSlice,
             LoadedKind::Pod,
+            LoadedKind::Secret,
         ];
         let mut tasks = vec![
             watch_typed::<Namespace>(
@@ -119,6 +123,7 @@ impl KubeStore {
                 trim_pod,
                 &updates_tx,
             ),
+            watch_secrets(&client, &updates_tx),
         ];
         for &kind in Kind::ALL {
             kinds.push(LoadedKind::Istio(kind));
@@ -219,6 +224,21 @@ where
     ))
 }
 
+/// Watches the Secrets that may hold credentials, leaving out those that never do, as Istio's
+/// credential controller does: service-account tokens and Helm's release records are most of a
+/// cluster's Secrets.
+fn watch_secrets(client: &Client, updates: &mpsc::UnboundedSender<Update>) -> JoinHandle<()> {
+    let api = Api::<Secret>::all(client.clone());
+    let config = watcher::Config::default().fields(SECRET_FIELDS);
+    let stream = watcher(api, config).default_backoff().modify(trim_of);
+    tokio::spawn(forward(
+        stream,
+        LoadedKind::Secret,
+        |object| Item::of(LoadedObject::Secret(object)),
+        updates.clone(),
+    ))
+}
+
 /// Watches an Istio kind untyped (see [`decode_istio`] for why).
 fn watch_istio(
     client: &Client,
@@ -248,6 +268,7 @@ pub fn api_resource(kind: Kind) -> ApiResource {
         Kind::AuthorizationPolicy => ApiResource::erase::<AuthorizationPolicy>(&()),
         Kind::PeerAuthentication => ApiResource::erase::<PeerAuthentication>(&()),
         Kind::RequestAuthentication => ApiResource::erase::<RequestAuthentication>(&()),
+        Kind::Telemetry => ApiResource::erase::<mesh_common::api::Telemetry>(&()),
     }
 }
 
@@ -266,6 +287,12 @@ async fn forward<K>(
             Ok(Event::Init) => Update::Relist(kind),
             Ok(Event::InitApply(object)) => Update::Listed(item(object)),
             Ok(Event::InitDone) => Update::RelistDone(kind),
+            Err(error) if kind == LoadedKind::Secret && list_status(&error) == Some(403) => {
+                // Secrets are only read for SDS: a service account not allowed to read them must
+                // not keep the mesh from being served. The watcher keeps trying.
+                warn!("not allowed to list Secrets: credentialName references will not resolve");
+                Update::RelistDone(kind)
+            }
             Err(error) if is_not_found(&error) => {
                 // The kind's CRD is not installed: it has no objects, and must not hold the
                 // first snapshot back. The watcher keeps trying, and lists it once it is.
@@ -280,6 +307,14 @@ async fn forward<K>(
         if updates.send(update).is_err() {
             return;
         }
+    }
+}
+
+/// The status code of a failed initial list.
+fn list_status(error: &watcher::Error) -> Option<u16> {
+    match error {
+        watcher::Error::InitialListFailed(::kube::Error::Api(status)) => Some(status.code),
+        _ => None,
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ::kube::{api::ApiResource, core::DynamicObject};
 use k8s_openapi::{
     api::{
-        core::v1::{Namespace, Pod, PodSpec, PodStatus, Service},
+        core::v1::{Namespace, Pod, PodSpec, PodStatus, Secret, Service},
         discovery::v1::EndpointSlice,
     },
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -177,6 +177,7 @@ impl ClusterState {
             LoadedKind::Service => keys::<Service>(&self.objects, kind),
             LoadedKind::Pod => keys::<Pod>(&self.objects, kind),
             LoadedKind::EndpointSlice => keys::<EndpointSlice>(&self.objects, kind),
+            LoadedKind::Secret => keys::<Secret>(&self.objects, kind),
             LoadedKind::Istio(istio) => {
                 let resources = self.objects.resources().keys();
                 resources

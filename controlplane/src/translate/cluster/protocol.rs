@@ -45,8 +45,9 @@ const MAX_KEEPALIVE_PROBES: u32 = 127;
 ///   `tcp.maxConnectionDuration` → `max_connection_duration`; with them, a port that names no
 ///   protocol gets an explicit HTTP/1.1, as Envoy requires one.
 ///
-/// `http.maxConcurrentStreams` is not sent: mesh-proxy cannot cap the streams of a connection
-/// below the upstream's own limit, and reports the field as not implemented.
+/// - `http.maxConcurrentStreams` (above 0) → the explicit HTTP/2 options'
+///   `max_concurrent_streams`. As in Istio, only a cluster that speaks HTTP/2 alone gets it:
+///   an HTTP/1.1 cluster opens no streams, and `useClientProtocol` replaces the options.
 pub(super) fn typed_options(
     protocol: Protocol,
     pool: Option<&ConnectionPoolSettings>,
@@ -56,11 +57,17 @@ pub(super) fn typed_options(
     let tcp = pool.and_then(|p| p.tcp.as_ref());
     let use_client = http.and_then(|h| h.use_client_protocol) == Some(true);
     let upstream_protocol_options = if explicit_h2(protocol, pool, mesh) {
+        let max_concurrent_streams = http
+            .and_then(|h| h.max_concurrent_streams)
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|&m| m > 0)
+            .map(|value| UInt32Value { value });
         Some(UpstreamProtocolOptions::ExplicitHttpConfig(
             ExplicitHttpConfig {
-                protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(
-                    Http2ProtocolOptions::default(),
-                )),
+                protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions {
+                    max_concurrent_streams,
+                    ..Http2ProtocolOptions::default()
+                })),
             },
         ))
     } else if use_client {

@@ -1,5 +1,6 @@
 //! The HTTP side of a gateway: a listener per HTTP port routed by RDS, and its route
-//! configuration `http.<port>` with a virtual host per server host a VirtualService binds.
+//! configuration `http.<port>` with a virtual host per server host a VirtualService binds; an
+//! HTTPS server's chain has the same connection manager and a route configuration of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,10 +45,37 @@ pub fn route_config_name(port: u16) -> String {
     format!("http.{port}")
 }
 
-/// The listener of an HTTP port: one chain, its routes from RDS, tracing with `tracing`. The
-/// gateway is the edge, so it trusts no client's `X-Forwarded-For` and records the peer
-/// address itself.
+/// Istio's name for the route configuration of an HTTPS server, which has its own:
+/// `https.<port>.<port name>.<Gateway name>.<Gateway namespace>`.
+pub fn https_route_config_name(port: u16, bound: &Bound) -> String {
+    let name = bound
+        .gateway
+        .split_once('/')
+        .map_or(bound.gateway, |(_, name)| name);
+    format!(
+        "https.{port}.{}.{name}.{}",
+        bound.server.port.name, bound.namespace
+    )
+}
+
+/// The listener of an HTTP port: one chain, its routes from RDS, tracing with `tracing`.
 pub fn listener(port: u16, bind: &str, tracing: Option<&Tracing>) -> Listener {
+    Listener {
+        name: format!("{bind}_{port}"),
+        address: Some(socket_address(bind, port)),
+        traffic_direction: TrafficDirection::Outbound as i32,
+        filter_chains: vec![FilterChain {
+            filters: vec![manager(port, bind, &route_config_name(port), tracing)],
+            ..FilterChain::default()
+        }],
+        ..Listener::default()
+    }
+}
+
+/// The HTTP connection manager of a chain, routed by the route configuration `routes` from
+/// RDS. The gateway is the edge, so it trusts no client's `X-Forwarded-For` and records the
+/// peer address itself.
+pub fn manager(port: u16, bind: &str, routes: &str, tracing: Option<&Tracing>) -> Filter {
     let manager = HttpConnectionManager {
         stat_prefix: format!("outbound_{bind}_{port}"),
         codec_type: CodecType::Auto as i32,
@@ -60,7 +88,7 @@ pub fn listener(port: u16, bind: &str, tracing: Option<&Tracing>) -> Listener {
                 resource_api_version: ApiVersion::V3 as i32,
                 ..ConfigSource::default()
             }),
-            route_config_name: route_config_name(port),
+            route_config_name: routes.to_string(),
         })),
         // VirtualServices may fault requests and answer CORS, so the fault then the CORS filter
         // go before the router, as Istio orders them.
@@ -72,22 +100,14 @@ pub fn listener(port: u16, bind: &str, tracing: Option<&Tracing>) -> Listener {
         tracing: tracing.cloned(),
         ..HttpConnectionManager::default()
     };
-    Listener {
-        name: format!("{bind}_{port}"),
-        address: Some(socket_address(bind, port)),
-        traffic_direction: TrafficDirection::Outbound as i32,
-        filter_chains: vec![FilterChain {
-            filters: vec![Filter {
-                name: "envoy.filters.network.http_connection_manager".to_string(),
-                config_type: Some(ConfigType::TypedConfig(pack_any(manager))),
-            }],
-            ..FilterChain::default()
-        }],
-        ..Listener::default()
+    Filter {
+        name: "envoy.filters.network.http_connection_manager".to_string(),
+        config_type: Some(ConfigType::TypedConfig(pack_any(manager))),
     }
 }
 
-/// The routes of every server on `port`: for each VirtualService bound to the server's
+/// The route configuration `name` of the servers on `port` (every HTTP server of the port, or
+/// one HTTPS server): for each VirtualService bound to the server's
 /// Gateway whose hosts meet the server's, its HTTP routes (those whose matches apply to the
 /// port and to this gateway proxy: its Gateway, labels and namespace) under each host they
 /// share. The VirtualServices of one host are merged, in Istio's order. A host no
@@ -96,6 +116,7 @@ pub fn listener(port: u16, bind: &str, tracing: Option<&Tracing>) -> Listener {
 pub fn route_configuration(
     snapshot: &Snapshot,
     proxy: &Proxy,
+    name: String,
     port: u16,
     servers: &[Bound],
 ) -> RouteConfiguration {
@@ -167,7 +188,7 @@ pub fn route_configuration(
         });
     }
     RouteConfiguration {
-        name: route_config_name(port),
+        name,
         virtual_hosts,
         validate_clusters: Some(BoolValue { value: false }),
         ..RouteConfiguration::default()

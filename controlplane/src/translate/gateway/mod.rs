@@ -3,10 +3,12 @@
 //!
 //! One listener per server port, on every address (or the server's `bind`): HTTP servers route
 //! by RDS (`http.<port>`), TCP servers proxy to the destination of the bound `tcp` route, and
-//! TLS servers in `PASSTHROUGH` mode pick a `tls` route by SNI. Servers that terminate TLS
-//! need certificates, which the gateway cannot receive yet: they are left out and reported.
-//! The clusters are the destinations the routes name, built as a sidecar's are, and the
-//! tracing collector's when HTTP servers trace (`proxy::trace`).
+//! the HTTPS and TLS servers of a port share a listener with a chain per server, chosen by
+//! SNI (`secure`): a server that terminates TLS has its certificates there (`tls`), from
+//! files or over SDS, and a `PASSTHROUGH` server picks a `tls` route by SNI. `ISTIO_MUTUAL`
+//! and `AUTO_PASSTHROUGH` servers are left out and reported. The clusters are the destinations
+//! the routes name, built as a sidecar's are, and the tracing collector's when HTTP servers
+//! trace (`proxy::trace`).
 //!
 //! Gateways in every namespace apply (Istio's default; it can scope them to the proxy's
 //! namespace instead). The warnings go to the log each time a proxy's configuration is built;
@@ -14,7 +16,9 @@
 
 mod http;
 mod names;
+mod secure;
 mod tcp;
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,9 +28,11 @@ pub use self::names::{Scope, resolve_gateway_name, selects};
 use super::{Proxy, Resources, cluster, endpoint, policy, proxy::trace};
 use crate::model::{Protocol, Resolution, Snapshot, istio_order};
 
-/// The configuration of a gateway proxy. What cannot be served (a server that terminates
-/// TLS, a protocol a gateway cannot speak, a port two servers claim with different protocols)
-/// is left out and logged as a warning; [`gateway_report`] returns the same warnings.
+/// The configuration of a gateway proxy. What cannot be served (a TLS mode mesh.rs does not
+/// serve yet, a protocol a gateway cannot speak, a port two servers claim with different
+/// protocols, an SNI name two TLS servers of a port claim) is left out and logged as a
+/// warning, as are the TLS settings a served server leaves aside; [`gateway_report`] returns
+/// the same warnings.
 pub fn gateway(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     let (resources, warnings) = translate(snapshot, proxy);
     for warning in &warnings {
@@ -35,7 +41,8 @@ pub fn gateway(snapshot: &Snapshot, proxy: &Proxy) -> Resources {
     resources
 }
 
-/// The servers [`gateway`] leaves out for this proxy, and why, one line each.
+/// The servers [`gateway`] leaves out for this proxy and the settings it leaves aside, and
+/// why, one line each.
 pub fn gateway_report(snapshot: &Snapshot, proxy: &Proxy) -> Vec<String> {
     translate(snapshot, proxy).1
 }
@@ -46,7 +53,21 @@ struct Bound<'a> {
     /// `<namespace>/<name>` of the Gateway, as VirtualServices name it.
     gateway: &'a str,
     namespace: &'a str,
+    /// The server's index in the Gateway's `servers`.
+    index: usize,
     server: &'a Server,
+}
+
+// === impl Bound ===
+
+impl Bound<'_> {
+    /// How warnings name the server.
+    fn what(&self) -> String {
+        format!(
+            "Gateway {} server {} (port {} {})",
+            self.gateway, self.index, self.server.port.number, self.server.port.protocol
+        )
+    }
 }
 
 /// How a port is served; every server on one port must agree.
@@ -54,7 +75,8 @@ struct Bound<'a> {
 enum Class {
     Http,
     Tcp,
-    Passthrough,
+    /// HTTPS and TLS servers, terminating TLS or passing it through, by SNI.
+    Tls,
 }
 
 // === impl Class ===
@@ -64,7 +86,7 @@ impl Class {
         match self {
             Class::Http => "HTTP",
             Class::Tcp => "TCP",
-            Class::Passthrough => "TLS passthrough",
+            Class::Tls => "TLS",
         }
     }
 }
@@ -116,11 +138,14 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
     // The first server of a port decides how the port is served, in Istio's Gateway order.
     let mut ports: BTreeMap<u16, (Class, Vec<Bound>)> = BTreeMap::new();
     for (name, namespace, servers) in &gateways {
-        for (i, server) in servers.iter().enumerate() {
-            let what = format!(
-                "Gateway {name} server {i} (port {} {})",
-                server.port.number, server.port.protocol
-            );
+        for (index, server) in servers.iter().enumerate() {
+            let bound = Bound {
+                gateway: name,
+                namespace,
+                index,
+                server,
+            };
+            let what = bound.what();
             let class = match classify(server) {
                 Ok(class) => class,
                 Err(why) => {
@@ -131,11 +156,6 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
             let Ok(port) = u16::try_from(server.port.number) else {
                 warnings.push(format!("{what}: not a TCP port number"));
                 continue;
-            };
-            let bound = Bound {
-                gateway: name,
-                namespace,
-                server,
             };
             let (first, servers) = ports.entry(port).or_insert((class, Vec::new()));
             if *first != class {
@@ -167,14 +187,22 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
     for (&port, (class, servers)) in &ports {
         let built = match class {
             Class::Http => {
-                let routes = http::route_configuration(snapshot, proxy, port, servers);
+                let name = http::route_config_name(port);
+                let routes = http::route_configuration(snapshot, proxy, name, port, servers);
                 let clusters = http::clusters(&routes);
                 out.routes.push(routes);
                 referenced.extend(traced.collector.clone());
                 Some((http::listener(port, bind(servers), tracing), clusters))
             }
             Class::Tcp => tcp::tcp_listener(snapshot, proxy, port, servers),
-            Class::Passthrough => tcp::passthrough_listener(snapshot, proxy, port, servers),
+            Class::Tls => secure::listener(snapshot, proxy, port, servers, tracing, &mut warnings)
+                .map(|built| {
+                    if !built.routes.is_empty() {
+                        referenced.extend(traced.collector.clone());
+                    }
+                    out.routes.extend(built.routes);
+                    (built.listener, built.clusters)
+                }),
         };
         if let Some((listener, clusters)) = built {
             referenced.extend(clusters);
@@ -198,13 +226,23 @@ fn classify(server: &Server) -> Result<Class, String> {
     match protocol {
         Protocol::Http | Protocol::Http2 | Protocol::Grpc | Protocol::GrpcWeb => Ok(Class::Http),
         Protocol::Tcp | Protocol::Mongo | Protocol::Mysql | Protocol::Redis => Ok(Class::Tcp),
+        // No mode is Istio's default, PASSTHROUGH.
         Protocol::Https | Protocol::Tls => match mode {
-            Some(ServerTlsMode::Passthrough) => Ok(Class::Passthrough),
-            Some(ServerTlsMode::AutoPassthrough) => {
-                Err("tls mode AUTO_PASSTHROUGH is not supported yet".to_string())
-            }
-            _ => Err(
-                "terminating TLS needs the gateway's certificates, which are not served yet"
+            None
+            | Some(
+                ServerTlsMode::Passthrough
+                | ServerTlsMode::Simple
+                | ServerTlsMode::Mutual
+                | ServerTlsMode::OptionalMutual,
+            ) => Ok(Class::Tls),
+            Some(ServerTlsMode::AutoPassthrough) => Err(
+                "tls mode AUTO_PASSTHROUGH is not supported yet: route by SNI with PASSTHROUGH \
+                 and a VirtualService's tls routes"
+                    .to_string(),
+            ),
+            Some(ServerTlsMode::IstioMutual) => Err(
+                "tls mode ISTIO_MUTUAL is not supported yet: it needs the mesh's certificate \
+                 authority; use MUTUAL with credentialName"
                     .to_string(),
             ),
         },

@@ -133,6 +133,10 @@ fn intersection_keeps_the_narrower_host() {
     );
 }
 
+const AUTO_PASSTHROUGH: &str = "Gateway default/any-proxy server 1 (port 9000 TLS): tls mode \
+     AUTO_PASSTHROUGH is not supported yet: route by SNI with PASSTHROUGH and a VirtualService's \
+     tls routes";
+
 const SERVERS: &str = r#"
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -186,19 +190,14 @@ fn reports_the_servers_it_leaves_out() {
         warnings,
         vec![
             "Gateway default/any-proxy server 0 (port 8443 HTTP): port 8443 is already served \
-             as TLS passthrough by Gateway istio-system/first"
+             as TLS by Gateway istio-system/first"
                 .to_string(),
-            "Gateway default/any-proxy server 1 (port 9000 TLS): tls mode AUTO_PASSTHROUGH is \
-             not supported yet"
-                .to_string(),
-            "Gateway default/any-proxy server 2 (port 9001 HTTPS): terminating TLS needs the \
-             gateway's certificates, which are not served yet"
-                .to_string(),
+            AUTO_PASSTHROUGH.to_string(),
         ]
     );
     assert_eq!(gateway_report(&snapshot, &ingress()), warnings);
     // No VirtualService: the passthrough port has no chain and no listener; the HTTP port
-    // listens and answers 404 from an empty virtual host.
+    // listens and answers 404 from an empty virtual host, and so does the HTTPS server.
     let names = |r: &Resources| {
         (
             r.listeners
@@ -212,8 +211,11 @@ fn reports_the_servers_it_leaves_out() {
     assert_eq!(
         names(&resources),
         (
-            vec!["0.0.0.0_8080".to_string()],
-            vec!["http.8080".to_string()],
+            vec!["0.0.0.0_8080".to_string(), "0.0.0.0_9001".to_string()],
+            vec![
+                "http.8080".to_string(),
+                "https.9001.https.any-proxy.default".to_string()
+            ],
             0
         )
     );
@@ -237,20 +239,13 @@ fn a_gateway_without_selector_applies_to_every_gateway_proxy() {
         .iter()
         .map(|l| l.name.as_str())
         .collect();
-    assert_eq!(listeners, vec!["0.0.0.0_8443"]);
+    assert_eq!(listeners, vec!["0.0.0.0_8443", "0.0.0.0_9001"]);
     let routes: Vec<&str> = resources.routes.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(routes, vec!["http.8443"]);
     assert_eq!(
-        warnings,
-        vec![
-            "Gateway default/any-proxy server 1 (port 9000 TLS): tls mode AUTO_PASSTHROUGH is \
-             not supported yet"
-                .to_string(),
-            "Gateway default/any-proxy server 2 (port 9001 HTTPS): terminating TLS needs the \
-             gateway's certificates, which are not served yet"
-                .to_string(),
-        ]
+        routes,
+        vec!["http.8443", "https.9001.https.any-proxy.default"]
     );
+    assert_eq!(warnings, vec![AUTO_PASSTHROUGH.to_string(),]);
 }
 
 #[test]
@@ -385,4 +380,6 @@ spec:
 
 mod merge;
 mod selector;
+mod tls;
+mod tls_ports;
 mod traced;

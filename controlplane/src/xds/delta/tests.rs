@@ -204,3 +204,28 @@ fn a_first_response_is_sent_even_when_empty() {
     assert!(response.removed_resources.is_empty());
     assert_eq!(connection.state().subscribed(), [CDS]);
 }
+
+#[test]
+fn subscribed_names_are_the_encodings_own_strings() {
+    let encoded = clusters(&["a", "b"], 1);
+    let (mut one, mut two) = (DeltaConnection::new(), DeltaConnection::new());
+    for connection in [&mut one, &mut two] {
+        assert_eq!(
+            connection
+                .on_request(&request(&["b", "a"], &[], ""))
+                .unwrap(),
+            Action::Respond
+        );
+    }
+    let kind = ResourceType::Cluster;
+    let names = |c: &mut DeltaConnection| -> Vec<Arc<str>> {
+        c.state.types()[&kind].names.iter().cloned().collect()
+    };
+    let (a, b) = (names(&mut one), names(&mut two));
+    assert_eq!(a.len(), 2);
+    // One string per name in the process: both streams and the encoding point at it.
+    for ((x, y), encoded) in a.iter().zip(&b).zip(&encoded) {
+        assert!(Arc::ptr_eq(x, y));
+        assert_eq!(x.as_ptr(), encoded.name().as_ptr());
+    }
+}

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use envoy_types::pb::{
     envoy::config::{
         cluster::v3::Cluster,
@@ -365,4 +367,30 @@ fn a_push_of_clusters_carries_every_cluster() {
         .respond(CDS, clusters(&["a", "b", "c"]), false)
         .unwrap();
     assert_eq!(names(&push), ["a", "b", "c"]);
+}
+
+#[test]
+fn subscribed_names_are_the_encodings_own_strings() {
+    let eds = ResourceType::ClusterLoadAssignment;
+    let encoded = endpoints(&["outbound|80||a", "outbound|80||b"]);
+    let (mut one, mut two) = (SotwConnection::new(), SotwConnection::new());
+    for connection in [&mut one, &mut two] {
+        let asked = request(eds, &["outbound|80||b", "outbound|80||a"], "");
+        assert_eq!(connection.on_request(&asked).unwrap(), Action::Respond);
+    }
+    let names = |c: &mut SotwConnection| -> Vec<Arc<str>> {
+        c.state.types()[&eds]
+            .subscription
+            .names
+            .iter()
+            .cloned()
+            .collect()
+    };
+    let (a, b) = (names(&mut one), names(&mut two));
+    assert_eq!(a.len(), 2);
+    // One string per name in the process: both streams and the encoding point at it.
+    for ((x, y), encoded) in a.iter().zip(&b).zip(&encoded) {
+        assert!(Arc::ptr_eq(x, y));
+        assert_eq!(x.as_ptr(), encoded.name().as_ptr());
+    }
 }

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// A sidecar of `namespace` at `ip`.
-fn sidecar_node(namespace: &str, pod: &str, ip: &str) -> Node {
+pub(super) fn sidecar_node(namespace: &str, pod: &str, ip: &str) -> Node {
     let mut node = node(&format!(
         "sidecar~{ip}~{pod}.{namespace}~{namespace}.svc.cluster.local"
     ));
@@ -27,7 +27,7 @@ fn sidecar_node(namespace: &str, pod: &str, ip: &str) -> Node {
 }
 
 /// Publishes the snapshot of `yaml` and records its change, as the announcer does.
-fn change(
+pub(super) fn change(
     files: &mut Files,
     snapshots: &watch::Sender<Arc<Snapshot>>,
     generator: &ModelGenerator,
@@ -200,9 +200,8 @@ fn an_endpoint_change_translates_endpoints_alone_and_a_config_change_everything(
     }
     assert!(!new.shares_encoding(old, ResourceType::ClusterLoadAssignment));
     let web = "outbound|80||web.a.svc.cluster.local";
-    let cluster_names: Vec<&str> = new
-        .resources
-        .endpoints
+    let new_endpoints = new.resources().endpoints;
+    let cluster_names: Vec<&str> = new_endpoints
         .iter()
         .map(|a| a.cluster_name.as_str())
         .collect();
@@ -219,17 +218,17 @@ fn an_endpoint_change_translates_endpoints_alone_and_a_config_change_everything(
         .collect();
     assert_eq!(kept, [true, false]);
     assert_eq!(
-        addresses(&new.resources.endpoints[1]),
+        addresses(&new_endpoints[1]),
         [format!("{WEB_1}:8080"), format!("{WEB_2}:8080")]
     );
     assert_eq!(
-        addresses(&old.resources.endpoints[1]),
+        addresses(&old.resources().endpoints[1]),
         [format!("{WEB_1}:8080")]
     );
     let proxy = Proxy::from_node(&in_b).unwrap();
     let snapshot = generator.snapshot();
     assert_eq!(
-        new.resources,
+        new.resources(),
         translate::sidecar_outbound(
             &snapshot,
             &Proxy {
@@ -301,6 +300,9 @@ fn the_endpoints_alone_are_what_the_outbound_side_has() {
             translate::sidecar_endpoints(&snapshot, &proxy),
             outbound.endpoints
         );
+        let sources = translate::sidecar_sources(&snapshot, &proxy);
+        let made: Vec<ClusterLoadAssignment> = sources.iter().map(|s| s.assignment()).collect();
+        assert_eq!(made, outbound.endpoints);
     }
     let snapshot = snapshot(&format!("{BOOKINFO}{SUBSETS_AND_EGRESS}"));
     let endpoints = translate::sidecar_endpoints(&snapshot, &proxy);

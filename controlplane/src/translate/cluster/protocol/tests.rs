@@ -202,3 +202,60 @@ fn tcp_keepalive_becomes_upstream_connection_options_in_whole_seconds() {
     );
     assert_eq!(upstream_connection_options(None), None);
 }
+
+fn http2_capped(streams: u32) -> Option<UpstreamProtocolOptions> {
+    Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+        ExplicitHttpConfig {
+            protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions {
+                max_concurrent_streams: uint(streams),
+                ..Http2ProtocolOptions::default()
+            })),
+        },
+    ))
+}
+
+/// Istio caps the streams of HTTP/2 clusters only: gRPC and HTTP/2 ports and upgraded ones.
+#[test]
+fn max_concurrent_streams_caps_http2_clusters() {
+    let only = |upstream| {
+        packed(HttpProtocolOptions {
+            upstream_protocol_options: upstream,
+            ..HttpProtocolOptions::default()
+        })
+    };
+    let capped = json!({"http": {"maxConcurrentStreams": 100}});
+    assert_eq!(
+        options(Protocol::Grpc, capped.clone()),
+        only(http2_capped(100))
+    );
+    assert_eq!(
+        options(Protocol::Http2, capped.clone()),
+        only(http2_capped(100))
+    );
+    assert_eq!(
+        options(
+            Protocol::Http,
+            json!({"http": {"maxConcurrentStreams": 7, "h2UpgradePolicy": "UPGRADE"}})
+        ),
+        only(http2_capped(7))
+    );
+    // Zero and negative values leave Envoy's default.
+    for unset in [0, -1] {
+        assert_eq!(
+            options(
+                Protocol::Grpc,
+                json!({"http": {"maxConcurrentStreams": unset}})
+            ),
+            only(explicit_http2()),
+            "{unset}"
+        );
+    }
+    // The client's protocol replaces the HTTP/2 options, and the cap with them.
+    assert_eq!(
+        options(
+            Protocol::Grpc,
+            json!({"http": {"maxConcurrentStreams": 100, "useClientProtocol": true}})
+        ),
+        only(downstream())
+    );
+}

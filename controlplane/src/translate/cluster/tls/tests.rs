@@ -126,6 +126,96 @@ fn insecure_skip_verify_accepts_any_server_certificate() {
     assert_eq!(common, CommonTlsContext::default());
 }
 
+/// An SDS reference to `name` over the ADS stream.
+fn ads_secret(name: &str) -> SdsSecretConfig {
+    SdsSecretConfig {
+        name: name.to_string(),
+        sds_config: Some(ConfigSource {
+            config_source_specifier: Some(ConfigSourceSpecifier::Ads(
+                AggregatedConfigSource::default(),
+            )),
+            resource_api_version: ApiVersion::V3 as i32,
+            ..ConfigSource::default()
+        }),
+    }
+}
+
+#[test]
+fn simple_credential_name_verifies_with_the_secrets_ca_over_sds() {
+    let tls = settings(json!({
+        "mode": "SIMPLE", "credentialName": "db-ca", "sni": "db.example.com",
+        "subjectAltNames": ["db.example.com"],
+    }));
+    let context = context(&origination(Some(&tls), true)).unwrap();
+    assert_eq!(context.sni, "db.example.com");
+    let common = context.common_tls_context.unwrap();
+    assert_eq!(common.tls_certificate_sds_secret_configs, vec![]);
+    assert_eq!(common.tls_certificates, vec![]);
+    assert_eq!(common.alpn_protocols, vec!["h2".to_string()]);
+    assert_eq!(
+        common.validation_context_type,
+        Some(ValidationContextType::CombinedValidationContext(
+            CombinedCertificateValidationContext {
+                default_validation_context: Some(CertificateValidationContext {
+                    match_typed_subject_alt_names: SAN_TYPES
+                        .map(|t| exact(t, "db.example.com"))
+                        .to_vec(),
+                    ..CertificateValidationContext::default()
+                }),
+                validation_context_sds_secret_config: Some(ads_secret("kubernetes://db-ca-cacert")),
+                ..CombinedCertificateValidationContext::default()
+            }
+        ))
+    );
+}
+
+#[test]
+fn mutual_credential_name_sends_the_secrets_certificate_over_sds() {
+    let tls = settings(json!({"mode": "MUTUAL", "credentialName": "db-client"}));
+    let common = context(&origination(Some(&tls), false))
+        .unwrap()
+        .common_tls_context
+        .unwrap();
+    assert_eq!(
+        common.tls_certificate_sds_secret_configs,
+        vec![ads_secret("kubernetes://db-client")]
+    );
+    assert_eq!(common.tls_certificates, vec![]);
+    assert_eq!(
+        common.validation_context_type,
+        Some(ValidationContextType::CombinedValidationContext(
+            CombinedCertificateValidationContext {
+                default_validation_context: Some(CertificateValidationContext::default()),
+                validation_context_sds_secret_config: Some(ads_secret(
+                    "kubernetes://db-client-cacert"
+                )),
+                ..CombinedCertificateValidationContext::default()
+            }
+        ))
+    );
+    // Told not to verify the server: no CA is asked for.
+    let insecure = settings(json!({
+        "mode": "MUTUAL", "credentialName": "db-client", "insecureSkipVerify": true,
+    }));
+    let common = context(&origination(Some(&insecure), false))
+        .unwrap()
+        .common_tls_context
+        .unwrap();
+    assert_eq!(
+        common.tls_certificate_sds_secret_configs,
+        vec![ads_secret("kubernetes://db-client")]
+    );
+    assert_eq!(
+        common.validation_context_type,
+        Some(ValidationContextType::ValidationContext(
+            CertificateValidationContext {
+                trust_chain_verification: TrustChainVerification::AcceptUntrusted as i32,
+                ..CertificateValidationContext::default()
+            }
+        ))
+    );
+}
+
 #[test]
 fn plaintext_and_tls_that_cannot_be_originated_yet() {
     assert_eq!(origination(None, false), Origination::Plaintext);
@@ -133,14 +223,6 @@ fn plaintext_and_tls_that_cannot_be_originated_yet() {
         (json!({"mode": "DISABLE"}), Origination::Plaintext),
         (json!({"sni": "db"}), Origination::Plaintext),
         (json!({"mode": "ISTIO_MUTUAL"}), Origination::Unserved),
-        (
-            json!({"mode": "SIMPLE", "credentialName": "db-ca"}),
-            Origination::Unserved,
-        ),
-        (
-            json!({"mode": "MUTUAL", "credentialName": "db-client"}),
-            Origination::Unserved,
-        ),
         (
             json!({"mode": "MUTUAL", "caCertificates": "/etc/certs/ca.pem"}),
             Origination::Unserved,

@@ -1,10 +1,16 @@
 use std::collections::BTreeMap;
 
-use envoy_types::pb::google::protobuf::Duration;
+use envoy_types::pb::{
+    envoy::{
+        config::core::v3::{GrpcService, grpc_service},
+        r#type::tracing::v3::{CustomTag, custom_tag},
+    },
+    google::protobuf::Duration,
+};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::*;
+use super::{exporter::service_name, tags::canonical, *};
 use crate::model::Objects;
 
 const COLLECTOR: &str = "otel-collector.observability.svc.cluster.local";
