@@ -15,8 +15,9 @@ const GATEWAY_PROTOCOLS: &[&str] = &[
     "HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP", "TLS",
 ];
 
-/// The cipher suites the proxy's TLS stack knows; others are ignored.
-const CIPHER_SUITES: &[&str] = &[
+/// The cipher suites the proxy's TLS stack knows; others are ignored (validation warns of
+/// them, translation leaves them out).
+pub const CIPHER_SUITES: &[&str] = &[
     "ECDHE-ECDSA-AES128-GCM-SHA256",
     "ECDHE-RSA-AES128-GCM-SHA256",
     "ECDHE-ECDSA-AES256-GCM-SHA384",

@@ -25,7 +25,7 @@ mod tests;
 
 use std::fmt;
 
-pub use self::http_policy::grpc_status_code;
+pub use self::{gateway::CIPHER_SUITES, http_policy::grpc_status_code};
 
 use crate::{
     api::{Decoded, Resource, ResourceKey},

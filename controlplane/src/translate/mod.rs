@@ -26,6 +26,7 @@ mod resilience;
 mod route;
 mod shape;
 mod tcp_route;
+mod tls;
 
 use std::collections::BTreeMap;
 

@@ -97,23 +97,36 @@ pub fn inline_static_secrets(
     secrets: &StaticSecrets,
     path: &FieldPath,
 ) -> Result<(), FieldError> {
-    let Some(socket) = cluster.transport_socket.as_mut() else {
-        return Ok(());
-    };
+    inline_in_socket::<UpstreamTlsContext>(
+        cluster.transport_socket.as_mut(),
+        |context| context.common_tls_context.as_mut(),
+        secrets,
+        path,
+    )
+}
+
+/// Inlines the static secrets into the `T` (Upstream- or `DownstreamTlsContext`) of `socket`,
+/// found at `path.transport_socket`; any other socket is left as it is, and malformed bytes
+/// for compilation to report.
+pub(super) fn inline_in_socket<T: Message + Name + Default>(
+    socket: Option<&mut envoy_types::pb::envoy::config::core::v3::TransportSocket>,
+    common_of: impl FnOnce(&mut T) -> Option<&mut CommonTlsContext>,
+    secrets: &StaticSecrets,
+    path: &FieldPath,
+) -> Result<(), FieldError> {
     let Some(envoy_types::pb::envoy::config::core::v3::transport_socket::ConfigType::TypedConfig(
         any,
-    )) = socket.config_type.as_mut()
+    )) = socket.and_then(|socket| socket.config_type.as_mut())
     else {
         return Ok(());
     };
-    if any.type_url != UpstreamTlsContext::type_url() {
+    if any.type_url != T::type_url() {
         return Ok(());
     }
-    // Malformed bytes are left for compilation to report.
-    let Ok(mut context) = UpstreamTlsContext::decode(any.value.as_slice()) else {
+    let Ok(mut context) = T::decode(any.value.as_slice()) else {
         return Ok(());
     };
-    let Some(common) = context.common_tls_context.as_mut() else {
+    let Some(common) = common_of(&mut context) else {
         return Ok(());
     };
     let path = path
@@ -122,7 +135,7 @@ pub fn inline_static_secrets(
         .field("common_tls_context");
     inline_common(common, secrets, &path)?;
     *any = Any {
-        type_url: UpstreamTlsContext::type_url(),
+        type_url: T::type_url(),
         value: context.encode_to_vec(),
     };
     Ok(())
@@ -130,7 +143,7 @@ pub fn inline_static_secrets(
 
 /// Replaces, in `c` (found at `path`), the references to static secrets by the secrets; the
 /// references with an `sds_config` stay.
-pub(super) fn inline_common(
+fn inline_common(
     c: &mut CommonTlsContext,
     secrets: &StaticSecrets,
     path: &FieldPath,

@@ -62,12 +62,8 @@ impl ServerCertVerifier for PeerVerifier {
             now,
             self.algorithms.all,
         )?;
-        if sans.is_empty() || san_matches(end_entity, sans)? {
-            return Ok(ServerCertVerified::assertion());
-        }
-        Err(Error::InvalidCertificate(CertificateError::Other(
-            OtherError(Arc::new(SanMismatch)),
-        )))
+        check_sans(end_entity, sans)?;
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -91,6 +87,17 @@ impl ServerCertVerifier for PeerVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
     }
+}
+
+/// The SAN check of both sides: `Ok` when there are no matchers or one matches a SAN of
+/// `cert`, the handshake error naming the mismatch otherwise.
+pub(crate) fn check_sans(cert: &CertificateDer<'_>, sans: &[SanMatcher]) -> Result<(), Error> {
+    if sans.is_empty() || san_matches(cert, sans)? {
+        return Ok(());
+    }
+    Err(Error::InvalidCertificate(CertificateError::Other(
+        OtherError(Arc::new(SanMismatch)),
+    )))
 }
 
 /// Whether a SAN of `cert` matches one of `sans`.

@@ -5,36 +5,21 @@
 //! control plane over SDS (ADS), as istiod serves it.
 
 use envoy_types::pb::envoy::{
-    config::core::v3::{
-        AggregatedConfigSource, ApiVersion, ConfigSource, DataSource, TransportSocket,
-        config_source::ConfigSourceSpecifier, data_source::Specifier, transport_socket,
-    },
+    config::core::v3::{TransportSocket, transport_socket},
     extensions::transport_sockets::tls::v3::{
-        CertificateValidationContext, CommonTlsContext, SdsSecretConfig, SubjectAltNameMatcher,
-        TlsCertificate, UpstreamTlsContext,
+        CertificateValidationContext, CommonTlsContext, TlsCertificate, UpstreamTlsContext,
         certificate_validation_context::TrustChainVerification,
         common_tls_context::{CombinedCertificateValidationContext, ValidationContextType},
-        subject_alt_name_matcher::SanType,
     },
-    r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern},
 };
 use envoy_types::util::pack_any;
 use mesh_common::api::{ClientTlsMode, ClientTlsSettings};
 
-use crate::model::{SDS_CA_SUFFIX, SDS_PREFIX};
-
-/// The transport socket that originates TLS.
-pub(super) const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
-
-/// The SAN types Envoy matches an untyped name against (its expansion of the deprecated
-/// `match_subject_alt_names`, which Istio sets): a `subjectAltNames` entry matches a DNS, URI,
-/// email or IP SAN equal to it.
-const SAN_TYPES: [SanType; 4] = [
-    SanType::Dns,
-    SanType::Uri,
-    SanType::Email,
-    SanType::IpAddress,
-];
+pub(super) use crate::translate::tls::TLS_TRANSPORT_SOCKET;
+use crate::{
+    model::{SDS_CA_SUFFIX, SDS_PREFIX},
+    translate::tls::{file, sds, subject_alt_names},
+};
 
 /// How a cluster's connections leave the proxy.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,43 +123,6 @@ pub(super) fn origination(tls: Option<&ClientTlsSettings>, h2: bool) -> Originat
         name: TLS_TRANSPORT_SOCKET.to_string(),
         config_type: Some(transport_socket::ConfigType::TypedConfig(pack_any(context))),
     }))
-}
-
-/// A secret served over the ADS stream, as Istio's `SDSAdsConfig` names it.
-fn sds(name: String) -> SdsSecretConfig {
-    SdsSecretConfig {
-        name,
-        sds_config: Some(ConfigSource {
-            config_source_specifier: Some(ConfigSourceSpecifier::Ads(
-                AggregatedConfigSource::default(),
-            )),
-            resource_api_version: ApiVersion::V3 as i32,
-            ..ConfigSource::default()
-        }),
-    }
-}
-
-fn file(path: &str) -> DataSource {
-    DataSource {
-        specifier: Some(Specifier::Filename(path.to_string())),
-        ..DataSource::default()
-    }
-}
-
-fn subject_alt_names(names: &[String]) -> Vec<SubjectAltNameMatcher> {
-    names
-        .iter()
-        .flat_map(|name| {
-            SAN_TYPES.map(|san_type| SubjectAltNameMatcher {
-                san_type: san_type as i32,
-                matcher: Some(StringMatcher {
-                    match_pattern: Some(MatchPattern::Exact(name.clone())),
-                    ..StringMatcher::default()
-                }),
-                ..SubjectAltNameMatcher::default()
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

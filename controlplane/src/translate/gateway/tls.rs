@@ -7,64 +7,29 @@
 
 use envoy_types::pb::{
     envoy::{
-        config::core::v3::{
-            AggregatedConfigSource, ApiVersion, ConfigSource, DataSource, TransportSocket,
-            config_source::ConfigSourceSpecifier, data_source::Specifier, transport_socket,
-        },
+        config::core::v3::{TransportSocket, transport_socket},
         extensions::transport_sockets::tls::v3::{
-            CertificateValidationContext, CommonTlsContext, DownstreamTlsContext, SdsSecretConfig,
-            SubjectAltNameMatcher, TlsCertificate, TlsParameters,
+            CertificateValidationContext, CommonTlsContext, DownstreamTlsContext, TlsCertificate,
+            TlsParameters,
             common_tls_context::{CombinedCertificateValidationContext, ValidationContextType},
-            subject_alt_name_matcher::SanType,
             tls_parameters::TlsProtocol as EnvoyTlsProtocol,
         },
-        r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern},
     },
     google::protobuf::BoolValue,
 };
 use envoy_types::util::pack_any;
-use mesh_common::api::{ServerTlsMode, ServerTlsSettings, TlsProtocol};
+use mesh_common::{
+    api::{ServerTlsMode, ServerTlsSettings, TlsProtocol},
+    validate::CIPHER_SUITES,
+};
 
-/// The transport socket that terminates TLS.
-const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
-
-/// The prefix of Istio's SDS names for Kubernetes Secrets of the gateway's namespace.
-const KUBERNETES_SECRET: &str = "kubernetes://";
-
-/// The suffix of the SDS name of a credential's CA.
-const CA_SUFFIX: &str = "-cacert";
+use crate::{
+    model::{SDS_CA_SUFFIX, SDS_PREFIX},
+    translate::tls::{TLS_TRANSPORT_SOCKET, file, sds, subject_alt_names},
+};
 
 /// What HTTPS servers offer with ALPN, as Istio does.
 const ALPN_HTTP: [&str; 2] = ["h2", "http/1.1"];
-
-/// The SAN types an untyped `subjectAltNames` entry matches (Envoy's expansion of the
-/// deprecated `match_subject_alt_names`, which Istio sets).
-const SAN_TYPES: [SanType; 4] = [
-    SanType::Dns,
-    SanType::Uri,
-    SanType::Email,
-    SanType::IpAddress,
-];
-
-/// The cipher suites validation knows (and warns of any other as ignored); a leading `-`,
-/// `+` or `!` edits the default list, and `ALL` names every suite, as in BoringSSL.
-const CIPHER_SUITES: &[&str] = &[
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-RSA-CHACHA20-POLY1305",
-    "ECDHE-ECDSA-AES128-SHA",
-    "ECDHE-RSA-AES128-SHA",
-    "ECDHE-ECDSA-AES256-SHA",
-    "ECDHE-RSA-AES256-SHA",
-    "AES128-GCM-SHA256",
-    "AES256-GCM-SHA384",
-    "AES128-SHA",
-    "AES256-SHA",
-    "DES-CBC3-SHA",
-];
 
 /// A server's terminating TLS: the chain's transport socket, and what of the settings it
 /// leaves aside (one line each, for the gateway's warnings).
@@ -146,16 +111,16 @@ pub(super) fn termination(tls: &ServerTlsSettings, http: bool) -> Result<Termina
         }
         common.tls_certificate_sds_secret_configs = credentials
             .iter()
-            .map(|name| sds(&secret_name(name)))
+            .map(|name| sds(secret_name(name)))
             .collect();
         if verifies_clients {
             // The first credential's CA verifies clients, as in Istio.
-            let ca = format!("{}{CA_SUFFIX}", secret_name(first));
+            let ca = format!("{}{SDS_CA_SUFFIX}", secret_name(first));
             common.validation_context_type =
                 Some(ValidationContextType::CombinedValidationContext(
                     CombinedCertificateValidationContext {
                         default_validation_context: Some(client_checks),
-                        validation_context_sds_secret_config: Some(sds(&ca)),
+                        validation_context_sds_secret_config: Some(sds(ca)),
                         ..CombinedCertificateValidationContext::default()
                     },
                 ));
@@ -241,29 +206,10 @@ pub(super) fn mode_name(mode: ServerTlsMode) -> &'static str {
 /// The SDS name of a credential: Istio's `kubernetes://` names, kept as they are when the
 /// `credentialName` is written so already.
 fn secret_name(credential: &str) -> String {
-    if credential.starts_with(KUBERNETES_SECRET) {
+    if credential.starts_with(SDS_PREFIX) {
         credential.to_string()
     } else {
-        format!("{KUBERNETES_SECRET}{credential}")
-    }
-}
-
-/// A secret fetched over the ADS stream.
-fn sds(name: &str) -> SdsSecretConfig {
-    SdsSecretConfig {
-        name: name.to_string(),
-        sds_config: Some(ConfigSource {
-            config_source_specifier: Some(ConfigSourceSpecifier::Ads(AggregatedConfigSource {})),
-            resource_api_version: ApiVersion::V3 as i32,
-            ..ConfigSource::default()
-        }),
-    }
-}
-
-fn file(path: &str) -> DataSource {
-    DataSource {
-        specifier: Some(Specifier::Filename(path.to_string())),
-        ..DataSource::default()
+        format!("{SDS_PREFIX}{credential}")
     }
 }
 
@@ -303,22 +249,6 @@ fn protocol(version: TlsProtocol) -> EnvoyTlsProtocol {
         TlsProtocol::V1_2 => EnvoyTlsProtocol::TlSv12,
         TlsProtocol::V1_3 => EnvoyTlsProtocol::TlSv13,
     }
-}
-
-fn subject_alt_names(names: &[String]) -> Vec<SubjectAltNameMatcher> {
-    names
-        .iter()
-        .flat_map(|name| {
-            SAN_TYPES.map(|san_type| SubjectAltNameMatcher {
-                san_type: san_type as i32,
-                matcher: Some(StringMatcher {
-                    match_pattern: Some(MatchPattern::Exact(name.clone())),
-                    ..StringMatcher::default()
-                }),
-                ..SubjectAltNameMatcher::default()
-            })
-        })
-        .collect()
 }
 
 /// The names of the fields among `names` that the settings set, in that order.

@@ -53,3 +53,52 @@ pub(super) fn join(base: &FieldPath, relative: &FieldPath) -> FieldPath {
         (false, false) => FieldPath::parse(&format!("{base}.{relative}")),
     }
 }
+
+/// The TLS context of a `transport_socket` found at `path`: `None` for plaintext (no socket,
+/// or `raw_buffer`), the unpacked `T` (Upstream- or `DownstreamTlsContext`) with its path
+/// otherwise; any other socket is refused.
+pub(super) fn tls_context<T: prost::Message + prost::Name + Default>(
+    socket: Option<&envoy_types::pb::envoy::config::core::v3::TransportSocket>,
+    path: &FieldPath,
+) -> Result<Option<(T, FieldPath)>, FieldError> {
+    use envoy_types::pb::envoy::{
+        config::core::v3::transport_socket::ConfigType,
+        extensions::transport_sockets::raw_buffer::v3::RawBuffer,
+    };
+    let Some(socket) = socket else {
+        return Ok(None);
+    };
+    let any = match &socket.config_type {
+        Some(ConfigType::TypedConfig(any)) => any,
+        None => return Err(FieldError::new(path.field("typed_config"), "is required")),
+    };
+    let path = path.field("typed_config");
+    if any.type_url == <RawBuffer as prost::Name>::type_url() {
+        return Ok(None);
+    }
+    if any.type_url != T::type_url() {
+        return Err(FieldError::new(
+            path,
+            format!(
+                "transport socket {:?} is not supported by mesh-proxy",
+                any.type_url
+            ),
+        ));
+    }
+    Ok(Some((unpack::<T>(any, &path)?, path)))
+}
+
+/// The error of a certificate's private key that rustls refused, at the key's field under
+/// `common_path` (a `CommonTlsContext`).
+pub(super) fn private_key_error(common_path: &FieldPath, e: &rustls::Error) -> FieldError {
+    let path = common_path
+        .field("tls_certificates")
+        .index(0)
+        .field("private_key");
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            FieldError::new(path, "does not match the certificate of certificate_chain")
+        }
+        e => FieldError::new(path, format!("cannot be used: {e}")),
+    }
+}

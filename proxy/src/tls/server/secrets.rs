@@ -2,22 +2,15 @@
 //! `DownstreamTlsContext` gets the secrets it names without an `sds_config` inlined, as a static
 //! cluster's `UpstreamTlsContext` does (see [`inline_static_secrets`](super::super::inline_static_secrets)).
 
-use envoy_types::pb::{
-    envoy::{
-        config::{
-            core::v3::transport_socket::ConfigType,
-            listener::v3::{FilterChain, Listener},
-        },
-        extensions::transport_sockets::tls::v3::DownstreamTlsContext,
-    },
-    google::protobuf::Any,
+use envoy_types::pb::envoy::{
+    config::listener::v3::{FilterChain, Listener},
+    extensions::transport_sockets::tls::v3::DownstreamTlsContext,
 };
 use mesh_common::path::FieldPath;
-use prost::{Message, Name};
 
 use crate::{
     config_error::FieldError,
-    tls::{StaticSecrets, secrets::inline_common},
+    tls::{StaticSecrets, secrets::inline_in_socket},
 };
 
 /// Replaces, in every filter chain of `listener` (found at `path`), the references to static
@@ -42,31 +35,10 @@ fn inline_chain(
     secrets: &StaticSecrets,
     path: &FieldPath,
 ) -> Result<(), FieldError> {
-    let Some(ConfigType::TypedConfig(any)) = chain
-        .transport_socket
-        .as_mut()
-        .and_then(|socket| socket.config_type.as_mut())
-    else {
-        return Ok(());
-    };
-    if any.type_url != DownstreamTlsContext::type_url() {
-        return Ok(());
-    }
-    // Malformed bytes are left for compilation to report.
-    let Ok(mut context) = DownstreamTlsContext::decode(any.value.as_slice()) else {
-        return Ok(());
-    };
-    let Some(common) = context.common_tls_context.as_mut() else {
-        return Ok(());
-    };
-    let path = path
-        .field("transport_socket")
-        .field("typed_config")
-        .field("common_tls_context");
-    inline_common(common, secrets, &path)?;
-    *any = Any {
-        type_url: DownstreamTlsContext::type_url(),
-        value: context.encode_to_vec(),
-    };
-    Ok(())
+    inline_in_socket::<DownstreamTlsContext>(
+        chain.transport_socket.as_mut(),
+        |context| context.common_tls_context.as_mut(),
+        secrets,
+        path,
+    )
 }

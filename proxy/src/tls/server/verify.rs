@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
+    DigitallySignedStruct, DistinguishedName, Error, SignatureScheme,
     client::danger::HandshakeSignatureValid,
     crypto::{
         CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature,
@@ -17,7 +17,7 @@ use rustls::{
     },
 };
 
-use crate::tls::{SanMatcher, Validation, san_matches};
+use crate::tls::{SanMatcher, Validation, verify::check_sans};
 
 /// Checks a client's certificate as the listener's validation context says.
 #[derive(Debug)]
@@ -29,11 +29,6 @@ pub(super) struct ClientVerifier {
     mandatory: bool,
     algorithms: WebPkiSupportedAlgorithms,
 }
-
-/// No SAN of the client certificate matched (shown in the handshake error).
-#[derive(Debug, thiserror::Error)]
-#[error("no subject alternative name matches match_typed_subject_alt_names")]
-struct SanMismatch;
 
 // === impl ClientVerifier ===
 
@@ -94,12 +89,8 @@ impl ClientCertVerifier for ClientVerifier {
             return Ok(ClientCertVerified::assertion());
         };
         chain.verify_client_cert(end_entity, intermediates, now)?;
-        if self.sans.is_empty() || san_matches(end_entity, &self.sans)? {
-            return Ok(ClientCertVerified::assertion());
-        }
-        Err(Error::InvalidCertificate(CertificateError::Other(
-            OtherError(Arc::new(SanMismatch)),
-        )))
+        check_sans(end_entity, &self.sans)?;
+        Ok(ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -1,10 +1,24 @@
-use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::{
+    config::{
+        cluster::v3::Cluster,
+        core::v3::{
+            AggregatedConfigSource, ApiVersion, ConfigSource, config_source::ConfigSourceSpecifier,
+        },
+    },
+    extensions::transport_sockets::tls::v3::{
+        SdsSecretConfig, SubjectAltNameMatcher, subject_alt_name_matcher::SanType,
+    },
+    r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern},
+};
 use pretty_assertions::assert_eq;
 use prost::Message;
 use serde_json::json;
 
 use super::*;
-use crate::{mesh_config::MeshConfig, translate::cluster::tests::web_sidecar_clusters};
+use crate::{
+    mesh_config::MeshConfig,
+    translate::{cluster::tests::web_sidecar_clusters, tls::SAN_TYPES},
+};
 
 fn settings(value: serde_json::Value) -> ClientTlsSettings {
     serde_json::from_value(value).unwrap()

@@ -18,17 +18,16 @@ use std::{
 };
 
 use envoy_types::pb::envoy::{
-    config::{cluster::v3::Cluster, core::v3::transport_socket::ConfigType},
-    extensions::transport_sockets::{raw_buffer::v3::RawBuffer, tls::v3::UpstreamTlsContext},
+    config::cluster::v3::Cluster, extensions::transport_sockets::tls::v3::UpstreamTlsContext,
 };
 use mesh_common::path::FieldPath;
-use prost::{Message, Name};
+use prost::Message;
 use rustls::pki_types::ServerName;
 
+use super::super::common::{private_key_error, tls_context};
 use crate::{
     config_error::{FieldError, reject_if},
     tls::{self, ClientConfigError, Side, UpstreamTls},
-    typed_config::unpack,
 };
 
 /// Envoy's `max_session_keys` when unset.
@@ -39,28 +38,13 @@ pub(super) fn transport_socket(
     c: &Cluster,
     root: &FieldPath,
 ) -> Result<Option<Arc<UpstreamTls>>, FieldError> {
-    let Some(socket) = &c.transport_socket else {
+    let Some((context, path)) = tls_context::<UpstreamTlsContext>(
+        c.transport_socket.as_ref(),
+        &root.field("transport_socket"),
+    )?
+    else {
         return Ok(None);
     };
-    let path = root.field("transport_socket");
-    let any = match &socket.config_type {
-        Some(ConfigType::TypedConfig(any)) => any,
-        None => return Err(FieldError::new(path.field("typed_config"), "is required")),
-    };
-    let path = path.field("typed_config");
-    if any.type_url == RawBuffer::type_url() {
-        return Ok(None);
-    }
-    if any.type_url != UpstreamTlsContext::type_url() {
-        return Err(FieldError::new(
-            path,
-            format!(
-                "transport socket {:?} is not supported by mesh-proxy",
-                any.type_url
-            ),
-        ));
-    }
-    let context = unpack::<UpstreamTlsContext>(any, &path)?;
     upstream_tls(&context, &path).map(|tls| Some(Arc::new(tls)))
 }
 
@@ -91,17 +75,6 @@ fn upstream_tls(u: &UpstreamTlsContext, path: &FieldPath) -> Result<UpstreamTls,
         ClientConfigError::Params(e) => {
             FieldError::new(common_path.field("tls_params"), e.to_string())
         }
-        ClientConfigError::Key(e) => FieldError::new(
-            common_path
-                .field("tls_certificates")
-                .index(0)
-                .field("private_key"),
-            match e {
-                rustls::Error::InconsistentKeys(_) => {
-                    "does not match the certificate of certificate_chain".to_owned()
-                }
-                e => format!("cannot be used: {e}"),
-            },
-        ),
+        ClientConfigError::Key(e) => private_key_error(&common_path, &e),
     })
 }

@@ -21,19 +21,16 @@ use std::{
 };
 
 use envoy_types::pb::envoy::{
-    config::{core::v3::transport_socket::ConfigType, listener::v3::FilterChain},
-    extensions::transport_sockets::{
-        raw_buffer::v3::RawBuffer,
-        tls::v3::{
-            DownstreamTlsContext,
-            downstream_tls_context::{OcspStaplePolicy, SessionTicketKeysType},
-        },
+    config::listener::v3::FilterChain,
+    extensions::transport_sockets::tls::v3::{
+        DownstreamTlsContext,
+        downstream_tls_context::{OcspStaplePolicy, SessionTicketKeysType},
     },
 };
 use mesh_common::path::FieldPath;
-use prost::{Message, Name};
+use prost::Message;
 
-use super::super::common::{timeout, unpack};
+use super::super::common::{private_key_error, timeout, tls_context};
 use crate::{
     config::ChainTls,
     config_error::{FieldError, reject_if},
@@ -50,28 +47,13 @@ pub(in crate::config::compile) fn transport_socket(
         None,
         &path.field("transport_socket_connect_timeout"),
     )?;
-    let Some(socket) = &chain.transport_socket else {
+    let Some((context, path)) = tls_context::<DownstreamTlsContext>(
+        chain.transport_socket.as_ref(),
+        &path.field("transport_socket"),
+    )?
+    else {
         return Ok(None);
     };
-    let path = path.field("transport_socket");
-    let any = match &socket.config_type {
-        Some(ConfigType::TypedConfig(any)) => any,
-        None => return Err(FieldError::new(path.field("typed_config"), "is required")),
-    };
-    let path = path.field("typed_config");
-    if any.type_url == RawBuffer::type_url() {
-        return Ok(None);
-    }
-    if any.type_url != DownstreamTlsContext::type_url() {
-        return Err(FieldError::new(
-            path,
-            format!(
-                "transport socket {:?} is not supported by mesh-proxy",
-                any.type_url
-            ),
-        ));
-    }
-    let context = unpack::<DownstreamTlsContext>(any, &path)?;
     let server = downstream_tls(&context, &path)?;
     Ok(Some(ChainTls {
         server: Arc::new(server),
@@ -168,18 +150,7 @@ fn server_error(e: ServerConfigError, path: &FieldPath) -> FieldError {
         ServerConfigError::Params(e) => {
             FieldError::new(common_path.field("tls_params"), e.to_string())
         }
-        ServerConfigError::Key(e) => FieldError::new(
-            common_path
-                .field("tls_certificates")
-                .index(0)
-                .field("private_key"),
-            match e {
-                rustls::Error::InconsistentKeys(_) => {
-                    "does not match the certificate of certificate_chain".to_owned()
-                }
-                e => format!("cannot be used: {e}"),
-            },
-        ),
+        ServerConfigError::Key(e) => private_key_error(&common_path, &e),
         ServerConfigError::Verifier(e) => FieldError::new(
             common_path.field("validation_context").field("trusted_ca"),
             format!("cannot verify client certificates: {e}"),
