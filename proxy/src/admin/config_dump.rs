@@ -11,6 +11,10 @@
 //! `static_secrets`, the `dynamic_active_secrets` received over SDS (with their `version_info`
 //! and `last_updated`), and the `dynamic_warming_secrets` subscribed to and not received yet.
 //!
+//! A cluster or listener that waits for its secrets (warming) shows as Envoy shows it: the
+//! cluster in `dynamic_warming_clusters`, the listener with a `warming_state` in place of its
+//! `active_state`.
+//!
 //! Private keys are never shown: as Envoy redacts its `sensitive` fields, every string under a
 //! `private_key` or `password` (a TLS certificate's, in the bootstrap's secrets, a secret from
 //! SDS or a cluster's `UpstreamTlsContext`) reads `[redacted]`.
@@ -41,10 +45,18 @@ const ADMIN: &str = "type.googleapis.com/envoy.admin.v3.";
 /// What a sensitive string shows as, in Envoy's words.
 const REDACTED: &str = "[redacted]";
 
+/// The names of the dynamic clusters and listeners that wait for their secrets.
+#[derive(Debug, Default)]
+pub(super) struct Warming {
+    pub clusters: BTreeSet<String>,
+    pub listeners: BTreeSet<String>,
+}
+
 /// The whole dump.
 pub(super) fn config_dump(
     bootstrap: Option<&Bootstrap>,
     xds: Option<&XdsStatus>,
+    warming: &Warming,
 ) -> Result<Value, JsonError> {
     let statics = bootstrap
         .and_then(|b| b.static_resources.clone())
@@ -67,12 +79,28 @@ pub(super) fn config_dump(
             .map(|c| Ok(json!({ "cluster": typed(c)? })))
             .collect::<Result<Value, JsonError>>()?,
     );
+    let dynamic_clusters = match dynamic(of(ResourceType::Cluster), |accepted, resource| {
+        Ok(json!({ "version_info": accepted.version, "cluster": resource }))
+    })? {
+        Value::Array(entries) => entries,
+        other => vec![other],
+    };
+    let (warming_clusters, active_clusters): (Vec<Value>, Vec<Value>) =
+        dynamic_clusters.into_iter().partition(|entry| {
+            entry["cluster"]["name"]
+                .as_str()
+                .is_some_and(|name| warming.clusters.contains(name))
+        });
     clusters.insert(
         "dynamic_active_clusters".to_owned(),
-        dynamic(of(ResourceType::Cluster), |accepted, resource| {
-            Ok(json!({ "version_info": accepted.version, "cluster": resource }))
-        })?,
+        Value::Array(active_clusters),
     );
+    if !warming_clusters.is_empty() {
+        clusters.insert(
+            "dynamic_warming_clusters".to_owned(),
+            Value::Array(warming_clusters),
+        );
+    }
     configs.push(Value::Object(clusters));
 
     let mut endpoints = section("EndpointsConfigDump", None);
@@ -99,8 +127,16 @@ pub(super) fn config_dump(
     listeners.insert(
         "dynamic_listeners".to_owned(),
         dynamic_named(of(ResourceType::Listener), |accepted, resource| {
+            let warms = resource["name"]
+                .as_str()
+                .is_some_and(|name| warming.listeners.contains(name));
+            let state = if warms {
+                "warming_state"
+            } else {
+                "active_state"
+            };
             Ok(json!({
-                "active_state": { "version_info": accepted.version, "listener": resource },
+                state: { "version_info": accepted.version, "listener": resource },
             }))
         })?,
     );

@@ -208,7 +208,8 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
                 .as_deref()
                 .and_then(|bytes| Bootstrap::decode(bytes).ok());
             printed(
-                match config_dump::config_dump(bootstrap.as_ref(), xds.as_deref()) {
+                match config_dump::config_dump(bootstrap.as_ref(), xds.as_deref(), &warming(state))
+                {
                     Ok(dump) => json_response(&dump),
                     Err(error) => text(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -256,6 +257,18 @@ async fn handle(state: &AdminState, request: Request<Incoming>) -> Response<Full
 }
 
 /// Whether the query string holds the parameter `name` (`name`, `name=…`).
+/// What waits for its secrets, from the live configuration (none without a store).
+fn warming(state: &AdminState) -> config_dump::Warming {
+    let Some((store, _)) = &state.clusters else {
+        return config_dump::Warming::default();
+    };
+    let snapshot = store.load();
+    config_dump::Warming {
+        clusters: snapshot.warming_clusters.keys().cloned().collect(),
+        listeners: snapshot.warming_listeners.keys().cloned().collect(),
+    }
+}
+
 fn has_param(query: &str, name: &str) -> bool {
     query
         .split('&')
