@@ -11,8 +11,6 @@ mod tls_support;
 
 use std::{path::Path, sync::Arc};
 
-use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest};
-use mesh_common::xds;
 use mesh_proxy::{
     access_log::AccessLog,
     bootstrap::Bootstrap,
@@ -31,7 +29,7 @@ use tokio::{
 
 use self::{
     ads_support::{Control, ads, any, delta, node, sotw},
-    sds_support::{ADS, backend, ca, client_cert, trusting_sds},
+    sds_support::{ADS, backend, ca, client_cert, delta_summary, summary, trusting_sds},
     tls_support::{CLIENT_ID, PATIENCE, Pki, SERVER_NAME, Seen, Serve},
 };
 
@@ -119,36 +117,6 @@ fn warming() -> (u16, String, String) {
 /// What a request through the cluster gets when the handshake succeeds.
 fn through() -> (u16, String, String) {
     (200, "tls:HTTP/1.1".to_owned(), "-".to_owned())
-}
-
-/// `(type, version, names, nonce, error)` of a state-of-the-world request.
-#[allow(clippy::type_complexity)]
-fn summary(r: &DiscoveryRequest) -> (&str, &str, Vec<&str>, &str, Option<&str>) {
-    (
-        xds::short_name(&r.type_url),
-        r.version_info.as_str(),
-        r.resource_names.iter().map(String::as_str).collect(),
-        r.response_nonce.as_str(),
-        r.error_detail.as_ref().map(|e| e.message.as_str()),
-    )
-}
-
-/// `(type, nonce, subscribed, unsubscribed, error)` of a delta request.
-#[allow(clippy::type_complexity)]
-fn delta_summary(r: &DeltaDiscoveryRequest) -> (&str, &str, Vec<&str>, Vec<&str>, Option<&str>) {
-    (
-        xds::short_name(&r.type_url),
-        r.response_nonce.as_str(),
-        r.resource_names_subscribe
-            .iter()
-            .map(String::as_str)
-            .collect(),
-        r.resource_names_unsubscribe
-            .iter()
-            .map(String::as_str)
-            .collect(),
-        r.error_detail.as_ref().map(|e| e.message.as_str()),
-    )
 }
 
 async fn seen(views: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {

@@ -16,13 +16,10 @@ use std::{io::ErrorKind, net::SocketAddr, path::Path, sync::Arc};
 
 use bytes::Bytes;
 use envoy_types::pb::envoy::{
-    config::listener::v3::Listener,
-    extensions::transport_sockets::tls::v3::Secret,
-    service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest},
+    config::listener::v3::Listener, extensions::transport_sockets::tls::v3::Secret,
 };
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use mesh_common::xds;
 use mesh_proxy::{
     bootstrap::Bootstrap,
     capture::OriginalDst,
@@ -39,7 +36,7 @@ use tokio_rustls::client::TlsStream;
 use self::{
     ads_support::{Control, ads, any, delta, node, sotw},
     downstream_tls_support::{Client, PATIENCE, Pki, http_upstream},
-    sds_support::{ADS, tls_certificate},
+    sds_support::{ADS, delta_summary, summary, tls_certificate},
 };
 
 /// The NACK of a certificate with another certificate's key.
@@ -158,36 +155,6 @@ async fn get_on(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes
         .unwrap()
         .unwrap();
     response.status().as_u16()
-}
-
-/// `(type, version, names, nonce, error)` of a state-of-the-world request.
-#[allow(clippy::type_complexity)]
-fn summary(r: &DiscoveryRequest) -> (&str, &str, Vec<&str>, &str, Option<&str>) {
-    (
-        xds::short_name(&r.type_url),
-        r.version_info.as_str(),
-        r.resource_names.iter().map(String::as_str).collect(),
-        r.response_nonce.as_str(),
-        r.error_detail.as_ref().map(|e| e.message.as_str()),
-    )
-}
-
-/// `(type, nonce, subscribed, unsubscribed, error)` of a delta request.
-#[allow(clippy::type_complexity)]
-fn delta_summary(r: &DeltaDiscoveryRequest) -> (&str, &str, Vec<&str>, Vec<&str>, Option<&str>) {
-    (
-        xds::short_name(&r.type_url),
-        r.response_nonce.as_str(),
-        r.resource_names_subscribe
-            .iter()
-            .map(String::as_str)
-            .collect(),
-        r.resource_names_unsubscribe
-            .iter()
-            .map(String::as_str)
-            .collect(),
-        r.error_detail.as_ref().map(|e| e.message.as_str()),
-    )
 }
 
 #[tokio::test]

@@ -5,8 +5,11 @@
 use std::{net::SocketAddr, path::Path};
 
 use envoy_types::pb::envoy::{
-    config::cluster::v3::Cluster, extensions::transport_sockets::tls::v3::Secret,
+    config::cluster::v3::Cluster,
+    extensions::transport_sockets::tls::v3::Secret,
+    service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest},
 };
+use mesh_common::xds;
 use mesh_xds::json::from_yaml;
 
 use super::tls_support::{Pki, SERVER_NAME, UPSTREAM_TLS};
@@ -61,4 +64,36 @@ pub fn tls_certificate(name: &str, cert: &Path, key: &Path) -> Secret {
         read(key)
     ))
     .unwrap()
+}
+
+/// `(type, version, names, nonce, error)` of a state-of-the-world request.
+#[allow(clippy::type_complexity)]
+pub fn summary(r: &DiscoveryRequest) -> (&str, &str, Vec<&str>, &str, Option<&str>) {
+    (
+        xds::short_name(&r.type_url),
+        r.version_info.as_str(),
+        r.resource_names.iter().map(String::as_str).collect(),
+        r.response_nonce.as_str(),
+        r.error_detail.as_ref().map(|e| e.message.as_str()),
+    )
+}
+
+/// `(type, nonce, subscribed, unsubscribed, error)` of a delta request.
+#[allow(clippy::type_complexity)]
+pub fn delta_summary(
+    r: &DeltaDiscoveryRequest,
+) -> (&str, &str, Vec<&str>, Vec<&str>, Option<&str>) {
+    (
+        xds::short_name(&r.type_url),
+        r.response_nonce.as_str(),
+        r.resource_names_subscribe
+            .iter()
+            .map(String::as_str)
+            .collect(),
+        r.resource_names_unsubscribe
+            .iter()
+            .map(String::as_str)
+            .collect(),
+        r.error_detail.as_ref().map(|e| e.message.as_str()),
+    )
 }
