@@ -58,6 +58,19 @@ pub struct BenchArgs {
     /// `cargo build --release -p mesh-controlplane`.
     #[arg(long, value_name = "PATH", requires = "controlplane")]
     pub controlplane_binary: Option<PathBuf>,
+    /// Where the report goes (default: `target/bench` of the workspace). Two runs at once
+    /// must not share one: the control-plane bench rewrites its generated mesh there.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// The report directory: `--out`, else `root/target/bench`.
+    pub fn out_dir(&self, root: &std::path::Path) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| root.join("target").join("bench"))
+    }
 }
 
 /// Runs `cargo xtask bench`: the proxy benchmark, or with `--controlplane` the control plane's.

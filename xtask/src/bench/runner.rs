@@ -36,7 +36,7 @@ struct Tally {
     rss_peak_kib: Option<u64>,
 }
 
-/// Runs `cargo xtask bench`, writing the results under `root/target/bench`.
+/// Runs `cargo xtask bench`, writing the results to `--out` (default `root/target/bench`).
 pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     let plan = Plan::from_args(args);
     if args.cross_check {
@@ -44,7 +44,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
         eprintln!("bench: {placement}; wrk inherits the load generator's CPU");
         return super::cross_check::run(plan.run.as_secs());
     }
-    let out = root.join("target").join("bench");
+    let out = args.out_dir(root);
     let proxy_dir = out.join("proxies");
     std::fs::create_dir_all(&proxy_dir)
         .with_context(|| format!("creating {}", proxy_dir.display()))?;

@@ -120,10 +120,10 @@ impl Plan {
     }
 }
 
-/// Runs `cargo xtask bench --controlplane`, writing the report under `root/target/bench`.
+/// Runs `cargo xtask bench --controlplane`, writing the report to `--out` (default `root/target/bench`).
 pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     let plan = Plan::new(args.quick, args.seconds);
-    let out = root.join("target").join("bench");
+    let out = args.out_dir(root);
     // Built before pinning: the build should have every CPU.
     let binary = match &args.controlplane_binary {
         Some(path) => path.clone(),
