@@ -98,7 +98,8 @@ pub struct CidrRange {
     pub prefix_len: u8,
 }
 
-/// The terminal network filter of a chain.
+/// The terminal network filter of a chain, with what the filters before it change (see
+/// [`TcpProxy::sni_cluster`]).
 #[derive(Clone, Debug)]
 pub enum NetworkFilter {
     /// `envoy.filters.network.http_connection_manager`.
@@ -169,6 +170,9 @@ pub struct TcpProxy {
     pub stat_prefix: String,
     /// `cluster` or `weighted_clusters`.
     pub clusters: Clusters,
+    /// An `envoy.filters.network.sni_cluster` filter comes before this one in the chain: a
+    /// connection with an SNI goes to the cluster of that name instead of `clusters`.
+    pub sni_cluster: bool,
     /// `idle_timeout` (Envoy's default 1 h; zero disables it).
     pub idle_timeout: Option<Duration>,
     /// Whether `access_log` asks for a log line per connection.

@@ -44,6 +44,8 @@ struct Handshake<'a> {
     local_uris: &'a [String],
     /// The chain the client sent, leaf first; empty without a client certificate.
     peer_chain: Vec<CertificateDer<'static>>,
+    /// The SNI the client sent.
+    server_name: Option<String>,
 }
 
 /// Serves a connection accepted by the listener named `listener`, reading its configuration
@@ -136,10 +138,11 @@ pub(super) async fn serve_on<I>(
     let Some(tls) = &chain.tls else {
         return serve_chain(ctx, io, protocol, chain, target, listener, snapshot, None).await;
     };
-    let Some((io, info)) = terminate(ctx, io, tls, listener, &target).await else {
+    let Some((io, mut info)) = terminate(ctx, io, tls, listener, &target).await else {
         return;
     };
     let handshake = Handshake {
+        server_name: info.server_name.take(),
         local_uris: tls.server.local_uri_sans(),
         peer_chain: io
             .get_ref()
@@ -208,11 +211,20 @@ async fn serve_chain<I>(
             serve_http(ctx, io, downstream, handler, ctx.shutdown_of(listener)).await;
         }
         NetworkFilter::Tcp(config) => {
+            // Only an `sni_cluster` filter reads it; the TLS inspector's SNI, or the terminated
+            // handshake's.
+            let server_name = match (handshake, protocol) {
+                _ if !config.sni_cluster => None,
+                (Some(handshake), _) => handshake.server_name,
+                (None, Some(Protocol::Tls { sni, .. })) => sni,
+                (None, _) => None,
+            };
             let downstream = TcpDownstream {
                 peer: target.peer,
                 local: target.local,
                 original_dst: Some(target.destination),
                 listener: listener.name.clone(),
+                server_name,
             };
             tcp::proxy(io, config, snapshot, &downstream, ctx.http.telemetry()).await;
         }

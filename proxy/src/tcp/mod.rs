@@ -1,6 +1,8 @@
 //! The TCP proxy: a filter chain's `tcp_proxy` forwards a connection's bytes to one endpoint of
 //! its cluster, both ways, until both sides close, the connection idles out, or it reaches its
-//! `max_downstream_connection_duration` (`DT`).
+//! `max_downstream_connection_duration` (`DT`). The cluster is the configured one or, after
+//! an `sni_cluster` filter, the one the connection's SNI names ([`cluster_of`]); the metrics and
+//! the access log (`%UPSTREAM_CLUSTER%`) report the cluster used.
 //!
 //! The endpoint is picked by [`select_endpoint`], as HTTP does, so both fail with the same
 //! response flags. As in Envoy, each upstream connection takes one of the cluster's
@@ -53,6 +55,9 @@ pub struct TcpDownstream {
     pub original_dst: Option<SocketAddr>,
     /// The listener's name.
     pub listener: String,
+    /// The SNI of a TLS connection, lower-cased: read from the ClientHello by the listener's
+    /// inspection, or from the handshake of a chain that terminates TLS.
+    pub server_name: Option<String>,
 }
 
 /// Proxies `downstream` as `config` says, with the clusters and endpoints of `snapshot`, until
@@ -68,7 +73,7 @@ pub async fn proxy<D>(
 where
     D: AsyncRead + AsyncWrite + Unpin,
 {
-    let cluster = config.clusters.pick(rand::random()).name.clone();
+    let cluster = cluster_of(config, conn.server_name.as_deref(), rand::random()).to_owned();
     let service = snapshot.clusters.get(&cluster).map_or_else(
         || telemetry.stats.unknown_service(),
         |c| Arc::clone(&c.service),
@@ -196,6 +201,17 @@ where
     log.end = Some(copied.end);
     log.duration = started.elapsed();
     log
+}
+
+/// The cluster a connection goes to. After an `sni_cluster` filter, a connection with an SNI
+/// goes to the cluster of that name, whatever `clusters` says (Envoy's `envoy.tcp_proxy.cluster`
+/// filter state); otherwise one of `clusters`, picked with `random`. A cluster the proxy does
+/// not know fails the connection later, with `NC`, as any unknown cluster does.
+pub fn cluster_of<'a>(config: &'a TcpProxy, server_name: Option<&'a str>, random: u64) -> &'a str {
+    match server_name {
+        Some(sni) if config.sni_cluster && !sni.is_empty() => sni,
+        _ => &config.clusters.pick(random).name,
+    }
 }
 
 /// Resolves at `deadline`, or never.

@@ -81,6 +81,7 @@ fn tcp_proxy(cluster: &str, idle_timeout: Option<Duration>) -> TcpProxy {
         idle_timeout,
         access_log: true,
         max_duration: None,
+        sni_cluster: false,
     }
 }
 
@@ -90,6 +91,7 @@ fn downstream() -> TcpDownstream {
         local: "198.19.0.5:9080".parse().unwrap(),
         original_dst: Some("198.19.0.5:9080".parse().unwrap()),
         listener: "virtualOutbound".to_owned(),
+        server_name: None,
     }
 }
 
@@ -361,3 +363,4 @@ async fn a_connection_is_one_log_line_and_its_metrics() {
 
 mod keepalive;
 mod limits;
+mod sni;

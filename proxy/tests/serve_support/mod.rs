@@ -87,6 +87,7 @@ pub fn tcp_chain(cluster: &str, matcher: FilterChainMatch, idle: Option<Duration
             idle_timeout: idle,
             access_log: true,
             max_duration: None,
+            sni_cluster: false,
         })),
         tls: None,
     }

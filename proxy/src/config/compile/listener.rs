@@ -4,11 +4,11 @@
 //! `deprecated_v1`, `transparent`, `socket_options`, `udp_listener_config`, `api_listener`,
 //! `enable_mptcp`, `listener_specifier` (internal listeners), and listener filters other than
 //! `original_dst`, `tls_inspector` and `http_inspector` (or with `filter_disabled` or ECDS).
-//! In a filter chain: `use_proxy_proto` and network filters other than one terminal
-//! `http_connection_manager` or `tcp_proxy`; a chain's `transport_socket` terminates TLS (see
-//! `listener/tls.rs` for what of `DownstreamTlsContext` is served). In
-//! `filter_chain_match`: `address_suffix`, `suffix_len`, `direct_source_prefix_ranges`,
-//! `source_type`, `source_prefix_ranges` and `source_ports`.
+//! In a filter chain: `use_proxy_proto` and network filters other than `sni_cluster`s followed
+//! by one terminal `http_connection_manager` or `tcp_proxy` (see `network.rs`); a chain's
+//! `transport_socket` terminates TLS (see `listener/tls.rs` for what of `DownstreamTlsContext`
+//! is served). In `filter_chain_match`: `address_suffix`, `suffix_len`,
+//! `direct_source_prefix_ranges`, `source_type`, `source_prefix_ranges` and `source_ports`.
 //!
 //! Ignored, because they only tune sockets, stats, draining or logging and do not change where
 //! traffic goes: `stat_prefix`, `stats_matcher`, `metadata`, `per_connection_buffer_limit_bytes`,
@@ -40,7 +40,7 @@ use prost::Name;
 
 use super::{
     common::{duration, socket_address},
-    network::network_filter,
+    network::network_filters,
 };
 use crate::{
     config::{CidrRange, FilterChain, FilterChainMatch, ListenerConfig, TrafficDirection},
@@ -204,21 +204,7 @@ fn filter_chain(chain: &PbFilterChain, path: &FieldPath) -> Result<FilterChain, 
         .map(|m| filter_chain_match(m, &path.field("filter_chain_match")))
         .transpose()?
         .unwrap_or_default();
-    let filters_path = path.field("filters");
-    let Some((terminal, others)) = chain.filters.split_last() else {
-        return Err(FieldError::new(filters_path, "must not be empty"));
-    };
-    if let Some(first) = others.first() {
-        return Err(FieldError::new(
-            filters_path.index(0),
-            format!(
-                "network filter {:?} is not supported by mesh-proxy: a chain has exactly one \
-                 filter, http_connection_manager or tcp_proxy",
-                first.name
-            ),
-        ));
-    }
-    let filter = network_filter(terminal, &filters_path.index(others.len()))?;
+    let filter = network_filters(&chain.filters, &path.field("filters"))?;
     let tls = tls::transport_socket(chain, path)?;
     Ok(FilterChain {
         name: chain.name.clone(),

@@ -172,6 +172,7 @@ async fn explicit_proxy_connect_tunnels_through_the_target_listener() {
         idle_timeout: None,
         access_log: false,
         max_duration: None,
+        sni_cluster: false,
     };
     let listener = ListenerConfig {
         name: format!("0.0.0.0_{}", echo.port()),

@@ -18,6 +18,7 @@ fn chain(name: &str, matcher: FilterChainMatch) -> FilterChain {
             idle_timeout: None,
             access_log: false,
             max_duration: None,
+            sni_cluster: false,
         })),
         tls: None,
     }

@@ -19,6 +19,7 @@ fn tcp(cluster: &str, matcher: FilterChainMatch) -> FilterChain {
             idle_timeout: None,
             access_log: false,
             max_duration: None,
+            sni_cluster: false,
         })),
         tls: None,
     }

@@ -83,6 +83,8 @@ pub(super) fn tcp_proxy(t: &PbTcpProxy, path: &FieldPath) -> Result<TcpProxy, Fi
         )?,
         access_log: !t.access_log.is_empty(),
         max_duration: max_duration(t, path)?,
+        // Set by the chain when an `sni_cluster` filter precedes this one.
+        sni_cluster: false,
     })
 }
 
