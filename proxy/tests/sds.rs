@@ -18,7 +18,6 @@ use mesh_proxy::{
     config::ConfigStore,
     http::HttpContext,
     serve::{DataPlane, ServeOptions},
-    xds_client::XdsClient,
 };
 use mesh_xds::resource::ResourceType;
 use tokio::{
@@ -28,7 +27,7 @@ use tokio::{
 };
 
 use self::{
-    ads_support::{Control, ads, any, delta, node, sotw},
+    ads_support::{Connected, any, delta, sotw},
     sds_support::{ADS, backend, ca, client_cert, delta_summary, summary, trusting_sds},
     tls_support::{CLIENT_ID, PATIENCE, Pki, SERVER_NAME, Seen, Serve},
 };
@@ -131,16 +130,11 @@ async fn sotw_cluster_warms_until_its_ca_arrives_and_follows_its_rotation() {
     let pki = Pki::new();
     let (upstream, mut views) = pki.upstream(Serve::Http, &[], false).await;
     let mut proxy = Proxy::start().await;
-    let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
-    let client = XdsClient::spawn(
-        ads(control.address),
-        node(),
-        Arc::clone(&proxy.store),
-        false,
-    );
-    let mut stream = control.sotw_stream().await;
-    assert_eq!(summary(&stream.next().await).0, "Cluster");
-    assert_eq!(summary(&stream.next().await).0, "Listener");
+    let Connected {
+        control: _control,
+        client,
+        mut stream,
+    } = Connected::sotw(Arc::clone(&proxy.store)).await;
 
     // The cluster arrives, is ACKed, and its secret is asked for by name; until it comes the
     // cluster is not usable.
@@ -218,11 +212,11 @@ async fn delta_cluster_warms_until_both_secrets_arrive_and_unsubscribes_when_rem
     let pki = Pki::new();
     let (upstream, mut views) = pki.upstream(Serve::Http, &[], true).await;
     let mut proxy = Proxy::start().await;
-    let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
-    let client = XdsClient::spawn(ads(control.address), node(), Arc::clone(&proxy.store), true);
-    let mut stream = control.delta_stream().await;
-    assert_eq!(delta_summary(&stream.next().await).0, "Cluster");
-    assert_eq!(delta_summary(&stream.next().await).0, "Listener");
+    let Connected {
+        control: _control,
+        client,
+        mut stream,
+    } = Connected::delta(Arc::clone(&proxy.store)).await;
 
     let common = format!(
         "tls_certificate_sds_secret_configs: [{{name: client, {ADS}}}], {}",

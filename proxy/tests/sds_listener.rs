@@ -26,7 +26,6 @@ use mesh_proxy::{
     config::ConfigStore,
     http::HttpContext,
     serve::{DataPlane, ServeOptions},
-    xds_client::XdsClient,
 };
 use mesh_xds::{json::from_yaml, resource::ResourceType};
 use rustls::pki_types::{CertificateDer, pem::PemObject};
@@ -34,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use self::{
-    ads_support::{Control, ads, any, delta, node, sotw},
+    ads_support::{Connected, any, delta, sotw},
     downstream_tls_support::{Client, PATIENCE, Pki, http_upstream},
     sds_support::{ADS, delta_summary, summary, tls_certificate},
 };
@@ -161,16 +160,11 @@ async fn get_on(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes
 async fn sotw_https_listener_warms_until_its_certificate_arrives_and_follows_its_rotation() {
     let pki = Pki::new();
     let proxy = Proxy::start(http_upstream().await).await;
-    let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
-    let client = XdsClient::spawn(
-        ads(control.address),
-        node(),
-        Arc::clone(&proxy.store),
-        false,
-    );
-    let mut stream = control.sotw_stream().await;
-    assert_eq!(summary(&stream.next().await).0, "Cluster");
-    assert_eq!(summary(&stream.next().await).0, "Listener");
+    let Connected {
+        control: _control,
+        client,
+        mut stream,
+    } = Connected::sotw(Arc::clone(&proxy.store)).await;
 
     // The listener is valid: ACKed at once; its certificate is asked for by name, and until
     // it comes nothing listens on its port.
@@ -244,11 +238,11 @@ async fn sotw_https_listener_warms_until_its_certificate_arrives_and_follows_its
 async fn delta_updated_listener_serves_its_old_certificate_while_the_new_one_warms() {
     let pki = Pki::new();
     let proxy = Proxy::start(http_upstream().await).await;
-    let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
-    let client = XdsClient::spawn(ads(control.address), node(), Arc::clone(&proxy.store), true);
-    let mut stream = control.delta_stream().await;
-    assert_eq!(delta_summary(&stream.next().await).0, "Cluster");
-    assert_eq!(delta_summary(&stream.next().await).0, "Listener");
+    let Connected {
+        control: _control,
+        client,
+        mut stream,
+    } = Connected::delta(Arc::clone(&proxy.store)).await;
 
     let port = free_port();
     let address = SocketAddr::from(([127, 0, 0, 1], port));

@@ -1,7 +1,7 @@
 //! A fake control plane for the ADS client's tests: a tonic ADS server whose streams the test
 //! drives by hand, one request and one response at a time.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use envoy_types::pb::envoy::{
     config::core::v3::Node,
@@ -12,7 +12,8 @@ use envoy_types::pb::envoy::{
         },
     },
 };
-use mesh_proxy::bootstrap::AdsConfig;
+use mesh_common::xds::short_name;
+use mesh_proxy::{bootstrap::AdsConfig, config::ConfigStore, xds_client::XdsClient};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{
@@ -186,4 +187,51 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, future)
         .await
         .expect("the client did not answer in time")
+}
+
+// === A client connected ===
+
+/// A fake control plane with one ADS client connected, past the client's opening requests.
+#[allow(dead_code)] // The SDS tests start this way; other test binaries drive the steps apart.
+pub struct Connected<S> {
+    /// The fake control plane, serving while this is kept.
+    pub control: Control,
+    /// The client.
+    pub client: XdsClient,
+    /// The client's stream, its first two requests (clusters, then listeners) read.
+    pub stream: S,
+}
+
+impl Connected<SotwStream> {
+    /// A state-of-the-world client of `store` on a fake control plane.
+    #[allow(dead_code)]
+    pub async fn sotw(store: Arc<ConfigStore>) -> Self {
+        let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
+        let client = XdsClient::spawn(ads(control.address), node(), store, false);
+        let mut stream = control.sotw_stream().await;
+        assert_eq!(short_name(&stream.next().await.type_url), "Cluster");
+        assert_eq!(short_name(&stream.next().await.type_url), "Listener");
+        Self {
+            control,
+            client,
+            stream,
+        }
+    }
+}
+
+impl Connected<DeltaStream> {
+    /// A delta client of `store` on a fake control plane.
+    #[allow(dead_code)]
+    pub async fn delta(store: Arc<ConfigStore>) -> Self {
+        let mut control = Control::start("127.0.0.1:0".parse().unwrap()).await;
+        let client = XdsClient::spawn(ads(control.address), node(), store, true);
+        let mut stream = control.delta_stream().await;
+        assert_eq!(short_name(&stream.next().await.type_url), "Cluster");
+        assert_eq!(short_name(&stream.next().await.type_url), "Listener");
+        Self {
+            control,
+            client,
+            stream,
+        }
+    }
 }
