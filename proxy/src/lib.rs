@@ -31,4 +31,5 @@ pub mod upstream;
 pub mod xds_client;
 
 pub use self::app::run;
+pub use self::app::{MemoryRelease, run_with};
 pub use self::cli::{Args, Command, InitArgs, LogFormat, RunArgs};

@@ -2,6 +2,7 @@
 
 mod health;
 mod logging;
+mod memory;
 mod run;
 
 use std::io::Write;
@@ -11,11 +12,19 @@ use anyhow::Context;
 use crate::capture::{self, SystemExec};
 use crate::cli::{Args, Command, InitArgs};
 
+pub use self::memory::MemoryRelease;
+
 /// Runs `mesh-proxy` with `args`; the binary prints the error and exits non-zero.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    run_with(args, None)
+}
+
+/// [`run`], calling `release` to give the allocator's free memory back to the kernel once the
+/// bootstrap is applied and after each configuration change has settled.
+pub fn run_with(args: Args, release: Option<MemoryRelease>) -> anyhow::Result<()> {
     match args.command {
         Command::Init(init) => run_init(&init, &mut std::io::stdout().lock()),
-        Command::Run(args) => run::run(&args),
+        Command::Run(args) => run::run(&args, release),
     }
 }
 

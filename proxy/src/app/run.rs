@@ -6,7 +6,11 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use tokio::{net::TcpListener, sync::mpsc};
 
-use super::{health, logging::Logging};
+use super::{
+    health,
+    logging::Logging,
+    memory::{self, MemoryRelease},
+};
 use crate::{
     access_log::{self, AccessLog},
     admin::{self, AdminState},
@@ -36,21 +40,36 @@ const SPAN_FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2
 const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the proxy until SIGTERM, Ctrl-C or the admin's `/quitquitquit`, then drains.
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run(args: &RunArgs, release: Option<MemoryRelease>) -> anyhow::Result<()> {
     let logging = Logging::init(&args.log_level, args.log_format)?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(workers) = args.concurrency {
-        runtime.worker_threads(workers.max(1));
-    }
-    let runtime = runtime
+    let runtime = runtime(args.concurrency).context("starting the runtime")?;
+    runtime.block_on(serve(args, logging, release))
+}
+
+/// The runtime for `--concurrency`. One worker is the thread that started the proxy: a
+/// multi-threaded runtime of one worker would keep that thread waiting beside it, with a
+/// second stack and malloc arena, and hand every wake-up across threads.
+fn runtime(concurrency: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match concurrency.map(|workers| workers.max(1)) {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(workers) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
         .enable_all()
         .thread_name("mesh-proxy-worker")
         .build()
-        .context("starting the runtime")?;
-    runtime.block_on(serve(args, logging))
 }
 
-async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
+async fn serve(
+    args: &RunArgs,
+    logging: Logging,
+    release: Option<MemoryRelease>,
+) -> anyhow::Result<()> {
     let mut bootstrap = Bootstrap::load(&args.bootstrap)?;
     // The descriptors that read it are needed again only to print `/config_dump`.
     mesh_xds::json::release_descriptor_pool();
@@ -199,6 +218,17 @@ async fn serve(args: &RunArgs, logging: Logging) -> anyhow::Result<()> {
     };
     // Everything it configures now lives in the store; its parsed form is the size of the config.
     drop(bootstrap);
+    // Reading the bootstrap peaked well above what stays. On the one-thread runtime nothing
+    // else (the admin's `/ready` included) runs until `serve` next waits, below; configuration
+    // changes free their peaks once they settle.
+    let _release = release.map(|release| {
+        release.release();
+        AbortOnDrop(tokio::spawn(release.after_changes(
+            store.subscribe(),
+            memory::SETTLE,
+            memory::MAX_DEFER,
+        )))
+    });
     // DNS clusters follow their names' addresses, as Envoy's default 5 s refresh does.
     let _dns = AbortOnDrop(tokio::spawn(refresh_dns_forever(
         Arc::clone(&store),

@@ -107,9 +107,9 @@ impl HttpObservation {
         if labels.protocol == RequestProtocol::Grpc {
             labels.grpc_status = labels.grpc_status.or(end.grpc_status);
         }
-        let flags = end.flags.to_string();
+        // Printed only where it is read: most requests have no flag and no access log.
         if !end.flags.is_empty() {
-            labels.response_flags = Some(flags.as_str().into());
+            labels.response_flags = Some(end.flags.to_string().into());
         }
         let handles = self.stats.http(&labels);
         handles.requests.increment(1);
@@ -118,7 +118,7 @@ impl HttpObservation {
         handles.response_bytes.record(end.bytes_sent as f64);
         if let Some((log, entry)) = self.log {
             log.write(&AccessLogEntry {
-                response_flags: flags,
+                response_flags: end.flags.to_string(),
                 bytes_received: end.bytes_received,
                 bytes_sent: end.bytes_sent,
                 duration: millis(end.duration),
