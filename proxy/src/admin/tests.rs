@@ -39,6 +39,44 @@ async fn start(state: AdminState) -> SocketAddr {
     address
 }
 
+/// Listener `l` on port 80, as the tests' xDS state holds it.
+fn listener() -> Listener {
+    from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }").unwrap()
+}
+
+/// `listener()` as `/config_dump` shows it.
+fn listener_json() -> Value {
+    json!({
+        "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+        "name": "l",
+        "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
+    })
+}
+
+/// xDS state that has accepted `listener()` at version `l1`.
+fn xds_with_listener() -> Arc<XdsState> {
+    let xds = Arc::new(XdsState::default());
+    let accepted = AcceptedResource::new("l1", listener());
+    xds.accepted(
+        ResourceType::Listener,
+        "l1",
+        &[("l".to_owned(), accepted)],
+        &[],
+    );
+    xds
+}
+
+/// The `configs` of a `/config_dump`, which must answer 200.
+async fn config_dump(address: SocketAddr) -> Vec<Value> {
+    let (status, body) = call(address, "GET", "/config_dump").await;
+    assert_eq!(status, 200);
+    let mut dump: Value = serde_json::from_str(&body).unwrap();
+    match dump["configs"].take() {
+        Value::Array(configs) => configs,
+        other => panic!("configs is not an array: {other}"),
+    }
+}
+
 /// `(status, body)` of one HTTP/1.1 request.
 async fn call(address: SocketAddr, method: &str, target: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).await.unwrap();
@@ -53,33 +91,27 @@ async fn call(address: SocketAddr, method: &str, target: &str) -> (u16, String) 
     (status, body.to_owned())
 }
 
+/// Asserts that `method target` answers `status` with `body`.
+async fn expect_answer(address: SocketAddr, method: &str, target: &str, status: u16, body: &str) {
+    assert_eq!(
+        call(address, method, target).await,
+        (status, body.to_owned()),
+        "{method} {target}"
+    );
+}
+
 #[tokio::test]
 async fn ready_and_live() {
     let ready = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&ready);
     let address =
         start(AdminState::new(node()).with_ready(move || flag.load(Ordering::SeqCst))).await;
-    assert_eq!(
-        call(address, "GET", "/ready").await,
-        (503, "INITIALIZING\n".to_owned())
-    );
-    assert_eq!(
-        call(address, "GET", "/live").await,
-        (200, "LIVE\n".to_owned())
-    );
+    expect_answer(address, "GET", "/ready", 503, "INITIALIZING\n").await;
+    expect_answer(address, "GET", "/live", 200, "LIVE\n").await;
     ready.store(true, Ordering::SeqCst);
-    assert_eq!(
-        call(address, "GET", "/ready").await,
-        (200, "LIVE\n".to_owned())
-    );
-    assert_eq!(
-        call(address, "POST", "/ready").await,
-        (405, "use GET\n".to_owned())
-    );
-    assert_eq!(
-        call(address, "GET", "/stats").await,
-        (404, "not found\n".to_owned())
-    );
+    expect_answer(address, "GET", "/ready", 200, "LIVE\n").await;
+    expect_answer(address, "POST", "/ready", 405, "use GET\n").await;
+    expect_answer(address, "GET", "/stats", 404, "not found\n").await;
 }
 
 #[tokio::test]
@@ -109,27 +141,13 @@ async fn server_info() {
 #[tokio::test]
 async fn config_dump_is_envoy_shaped() {
     let bootstrap = Loaded::parse(SIDECAR, Path::new("bootstrap.yaml")).unwrap();
-    let xds = Arc::new(XdsState::default());
-    let listener: Listener =
-        from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }")
-            .unwrap();
-    let accepted = AcceptedResource::new("l1", listener);
-    xds.accepted(
-        ResourceType::Listener,
-        "l1",
-        &[("l".to_owned(), accepted)],
-        &[],
-    );
     let address = start(
         AdminState::new(node())
             .with_bootstrap(bootstrap.raw)
-            .with_xds(Arc::clone(&xds)),
+            .with_xds(xds_with_listener()),
     )
     .await;
-    let (status, body) = call(address, "GET", "/config_dump").await;
-    assert_eq!(status, 200);
-    let dump: Value = serde_json::from_str(&body).unwrap();
-    let configs = dump["configs"].as_array().unwrap();
+    let configs = config_dump(address).await;
     let types: Vec<&str> = configs
         .iter()
         .map(|c| c["@type"].as_str().unwrap())
@@ -166,14 +184,7 @@ async fn config_dump_is_envoy_shaped() {
         listeners["dynamic_listeners"],
         json!([{
             "name": "l",
-            "active_state": {
-                "version_info": "l1",
-                "listener": {
-                    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
-                    "name": "l",
-                    "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
-                },
-            },
+            "active_state": { "version_info": "l1", "listener": listener_json() },
         }])
     );
     assert_eq!(configs[4]["dynamic_route_configs"], json!([]));
@@ -181,19 +192,9 @@ async fn config_dump_is_envoy_shaped() {
 
 #[tokio::test]
 async fn config_dump_shows_the_last_nack_as_error_state() {
-    let xds = Arc::new(XdsState::default());
-    let listener: Listener =
-        from_yaml("name: l\naddress: { socket_address: { address: 0.0.0.0, port_value: 80 } }")
-            .unwrap();
-    let accepted = AcceptedResource::new("l1", listener.clone());
-    xds.accepted(
-        ResourceType::Listener,
-        "l1",
-        &[("l".to_owned(), accepted)],
-        &[],
-    );
+    let xds = xds_with_listener();
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_334_401_042);
-    let mut bad_listener = listener.clone();
+    let mut bad_listener = listener();
     bad_listener.enable_mptcp = true;
     let bad_listener = mesh_xds::resource::Resource::from(bad_listener).into_any();
     xds.refused(
@@ -216,11 +217,10 @@ async fn config_dump_shows_the_last_nack_as_error_state() {
             failed: None,
         },
     );
-    let address = start(AdminState::new(node()).with_xds(Arc::clone(&xds))).await;
-    let (status, body) = call(address, "GET", "/config_dump").await;
-    assert_eq!(status, 200);
-    let dump: Value = serde_json::from_str(&body).unwrap();
-    let configs = dump["configs"].as_array().unwrap();
+    let address = start(AdminState::new(node()).with_xds(xds)).await;
+    let configs = config_dump(address).await;
+    let mut failed = listener_json();
+    failed["enable_mptcp"] = json!(true);
     assert_eq!(
         configs[0]["dynamic_active_clusters"],
         json!([{
@@ -235,21 +235,9 @@ async fn config_dump_shows_the_last_nack_as_error_state() {
         configs[2]["dynamic_listeners"],
         json!([{
             "name": "l",
-            "active_state": {
-                "version_info": "l1",
-                "listener": {
-                    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
-                    "name": "l",
-                    "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
-                },
-            },
+            "active_state": { "version_info": "l1", "listener": listener_json() },
             "error_state": {
-                "failed_configuration": {
-                    "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
-                    "name": "l",
-                    "address": { "socket_address": { "address": "0.0.0.0", "port_value": 80 } },
-                    "enable_mptcp": true,
-                },
+                "failed_configuration": failed,
                 "last_update_attempt": "2026-11-22T08:00:01.042Z",
                 "details": "Listener \"l\": enable_mptcp: not supported by mesh-proxy",
                 "version_info": "l2",
@@ -277,55 +265,63 @@ async fn operations_call_their_hooks() {
     )
     .await;
 
-    assert_eq!(
-        call(address, "GET", "/quitquitquit").await,
-        (405, "use POST\n".to_owned())
-    );
-    assert_eq!(
-        call(address, "POST", "/quitquitquit").await,
-        (200, "OK\n".to_owned())
-    );
+    expect_answer(address, "GET", "/quitquitquit", 405, "use POST\n").await;
+    expect_answer(address, "POST", "/quitquitquit", 200, "OK\n").await;
     assert_eq!(quit_rx.recv().await, Some(()));
 
-    assert_eq!(
-        call(address, "POST", "/logging?level=info%2Cmesh_proxy%3Ddebug").await,
-        (200, "log level set to info,mesh_proxy=debug\n".to_owned())
-    );
+    expect_answer(
+        address,
+        "POST",
+        "/logging?level=info%2Cmesh_proxy%3Ddebug",
+        200,
+        "log level set to info,mesh_proxy=debug\n",
+    )
+    .await;
     assert_eq!(
         level_rx.recv().await.as_deref(),
         Some("info,mesh_proxy=debug")
     );
-    assert_eq!(
-        call(address, "POST", "/logging?level=bogus").await,
-        (400, "invalid filter \"bogus\"\n".to_owned())
-    );
-    assert_eq!(
-        call(address, "POST", "/logging").await,
-        (
-            400,
-            "usage: POST /logging?level=<filter>, e.g. level=info,mesh_proxy=debug\n".to_owned()
-        )
-    );
+    expect_answer(
+        address,
+        "POST",
+        "/logging?level=bogus",
+        400,
+        "invalid filter \"bogus\"\n",
+    )
+    .await;
+    expect_answer(
+        address,
+        "POST",
+        "/logging",
+        400,
+        "usage: POST /logging?level=<filter>, e.g. level=info,mesh_proxy=debug\n",
+    )
+    .await;
 
     assert!(!drained.load(Ordering::SeqCst));
-    assert_eq!(
-        call(address, "POST", "/drain_listeners").await,
-        (200, "OK\n".to_owned())
-    );
+    expect_answer(address, "POST", "/drain_listeners", 200, "OK\n").await;
     assert!(drained.load(Ordering::SeqCst));
 }
 
 #[tokio::test]
 async fn unwired_operations_say_so() {
     let address = start(AdminState::new(node())).await;
-    assert_eq!(
-        call(address, "POST", "/quitquitquit").await,
-        (501, "shutdown is not wired\n".to_owned())
-    );
-    assert_eq!(
-        call(address, "POST", "/drain_listeners").await,
-        (501, "draining is not wired\n".to_owned())
-    );
+    expect_answer(
+        address,
+        "POST",
+        "/quitquitquit",
+        501,
+        "shutdown is not wired\n",
+    )
+    .await;
+    expect_answer(
+        address,
+        "POST",
+        "/drain_listeners",
+        501,
+        "draining is not wired\n",
+    )
+    .await;
 }
 
 #[test]
@@ -341,28 +337,29 @@ async fn stats_prometheus_renders_the_exporter() {
     let _open = stats.connection_opened("virtualOutbound");
     let exporter = Arc::new(crate::stats::Exporter::new(stats).with_pools(|| 2));
     let address = start(AdminState::new(node()).with_metrics(exporter)).await;
-    assert_eq!(
-        call(address, "GET", "/stats/prometheus").await,
-        (
-            200,
-            "# TYPE mesh_proxy_downstream_connections_total counter\n\
-             mesh_proxy_downstream_connections_total{listener=\"virtualOutbound\"} 1\n\n\
-             # TYPE mesh_proxy_downstream_connections_active gauge\n\
-             mesh_proxy_downstream_connections_active{listener=\"virtualOutbound\"} 1\n\n\
-             # TYPE mesh_proxy_upstream_pools gauge\n\
-             mesh_proxy_upstream_pools 2\n"
-                .to_owned()
-        )
-    );
-    assert_eq!(
-        call(address, "POST", "/stats/prometheus").await,
-        (405, "use GET\n".to_owned())
-    );
+    expect_answer(
+        address,
+        "GET",
+        "/stats/prometheus",
+        200,
+        "# TYPE mesh_proxy_downstream_connections_total counter\n\
+         mesh_proxy_downstream_connections_total{listener=\"virtualOutbound\"} 1\n\n\
+         # TYPE mesh_proxy_downstream_connections_active gauge\n\
+         mesh_proxy_downstream_connections_active{listener=\"virtualOutbound\"} 1\n\n\
+         # TYPE mesh_proxy_upstream_pools gauge\n\
+         mesh_proxy_upstream_pools 2\n",
+    )
+    .await;
+    expect_answer(address, "POST", "/stats/prometheus", 405, "use GET\n").await;
     let unwired = start(AdminState::new(node())).await;
-    assert_eq!(
-        call(unwired, "GET", "/stats/prometheus").await,
-        (501, "metrics are not wired\n".to_owned())
-    );
+    expect_answer(
+        unwired,
+        "GET",
+        "/stats/prometheus",
+        501,
+        "metrics are not wired\n",
+    )
+    .await;
 }
 
 mod clusters;

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, net::IpAddr};
 
 use envoy_types::pb::{
     envoy::config::{
@@ -60,15 +60,41 @@ fn healthy(ips: &[&str]) -> ClusterLoadAssignment {
     )])
 }
 
-/// How often each IP is picked in `n` picks.
-fn distribution(set: &EndpointSet, algorithm: Algorithm, n: usize) -> BTreeMap<String, usize> {
+/// One locality at priority 0 holding `endpoints`, compiled.
+fn one_locality(endpoints: Vec<LbEndpoint>) -> EndpointSet {
+    EndpointSet::compile(&cla(vec![locality(0, endpoints)])).expect("compiles")
+}
+
+/// How often each IP is picked in `n` calls of `pick`, all given one generator seeded alike.
+fn tally(
+    n: usize,
+    mut pick: impl FnMut(&mut SmallRng) -> Result<IpAddr, NoHealthyUpstream>,
+) -> Result<BTreeMap<String, usize>, NoHealthyUpstream> {
     let mut rng = SmallRng::seed_from_u64(42);
     let mut counts = BTreeMap::new();
     for _ in 0..n {
-        let endpoint = set.pick(algorithm, &mut rng).expect("an endpoint");
-        *counts.entry(endpoint.address.ip().to_string()).or_default() += 1;
+        *counts.entry(pick(&mut rng)?.to_string()).or_default() += 1;
     }
-    counts
+    Ok(counts)
+}
+
+/// How often each IP is picked in `n` picks.
+fn distribution(set: &EndpointSet, algorithm: Algorithm, n: usize) -> BTreeMap<String, usize> {
+    tally(n, |rng| set.pick(algorithm, rng).map(|e| e.address.ip())).expect("an endpoint")
+}
+
+/// The IPs of the first `n` round-robin picks, in order.
+fn round_robin_order(set: &EndpointSet, n: usize) -> Vec<String> {
+    let mut rng = SmallRng::seed_from_u64(1);
+    (0..n)
+        .map(|_| {
+            set.pick(Algorithm::RoundRobin, &mut rng)
+                .expect("pick")
+                .address
+                .ip()
+                .to_string()
+        })
+        .collect()
 }
 
 fn assert_near(counts: &BTreeMap<String, usize>, expected: &[(&str, usize)], tolerance: usize) {
@@ -87,43 +113,22 @@ const IPS: [&str; 3] = ["198.18.0.1", "198.18.0.2", "198.18.0.3"];
 #[test]
 fn round_robin_cycles_through_equal_endpoints_in_order() {
     let set = EndpointSet::compile(&healthy(&IPS)).expect("compiles");
-    let mut rng = SmallRng::seed_from_u64(1);
-    let order: Vec<_> = (0..6)
-        .map(|_| {
-            set.pick(Algorithm::RoundRobin, &mut rng)
-                .expect("pick")
-                .address
-                .ip()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(order, [IPS[0], IPS[1], IPS[2], IPS[0], IPS[1], IPS[2]]);
+    assert_eq!(
+        round_robin_order(&set, 6),
+        [IPS[0], IPS[1], IPS[2], IPS[0], IPS[1], IPS[2]]
+    );
 }
 
 #[test]
 fn weighted_round_robin_is_exact_per_cycle_and_interleaved() {
-    let set = EndpointSet::compile(&cla(vec![locality(
-        0,
-        vec![
-            lb(IPS[0], Some(5), HealthStatus::Healthy),
-            lb(IPS[1], Some(1), HealthStatus::Healthy),
-            lb(IPS[2], Some(1), HealthStatus::Unknown),
-        ],
-    )]))
-    .expect("compiles");
-    let mut rng = SmallRng::seed_from_u64(1);
-    let cycle: Vec<_> = (0..7)
-        .map(|_| {
-            set.pick(Algorithm::RoundRobin, &mut rng)
-                .expect("pick")
-                .address
-                .ip()
-                .to_string()
-        })
-        .collect();
+    let set = one_locality(vec![
+        lb(IPS[0], Some(5), HealthStatus::Healthy),
+        lb(IPS[1], Some(1), HealthStatus::Healthy),
+        lb(IPS[2], Some(1), HealthStatus::Unknown),
+    ]);
     // Stride 4 over 7 points: 0 4 1 5 2 6 3, where points 0-4 belong to the heavy endpoint.
     assert_eq!(
-        cycle,
+        round_robin_order(&set, 7),
         [IPS[0], IPS[0], IPS[0], IPS[1], IPS[0], IPS[2], IPS[0]]
     );
     assert_eq!(
@@ -138,14 +143,10 @@ fn weighted_round_robin_is_exact_per_cycle_and_interleaved() {
 
 #[test]
 fn random_honours_weights() {
-    let set = EndpointSet::compile(&cla(vec![locality(
-        0,
-        vec![
-            lb(IPS[0], Some(1), HealthStatus::Healthy),
-            lb(IPS[1], Some(3), HealthStatus::Healthy),
-        ],
-    )]))
-    .expect("compiles");
+    let set = one_locality(vec![
+        lb(IPS[0], Some(1), HealthStatus::Healthy),
+        lb(IPS[1], Some(3), HealthStatus::Healthy),
+    ]);
     assert_near(
         &distribution(&set, Algorithm::Random, 10_000),
         &[(IPS[0], 2_500), (IPS[1], 7_500)],
@@ -180,14 +181,10 @@ fn least_request_avoids_busy_endpoints() {
 
 #[test]
 fn least_request_weighs_in_flight_by_weight() {
-    let set = EndpointSet::compile(&cla(vec![locality(
-        0,
-        vec![
-            lb(IPS[0], Some(1), HealthStatus::Healthy),
-            lb(IPS[1], Some(4), HealthStatus::Healthy),
-        ],
-    )]))
-    .expect("compiles");
+    let set = one_locality(vec![
+        lb(IPS[0], Some(1), HealthStatus::Healthy),
+        lb(IPS[1], Some(4), HealthStatus::Healthy),
+    ]);
     // Idle, the heavy endpoint wins unless both candidates are the light one: 1 - (1/5)² = 96%.
     assert_near(
         &distribution(&set, Algorithm::LeastRequest, 10_000),
@@ -208,17 +205,13 @@ fn least_request_weighs_in_flight_by_weight() {
 
 #[test]
 fn unavailable_endpoints_are_skipped() {
-    let set = EndpointSet::compile(&cla(vec![locality(
-        0,
-        vec![
-            lb(IPS[0], None, HealthStatus::Unhealthy),
-            lb(IPS[1], None, HealthStatus::Healthy),
-            lb(IPS[2], None, HealthStatus::Draining),
-            lb("198.18.0.4", None, HealthStatus::Degraded),
-            lb("198.18.0.5", None, HealthStatus::Timeout),
-        ],
-    )]))
-    .expect("compiles");
+    let set = one_locality(vec![
+        lb(IPS[0], None, HealthStatus::Unhealthy),
+        lb(IPS[1], None, HealthStatus::Healthy),
+        lb(IPS[2], None, HealthStatus::Draining),
+        lb("198.18.0.4", None, HealthStatus::Degraded),
+        lb("198.18.0.5", None, HealthStatus::Timeout),
+    ]);
     for algorithm in [
         Algorithm::RoundRobin,
         Algorithm::Random,
@@ -234,11 +227,7 @@ fn unavailable_endpoints_are_skipped() {
 
 #[test]
 fn no_available_endpoint_is_an_error() {
-    let set = EndpointSet::compile(&cla(vec![locality(
-        0,
-        vec![lb(IPS[0], None, HealthStatus::Unhealthy)],
-    )]))
-    .expect("compiles");
+    let set = one_locality(vec![lb(IPS[0], None, HealthStatus::Unhealthy)]);
     let mut rng = SmallRng::seed_from_u64(1);
     let error = set
         .pick(Algorithm::RoundRobin, &mut rng)
@@ -356,107 +345,4 @@ fn refused_assignments_name_the_field() {
     );
 }
 
-/// How often each IP is picked in `n` picks that leave out what `outlier` ejected.
-fn distribution_with(
-    set: &EndpointSet,
-    outlier: &OutlierDetector,
-    n: usize,
-) -> Result<BTreeMap<String, usize>, NoHealthyUpstream> {
-    let mut rng = SmallRng::seed_from_u64(42);
-    let mut counts = BTreeMap::new();
-    for _ in 0..n {
-        let endpoint = set.pick_with(Algorithm::RoundRobin, Some(outlier), &mut rng)?;
-        *counts.entry(endpoint.address.ip().to_string()).or_default() += 1;
-    }
-    Ok(counts)
-}
-
-#[tokio::test(start_paused = true)]
-async fn ejected_endpoints_are_skipped_and_levels_fail_over_as_for_unhealthy_ones() {
-    let set = EndpointSet::compile(&cla(vec![
-        locality(
-            0,
-            vec![
-                lb(IPS[0], None, HealthStatus::Healthy),
-                lb(IPS[1], None, HealthStatus::Healthy),
-            ],
-        ),
-        locality(1, vec![lb(IPS[2], None, HealthStatus::Healthy)]),
-    ]))
-    .expect("compiles");
-    let outlier = OutlierDetector::new(OutlierConfig {
-        consecutive_5xx: 1,
-        max_ejection_percent: 100,
-        ..OutlierConfig::default()
-    });
-    let eject = |ip: &str| {
-        let address = format!("{ip}:9080").parse().expect("address");
-        outlier.report(
-            address,
-            Outcome::Status(503),
-            &mut SmallRng::seed_from_u64(1),
-        );
-    };
-    assert_eq!(
-        distribution_with(&set, &outlier, 6),
-        Ok(BTreeMap::from([
-            (IPS[0].to_owned(), 3),
-            (IPS[1].to_owned(), 3)
-        ]))
-    );
-    eject(IPS[0]);
-    assert_eq!(
-        distribution_with(&set, &outlier, 6),
-        Ok(BTreeMap::from([(IPS[1].to_owned(), 6)]))
-    );
-    eject(IPS[1]);
-    assert_eq!(
-        distribution_with(&set, &outlier, 6),
-        Ok(BTreeMap::from([(IPS[2].to_owned(), 6)]))
-    );
-    // With every endpoint out there is no panic mode: no healthy upstream.
-    eject(IPS[2]);
-    assert_eq!(
-        distribution_with(&set, &outlier, 1),
-        Err(NoHealthyUpstream {
-            cluster: "outbound|9080||reviews.default.svc.cluster.local".to_owned()
-        })
-    );
-    // The base ejection time later, at the sweep, all are back.
-    tokio::time::advance(DEFAULT_BASE_EJECTION_TIME).await;
-    assert_eq!(
-        distribution_with(&set, &outlier, 6),
-        Ok(BTreeMap::from([
-            (IPS[0].to_owned(), 3),
-            (IPS[1].to_owned(), 3)
-        ]))
-    );
-    // Without a detector, the same set picks as before.
-    assert_eq!(
-        distribution(&set, Algorithm::RoundRobin, 4),
-        BTreeMap::from([(IPS[0].to_owned(), 2), (IPS[1].to_owned(), 2)])
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn ejections_survive_an_eds_update_of_the_set() {
-    let first = EndpointSet::compile(&healthy(&[IPS[0], IPS[1]])).expect("compiles");
-    let outlier = OutlierDetector::new(OutlierConfig {
-        consecutive_5xx: 1,
-        max_ejection_percent: 50,
-        ..OutlierConfig::default()
-    });
-    assert!(distribution_with(&first, &outlier, 1).is_ok());
-    let address = format!("{}:9080", IPS[0]).parse().expect("address");
-    outlier.report(address, Outcome::Reset, &mut SmallRng::seed_from_u64(1));
-    let second = first
-        .update(&healthy(&[IPS[0], IPS[1], IPS[2]]))
-        .expect("compiles");
-    assert_eq!(
-        distribution_with(&second, &outlier, 4),
-        Ok(BTreeMap::from([
-            (IPS[1].to_owned(), 2),
-            (IPS[2].to_owned(), 2)
-        ]))
-    );
-}
+mod outlier;

@@ -34,4 +34,4 @@ pub use self::{
 pub const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,19 +18,32 @@ const TLS: &str =
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const CTX: &str = "Cluster \"c\": transport_socket.typed_config";
 
-/// A self-signed certificate and its key, and a file that is no PEM, in a temporary directory.
-struct Files(tempfile::TempDir);
+/// A self-signed certificate for `a.example` and its key, as PEM.
+pub(crate) fn self_signed() -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["a.example".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A `tls_certificates` entry that reads the files `cert` and `key`.
+fn certificate(cert: &Path, key: &Path) -> String {
+    format!("{{certificate_chain: {{filename: {cert:?}}}, private_key: {{filename: {key:?}}}}}")
+}
+
+/// Files in a temporary directory, for the TLS tests of clusters and listeners:
+/// `cert.pem` a [`self_signed`] certificate, `key.pem` its key, `other.key` another key,
+/// `text.pem` a file that is no PEM and `broken.pem` a PEM section that does not end.
+pub(crate) struct Files(tempfile::TempDir);
 
 impl Files {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["a.example".to_owned()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        let (cert, key) = self_signed();
+        std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
         let other = KeyPair::generate().unwrap();
         std::fs::write(dir.path().join("other.key"), other.serialize_pem()).unwrap();
         std::fs::write(dir.path().join("text.pem"), "just text\n").unwrap();
@@ -42,8 +55,13 @@ impl Files {
         Self(dir)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.path().join(name)
+    }
+
+    /// A `tls_certificates` entry with this directory's certificate and the key file `key`.
+    pub(crate) fn certificate(&self, key: &str) -> String {
+        certificate(&self.path("cert.pem"), &self.path(key))
     }
 }
 
@@ -139,22 +157,22 @@ fn unreadable_and_invalid_files_name_the_file_and_the_field() {
         ))
     );
     let cert = files.path("cert.pem");
-    let certificate = |key: &Path| {
+    let with_key = |key: &Path| {
         format!(
-            "common_tls_context: {{tls_certificates: [{{certificate_chain: {{filename: \
-             {cert:?}}}, private_key: {{filename: {key:?}}}}}]}}"
+            "common_tls_context: {{tls_certificates: [{}]}}",
+            certificate(&cert, key)
         )
     };
     assert_eq!(
-        compile(&certificate(&cert)),
+        compile(&with_key(&cert)),
         Err(format!(
             "{CTX}.common_tls_context.tls_certificates[0].private_key.filename: file {cert:?}: \
              no PEM private key"
         ))
     );
-    assert!(compile(&certificate(&files.path("key.pem"))).is_ok());
+    assert!(compile(&with_key(&files.path("key.pem"))).is_ok());
     assert_eq!(
-        compile(&certificate(&files.path("other.key"))),
+        compile(&with_key(&files.path("other.key"))),
         Err(format!(
             "{CTX}.common_tls_context.tls_certificates[0].private_key: does not match the \
              certificate of certificate_chain"

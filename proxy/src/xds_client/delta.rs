@@ -2,24 +2,15 @@
 //! subscriptions that follow the clusters and listeners, an ACK or NACK per response, and on reconnection the
 //! versions already held (`initial_resource_versions`) so that they are not sent again.
 
-use envoy_types::pb::{
-    envoy::{
-        config::core::v3::Node,
-        service::discovery::v3::{
-            DeltaDiscoveryRequest,
-            aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
-        },
-    },
-    google::rpc::Status as RpcStatus,
+use envoy_types::pb::envoy::{
+    config::core::v3::Node, service::discovery::v3::DeltaDiscoveryRequest,
 };
 use mesh_xds::resource::ResourceType;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
 
 use super::{
-    INVALID_ARGUMENT,
     apply::{Applier, Update},
+    stream::{self, Outbox, nack, unsupported},
     subscriptions::{Subscriptions, WILDCARD},
 };
 
@@ -31,11 +22,8 @@ pub(super) async fn run(
     applier: &Applier,
     received: &mut bool,
 ) -> Result<(), tonic::Status> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let send = |request: DeltaDiscoveryRequest| {
-        // A failed send means the stream is over, which `message()` reports.
-        let _ = tx.send(request);
-    };
+    let (outbox, requests) = Outbox::new();
+    let send = |request: DeltaDiscoveryRequest| outbox.send(request);
     let mut subscriptions = Subscriptions::default();
     for kind in WILDCARD {
         // No names on the first request: the wildcard.
@@ -59,12 +47,7 @@ pub(super) async fn run(
             ..DeltaDiscoveryRequest::default()
         });
     }
-    let mut client = AggregatedDiscoveryServiceClient::new(channel);
-    let mut responses = client
-        .delta_aggregated_resources(UnboundedReceiverStream::new(rx))
-        .await?
-        .into_inner();
-    applier.state.set_connected(true);
+    let mut responses = stream::open(channel, requests, applier).await?;
     while let Some(response) = responses.message().await? {
         *received = true;
         let mut answer = DeltaDiscoveryRequest {
@@ -74,10 +57,7 @@ pub(super) async fn run(
             ..DeltaDiscoveryRequest::default()
         };
         let Some(kind) = ResourceType::from_type_url(&response.type_url) else {
-            answer.error_detail = Some(status(format!(
-                "unsupported xDS resource type {:?}",
-                response.type_url
-            )));
+            answer.error_detail = Some(nack(unsupported(&response.type_url)));
             send(answer);
             continue;
         };
@@ -98,7 +78,7 @@ pub(super) async fn run(
             full_set: false,
         };
         if let Err(error) = applier.apply(update).await {
-            answer.error_detail = Some(status(error));
+            answer.error_detail = Some(nack(error));
         }
         send(answer);
         for change in subscriptions.follow(kind, applier) {
@@ -121,12 +101,4 @@ pub(super) async fn run(
         }
     }
     Ok(())
-}
-
-fn status(message: String) -> RpcStatus {
-    RpcStatus {
-        code: INVALID_ARGUMENT,
-        message,
-        details: Vec::new(),
-    }
 }

@@ -21,6 +21,7 @@ mod backoff;
 mod delta;
 mod sotw;
 mod state;
+mod stream;
 mod subscriptions;
 
 use std::sync::Arc;

@@ -3,23 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use envoy_types::pb::{
-    envoy::{
-        config::core::v3::Node,
-        service::discovery::v3::{
-            DiscoveryRequest, aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
-        },
-    },
-    google::rpc::Status as RpcStatus,
-};
+use envoy_types::pb::envoy::{config::core::v3::Node, service::discovery::v3::DiscoveryRequest};
 use mesh_xds::resource::ResourceType;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
 
 use super::{
-    INVALID_ARGUMENT,
     apply::{Applier, Update},
+    stream::{self, Outbox, unsupported},
     subscriptions::{Subscriptions, WILDCARD},
 };
 
@@ -31,12 +21,8 @@ pub(super) async fn run(
     applier: &Applier,
     received: &mut bool,
 ) -> Result<(), tonic::Status> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let send = |request: DiscoveryRequest| {
-        // The receiver lives as long as the stream; a failed send means the stream is over,
-        // which `message()` reports.
-        let _ = tx.send(request);
-    };
+    let (outbox, requests) = Outbox::new();
+    let send = |request: DiscoveryRequest| outbox.send(request);
     let mut subscriptions = Subscriptions::default();
     // The last nonce per type: a changed subscription must carry it, or the server may take
     // the request for an ACK of a response it has not sent yet.
@@ -55,16 +41,11 @@ pub(super) async fn run(
             None,
         ));
     }
-    let mut client = AggregatedDiscoveryServiceClient::new(channel);
-    let mut responses = client
-        .stream_aggregated_resources(UnboundedReceiverStream::new(rx))
-        .await?
-        .into_inner();
-    applier.state.set_connected(true);
+    let mut responses = stream::open(channel, requests, applier).await?;
     while let Some(response) = responses.message().await? {
         *received = true;
         let Some(kind) = ResourceType::from_type_url(&response.type_url) else {
-            let error = format!("unsupported xDS resource type {:?}", response.type_url);
+            let error = unsupported(&response.type_url);
             let mut nack = request(
                 node,
                 ResourceType::Cluster,
@@ -133,11 +114,7 @@ fn request(
         resource_names: names.iter().cloned().collect(),
         type_url: kind.type_url().to_owned(),
         response_nonce: nonce.to_owned(),
-        error_detail: error.map(|message| RpcStatus {
-            code: INVALID_ARGUMENT,
-            message,
-            details: Vec::new(),
-        }),
+        error_detail: error.map(stream::nack),
         ..DiscoveryRequest::default()
     }
 }

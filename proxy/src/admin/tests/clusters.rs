@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::{
-    call, node,
+    call, expect_answer, node,
     plane::{PATIENCE, backend, get, h1_client, http_listener, snapshot, start_plane},
     start,
 };
@@ -193,12 +193,14 @@ async fn clusters_show_connections_and_the_ejected_endpoint() {
             "{line}\nnot in\n{rendered}"
         );
     }
-    assert_eq!(
-        call(admin, "GET", "/clusters?format=yaml").await,
-        (400, "format \"yaml\" is neither json nor text\n".to_owned())
-    );
-    assert_eq!(
-        call(start(AdminState::new(node())).await, "GET", "/clusters").await,
-        (501, "clusters are not wired\n".to_owned())
-    );
+    expect_answer(
+        admin,
+        "GET",
+        "/clusters?format=yaml",
+        400,
+        "format \"yaml\" is neither json nor text\n",
+    )
+    .await;
+    let unwired = start(AdminState::new(node())).await;
+    expect_answer(unwired, "GET", "/clusters", 501, "clusters are not wired\n").await;
 }

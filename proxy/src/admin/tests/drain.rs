@@ -18,7 +18,7 @@ use tokio::{
 };
 
 use super::{
-    call, node,
+    call, expect_answer, node,
     plane::{PATIENCE, backend, get, h1_client, http_listener, snapshot, start_plane},
     start,
 };
@@ -150,23 +150,14 @@ async fn drain_listeners_refuses_new_connections_and_lets_requests_in_flight_fin
             .with_drain(held.hook(DataPlane::stop_listening)),
     )
     .await;
-    assert_eq!(
-        call(admin, "GET", "/ready").await,
-        (200, "LIVE\n".to_owned())
-    );
+    expect_answer(admin, "GET", "/ready", 200, "LIVE\n").await;
 
     // A request in flight when the drain starts.
     let in_flight = held.send(address).await;
 
     assert!(!held.plane.is_draining());
-    assert_eq!(
-        call(admin, "POST", "/drain_listeners?graceful").await,
-        (200, "OK\n".to_owned())
-    );
-    assert_eq!(
-        call(admin, "GET", "/ready").await,
-        (503, "DRAINING\n".to_owned())
-    );
+    expect_answer(admin, "POST", "/drain_listeners?graceful", 200, "OK\n").await;
+    expect_answer(admin, "GET", "/ready", 503, "DRAINING\n").await;
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&call(admin, "GET", "/server_info").await.1)
             .unwrap()["state"],
@@ -199,19 +190,24 @@ async fn inboundonly_drains_the_inbound_listeners_and_leaves_the_outbound_ones_s
     .await;
 
     let in_flight = held.send(inbound).await;
-    assert_eq!(
-        call(admin, "POST", "/drain_listeners?inboundonly&graceful").await,
-        (200, "OK\n".to_owned())
-    );
-    assert_eq!(
-        call(admin, "GET", "/ready").await,
-        (503, "DRAINING\n".to_owned())
-    );
+    expect_answer(
+        admin,
+        "POST",
+        "/drain_listeners?inboundonly&graceful",
+        200,
+        "OK\n",
+    )
+    .await;
+    expect_answer(admin, "GET", "/ready", 503, "DRAINING\n").await;
     // Only the plain drain is not wired here.
-    assert_eq!(
-        call(admin, "POST", "/drain_listeners").await,
-        (501, "draining is not wired\n".to_owned())
-    );
+    expect_answer(
+        admin,
+        "POST",
+        "/drain_listeners",
+        501,
+        "draining is not wired\n",
+    )
+    .await;
     until_refused(inbound).await;
     assert_eq!(
         held.plane.bound().keys().collect::<Vec<_>>(),

@@ -5,20 +5,9 @@ use std::{collections::BTreeSet, sync::Arc};
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{CommonTlsContext, Secret};
 use mesh_common::path::FieldPath;
 use mesh_xds::json::from_yaml;
-use rcgen::{CertificateParams, KeyPair};
 
 use super::{DynamicSecret, DynamicSecrets, Resolution, referenced_secrets, resolve_common};
-use crate::tls::StaticSecrets;
-
-/// A self-signed certificate and its key, as PEM.
-fn pem() -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["a.example".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
+use crate::tls::{StaticSecrets, tests::self_signed as pem};
 
 /// YAML-safe inline PEM.
 fn inline(pem: &str) -> String {

@@ -5,11 +5,8 @@
 use std::sync::Arc;
 
 use rustls::{
-    DigitallySignedStruct, DistinguishedName, Error, SignatureScheme,
-    client::danger::HandshakeSignatureValid,
-    crypto::{
-        CryptoProvider, WebPkiSupportedAlgorithms, verify_tls12_signature, verify_tls13_signature,
-    },
+    DistinguishedName, Error,
+    crypto::{CryptoProvider, WebPkiSupportedAlgorithms},
     pki_types::{CertificateDer, UnixTime},
     server::{
         WebPkiClientVerifier,
@@ -17,7 +14,10 @@ use rustls::{
     },
 };
 
-use crate::tls::{SanMatcher, Validation, verify::check_sans};
+use crate::tls::{
+    SanMatcher, Validation,
+    verify::{check_sans, signature_checks},
+};
 
 /// Checks a client's certificate as the listener's validation context says.
 #[derive(Debug)]
@@ -93,25 +93,5 @@ impl ClientCertVerifier for ClientVerifier {
         Ok(ClientCertVerified::assertion())
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
+    signature_checks!();
 }

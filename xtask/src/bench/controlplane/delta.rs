@@ -3,20 +3,18 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::Context as _;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse,
     aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
 };
 use mesh_xds::ResourceType;
 use prost::Message as _;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::{
     sidecar::{Sidecar, Wiring},
-    stream::{self, REQUESTS, Read, Resource, Variant},
+    stream::{self, Read, Resource, Variant},
 };
 
 /// One sidecar's side of a delta stream.
@@ -26,17 +24,11 @@ struct Delta<'a> {
 
 /// Runs the stream until the control plane ends it (`Ok`) or it fails.
 pub(super) async fn run(
-    mut client: AggregatedDiscoveryServiceClient<Channel>,
+    client: AggregatedDiscoveryServiceClient<Channel>,
     sidecar: &Sidecar,
     wiring: &Wiring,
 ) -> anyhow::Result<()> {
-    let (requests, receiver) = mpsc::channel(REQUESTS);
-    let responses = client
-        .delta_aggregated_resources(ReceiverStream::new(receiver))
-        .await
-        .context("opening the delta ADS stream")?
-        .into_inner();
-    stream::run(Delta { sidecar }, requests, responses, sidecar, wiring).await
+    stream::run(Delta { sidecar }, client, sidecar, wiring).await
 }
 
 // === impl Delta ===
@@ -44,6 +36,15 @@ pub(super) async fn run(
 impl Variant for Delta<'_> {
     type Request = DeltaDiscoveryRequest;
     type Response = DeltaDiscoveryResponse;
+
+    const STREAM: &'static str = "delta ADS stream";
+
+    async fn open(
+        mut client: AggregatedDiscoveryServiceClient<Channel>,
+        requests: ReceiverStream<Self::Request>,
+    ) -> Result<tonic::Response<tonic::Streaming<DeltaDiscoveryResponse>>, tonic::Status> {
+        client.delta_aggregated_resources(requests).await
+    }
 
     fn wildcard(&mut self, kind: ResourceType) -> DeltaDiscoveryRequest {
         DeltaDiscoveryRequest {

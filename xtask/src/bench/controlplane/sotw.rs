@@ -3,20 +3,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use anyhow::Context as _;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DiscoveryRequest, DiscoveryResponse,
     aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
 };
 use mesh_xds::ResourceType;
 use prost::Message as _;
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use super::{
     sidecar::{Sidecar, Wiring},
-    stream::{self, REQUESTS, Read, Resource, Variant},
+    stream::{self, Read, Resource, Variant},
 };
 
 /// The state of the world as one sidecar has it.
@@ -28,21 +26,15 @@ struct Sotw<'a> {
 
 /// Runs the stream until the control plane ends it (`Ok`) or it fails.
 pub(super) async fn run(
-    mut client: AggregatedDiscoveryServiceClient<Channel>,
+    client: AggregatedDiscoveryServiceClient<Channel>,
     sidecar: &Sidecar,
     wiring: &Wiring,
 ) -> anyhow::Result<()> {
-    let (requests, receiver) = mpsc::channel(REQUESTS);
-    let responses = client
-        .stream_aggregated_resources(ReceiverStream::new(receiver))
-        .await
-        .context("opening the ADS stream")?
-        .into_inner();
     let sotw = Sotw {
         sidecar,
         last: HashMap::new(),
     };
-    stream::run(sotw, requests, responses, sidecar, wiring).await
+    stream::run(sotw, client, sidecar, wiring).await
 }
 
 // === impl Sotw ===
@@ -64,6 +56,15 @@ impl Sotw<'_> {
 impl Variant for Sotw<'_> {
     type Request = DiscoveryRequest;
     type Response = DiscoveryResponse;
+
+    const STREAM: &'static str = "ADS stream";
+
+    async fn open(
+        mut client: AggregatedDiscoveryServiceClient<Channel>,
+        requests: ReceiverStream<Self::Request>,
+    ) -> Result<tonic::Response<tonic::Streaming<DiscoveryResponse>>, tonic::Status> {
+        client.stream_aggregated_resources(requests).await
+    }
 
     fn wildcard(&mut self, kind: ResourceType) -> DiscoveryRequest {
         self.request(kind, &BTreeSet::new())

@@ -4,13 +4,17 @@
 //! full sync. What differs between state of the world and delta — the messages, what an ACK
 //! and a change of names hold — is a [`Variant`].
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, future::Future};
 
 use anyhow::Context as _;
-use envoy_types::pb::google::protobuf::Any;
+use envoy_types::pb::{
+    envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient,
+    google::protobuf::Any,
+};
 use mesh_xds::ResourceType;
 use tokio::{sync::mpsc, time::Instant};
-use tonic::Streaming;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Streaming, transport::Channel};
 
 use super::{
     decode,
@@ -19,13 +23,22 @@ use super::{
 
 /// Requests in flight on one stream: a sidecar sends at most an ACK and a resubscription per
 /// response.
-pub(super) const REQUESTS: usize = 16;
+const REQUESTS: usize = 16;
 
 /// One ADS variant, as the shared loop drives it.
 pub(super) trait Variant: Send {
     // Sent on the stream from the fleet's tasks; `Sync` for anyhow to carry a failed send.
     type Request: Send + Sync + 'static;
     type Response: Send + 'static;
+
+    /// The stream's name in errors.
+    const STREAM: &'static str;
+
+    /// Opens the variant's stream on `client`, fed by `requests`.
+    fn open(
+        client: AggregatedDiscoveryServiceClient<Channel>,
+        requests: ReceiverStream<Self::Request>,
+    ) -> impl Future<Output = Result<tonic::Response<Streaming<Self::Response>>, tonic::Status>> + Send;
 
     /// The first request for `kind`: no names, the wildcard, as Envoy asks for clusters and
     /// listeners.
@@ -88,15 +101,19 @@ impl Resource<'_> {
     }
 }
 
-/// Runs the stream until the control plane ends it (`Ok`) or it fails; `requests` feeds the
-/// stream `responses` answers.
+/// Opens `variant`'s stream on `client` and runs it until the control plane ends it (`Ok`) or
+/// it fails.
 pub(super) async fn run<V: Variant>(
     mut variant: V,
-    requests: mpsc::Sender<V::Request>,
-    mut responses: Streaming<V::Response>,
+    client: AggregatedDiscoveryServiceClient<Channel>,
     sidecar: &Sidecar,
     wiring: &Wiring,
 ) -> anyhow::Result<()> {
+    let (requests, receiver) = mpsc::channel(REQUESTS);
+    let mut responses = V::open(client, ReceiverStream::new(receiver))
+        .await
+        .with_context(|| format!("opening the {}", V::STREAM))?
+        .into_inner();
     let mut progress = Progress::default();
     for kind in [ResourceType::Cluster, ResourceType::Listener] {
         requests.send(variant.wildcard(kind)).await?;

@@ -9,10 +9,13 @@ use envoy_types::pb::envoy::{
 use mesh_xds::json::from_yaml;
 use rcgen::{CertificateParams, KeyPair};
 
-use crate::config::compile::tests::{HCM, ROUTER};
 use crate::config::{
     DnsAnswers, Snapshot, apply_clusters, apply_endpoints, apply_listeners, apply_secrets,
     eds_service_names, sds_secret_names,
+};
+use crate::{
+    config::compile::tests::{HCM, ROUTER},
+    tls::tests::self_signed,
 };
 
 const TLS: &str =
@@ -61,6 +64,22 @@ fn assignment() -> ClusterLoadAssignment {
     .unwrap()
 }
 
+/// Applies `clusters`, which must be accepted.
+fn add_clusters(snapshot: &mut Snapshot, clusters: &[Cluster]) {
+    apply_clusters(snapshot, clusters, &[], &DnsAnswers::default()).unwrap();
+}
+
+/// Applies secret `name`: a new CA every time.
+fn add_ca(snapshot: &mut Snapshot, name: &str) {
+    apply_secrets(snapshot, &[ca_secret(name, &ca_pem())], &[]).unwrap();
+}
+
+/// A bootstrap whose static clusters are `c`, followed by `rest`.
+fn bootstrap_with(c: &Cluster, rest: &str) -> String {
+    let json = serde_json::to_string(&mesh_xds::json::to_json(c).unwrap()).unwrap();
+    format!("node: {{id: sidecar}}\nstatic_resources:\n  clusters:\n  - {json}\n{rest}")
+}
+
 fn names(snapshot: &Snapshot) -> Vec<String> {
     sds_secret_names(snapshot).into_iter().collect()
 }
@@ -77,7 +96,7 @@ fn fingerprint(snapshot: &Snapshot, cluster: &str) -> u64 {
 fn a_cluster_warms_until_its_secret_arrives() {
     let mut snapshot = Snapshot::default();
     let c = cluster("c", EDS, "ca");
-    apply_clusters(&mut snapshot, &[c], &[], &DnsAnswers::default()).unwrap();
+    add_clusters(&mut snapshot, &[c]);
     assert!(!snapshot.clusters.contains_key("c"));
     let warming = &snapshot.warming_clusters["c"];
     assert_eq!(warming.missing.iter().collect::<Vec<_>>(), ["ca"]);
@@ -93,7 +112,7 @@ fn a_cluster_warms_until_its_secret_arrives() {
     let endpoints = snapshot.warming_clusters["c"].endpoints.clone().unwrap();
     assert_eq!(endpoints.endpoints().len(), 1);
 
-    apply_secrets(&mut snapshot, &[ca_secret("ca", &ca_pem())], &[]).unwrap();
+    add_ca(&mut snapshot, "ca");
     assert!(snapshot.warming_clusters.is_empty());
     assert!(snapshot.clusters["c"].tls.is_some());
     assert!(Arc::ptr_eq(&snapshot.endpoints["c"], &endpoints));
@@ -110,7 +129,7 @@ fn a_changed_secret_rebuilds_only_the_tls_of_the_clusters_using_it() {
         cluster("b", STATIC, "other"),
         plain("p"),
     ];
-    apply_clusters(&mut snapshot, &clusters, &[], &DnsAnswers::default()).unwrap();
+    add_clusters(&mut snapshot, &clusters);
     assert!(snapshot.clusters.contains_key("a"), "resolved at once");
     assert_eq!(snapshot.warming_clusters.keys().collect::<Vec<_>>(), ["b"]);
     let a = Arc::clone(&snapshot.clusters["a"]);
@@ -120,7 +139,7 @@ fn a_changed_secret_rebuilds_only_the_tls_of_the_clusters_using_it() {
     assert!(Arc::ptr_eq(&snapshot.clusters["a"], &a));
 
     // A new CA: new TLS, same breaker (the cluster is not recompiled as a whole).
-    apply_secrets(&mut snapshot, &[ca_secret("ca", &ca_pem())], &[]).unwrap();
+    add_ca(&mut snapshot, "ca");
     let rebuilt = &snapshot.clusters["a"];
     assert_ne!(
         fingerprint(&snapshot, "a"),
@@ -136,26 +155,14 @@ fn a_changed_secret_rebuilds_only_the_tls_of_the_clusters_using_it() {
 #[test]
 fn an_updated_cluster_that_warms_leaves_its_previous_version_active() {
     let mut snapshot = Snapshot::default();
-    apply_secrets(&mut snapshot, &[ca_secret("ca", &ca_pem())], &[]).unwrap();
-    apply_clusters(
-        &mut snapshot,
-        &[cluster("c", STATIC, "ca")],
-        &[],
-        &DnsAnswers::default(),
-    )
-    .unwrap();
+    add_ca(&mut snapshot, "ca");
+    add_clusters(&mut snapshot, &[cluster("c", STATIC, "ca")]);
     let active = Arc::clone(&snapshot.clusters["c"]);
-    apply_clusters(
-        &mut snapshot,
-        &[cluster("c", STATIC, "ca2")],
-        &[],
-        &DnsAnswers::default(),
-    )
-    .unwrap();
+    add_clusters(&mut snapshot, &[cluster("c", STATIC, "ca2")]);
     assert!(Arc::ptr_eq(&snapshot.clusters["c"], &active));
     assert!(snapshot.warming_clusters.contains_key("c"));
     assert_eq!(names(&snapshot), ["ca", "ca2"]);
-    apply_secrets(&mut snapshot, &[ca_secret("ca2", &ca_pem())], &[]).unwrap();
+    add_ca(&mut snapshot, "ca2");
     assert!(!Arc::ptr_eq(&snapshot.clusters["c"], &active));
     assert!(snapshot.warming_clusters.is_empty());
     // `ca` is referenced by no cluster any more: it goes with the next cluster update.
@@ -167,14 +174,8 @@ fn an_updated_cluster_that_warms_leaves_its_previous_version_active() {
 #[test]
 fn removed_secrets_stay_while_referenced_and_go_with_their_clusters() {
     let mut snapshot = Snapshot::default();
-    apply_secrets(&mut snapshot, &[ca_secret("ca", &ca_pem())], &[]).unwrap();
-    apply_clusters(
-        &mut snapshot,
-        &[cluster("c", STATIC, "ca")],
-        &[],
-        &DnsAnswers::default(),
-    )
-    .unwrap();
+    add_ca(&mut snapshot, "ca");
+    add_clusters(&mut snapshot, &[cluster("c", STATIC, "ca")]);
     let tls = fingerprint(&snapshot, "c");
     apply_secrets(&mut snapshot, &[], &["ca".to_owned()]).unwrap();
     assert!(snapshot.secrets.contains_key("ca"));
@@ -214,23 +215,11 @@ fn a_bad_secret_is_refused_by_name_and_field() {
 #[test]
 fn a_secret_of_the_wrong_type_is_refused_for_the_cluster_using_it() {
     let mut snapshot = Snapshot::default();
-    apply_clusters(
-        &mut snapshot,
-        &[cluster("c", STATIC, "ca")],
-        &[],
-        &DnsAnswers::default(),
-    )
-    .unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["a.example".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    add_clusters(&mut snapshot, &[cluster("c", STATIC, "ca")]);
+    let (cert, key) = self_signed();
     let certificate: Secret = from_yaml(&format!(
-        "{{name: ca, tls_certificate: {{certificate_chain: {{inline_string: {:?}}}, \
-         private_key: {{inline_string: {:?}}}}}}}",
-        cert.pem(),
-        key.serialize_pem()
+        "{{name: ca, tls_certificate: {{certificate_chain: {{inline_string: {cert:?}}}, \
+         private_key: {{inline_string: {key:?}}}}}}}"
     ))
     .unwrap();
     assert_eq!(
@@ -246,13 +235,7 @@ fn a_secret_of_the_wrong_type_is_refused_for_the_cluster_using_it() {
 #[test]
 fn a_warming_cluster_is_known_to_inline_routes() {
     let mut snapshot = Snapshot::default();
-    apply_clusters(
-        &mut snapshot,
-        &[cluster("c", STATIC, "ca")],
-        &[],
-        &DnsAnswers::default(),
-    )
-    .unwrap();
+    add_clusters(&mut snapshot, &[cluster("c", STATIC, "ca")]);
     let listener = |cluster: &str| {
         crate::config::compile::tests::listener(&format!(
             r#"
@@ -282,9 +265,7 @@ filter_chains:
 
 #[test]
 fn a_static_cluster_of_the_bootstrap_may_take_its_secrets_over_sds() {
-    let c = cluster("c", STATIC, "ca");
-    let json = serde_json::to_string(&mesh_xds::json::to_json(&c).unwrap()).unwrap();
-    let yaml = format!("node: {{id: sidecar}}\nstatic_resources:\n  clusters:\n  - {json}\n");
+    let yaml = bootstrap_with(&cluster("c", STATIC, "ca"), "");
     let bootstrap =
         crate::bootstrap::Bootstrap::parse(&yaml, std::path::Path::new("b.yaml")).unwrap();
     let snapshot = &bootstrap.static_snapshot;
@@ -295,12 +276,10 @@ fn a_static_cluster_of_the_bootstrap_may_take_its_secrets_over_sds() {
 
 #[test]
 fn the_ads_cluster_cannot_wait_for_secrets_over_sds() {
-    let c = cluster("xds", STATIC, "ca");
-    let json = serde_json::to_string(&mesh_xds::json::to_json(&c).unwrap()).unwrap();
-    let yaml = format!(
-        "node: {{id: sidecar}}\nstatic_resources:\n  clusters:\n  - {json}\n\
-         dynamic_resources:\n  lds_config: {{ads: {{}}}}\n  cds_config: {{ads: {{}}}}\n  \
-         ads_config: {{api_type: GRPC, grpc_services: [{{envoy_grpc: {{cluster_name: xds}}}}]}}\n"
+    let yaml = bootstrap_with(
+        &cluster("xds", STATIC, "ca"),
+        "dynamic_resources:\n  lds_config: {ads: {}}\n  cds_config: {ads: {}}\n  \
+         ads_config: {api_type: GRPC, grpc_services: [{envoy_grpc: {cluster_name: xds}}]}\n",
     );
     assert_eq!(
         crate::bootstrap::Bootstrap::parse(&yaml, std::path::Path::new("b.yaml"))
@@ -326,9 +305,9 @@ fn a_combined_context_with_san_matchers_warms_until_its_ca_arrives() {
          sds_config: {{ads: {{}}}}}}}}}}}}}}}}"
     ))
     .unwrap();
-    apply_clusters(&mut snapshot, &[c], &[], &DnsAnswers::default()).unwrap();
+    add_clusters(&mut snapshot, &[c]);
     assert_eq!(snapshot.warming_clusters.keys().collect::<Vec<_>>(), ["c"]);
-    apply_secrets(&mut snapshot, &[ca_secret("ca", &ca_pem())], &[]).unwrap();
+    add_ca(&mut snapshot, "ca");
     assert!(snapshot.clusters["c"].tls.is_some());
     assert!(snapshot.warming_clusters.is_empty());
 }

@@ -1,58 +1,23 @@
 //! What a filter chain's `DownstreamTlsContext` compiles to, and the exact refusals.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use envoy_types::pb::{
     envoy::config::{core::v3::transport_socket::ConfigType, listener::v3::Listener},
     google::protobuf::Any,
 };
 use mesh_xds::json::from_yaml;
-use rcgen::{CertificateParams, KeyPair};
 
 use crate::{
     bootstrap::Bootstrap,
     config::{ListenerConfig, compile_listener},
+    tls::tests::Files,
 };
 
 const TLS: &str =
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
 const TCP: &str = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 const CTX: &str = "Listener \"l\": filter_chains[0].transport_socket.typed_config";
-
-/// A certificate and its key, another key, and a CA file, in a temporary directory.
-struct Files(tempfile::TempDir);
-
-impl Files {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["a.example".to_owned()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
-        let other = KeyPair::generate().unwrap();
-        std::fs::write(dir.path().join("other.key"), other.serialize_pem()).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-
-    /// `tls_certificates` with this directory's certificate and `key`.
-    fn certificate(&self, key: &str) -> String {
-        certificate(&self.path("cert.pem"), &self.path(key))
-    }
-}
-
-fn certificate(cert: &Path, key: &Path) -> String {
-    format!("{{certificate_chain: {{filename: {cert:?}}}, private_key: {{filename: {key:?}}}}}")
-}
 
 /// A listener whose one TCP chain has the `transport_socket` `socket` (a YAML flow mapping)
 /// and the chain fields `more`.

@@ -8,7 +8,6 @@ use envoy_types::pb::envoy::{
     extensions::transport_sockets::tls::v3::Secret,
 };
 use mesh_xds::json::from_yaml;
-use rcgen::{CertificateParams, KeyPair};
 
 use crate::{
     bootstrap::Bootstrap,
@@ -16,6 +15,7 @@ use crate::{
         DnsAnswers, ListenerConfig, Snapshot, apply_clusters, apply_listeners, apply_secrets,
         rds_route_names, sds_secret_names,
     },
+    tls::tests::self_signed as pem,
 };
 
 const TLS: &str =
@@ -24,16 +24,6 @@ const TCP: &str = "type.googleapis.com/envoy.extensions.filters.network.tcp_prox
 const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const ADS: &str = "sds_config: {ads: {}}";
-
-/// A self-signed certificate and its key, as PEM.
-fn pem() -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["a.example".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 /// The secret `name` holding a fresh certificate.
 fn certificate(name: &str) -> Secret {
