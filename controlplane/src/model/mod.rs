@@ -20,6 +20,8 @@ mod snapshot;
 mod virtual_service;
 
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod tests;
 
 pub use self::{

@@ -5,6 +5,7 @@ use std::{path::Path, sync::Arc};
 
 use mesh_common::load::{LoadOptions, Loader};
 
+pub(crate) use crate::model::test_support::{PRIVATE_VS, service};
 use crate::{
     mesh_config::MeshConfig,
     model::{Objects, Snapshot},
@@ -17,62 +18,6 @@ pub const WEB_1: &str = "198.18.0.10";
 pub const WEB_2: &str = "198.18.0.11";
 /// The pod of `api` in `b`.
 pub const API_1: &str = "198.18.0.20";
-
-/// A VirtualService of `web` in `a`, exported to `a` alone: it sets a timeout on web's route.
-pub const PRIVATE_VS: &str = "
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: a}
-spec:
-  hosts: [web]
-  exportTo: [\".\"]
-  http:
-  - timeout: 3s
-    route:
-    - destination: {host: web}
-";
-
-/// Service `<name>` in `namespace` at `vip`, port 80 (HTTP) to 8080, with one pod per address,
-/// all of service account `<name>`.
-pub fn service(name: &str, namespace: &str, vip: &str, pods: &[&str]) -> String {
-    let mut yaml = format!(
-        "
----
-apiVersion: v1
-kind: Service
-metadata: {{name: {name}, namespace: {namespace}}}
-spec:
-  clusterIP: {vip}
-  ports: [{{name: http, port: 80, targetPort: 8080, protocol: TCP}}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {{name: {name}-s, namespace: {namespace}, labels: {{kubernetes.io/service-name: {name}}}}}
-addressType: IPv4
-ports: [{{name: http, port: 8080, protocol: TCP}}]
-endpoints:
-"
-    );
-    for (i, ip) in pods.iter().enumerate() {
-        yaml.push_str(&format!(
-            "- addresses: [{ip}]\n  targetRef: {{kind: Pod, namespace: {namespace}, name: {name}-{i}}}\n"
-        ));
-    }
-    for (i, ip) in pods.iter().enumerate() {
-        yaml.push_str(&format!(
-            "
----
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}-{i}, namespace: {namespace}, labels: {{app: {name}}}}}
-spec: {{serviceAccountName: {name}, containers: [{{name: app, image: app}}]}}
-status: {{podIP: {ip}}}
-"
-        ));
-    }
-    yaml
-}
 
 /// `web` in `a` and `api` in `b`; `web` has a second pod when `two_web_pods`.
 pub fn two_namespaces(two_web_pods: bool) -> String {

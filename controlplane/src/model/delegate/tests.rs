@@ -1,26 +1,12 @@
 use mesh_common::{
-    api::{HttpRoute, Kind, decode},
+    api::{HttpRoute, Kind},
     path::FieldPath,
 };
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::*;
-use crate::{
-    mesh_config::MeshConfig,
-    model::{Objects, Snapshot},
-};
-
-fn snapshot(yaml: &str) -> Snapshot {
-    let mut objects = Objects::default();
-    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
-    for document in documents {
-        let decoded = decode(&document).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        assert!(objects.upsert_resource(decoded.resource));
-    }
-    Snapshot::build(&objects, &MeshConfig::default())
-}
+use crate::model::{Snapshot, test_support::build as snapshot};
 
 /// The rules a VirtualService of the snapshot routes by.
 fn http(snapshot: &Snapshot, namespace: &str, name: &str) -> Vec<HttpRoute> {
@@ -187,40 +173,27 @@ fn a_delegation_that_cannot_be_followed_is_left_out_and_reported() {
             "route": [{"destination": {"host": "web.front.svc.cluster.local"}}],
         }))]
     );
+    // One warning per rule of the root that delegates, in order.
+    let why = [
+        "the delegate VirtualService front/missing does not exist",
+        "VirtualService front/hosted has hosts, so it is not a delegate: delegate to a \
+         VirtualService without hosts",
+        "the delegate VirtualService back/private is not exported to namespace front: add it to \
+         the delegate's exportTo",
+        "the delegate VirtualService front/broken was rejected (see its errors)",
+    ];
     let tail = "; until then the rule is left out and its requests go on to the rules after it";
-    let at = |i: usize| FieldPath::parse(&format!("spec.http[{i}].delegate"));
+    let expected: Vec<Finding> = why
+        .iter()
+        .enumerate()
+        .map(|(i, why)| {
+            let at = FieldPath::parse(&format!("spec.http[{i}].delegate"));
+            Finding::warning(at, format!("{why}{tail}"))
+        })
+        .collect();
     assert_eq!(
         snapshot.config().warnings(),
-        &[(
-            key("front", "root"),
-            vec![
-                Finding::warning(
-                    at(0),
-                    format!("the delegate VirtualService front/missing does not exist{tail}")
-                ),
-                Finding::warning(
-                    at(1),
-                    format!(
-                        "VirtualService front/hosted has hosts, so it is not a delegate: \
-                         delegate to a VirtualService without hosts{tail}"
-                    )
-                ),
-                Finding::warning(
-                    at(2),
-                    format!(
-                        "the delegate VirtualService back/private is not exported to namespace \
-                         front: add it to the delegate's exportTo{tail}"
-                    )
-                ),
-                Finding::warning(
-                    at(3),
-                    format!(
-                        "the delegate VirtualService front/broken was rejected (see its \
-                         errors){tail}"
-                    )
-                ),
-            ]
-        )]
+        &[(key("front", "root"), expected)]
     );
 }
 
@@ -230,72 +203,39 @@ fn request(value: serde_json::Value) -> HttpMatchRequest {
 
 #[test]
 fn conflicts_follow_istio() {
-    // (root match, delegate match, whether they conflict)
+    // (root match, delegate match, whether they conflict), in YAML as users write them.
     let cases = [
         // Narrower strings fit; wider, different or regex ones do not.
-        (
-            json!({"uri": {"prefix": "/a"}}),
-            json!({"uri": {"exact": "/a/b"}}),
-            false,
-        ),
-        (
-            json!({"uri": {"prefix": "/a/b"}}),
-            json!({"uri": {"prefix": "/a"}}),
-            true,
-        ),
-        (
-            json!({"uri": {"exact": "/a"}}),
-            json!({"uri": {"prefix": "/a"}}),
-            true,
-        ),
-        (
-            json!({"method": {"exact": "GET"}}),
-            json!({"method": {"exact": "POST"}}),
-            true,
-        ),
-        (
-            json!({"scheme": {"regex": "https?"}}),
-            json!({"scheme": {"exact": "https"}}),
-            true,
-        ),
+        ("uri: {prefix: /a}", "uri: {exact: /a/b}", false),
+        ("uri: {prefix: /a/b}", "uri: {prefix: /a}", true),
+        ("uri: {exact: /a}", "uri: {prefix: /a}", true),
+        ("method: {exact: GET}", "method: {exact: POST}", true),
+        ("scheme: {regex: 'https?'}", "scheme: {exact: https}", true),
         // Unset on either side never conflicts.
         (
-            json!({"headers": {"x-a": {"exact": "1"}}}),
-            json!({"headers": {"x-b": {"exact": "2"}}}),
+            "headers: {x-a: {exact: '1'}}",
+            "headers: {x-b: {exact: '2'}}",
             false,
         ),
         (
-            json!({"queryParams": {"v": {"exact": "1"}}}),
-            json!({"queryParams": {"v": {"exact": "2"}}}),
+            "queryParams: {v: {exact: '1'}}",
+            "queryParams: {v: {exact: '2'}}",
             true,
         ),
-        (json!({"port": 80}), json!({"port": 8080}), true),
-        (json!({"port": 80}), json!({}), false),
-        (json!({"ignoreUriCase": true}), json!({}), true),
-        (
-            json!({"sourceNamespace": "front"}),
-            json!({"sourceNamespace": "back"}),
-            true,
-        ),
-        (
-            json!({"sourceLabels": {"app": "web"}}),
-            json!({"sourceLabels": {"app": "api"}}),
-            true,
-        ),
-        (
-            json!({"gateways": ["mesh", "edge"]}),
-            json!({"gateways": ["edge"]}),
-            false,
-        ),
-        (
-            json!({"gateways": ["edge"]}),
-            json!({"gateways": ["mesh"]}),
-            true,
-        ),
+        ("port: 80", "port: 8080", true),
+        ("port: 80", "{}", false),
+        ("ignoreUriCase: true", "{}", true),
+        ("sourceNamespace: front", "sourceNamespace: back", true),
+        ("sourceLabels: {app: web}", "sourceLabels: {app: api}", true),
+        ("gateways: [mesh, edge]", "gateways: [edge]", false),
+        ("gateways: [edge]", "gateways: [mesh]", true),
     ];
+    let read = |yaml: &str| -> HttpMatchRequest {
+        serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    };
     for (root, leaf, expected) in cases {
         assert_eq!(
-            conflicts(&request(root.clone()), &request(leaf.clone())),
+            conflicts(&read(root), &read(leaf)),
             expected,
             "root {root}, delegate {leaf}"
         );

@@ -8,7 +8,7 @@ use mesh_common::{
 };
 use pretty_assertions::assert_eq;
 
-use super::{add, build, fixtures::BOOKINFO, objects};
+use super::{add, build, fixtures::bookinfo, objects};
 use crate::{
     mesh_config::MeshConfig,
     model::{ObjectKey, Snapshot},
@@ -72,7 +72,7 @@ fn names<'a>(
 
 #[test]
 fn an_invalid_virtual_service_is_rejected_with_its_findings() {
-    let snapshot = build(&format!("{BOOKINFO}\n---\n{ROUTES}"));
+    let snapshot = build(&format!("{}\n---\n{ROUTES}", bookinfo()));
     let config = snapshot.config();
     assert_eq!(
         names(config.of_kind(Kind::VirtualService).iter()),
@@ -139,39 +139,35 @@ fn config_is_visible_by_export_to_and_the_mesh_defaults() {
     assert_eq!(visible(Kind::DestinationRule, "prod"), ["default/ratings"]);
 }
 
-const ORDERED: &str = r#"
-apiVersion: networking.istio.io/v1
+/// Gateways created in another order than their names sort in; two came from files, with no
+/// creation time.
+fn ordered() -> String {
+    [
+        ("a", "newer", Some("2024-01-02T00:00:00Z")),
+        ("z", "older", Some("2024-01-01T00:00:00Z")),
+        ("b", "from-file", None),
+        ("b", "also-from-file", None),
+    ]
+    .map(|(namespace, name, created)| {
+        let created = created
+            .map(|at| format!(", creationTimestamp: \"{at}\""))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: networking.istio.io/v1
 kind: Gateway
-metadata: {name: newer, namespace: a, creationTimestamp: "2024-01-02T00:00:00Z"}
+metadata: {{name: {name}, namespace: {namespace}{created}}}
 spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: older, namespace: z, creationTimestamp: "2024-01-01T00:00:00Z"}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: from-file, namespace: b}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: also-from-file, namespace: b}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
-"#;
+  selector: {{istio: ingressgateway}}
+  servers: [{{port: {{number: 80, name: http, protocol: HTTP}}, hosts: [\"*\"]}}]
+"
+        )
+    })
+    .join("---\n")
+}
 
 #[test]
 fn config_is_ordered_by_age_then_namespace_and_name() {
-    let snapshot = build(ORDERED);
+    let snapshot = build(&ordered());
     assert_eq!(
         names(snapshot.config().of_kind(Kind::Gateway).iter()),
         ["b/also-from-file", "b/from-file", "z/older", "a/newer"]
@@ -215,7 +211,7 @@ spec:
 
 #[test]
 fn services_are_visible_by_export_to() {
-    let snapshot = build(&format!("{BOOKINFO}\n---\n{VISIBILITY}"));
+    let snapshot = build(&format!("{}\n---\n{VISIBILITY}", bookinfo()));
     let visible = |namespace| -> Vec<String> {
         snapshot
             .visible_services(namespace)
@@ -249,7 +245,7 @@ fn services_are_visible_by_export_to() {
 #[test]
 fn versions_grow_with_every_change_and_only_then() {
     let mesh = MeshConfig::default();
-    let mut objects = objects(BOOKINFO);
+    let mut objects = objects(&bookinfo());
     let first = Snapshot::build(&objects, &mesh);
 
     let reviews = objects
@@ -293,7 +289,11 @@ fn versions_grow_with_every_change_and_only_then() {
 
 #[test]
 fn builds_are_deterministic() {
-    let yaml = format!("{BOOKINFO}\n---\n{ROUTES}\n---\n{VISIBILITY}\n---\n{ORDERED}");
+    let yaml = format!(
+        "{}\n---\n{ROUTES}\n---\n{VISIBILITY}\n---\n{}",
+        bookinfo(),
+        ordered()
+    );
     let first = build(&yaml);
     assert_eq!(build(&yaml), first);
     // The order the stores delivered the objects in does not matter.

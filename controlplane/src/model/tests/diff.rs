@@ -8,45 +8,16 @@ use pretty_assertions::assert_eq;
 use super::{build, objects};
 use crate::{
     mesh_config::MeshConfig,
-    model::{ChangedObject, Diff, Snapshot},
+    model::{
+        ChangedObject, Diff, Snapshot,
+        test_support::{self, EDGE_GATEWAY, PRIVATE_VS as VS},
+    },
 };
 
-const WEB: &str = "
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: a}
-spec:
-  clusterIP: 198.19.0.10
-  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-s, namespace: a, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints:
-- addresses: [198.18.0.10]
-  targetRef: {kind: Pod, namespace: a, name: web-0}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: a, labels: {app: web}}
-spec: {serviceAccountName: web, containers: [{name: app, image: app}]}
-status: {podIP: 198.18.0.10}
-";
-
-const VS: &str = "
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web, namespace: a}
-spec:
-  hosts: [web]
-  http:
-  - timeout: 3s
-    route:
-    - destination: {host: web}
-";
+/// Service web of `a`, with one pod.
+fn web() -> String {
+    test_support::service("web", "a", "198.19.0.10", &["198.18.0.10"])
+}
 
 const DR: &str = "
 ---
@@ -56,18 +27,6 @@ metadata: {name: web, namespace: a}
 spec:
   host: web
   trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
-";
-
-const GATEWAY: &str = "
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: a}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 8080, name: http, protocol: HTTP}
-    hosts: ['*']
 ";
 
 const VMS: &str = "
@@ -124,7 +83,7 @@ fn changed(before: &str, after: &str) -> BTreeSet<ChangedObject> {
 
 #[test]
 fn each_istio_kind_added_changed_and_removed() {
-    let base = format!("{WEB}{VS}{GATEWAY}");
+    let base = format!("{}{VS}{EDGE_GATEWAY}", web());
     assert_eq!(
         changed(&base, &format!("{base}{DR}")),
         [config(Kind::DestinationRule, "web")].into()
@@ -134,7 +93,7 @@ fn each_istio_kind_added_changed_and_removed() {
         [config(Kind::VirtualService, "web")].into()
     );
     assert_eq!(
-        changed(&base, &format!("{WEB}{VS}")),
+        changed(&base, &format!("{}{VS}", web())),
         [config(Kind::Gateway, "edge")].into()
     );
     assert_eq!(changed(&base, &base), BTreeSet::new());
@@ -142,17 +101,18 @@ fn each_istio_kind_added_changed_and_removed() {
 
 #[test]
 fn services_change_whole_or_in_their_endpoints_alone() {
+    let web = web();
     // A port: the service.
     assert_eq!(
-        changed(WEB, &WEB.replace("port: 80,", "port: 81,")),
+        changed(&web, &web.replace("port: 80,", "port: 81,")),
         [service(WEB_HOST)].into()
     );
     // Another address in the slice: its endpoints, and the address.
-    let two = WEB.replace(
+    let two = web.replace(
         "- addresses: [198.18.0.10]",
         "- addresses: [198.18.0.10, 198.18.0.11]",
     );
-    let diff = Diff::between(&build(WEB), &build(&two));
+    let diff = Diff::between(&build(&web), &build(&two));
     assert_eq!(diff.objects(), [endpoints(WEB_HOST)].into());
     assert_eq!(diff.services.len(), 1);
     assert_eq!(
@@ -160,8 +120,8 @@ fn services_change_whole_or_in_their_endpoints_alone() {
         ["198.18.0.11".to_string()].into()
     );
     // A label of the pod behind an address: that endpoint.
-    let relabelled = WEB.replace("labels: {app: web}", "labels: {app: web, version: v2}");
-    let diff = Diff::between(&build(WEB), &build(&relabelled));
+    let relabelled = web.replace("labels: {app: web}", "labels: {app: web, version: v2}");
+    let diff = Diff::between(&build(&web), &build(&relabelled));
     assert_eq!(diff.objects(), [endpoints(WEB_HOST)].into());
     assert_eq!(
         diff.services[0].addresses,
@@ -173,8 +133,8 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: a}
 ";
-    assert_eq!(changed(empty, WEB), [service(WEB_HOST)].into());
-    let diff = Diff::between(&build(WEB), &build(empty));
+    assert_eq!(changed(empty, &web), [service(WEB_HOST)].into());
+    let diff = Diff::between(&build(&web), &build(empty));
     assert_eq!(diff.objects(), [service(WEB_HOST)].into());
     assert!(diff.services[0].after.is_none());
     assert_eq!(
@@ -185,9 +145,9 @@ metadata: {name: a}
 
 #[test]
 fn service_entries_and_workload_entries() {
-    let base = format!("{WEB}{VMS}");
+    let base = format!("{}{VMS}", web());
     assert_eq!(
-        changed(WEB, &base),
+        changed(&web(), &base),
         [config(Kind::ServiceEntry, "vms"), service("vms.internal")].into()
     );
     // A WorkloadEntry the entry selects: itself, and the entry's endpoints.
@@ -208,12 +168,12 @@ fn service_entries_and_workload_entries() {
 
 #[test]
 fn the_mesh_config() {
-    let before = build(WEB);
+    let before = build(&web());
     let mesh = MeshConfig {
         root_namespace: "mesh-root".to_string(),
         ..MeshConfig::default()
     };
-    let after = Snapshot::build(&objects(WEB), &mesh);
+    let after = Snapshot::build(&objects(&web()), &mesh);
     assert_eq!(
         Diff::between(&before, &after).objects(),
         [ChangedObject::Mesh].into()

@@ -2,7 +2,7 @@
 
 use pretty_assertions::assert_eq;
 
-use super::{build, fixtures::BOOKINFO};
+use super::{build, fixtures::bookinfo};
 use crate::model::{ExportTo, host_matches, resolve_host};
 
 #[test]
@@ -42,7 +42,7 @@ fn hosts_resolve_as_istio_completes_them() {
 
 #[test]
 fn the_snapshot_completes_name_dot_namespace_for_its_services() {
-    let snapshot = build(BOOKINFO);
+    let snapshot = build(&bookinfo());
     let cases = [
         (
             "reviews.default",
@@ -85,7 +85,7 @@ fn wildcards_match_hosts() {
 
 #[test]
 fn services_matching_a_pattern() {
-    let snapshot = build(BOOKINFO);
+    let snapshot = build(&bookinfo());
     let matching = |pattern: &str| -> Vec<String> {
         snapshot
             .services_matching(pattern)

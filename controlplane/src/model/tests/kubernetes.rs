@@ -1,21 +1,19 @@
 //! Services and endpoints from Kubernetes Services, EndpointSlices and Pods.
 
-use std::collections::BTreeMap;
-
 use pretty_assertions::assert_eq;
 
-use super::{build, fixtures::BOOKINFO, labels, objects, pod_endpoint};
+use super::{build, endpoint, fixtures::bookinfo, labels, objects, pod_endpoint, workload};
 use crate::{
     mesh_config::MeshConfig,
     model::{
-        DeclaredBy, Endpoint, ExportTo, Health, Locality, Location, Protocol, Resolution, Service,
-        ServicePort, Snapshot, WorkloadKind, WorkloadRef,
+        DeclaredBy, Endpoint, ExportTo, Health, Location, Protocol, Resolution, Service,
+        ServicePort, Snapshot, WorkloadKind,
     },
 };
 
 #[test]
 fn bookinfo_services_ports_and_endpoints() {
-    let snapshot = build(BOOKINFO);
+    let snapshot = build(&bookinfo());
     let hostnames: Vec<&str> = snapshot
         .services()
         .iter()
@@ -97,7 +95,7 @@ fn the_mesh_config_sets_domain_and_trust_domain() {
         cluster_domain: "corp.internal".to_string(),
         ..MeshConfig::default()
     };
-    let snapshot = Snapshot::build(&objects(BOOKINFO), &mesh);
+    let snapshot = Snapshot::build(&objects(&bookinfo()), &mesh);
     let ratings = snapshot
         .service("ratings.default.svc.corp.internal", "default")
         .unwrap();
@@ -197,17 +195,9 @@ fn endpoint_health_ports_and_pods() {
             },
         ]
     );
-    let both = || -> BTreeMap<u16, u16> { [(80, 8080), (9090, 9091)].into_iter().collect() };
     let bare = |address: &str, health| Endpoint {
-        address: address.to_string(),
-        ports: both(),
-        labels: BTreeMap::new(),
-        identity: None,
-        locality: Locality::default(),
-        weight: 1,
         health,
-        workload: None,
-        node_name: None,
+        ..endpoint(address, &[(80, 8080), (9090, 9091)])
     };
     assert_eq!(
         web.endpoints,
@@ -217,12 +207,7 @@ fn endpoint_health_ports_and_pods() {
                 labels: labels(&[("app", "web")]),
                 // No serviceAccountName: Kubernetes runs the pod as `default`.
                 identity: Some("spiffe://cluster.local/ns/shop/sa/default".parse().unwrap()),
-                workload: Some(WorkloadRef {
-                    kind: WorkloadKind::Pod,
-                    namespace: "shop".to_string(),
-                    name: "web-1".to_string(),
-                    workload_name: "web-1".to_string(),
-                }),
+                workload: workload(WorkloadKind::Pod, "shop", "web-1"),
                 node_name: Some("node-2".to_string()),
                 ..bare("198.18.1.1", Health::Healthy)
             },
@@ -231,12 +216,7 @@ fn endpoint_health_ports_and_pods() {
             bare("198.18.1.4", Health::Unhealthy),
             // Its pod has not arrived: no labels or identity yet, but it serves.
             Endpoint {
-                workload: Some(WorkloadRef {
-                    kind: WorkloadKind::Pod,
-                    namespace: "shop".to_string(),
-                    name: "web-2".to_string(),
-                    workload_name: "web-2".to_string(),
-                }),
+                workload: workload(WorkloadKind::Pod, "shop", "web-2"),
                 node_name: Some("node-3".to_string()),
                 ..bare("198.18.1.5", Health::Healthy)
             },
@@ -317,17 +297,7 @@ fn headless_and_external_name_services() {
             resolution: Resolution::Dns,
             export_to: ExportTo::All,
             subject_alt_names: vec![],
-            endpoints: vec![Endpoint {
-                address: "db.example.com".to_string(),
-                ports: [(5432, 5432)].into_iter().collect(),
-                labels: BTreeMap::new(),
-                identity: None,
-                locality: Locality::default(),
-                weight: 1,
-                health: Health::Healthy,
-                workload: None,
-                node_name: None,
-            }],
+            endpoints: vec![endpoint("db.example.com", &[(5432, 5432)])],
         }
     );
 }

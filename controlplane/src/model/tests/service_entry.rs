@@ -1,13 +1,11 @@
 //! Services from ServiceEntries and the WorkloadEntries they select.
 
-use std::collections::BTreeMap;
-
 use pretty_assertions::assert_eq;
 
-use super::{build, labels};
+use super::{build, endpoint, labels, workload};
 use crate::model::{
     DeclaredBy, Endpoint, ExportTo, Health, Locality, Location, Protocol, Resolution, Service,
-    ServicePort, WorkloadKind, WorkloadRef,
+    ServicePort, WorkloadKind,
 };
 
 const DNS: &str = r#"
@@ -45,20 +43,6 @@ spec:
   subjectAltNames: [spiffe://cluster.local/ns/default/sa/billing]
 "#;
 
-fn external(address: &str, ports: &[(u16, u16)]) -> Endpoint {
-    Endpoint {
-        address: address.to_string(),
-        ports: ports.iter().copied().collect(),
-        labels: BTreeMap::new(),
-        identity: None,
-        locality: Locality::default(),
-        weight: 1,
-        health: Health::Healthy,
-        workload: None,
-        node_name: None,
-    }
-}
-
 #[test]
 fn dns_service_entries_with_and_without_endpoints() {
     let snapshot = build(DNS);
@@ -88,7 +72,7 @@ fn dns_service_entries_with_and_without_endpoints() {
             subject_alt_names: vec![],
             endpoints: vec![
                 // An endpoint's named port wins over targetPort, which wins over the number.
-                external("eu.api.example.com", &[(80, 8080), (443, 8443)]),
+                endpoint("eu.api.example.com", &[(80, 8080), (443, 8443)]),
                 Endpoint {
                     locality: Locality {
                         region: "us-east1".to_string(),
@@ -96,7 +80,7 @@ fn dns_service_entries_with_and_without_endpoints() {
                         subzone: String::new(),
                     },
                     weight: 3,
-                    ..external("us.api.example.com", &[(80, 8080), (443, 443)])
+                    ..endpoint("us.api.example.com", &[(80, 8080), (443, 443)])
                 },
             ],
         }
@@ -106,7 +90,7 @@ fn dns_service_entries_with_and_without_endpoints() {
     let httpbin = snapshot.service("httpbin.org", "default").unwrap();
     assert_eq!(
         httpbin.endpoints,
-        vec![external("httpbin.org", &[(80, 80)])]
+        vec![endpoint("httpbin.org", &[(80, 80)])]
     );
     assert_eq!(
         httpbin.export_to,
@@ -207,20 +191,11 @@ fn a_workload_selector_picks_valid_workload_entries_of_its_namespace() {
     assert_eq!(ratings.resolution, Resolution::ClientSideLb);
     assert_eq!(ratings.location, Location::MeshInternal);
     assert_eq!(ratings.addresses, vec!["198.19.5.1"]);
-    let entry = |name: &str| {
-        Some(WorkloadRef {
-            kind: WorkloadKind::WorkloadEntry,
-            namespace: "vms".to_string(),
-            name: name.to_string(),
-            workload_name: name.to_string(),
-        })
-    };
+    let entry = |name| workload(WorkloadKind::WorkloadEntry, "vms", name);
     assert_eq!(
         ratings.endpoints,
         vec![
             Endpoint {
-                address: "198.18.5.1".to_string(),
-                ports: [(9080, 9091)].into_iter().collect(),
                 labels: labels(&[("app", "ratings-vm"), ("version", "v1")]),
                 identity: Some(
                     "spiffe://cluster.local/ns/vms/sa/ratings-vm"
@@ -233,20 +208,13 @@ fn a_workload_selector_picks_valid_workload_entries_of_its_namespace() {
                     subzone: "rack-1".to_string(),
                 },
                 weight: 2,
-                health: Health::Healthy,
                 workload: entry("ratings-vm-1"),
-                node_name: None,
+                ..endpoint("198.18.5.1", &[(9080, 9091)])
             },
             Endpoint {
-                address: "198.18.5.2".to_string(),
-                ports: [(9080, 9090)].into_iter().collect(),
                 labels: labels(&[("app", "ratings-vm"), ("version", "v2")]),
-                identity: None,
-                locality: Locality::default(),
-                weight: 1,
-                health: Health::Healthy,
                 workload: entry("ratings-vm-2"),
-                node_name: None,
+                ..endpoint("198.18.5.2", &[(9080, 9090)])
             },
         ]
     );
@@ -259,18 +227,14 @@ fn a_workload_selector_picks_valid_workload_entries_of_its_namespace() {
     assert_eq!(rejected, ["WorkloadEntry vms/ratings-vm-broken"]);
 }
 
+/// Pods of `vms`, one per state a selected pod can be in; the YAML is in flow style, a pod's
+/// state on its `status` line.
 const SELECTED_PODS: &str = r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: ratings-ready, namespace: vms, labels: {app: ratings-vm}}
-spec:
-  serviceAccountName: ratings
-  nodeName: node-4
-  containers: [{name: ratings}]
-status:
-  phase: Running
-  podIP: 198.18.5.10
-  conditions: [{type: Ready, status: "True"}]
+spec: {serviceAccountName: ratings, nodeName: node-4, containers: [{name: ratings}]}
+status: {phase: Running, podIP: 198.18.5.10, conditions: [{type: Ready, status: "True"}]}
 ---
 apiVersion: v1
 kind: Pod
@@ -279,48 +243,32 @@ metadata:
   namespace: vms
   labels: {app: ratings-vm}
   deletionTimestamp: "2024-01-01T00:00:00Z"
-spec:
-  containers: [{name: ratings}]
-status:
-  phase: Running
-  podIP: 198.18.5.11
-  conditions: [{type: Ready, status: "True"}]
+spec: {containers: [{name: ratings}]}
+status: {phase: Running, podIP: 198.18.5.11, conditions: [{type: Ready, status: "True"}]}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: ratings-starting, namespace: vms, labels: {app: ratings-vm}}
-spec:
-  containers: [{name: ratings}]
-status:
-  phase: Running
-  podIP: 198.18.5.12
-  conditions: [{type: Ready, status: "False"}]
+spec: {containers: [{name: ratings}]}
+status: {phase: Running, podIP: 198.18.5.12, conditions: [{type: Ready, status: "False"}]}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: ratings-pending, namespace: vms, labels: {app: ratings-vm}}
-spec:
-  containers: [{name: ratings}]
-status:
-  phase: Pending
+spec: {containers: [{name: ratings}]}
+status: {phase: Pending}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: ratings-done, namespace: vms, labels: {app: ratings-vm}}
-spec:
-  containers: [{name: ratings}]
-status:
-  phase: Succeeded
-  podIP: 198.18.5.13
+spec: {containers: [{name: ratings}]}
+status: {phase: Succeeded, podIP: 198.18.5.13}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: ratings-other, namespace: vms, labels: {app: other}}
-spec:
-  containers: [{name: ratings}]
-status:
-  phase: Running
-  podIP: 198.18.5.14
+spec: {containers: [{name: ratings}]}
+status: {phase: Running, podIP: 198.18.5.14}
 "#;
 
 #[test]
@@ -332,25 +280,16 @@ fn a_workload_selector_picks_running_pods_too() {
         .iter()
         .filter(|e| e.workload.as_ref().unwrap().kind == WorkloadKind::Pod)
         .collect();
-    let pod = |name: &str, address: &str, account: &str, health| Endpoint {
-        address: address.to_string(),
-        ports: [(9080, 9090)].into_iter().collect(),
+    let pod = |name, address, account: &str, health| Endpoint {
         labels: labels(&[("app", "ratings-vm")]),
         identity: Some(
             format!("spiffe://cluster.local/ns/vms/sa/{account}")
                 .parse()
                 .unwrap(),
         ),
-        locality: Locality::default(),
-        weight: 1,
         health,
-        workload: Some(WorkloadRef {
-            kind: WorkloadKind::Pod,
-            namespace: "vms".to_string(),
-            name: name.to_string(),
-            workload_name: name.to_string(),
-        }),
-        node_name: None,
+        workload: workload(WorkloadKind::Pod, "vms", name),
+        ..endpoint(address, &[(9080, 9090)])
     };
     assert_eq!(
         pods,

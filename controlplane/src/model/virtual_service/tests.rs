@@ -1,24 +1,8 @@
-use mesh_common::api::{Kind, decode};
+use mesh_common::api::Kind;
 use pretty_assertions::assert_eq;
 
 use super::*;
-use crate::{
-    mesh_config::MeshConfig,
-    model::{Objects, Snapshot},
-};
-
-fn snapshot(yaml: &str) -> Snapshot {
-    let mut objects = Objects::default();
-    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
-    for document in documents {
-        let decoded = decode(&document).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        assert!(objects.upsert_resource(decoded.resource));
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[]);
-    snapshot
-}
+use crate::model::test_support::build_valid as snapshot;
 
 fn key(namespace: &str, name: &str) -> ResourceKey {
     ResourceKey {

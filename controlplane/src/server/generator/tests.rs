@@ -1,17 +1,8 @@
-use std::path::Path;
-
 use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
-use mesh_common::{
-    load::{LoadOptions, Loader},
-    well_known::node_metadata,
-};
+use mesh_common::well_known::node_metadata;
 
 use super::*;
-use crate::{
-    mesh_config::MeshConfig,
-    model::Objects,
-    store::{PerFileState, reconcile},
-};
+use crate::{mesh_config::MeshConfig, server::fixtures::snapshot};
 
 mod kept;
 mod shared;
@@ -19,19 +10,6 @@ mod shared;
 const BOOKINFO: &str = include_str!("../../../tests/data/bookinfo.yaml");
 const PRODUCTPAGE: &str =
     "sidecar~198.18.0.41~productpage-v1-58b4.default~default.svc.cluster.local";
-
-/// The model of `yaml`, read as the file store reads a file.
-fn snapshot(yaml: &str) -> Arc<Snapshot> {
-    let mut loader = Loader::new(LoadOptions::default());
-    loader.add_str(yaml, Path::new("mesh.yaml"));
-    let reconciled = reconcile(&PerFileState::default(), loader.finish());
-    assert_eq!(reconciled.errors, vec![], "the fixture loads");
-    let mut objects = Objects::default();
-    for change in reconciled.changes {
-        change.apply(&mut objects);
-    }
-    Arc::new(Snapshot::build(&objects, &MeshConfig::default()))
-}
 
 fn node(id: &str) -> Node {
     let string = |s: &str| Value {
@@ -46,12 +24,36 @@ fn node(id: &str) -> Node {
     }
 }
 
+/// `node` with `labels` as its workload's labels.
+fn with_labels(mut node: Node, labels: &[(&str, &str)]) -> Node {
+    let labels = Struct {
+        fields: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), translate::string_value(v)))
+            .collect(),
+    };
+    if let Some(metadata) = node.metadata.as_mut() {
+        metadata.fields.insert(
+            node_metadata::LABELS.to_string(),
+            Value {
+                kind: Some(Kind::StructValue(labels)),
+            },
+        );
+    }
+    node
+}
+
 fn names(resources: &[Arc<Encoded>]) -> Vec<&str> {
     resources.iter().map(|r| r.name()).collect()
 }
 
 fn generator(yaml: &str) -> (watch::Sender<Arc<Snapshot>>, ModelGenerator) {
-    let (snapshots, rx) = watch::channel(snapshot(yaml));
+    generator_from(snapshot(yaml))
+}
+
+/// A generator serving `first` until the sender publishes another snapshot.
+fn generator_from(first: Arc<Snapshot>) -> (watch::Sender<Arc<Snapshot>>, ModelGenerator) {
+    let (snapshots, rx) = watch::channel(first);
     (snapshots, ModelGenerator::new(rx, Arc::new(Metrics::new())))
 }
 
@@ -183,24 +185,10 @@ spec:
 #[test]
 fn serves_a_gateway_its_gateway_translation() {
     let (_snapshots, generator) = generator(&format!("{BOOKINFO}\n---\n{GATEWAY}"));
-    let mut gateway = node("router~198.18.0.90~ingress-1.default~default.svc.cluster.local");
-    let labels = Struct {
-        fields: [(
-            "istio".to_string(),
-            Value {
-                kind: Some(Kind::StringValue("ingressgateway".to_string())),
-            },
-        )]
-        .into(),
-    };
-    if let Some(metadata) = gateway.metadata.as_mut() {
-        metadata.fields.insert(
-            node_metadata::LABELS.to_string(),
-            Value {
-                kind: Some(Kind::StructValue(labels)),
-            },
-        );
-    }
+    let gateway = with_labels(
+        node("router~198.18.0.90~ingress-1.default~default.svc.cluster.local"),
+        &[("istio", "ingressgateway")],
+    );
     let listeners = generator
         .generate(&gateway, ResourceType::Listener, &Subscription::Wildcard)
         .unwrap();
@@ -249,23 +237,7 @@ spec:
 ";
 
 fn labelled(id: &str, app: &str) -> Node {
-    let mut node = node(id);
-    let labels = Struct {
-        fields: [
-            ("app".to_string(), translate::string_value(app)),
-            ("pod-template-hash".to_string(), translate::string_value(id)),
-        ]
-        .into(),
-    };
-    if let Some(metadata) = node.metadata.as_mut() {
-        metadata.fields.insert(
-            node_metadata::LABELS.to_string(),
-            Value {
-                kind: Some(Kind::StructValue(labels)),
-            },
-        );
-    }
-    node
+    with_labels(node(id), &[("app", app), ("pod-template-hash", id)])
 }
 
 #[test]

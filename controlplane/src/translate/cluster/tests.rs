@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::{
     mesh_config,
-    model::{Objects, Snapshot},
+    model::test_support::{istio, valid_snapshot},
     translate::{Proxy, ProxyKind, sidecar},
 };
 
@@ -73,28 +73,16 @@ pub(super) fn web_sidecar_clusters(
     ports: serde_json::Value,
     rule: serde_json::Value,
 ) -> Vec<Cluster> {
-    let mut objects = Objects::default();
+    let entry = json!({
+        "hosts": [WEB], "location": "MESH_INTERNAL", "resolution": "STATIC",
+        "ports": ports,
+        "endpoints": [{"address": "198.18.0.30", "labels": {"version": "v1"}}],
+    });
     let resources = [
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-            "metadata": {"name": "web", "namespace": "shop"},
-            "spec": {
-                "hosts": [WEB], "location": "MESH_INTERNAL", "resolution": "STATIC",
-                "ports": ports,
-                "endpoints": [{"address": "198.18.0.30", "labels": {"version": "v1"}}],
-            },
-        }),
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "web", "namespace": "shop"},
-            "spec": rule,
-        }),
+        istio("ServiceEntry", "shop", "web", entry),
+        istio("DestinationRule", "shop", "web", rule),
     ];
-    for resource in &resources {
-        objects.upsert_resource(mesh_common::api::decode(resource).unwrap().resource);
-    }
-    let snapshot = Snapshot::build(&objects, mesh);
-    assert_eq!(snapshot.config().rejected(), &[]);
+    let snapshot = valid_snapshot(&resources, mesh);
     let proxy = Proxy {
         kind: ProxyKind::Sidecar,
         ips: vec!["198.18.0.10".to_string()],

@@ -6,29 +6,16 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{
     mesh_config::{DEFAULT_ROOT_NAMESPACE, MeshConfig},
-    model::Objects,
+    model::test_support::{istio, valid_snapshot},
     translate::{Proxy, ProxyKind},
 };
 
 fn sidecar(namespace: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "Sidecar",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    })
+    istio("Sidecar", namespace, name, spec)
 }
 
 fn snapshot(resources: &[Value]) -> Snapshot {
-    let mut objects = Objects::default();
-    for resource in resources {
-        let decoded = mesh_common::api::decode(resource).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        objects.upsert_resource(decoded.resource);
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[]);
-    snapshot
+    valid_snapshot(resources, &MeshConfig::default())
 }
 
 fn proxy(namespace: &str, app: &str) -> Proxy {
@@ -195,15 +182,12 @@ fn a_sidecar_without_egress_narrows_nothing() {
 }
 
 fn fallback_with(mesh: &MeshConfig, policy: Value) -> Fallback {
-    let mut objects = Objects::default();
     let sidecar = sidecar(
         "default",
         "policy",
         json!({"outboundTrafficPolicy": policy}),
     );
-    objects.upsert_resource(mesh_common::api::decode(&sidecar).unwrap().resource);
-    let snapshot = Snapshot::build(&objects, mesh);
-    assert_eq!(snapshot.config().rejected(), &[]);
+    let snapshot = valid_snapshot(&[sidecar], mesh);
     EgressScope::for_proxy(&snapshot, &proxy("default", "reviews"))
         .fallback()
         .clone()
@@ -250,15 +234,9 @@ fn the_sidecar_s_outbound_traffic_policy_overrides_the_mesh_s() {
 #[test]
 fn an_egress_proxy_without_its_cluster_fails_closed() {
     use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-    let mut objects = Objects::default();
     let spec = json!({"outboundTrafficPolicy": {"mode": "ALLOW_ANY",
         "egressProxy": {"host": "squid.egress.svc.cluster.local", "port": {"number": 3128}}}});
-    objects.upsert_resource(
-        mesh_common::api::decode(&sidecar("default", "policy", spec))
-            .unwrap()
-            .resource,
-    );
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
+    let snapshot = snapshot(&[sidecar("default", "policy", spec)]);
     let proxy = proxy("default", "reviews");
     let squid = "outbound|3128||squid.egress.svc.cluster.local";
     let named = |name: &str| Cluster {

@@ -10,19 +10,14 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{
     mesh_config::MeshConfig,
-    model::Objects,
+    model::test_support::{istio, valid_snapshot},
     translate::{Proxy, ProxyKind, sidecar},
 };
 
 const WEB: &str = "web.shop.svc.cluster.local";
 
 fn resource(kind: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": "shop"},
-        "spec": spec,
-    })
+    istio(kind, "shop", name, spec)
 }
 
 fn web() -> Value {
@@ -80,15 +75,7 @@ fn hashing_rule() -> Value {
 }
 
 fn snapshot(resources: &[Value]) -> Snapshot {
-    let mut objects = Objects::default();
-    for resource in resources {
-        let decoded = mesh_common::api::decode(resource).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        objects.upsert_resource(decoded.resource);
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[]);
-    snapshot
+    valid_snapshot(resources, &MeshConfig::default())
 }
 
 fn proxy() -> Proxy {

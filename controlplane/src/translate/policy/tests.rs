@@ -7,20 +7,11 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{
     mesh_config::{DEFAULT_ROOT_NAMESPACE, MeshConfig},
-    model::Objects,
+    model::test_support::{istio as resource, valid_snapshot as snapshot_in},
     translate::{Proxy, ProxyKind, sidecar},
 };
 
 const WEB: &str = "web.shop.svc.cluster.local";
-
-fn resource(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    })
-}
 
 fn rule(namespace: &str, name: &str, spec: Value) -> Value {
     resource("DestinationRule", namespace, name, spec)
@@ -51,18 +42,6 @@ fn web() -> Value {
 
 fn snapshot(resources: &[Value]) -> Snapshot {
     snapshot_in(resources, &MeshConfig::default())
-}
-
-fn snapshot_in(resources: &[Value], mesh: &MeshConfig) -> Snapshot {
-    let mut objects = Objects::default();
-    for resource in resources {
-        let decoded = mesh_common::api::decode(resource).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        objects.upsert_resource(decoded.resource);
-    }
-    let snapshot = Snapshot::build(&objects, mesh);
-    assert_eq!(snapshot.config().rejected(), &[]);
-    snapshot
 }
 
 fn proxy(namespace: &str) -> Proxy {

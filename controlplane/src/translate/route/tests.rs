@@ -4,13 +4,11 @@ use envoy_types::pb::envoy::{
     config::route::v3::{HeaderMatcher, header_matcher::HeaderMatchSpecifier},
     r#type::matcher::v3::{StringMatcher, string_matcher::MatchPattern},
 };
-use mesh_common::api::decode;
 use pretty_assertions::assert_eq;
 
 use super::*;
 use crate::{
-    mesh_config::MeshConfig,
-    model::Objects,
+    model::test_support::build_valid,
     translate::{ProxyKind, Resources, outbound_key, selected_label_keys, sidecar_outbound},
 };
 
@@ -30,17 +28,7 @@ spec:
 "#;
 
 fn snapshot(config: &str) -> Snapshot {
-    let mut objects = Objects::default();
-    let yaml = format!("{SHOP}---\n{config}");
-    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).unwrap();
-    for document in documents {
-        let decoded = decode(&document).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        assert!(objects.upsert_resource(decoded.resource));
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
-    snapshot
+    build_valid(&format!("{SHOP}---\n{config}"))
 }
 
 /// A VirtualService of `shop.example.com` with `metadata` (inline) and `http` (its rules,

@@ -10,24 +10,15 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{
     mesh_config::MeshConfig,
-    model::{Objects, Protocol},
+    model::{Protocol, test_support},
     translate::{EgressScope, ProxyKind},
 };
 
 const MONGODB: &str = "mongodb.default.svc.cluster.local";
 
 fn snapshot(spec: Value) -> Snapshot {
-    let vs = json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "mongodb", "namespace": "default"},
-        "spec": spec,
-    });
-    let mut objects = Objects::default();
-    objects.upsert_resource(mesh_common::api::decode(&vs).unwrap().resource);
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[]);
-    snapshot
+    let vs = test_support::istio("VirtualService", "default", "mongodb", spec);
+    test_support::valid_snapshot(&[vs], &MeshConfig::default())
 }
 
 fn proxy() -> Proxy {

@@ -44,8 +44,7 @@ pub(super) fn change(
 fn a_translation_no_change_reached_is_kept() {
     let mut files = Files::new(MeshConfig::default());
     let base = two_namespaces(false);
-    let (snapshots, rx) = watch::channel(files.load(&base));
-    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let (snapshots, generator) = generator_from(files.load(&base));
     let (in_a, in_b) = (
         sidecar_node("a", "web-0", WEB_1),
         sidecar_node("b", "api-0", API_1),
@@ -83,8 +82,7 @@ fn a_translation_no_change_reached_is_kept() {
 #[test]
 fn an_endpoint_change_keeps_the_inbound_side_and_encodes_endpoints_alone() {
     let mut files = Files::new(MeshConfig::default());
-    let (snapshots, rx) = watch::channel(files.load(&two_namespaces(false)));
-    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let (snapshots, generator) = generator_from(files.load(&two_namespaces(false)));
     let in_b = sidecar_node("b", "api-0", API_1);
     let before = generator.translate(&in_b).unwrap();
     change(&mut files, &snapshots, &generator, &two_namespaces(true));
@@ -92,14 +90,7 @@ fn an_endpoint_change_keeps_the_inbound_side_and_encodes_endpoints_alone() {
     assert!(after.shares_part(&before, 1), "the inbound side is kept");
     assert!(!after.shares_part(&before, 0));
     let (old, new) = (&before.parts[0], &after.parts[0]);
-    for kind in [
-        ResourceType::Cluster,
-        ResourceType::Listener,
-        ResourceType::RouteConfiguration,
-    ] {
-        assert!(new.shares_encoding(old, kind), "{kind:?}");
-    }
-    assert!(!new.shares_encoding(old, ResourceType::ClusterLoadAssignment));
+    assert_endpoints_alone_encoded(old, new);
     let proxy = Proxy::from_node(&in_b).unwrap();
     assert_eq!(
         after.resources(),
@@ -117,8 +108,7 @@ fn an_endpoint_change_keeps_the_inbound_side_and_encodes_endpoints_alone() {
 #[test]
 fn a_change_not_recorded_translates_anew() {
     let mut files = Files::new(MeshConfig::default());
-    let (snapshots, rx) = watch::channel(files.load(&two_namespaces(false)));
-    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let (snapshots, generator) = generator_from(files.load(&two_namespaces(false)));
     let in_b = sidecar_node("b", "api-0", API_1);
     let before = generator.translate(&in_b).unwrap();
     // Published, but its scope not recorded (the announcer has not seen it yet).
@@ -129,7 +119,7 @@ fn a_change_not_recorded_translates_anew() {
 }
 
 /// How many outbound sides were made whole, and how many by their endpoints alone.
-fn outbound_translations(generator: &ModelGenerator) -> (String, String) {
+pub(super) fn outbound_counts(generator: &ModelGenerator) -> (u64, u64) {
     let status = crate::xds::StatusSnapshot {
         proxies: Vec::new(),
         pushes_total: Default::default(),
@@ -142,14 +132,26 @@ fn outbound_translations(generator: &ModelGenerator) -> (String, String) {
         snapshot_version: 0,
     };
     let text = generator.metrics().render(&observed);
-    let line = |part: &str| {
+    let count = |part: &str| -> u64 {
         let prefix = format!("mesh_controlplane_outbound_translations_total{{part=\"{part}\"}} ");
         text.lines()
             .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
-            .to_string()
     };
-    (line("whole"), line("endpoints"))
+    (count("whole"), count("endpoints"))
+}
+
+/// Of the types of `new`, only the load assignments were encoded again since `old`.
+fn assert_endpoints_alone_encoded(old: &Part, new: &Part) {
+    for kind in [
+        ResourceType::Cluster,
+        ResourceType::Listener,
+        ResourceType::RouteConfiguration,
+    ] {
+        assert!(new.shares_encoding(old, kind), "{kind:?}");
+    }
+    assert!(!new.shares_encoding(old, ResourceType::ClusterLoadAssignment));
 }
 
 /// The `address:port` of each endpoint of `assignment`, in order.
@@ -181,24 +183,16 @@ fn addresses(assignment: &ClusterLoadAssignment) -> Vec<String> {
 #[test]
 fn an_endpoint_change_translates_endpoints_alone_and_a_config_change_everything() {
     let mut files = Files::new(MeshConfig::default());
-    let (snapshots, rx) = watch::channel(files.load(&two_namespaces(false)));
-    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let (snapshots, generator) = generator_from(files.load(&two_namespaces(false)));
     let in_b = sidecar_node("b", "api-0", API_1);
     let before = generator.translate(&in_b).unwrap();
-    assert_eq!(outbound_translations(&generator), ("1".into(), "0".into()));
+    assert_eq!(outbound_counts(&generator), (1, 0));
     change(&mut files, &snapshots, &generator, &two_namespaces(true));
     let after = generator.translate(&in_b).unwrap();
     // The outbound translation did not run: only the load assignments were made.
-    assert_eq!(outbound_translations(&generator), ("1".into(), "1".into()));
+    assert_eq!(outbound_counts(&generator), (1, 1));
     let (old, new) = (&before.parts[0], &after.parts[0]);
-    for kind in [
-        ResourceType::Cluster,
-        ResourceType::Listener,
-        ResourceType::RouteConfiguration,
-    ] {
-        assert!(new.shares_encoding(old, kind), "{kind:?}");
-    }
-    assert!(!new.shares_encoding(old, ResourceType::ClusterLoadAssignment));
+    assert_endpoints_alone_encoded(old, new);
     let web = "outbound|80||web.a.svc.cluster.local";
     let new_endpoints = new.resources().endpoints;
     let cluster_names: Vec<&str> = new_endpoints
@@ -258,7 +252,7 @@ fn an_endpoint_change_translates_endpoints_alone_and_a_config_change_everything(
         &format!("{}{private_api}", two_namespaces(true)),
     );
     let changed = generator.translate(&in_b).unwrap();
-    assert_eq!(outbound_translations(&generator), ("2".into(), "1".into()));
+    assert_eq!(outbound_counts(&generator), (2, 1));
     assert_ne!(changed.resources().routes, after.resources().routes);
     assert_eq!(
         changed.resources(),

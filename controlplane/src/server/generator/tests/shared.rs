@@ -2,7 +2,7 @@
 //! alike, and across snapshots for the services a change did not touch.
 
 use super::{
-    kept::{change, sidecar_node},
+    kept::{change, outbound_counts, sidecar_node},
     *,
 };
 use crate::server::fixtures::{API_1, Files, WEB_1, two_namespaces};
@@ -26,8 +26,7 @@ fn same(a: &Arc<assignments::Assignment>, b: &Arc<assignments::Assignment>) -> b
 #[test]
 fn an_endpoint_change_makes_the_changed_assignment_once_and_keeps_the_others() {
     let mut files = Files::new(MeshConfig::default());
-    let (snapshots, rx) = watch::channel(files.load(&two_namespaces(false)));
-    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let (snapshots, generator) = generator_from(files.load(&two_namespaces(false)));
     // Two groups: the sidecars of `a` and of `b` share nothing but what they see alike.
     let (in_a, in_b) = (
         sidecar_node("a", "web-0", WEB_1),
@@ -101,19 +100,7 @@ spec:
 
 /// A sidecar of `a` at `ip` labelled `app: <app>`.
 fn labelled_in_a(pod: &str, ip: &str, app: &str) -> Node {
-    let mut node = sidecar_node("a", pod, ip);
-    let labels = Struct {
-        fields: [("app".to_string(), translate::string_value(app))].into(),
-    };
-    if let Some(metadata) = node.metadata.as_mut() {
-        metadata.fields.insert(
-            node_metadata::LABELS.to_string(),
-            Value {
-                kind: Some(Kind::StructValue(labels)),
-            },
-        );
-    }
-    node
+    with_labels(sidecar_node("a", pod, ip), &[("app", app)])
 }
 
 #[test]
@@ -121,8 +108,7 @@ fn groups_share_the_types_they_have_equal_and_refresh_their_endpoints_once() {
     let mut files = Files::new(MeshConfig::default());
     let yaml =
         |two_web_pods: bool| format!("{}{WEB_ROUTES_BY_SOURCE}", two_namespaces(two_web_pods));
-    let (snapshots, rx) = watch::channel(files.load(&yaml(false)));
-    let generator = ModelGenerator::new(rx, Arc::new(Metrics::new()));
+    let (snapshots, generator) = generator_from(files.load(&yaml(false)));
     let (web, other) = (
         labelled_in_a("web-0", WEB_1, "web"),
         labelled_in_a("other-0", "198.18.0.12", "other"),
@@ -174,28 +160,4 @@ fn groups_share_the_types_they_have_equal_and_refresh_their_endpoints_once() {
         fresh(&web).endpoints,
         "the new pod is in web's load assignment"
     );
-}
-
-/// How many outbound sides were made whole, and how many by their endpoints alone.
-fn outbound_counts(generator: &ModelGenerator) -> (u64, u64) {
-    let status = crate::xds::StatusSnapshot {
-        proxies: Vec::new(),
-        pushes_total: Default::default(),
-        nacks_total: Default::default(),
-        reached_total: Default::default(),
-    };
-    let observed = crate::server::metrics::Observed {
-        status: &status,
-        load_errors: &[],
-        snapshot_version: 0,
-    };
-    let text = generator.metrics().render(&observed);
-    let count = |part: &str| -> u64 {
-        let prefix = format!("mesh_controlplane_outbound_translations_total{{part=\"{part}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
-    };
-    (count("whole"), count("endpoints"))
 }

@@ -11,31 +11,27 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::{exporter::service_name, tags::canonical, *};
-use crate::model::Objects;
+use crate::model::test_support::{istio, valid_snapshot};
 
 const COLLECTOR: &str = "otel-collector.observability.svc.cluster.local";
 const CLUSTER: &str = "outbound|4317||otel-collector.observability.svc.cluster.local";
 
 /// The collector as a ServiceEntry of `namespace`, and the mesh config `mesh`.
 fn snapshot(mesh: &str, collector_namespaces: &[&str]) -> Snapshot {
-    let mut objects = Objects::default();
-    for namespace in collector_namespaces {
-        let entry = json!({
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "ServiceEntry",
-            "metadata": {"name": "otel-collector", "namespace": namespace},
-            "spec": {
+    let entries: Vec<_> = collector_namespaces
+        .iter()
+        .map(|namespace| {
+            let spec = json!({
                 "hosts": [COLLECTOR],
                 "location": "MESH_INTERNAL",
                 "resolution": "STATIC",
                 "ports": [{"number": 4317, "name": "grpc-otlp", "protocol": "GRPC"}],
                 "endpoints": [{"address": "198.18.0.50"}],
-            },
-        });
-        objects.upsert_resource(mesh_common::api::decode(&entry).unwrap().resource);
-    }
-    let mesh = MeshConfig::from_yaml(mesh).unwrap();
-    Snapshot::build(&objects, &mesh)
+            });
+            istio("ServiceEntry", namespace, "otel-collector", spec)
+        })
+        .collect();
+    valid_snapshot(&entries, &MeshConfig::from_yaml(mesh).unwrap())
 }
 
 const OTEL_MESH: &str = "

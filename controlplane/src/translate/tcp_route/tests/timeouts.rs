@@ -4,14 +4,10 @@
 use pretty_assertions::assert_eq;
 
 use super::*;
+use crate::model::test_support::{istio, valid_snapshot};
 
 fn resource(kind: &str, name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "networking.istio.io/v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": spec,
-    })
+    istio(kind, "default", name, spec)
 }
 
 /// mongodb on two TCP ports, with a v1 and a v2 endpoint.
@@ -46,15 +42,7 @@ fn tcp(idle: &str, max: &str) -> Value {
 }
 
 fn snapshot_of(resources: &[Value]) -> Snapshot {
-    let mut objects = Objects::default();
-    for resource in resources {
-        let decoded = mesh_common::api::decode(resource).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![]);
-        objects.upsert_resource(decoded.resource);
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[]);
-    snapshot
+    valid_snapshot(resources, &MeshConfig::default())
 }
 
 /// The `(idle_timeout, max_downstream_connection_duration)` in seconds of each chain a proxy

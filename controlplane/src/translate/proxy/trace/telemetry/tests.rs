@@ -13,7 +13,7 @@ use super::super::{super::ProxyKind, ProxyTracing, for_inbound, for_proxy, may_t
 use super::*;
 use crate::{
     mesh_config::MeshConfig,
-    model::{Objects, Service},
+    model::{Service, test_support::build_valid_in},
 };
 
 const COLLECTOR: &str = "
@@ -46,17 +46,10 @@ extensionProviders:
 ";
 
 fn snapshot_with(mesh: &str, config: &str) -> Snapshot {
-    let mut objects = Objects::default();
-    let documents: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(&format!("{COLLECTOR}---\n{config}")).unwrap();
-    for document in documents.iter().filter(|d| !d.is_null()) {
-        let decoded = mesh_common::api::decode(document).unwrap();
-        assert_eq!(decoded.unknown_fields, vec![], "a typo in the fixture");
-        objects.upsert_resource(decoded.resource);
-    }
-    let snapshot = Snapshot::build(&objects, &MeshConfig::from_yaml(mesh).unwrap());
-    assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
-    snapshot
+    build_valid_in(
+        &format!("{COLLECTOR}---\n{config}"),
+        &MeshConfig::from_yaml(mesh).unwrap(),
+    )
 }
 
 fn of(config: &str) -> Snapshot {
