@@ -3,23 +3,18 @@
 use std::{
     io::{BufRead, BufReader},
     net::TcpListener,
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Command, Stdio},
     sync::mpsc,
     time::Duration,
 };
+
+use mesh_testing::command::{assert_stderr, assert_stdout};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mesh-controlplane");
 const ABOUT: &str =
     "The mesh.rs control plane: xDS for the proxies, their SPIFFE certificates, Istio config.";
 /// Bounds every wait for the process; it starts and stops in milliseconds.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn help() -> String {
     format!(
@@ -36,57 +31,47 @@ fn help() -> String {
 
 #[test]
 fn help_says_what_it_is() {
-    let output = run(&["--help"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), help());
+    assert_stdout(Command::new(BIN).arg("--help"), 0, &help());
 }
 
 #[test]
 fn version_prints_the_crate_version() {
-    let output = run(&["--version"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
-        concat!("mesh-controlplane ", env!("CARGO_PKG_VERSION"), "\n")
-    );
+    let version = concat!("mesh-controlplane ", env!("CARGO_PKG_VERSION"), "\n");
+    assert_stdout(Command::new(BIN).arg("--version"), 0, version);
 }
 
 #[test]
 fn without_arguments_it_prints_the_help_and_exits_2() {
-    let output = run(&[]);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(String::from_utf8(output.stderr).unwrap(), help());
+    assert_stderr(&mut Command::new(BIN), 2, &help());
 }
 
 #[test]
 fn a_missing_config_dir_exits_1_naming_it() {
-    let output = run(&["run", "--config-dir", "/nonexistent"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
+    assert_stderr(
+        Command::new(BIN).args(["run", "--config-dir", "/nonexistent"]),
+        1,
         "mesh-controlplane: config directory /nonexistent: \
-         No such file or directory (os error 2)\n"
+         No such file or directory (os error 2)\n",
     );
 }
 
 #[test]
 fn without_a_cluster_config_it_exits_1_naming_the_kubeconfig() {
-    let output = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["run", "--xds-address=127.0.0.1:0"])
         .args(["--monitoring-address=127.0.0.1:0"])
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
-        .output()
-        .expect("the binary runs");
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
+        .env_remove("KUBERNETES_SERVICE_PORT");
+    assert_stderr(
+        &mut command,
+        1,
         "mesh-controlplane: no cluster config found (name one with --kubeconfig, or serve from \
          files with --config-dir): kubeconfig /nonexistent/kubeconfig (KUBECONFIG): failed to \
          read kubeconfig from '\"/nonexistent/kubeconfig\"': No such file or directory (os \
          error 2); in-cluster: failed to read an incluster environment variable: environment \
-         variable not found\n"
+         variable not found\n",
     );
 }
 
@@ -95,22 +80,18 @@ fn a_port_in_use_exits_1_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    let output = run(&[
-        "run",
-        "--config-dir",
-        dir.path().to_str().unwrap(),
-        "--xds-address",
-        &address,
-        "--monitoring-address",
-        "127.0.0.1:0",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
-        format!(
+    let mut command = Command::new(BIN);
+    command
+        .args(["run", "--config-dir", dir.path().to_str().unwrap()])
+        .args(["--xds-address", &address])
+        .args(["--monitoring-address", "127.0.0.1:0"]);
+    assert_stderr(
+        &mut command,
+        1,
+        &format!(
             "mesh-controlplane: cannot listen on {address} for the xDS server: \
              Address already in use (os error 98)\n"
-        )
+        ),
     );
 }
 

@@ -1,7 +1,9 @@
 //! The file store against a real directory and the real file watcher: each edit is observed
 //! through the snapshots it publishes, never by waiting a while.
 
-use std::{fs, path::Path, sync::Arc, time::Duration};
+mod support;
+
+use std::{fs, sync::Arc, time::Duration};
 
 use mesh_controlplane::{
     mesh_config::MeshConfig,
@@ -9,6 +11,8 @@ use mesh_controlplane::{
     store::{FileStore, FileStoreConfig},
 };
 use tokio::{sync::watch, time::timeout};
+
+use self::support::save;
 
 /// Far longer than a reload takes, even on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -39,13 +43,6 @@ async fn wait_for(snapshots: &mut watch::Receiver<Arc<Snapshot>>, want: &[&str])
         Ok(Err(_)) => panic!("the store stopped; last services: {last:?}"),
         Err(_) => panic!("no snapshot with services {want:?}; last: {last:?}"),
     }
-}
-
-/// Writes a file as editors do: a temporary file renamed over the old one.
-fn save(dir: &Path, name: &str, text: &str) {
-    let temporary = dir.join(format!(".{name}.tmp"));
-    fs::write(&temporary, text).expect("the temporary file is written");
-    fs::rename(&temporary, dir.join(name)).expect("the temporary file is renamed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

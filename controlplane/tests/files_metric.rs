@@ -5,30 +5,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod ads_sidecar;
+mod support;
 
-use std::{fs, net::SocketAddr, path::Path, time::Duration};
+use std::{fs, net::SocketAddr, time::Duration};
 
-use mesh_controlplane::{
-    mesh_config::MeshConfig,
-    server::{Config, ControlPlane, Source},
-};
+use mesh_controlplane::server::{ControlPlane, Source};
 use mesh_testing::eventually;
 
-use self::ads_sidecar::get;
+use self::{
+    ads_sidecar::get,
+    support::{RATINGS_TIMEOUT as RATINGS, config, save},
+};
 
 const METRIC: &str = "mesh_controlplane_config_files_parsed_total";
-
-const RATINGS: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ratings, namespace: default}
-spec:
-  hosts: [ratings]
-  http:
-  - timeout: 7s
-    route:
-    - destination: {host: ratings}
-";
 
 /// The counter's value in the exposition, or `None` when it is not there.
 async fn files_parsed(monitoring: SocketAddr) -> Option<u64> {
@@ -40,13 +29,6 @@ async fn files_parsed(monitoring: SocketAddr) -> Option<u64> {
         .next()
 }
 
-/// Writes a file as editors do: a temporary file renamed over the old one.
-fn save(dir: &Path, name: &str, text: &str) {
-    let temporary = dir.join(format!(".{name}.tmp"));
-    fs::write(&temporary, text).unwrap();
-    fs::rename(&temporary, dir.join(name)).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_the_files_each_change_rereads() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,16 +36,10 @@ async fn counts_the_files_each_change_rereads() {
     for name in ["a.yaml", "b.yaml", "c.yaml"] {
         fs::write(root.join(name), "").unwrap();
     }
-    let control_plane = ControlPlane::start(Config {
-        source: Source::ConfigDirs(vec![root.to_path_buf()]),
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        monitoring_address: "127.0.0.1:0".parse().unwrap(),
-        // Long enough that the events of one save land in one reread.
-        debounce: Duration::from_millis(200),
-        mesh: MeshConfig::default(),
-    })
-    .await
-    .unwrap();
+    let source = Source::ConfigDirs(vec![root.to_path_buf()]);
+    // Long enough that the events of one save land in one reread.
+    let debounce = Duration::from_millis(200);
+    let control_plane = ControlPlane::start(config(source, debounce)).await.unwrap();
     let monitoring = control_plane.monitoring_address();
     // The first read parsed the three files.
     assert_eq!(files_parsed(monitoring).await, Some(3));

@@ -7,6 +7,7 @@
 
 mod ads_sidecar;
 mod fake_api;
+mod support;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -18,14 +19,10 @@ use envoy_types::pb::{
         },
         service::discovery::v3::DiscoveryResponse,
     },
-    google::protobuf::{Struct, value::Kind},
+    google::protobuf::value::Kind,
 };
 use mesh_common::well_known::node_metadata;
-use mesh_controlplane::{
-    mesh_config::MeshConfig,
-    server::{Config, ControlPlane, KubeSource, Source, StartError},
-    translate::string_value,
-};
+use mesh_controlplane::server::{Config, ControlPlane, KubeSource, Source, StartError};
 use mesh_xds::{Resource, ResourceType};
 use serde_json::json;
 use tokio::time::timeout;
@@ -39,28 +36,11 @@ const NODE_ID: &str = "sidecar~198.18.0.10~productpage-v1-1.default~default.svc.
 const RATINGS: &str = "outbound|9080||ratings.default.svc.cluster.local";
 
 fn node() -> Node {
-    Node {
-        id: NODE_ID.to_string(),
-        metadata: Some(Struct {
-            fields: [(
-                node_metadata::NAMESPACE.to_string(),
-                string_value("default"),
-            )]
-            .into_iter()
-            .collect(),
-        }),
-        ..Node::default()
-    }
+    support::node(NODE_ID, &[(node_metadata::NAMESPACE, "default")], &[])
 }
 
 fn config(source: Source) -> Config {
-    Config {
-        source,
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        monitoring_address: "127.0.0.1:0".parse().unwrap(),
-        debounce: Duration::from_millis(20),
-        mesh: MeshConfig::default(),
-    }
+    support::config(source, Duration::from_millis(20))
 }
 
 /// A kubeconfig whose current context points nowhere, and whose `fake` context points at the

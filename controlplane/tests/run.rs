@@ -5,91 +5,45 @@
 #![allow(clippy::unwrap_used)]
 
 mod ads_sidecar;
+mod support;
 
-use std::{fs, net::SocketAddr, path::Path, time::Duration};
+use std::{fs, net::SocketAddr, time::Duration};
 
-use envoy_types::pb::{
-    envoy::{
-        config::{
-            core::v3::Node,
-            route::v3::{RouteConfiguration, route::Action},
-        },
-        service::discovery::v3::DiscoveryResponse,
+use envoy_types::pb::envoy::{
+    config::{
+        core::v3::Node,
+        route::v3::{RouteConfiguration, route::Action},
     },
-    google::protobuf::{self, Struct, value::Kind},
+    service::discovery::v3::DiscoveryResponse,
 };
 use mesh_common::well_known::node_metadata;
-use mesh_controlplane::{
-    mesh_config::MeshConfig,
-    server::{Config, ControlPlane, Source},
-    translate::string_value,
-};
+use mesh_controlplane::server::{ControlPlane, Source};
 use mesh_testing::eventually;
 use mesh_xds::{Resource, ResourceType};
 use serde_json::Value;
 use tokio::time::timeout;
 
-use self::ads_sidecar::{PATIENCE, Sidecar, get, names, resources};
+use self::{
+    ads_sidecar::{PATIENCE, Sidecar, get, names, resources},
+    support::{RATINGS_TIMEOUT, config, save},
+};
 
 const NODE_ID: &str = "sidecar~198.18.0.10~productpage-v1-1.default~default.svc.cluster.local";
 const BOOKINFO: &str = include_str!("data/bookinfo.yaml");
-const RATINGS_TIMEOUT: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ratings, namespace: default}
-spec:
-  hosts: [ratings]
-  http:
-  - timeout: 7s
-    route:
-    - destination: {host: ratings}
-";
-/// The same VirtualService, half-saved: the store keeps the last version that loaded.
-const RATINGS_BROKEN: &str = "\
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: ratings, namespace: default}
-spec:
-  hosts: [ratings]
-  http:
-  - timeout: 7s
-    route:
-    - destination: {host: rat
-";
 
-fn node() -> Node {
-    let labels = Struct {
-        fields: [("app", "productpage"), ("version", "v1")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), string_value(v)))
-            .collect(),
-    };
-    let fields = [
-        (node_metadata::NAMESPACE, string_value("default")),
-        (
-            node_metadata::LABELS,
-            protobuf::Value {
-                kind: Some(Kind::StructValue(labels)),
-            },
-        ),
-    ];
-    Node {
-        id: NODE_ID.to_string(),
-        metadata: Some(Struct {
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        }),
-        ..Node::default()
-    }
+/// The ratings VirtualService, half-saved (cut inside its last line): the store keeps the last
+/// version that loaded.
+fn ratings_broken() -> String {
+    let cut = RATINGS_TIMEOUT.rfind("ings}").unwrap();
+    format!("{}\n", &RATINGS_TIMEOUT[..cut])
 }
 
-/// Writes a file as editors do: a temporary file renamed over the old one.
-fn save(dir: &Path, name: &str, text: &str) {
-    let temporary = dir.join(format!(".{name}.tmp"));
-    fs::write(&temporary, text).unwrap();
-    fs::rename(&temporary, dir.join(name)).unwrap();
+fn node() -> Node {
+    support::node(
+        NODE_ID,
+        &[(node_metadata::NAMESPACE, "default")],
+        &[("app", "productpage"), ("version", "v1")],
+    )
 }
 
 fn as_strs(names: &[String]) -> Vec<&str> {
@@ -126,15 +80,10 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     fs::write(root.join("bookinfo.yaml"), BOOKINFO).unwrap();
-    let control_plane = ControlPlane::start(Config {
-        source: Source::ConfigDirs(vec![root.to_path_buf()]),
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        monitoring_address: "127.0.0.1:0".parse().unwrap(),
-        debounce: Duration::from_millis(20),
-        mesh: MeshConfig::default(),
-    })
-    .await
-    .unwrap();
+    let source = Source::ConfigDirs(vec![root.to_path_buf()]);
+    let control_plane = ControlPlane::start(config(source, Duration::from_millis(20)))
+        .await
+        .unwrap();
     let monitoring = control_plane.monitoring_address();
     assert_eq!(
         get(monitoring, "/ready").await,
@@ -207,7 +156,7 @@ async fn serves_a_sidecar_follows_edits_and_survives_a_broken_file() {
     assert_eq!(cds["last_nack"], Value::Null);
 
     // A half-saved file is reported where it is broken; the proxy keeps the last good routes.
-    save(root, "ratings.yaml", RATINGS_BROKEN);
+    save(root, "ratings.yaml", &ratings_broken());
     let status = eventually(|| async {
         let status = get_json(monitoring, "/debug/config_status").await;
         (!status["file_errors"].as_array()?.is_empty()).then_some(status)

@@ -99,6 +99,35 @@ impl Harness {
         });
     }
 
+    /// Opens a state-of-the-world ADS stream: where to send its requests, and its responses.
+    async fn sotw(&mut self) -> (mpsc::Sender<DiscoveryRequest>, Streaming<DiscoveryResponse>) {
+        let (requests, requests_rx) = mpsc::channel(8);
+        let responses = self
+            .client
+            .stream_aggregated_resources(ReceiverStream::new(requests_rx))
+            .await
+            .unwrap()
+            .into_inner();
+        (requests, responses)
+    }
+
+    /// Opens a delta ADS stream: where to send its requests, and its responses.
+    async fn delta(
+        &mut self,
+    ) -> (
+        mpsc::Sender<DeltaDiscoveryRequest>,
+        Streaming<DeltaDiscoveryResponse>,
+    ) {
+        let (requests, requests_rx) = mpsc::channel(8);
+        let responses = self
+            .client
+            .delta_aggregated_resources(ReceiverStream::new(requests_rx))
+            .await
+            .unwrap()
+            .into_inner();
+        (requests, responses)
+    }
+
     async fn type_status(&self, node_id: &str, kind: ResourceType) -> Option<TypeStatus> {
         let snapshot = self.status.snapshot();
         let proxy = snapshot.proxies.iter().find(|p| p.node_id == node_id)?;
@@ -168,13 +197,7 @@ async fn next<T>(stream: &mut Streaming<T>) -> T {
 async fn sotw_ack_push_nack_and_fix() {
     let id = "sidecar~198.18.0.5~reviews-v1.bookinfo~bookinfo.svc.cluster.local";
     let mut harness = Harness::start(vec![cluster("a", "a1"), cluster("b", "b1")]).await;
-    let (requests, requests_rx) = mpsc::channel(8);
-    let mut responses = harness
-        .client
-        .stream_aggregated_resources(ReceiverStream::new(requests_rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (requests, mut responses) = harness.sotw().await;
 
     requests.send(sotw_request(id, CDS, "", "")).await.unwrap();
     let first = next(&mut responses).await;
@@ -292,13 +315,7 @@ async fn pushes_reach_only_affected_namespaces() {
     let mut harness = Harness::start(vec![cluster("a", "1")]).await;
     let mut streams = Vec::new();
     for id in [bookinfo, other] {
-        let (requests, requests_rx) = mpsc::channel(8);
-        let mut responses = harness
-            .client
-            .stream_aggregated_resources(ReceiverStream::new(requests_rx))
-            .await
-            .unwrap()
-            .into_inner();
+        let (requests, mut responses) = harness.sotw().await;
         requests.send(sotw_request(id, CDS, "", "")).await.unwrap();
         let first = next(&mut responses).await;
         assert_eq!(names(&first), pairs(&[("a", "1")]));
@@ -327,13 +344,7 @@ async fn delta_sends_changes_and_removals() {
         endpoints("b"),
     ])
     .await;
-    let (requests, requests_rx) = mpsc::channel(8);
-    let mut responses = harness
-        .client
-        .delta_aggregated_resources(ReceiverStream::new(requests_rx))
-        .await
-        .unwrap()
-        .into_inner();
+    let (requests, mut responses) = harness.delta().await;
     let request = |kind: ResourceType, subscribe: &[&str], nonce: &str| DeltaDiscoveryRequest {
         node: Some(node(id)),
         type_url: kind.type_url().into(),

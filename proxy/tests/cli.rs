@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use mesh_testing::command::{assert_stderr, assert_stdout};
+
 const BIN: &str = env!("CARGO_BIN_EXE_mesh-proxy");
 const ABOUT: &str =
     "The mesh.rs data plane: the sidecar and gateway proxy, configured over Envoy's xDS v3.";
@@ -31,26 +33,18 @@ fn help() -> String {
 
 #[test]
 fn help_says_what_it_is() {
-    let output = run(&["--help"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), help());
+    assert_stdout(Command::new(BIN).arg("--help"), 0, &help());
 }
 
 #[test]
 fn version_prints_the_crate_version() {
-    let output = run(&["--version"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
-        concat!("mesh-proxy ", env!("CARGO_PKG_VERSION"), "\n")
-    );
+    let version = concat!("mesh-proxy ", env!("CARGO_PKG_VERSION"), "\n");
+    assert_stdout(Command::new(BIN).arg("--version"), 0, version);
 }
 
 #[test]
 fn without_arguments_it_prints_the_help_and_exits_2() {
-    let output = run(&[]);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(String::from_utf8(output.stderr).unwrap(), help());
+    assert_stderr(&mut Command::new(BIN), 2, &help());
 }
 
 #[test]
@@ -82,16 +76,11 @@ fn init_dry_run_prints_the_rules_and_needs_no_iptables() {
 
 #[test]
 fn init_without_iptables_says_how_to_install_it() {
-    let output = Command::new(BIN)
-        .arg("init")
-        .env("PATH", "")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
+    assert_stderr(
+        Command::new(BIN).arg("init").env("PATH", ""),
+        1,
         "error: installing the traffic capture rules: `iptables` was not found on PATH; install \
-         iptables (Debian/Ubuntu: `apt-get install iptables`)\n"
+         iptables (Debian/Ubuntu: `apt-get install iptables`)\n",
     );
 }
 

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod command;
 mod eventually;
 pub mod external;
 

@@ -5,34 +5,30 @@ use super::check;
 #[test]
 fn bookinfo_rules_are_valid() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: reviews, namespace: default}
-        spec:
-          host: reviews
+        r#"DestinationRule default/reviews
+        host: reviews
+        trafficPolicy:
+          loadBalancer: {simple: LEAST_REQUEST}
+          connectionPool:
+            tcp: {maxConnections: 100, connectTimeout: 30ms}
+            http: {http1MaxPendingRequests: 10, maxRequestsPerConnection: 1, idleTimeout: 1m}
+          outlierDetection: {consecutive5xxErrors: 7, interval: 5m, baseEjectionTime: 15m, maxEjectionPercent: 50}
+          tls: {mode: ISTIO_MUTUAL}
+          portLevelSettings:
+          - port: {number: 9080}
+            loadBalancer:
+              consistentHash:
+                httpCookie: {name: user, ttl: 0s}
+                ringHash: {minimumRingSize: 1024}
+        subsets:
+        - name: v1
+          labels: {version: v1}
+        - name: v2
+          labels: {version: v2}
           trafficPolicy:
-            loadBalancer: {simple: LEAST_REQUEST}
-            connectionPool:
-              tcp: {maxConnections: 100, connectTimeout: 30ms}
-              http: {http1MaxPendingRequests: 10, maxRequestsPerConnection: 1, idleTimeout: 1m}
-            outlierDetection: {consecutive5xxErrors: 7, interval: 5m, baseEjectionTime: 15m, maxEjectionPercent: 50}
-            tls: {mode: ISTIO_MUTUAL}
-            portLevelSettings:
-            - port: {number: 9080}
-              loadBalancer:
-                consistentHash:
-                  httpCookie: {name: user, ttl: 0s}
-                  ringHash: {minimumRingSize: 1024}
-          subsets:
-          - name: v1
-            labels: {version: v1}
-          - name: v2
-            labels: {version: v2}
-            trafficPolicy:
-              loadBalancer:
-                consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}
-          exportTo: ["."]
+            loadBalancer:
+              consistentHash: {useSourceIp: true, maglev: {tableSize: 65537}}
+        exportTo: ["."]
         "#,
         &[
             "warning: DestinationRule default/reviews: spec.trafficPolicy.tls.mode: ISTIO_MUTUAL is not served yet (workloads have no mesh certificates yet): the clusters of this policy get no endpoints, so their requests fail (503) rather than leave in plaintext",
@@ -43,22 +39,18 @@ fn bookinfo_rules_are_valid() {
 #[test]
 fn host_and_subsets() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: reviews, namespace: default}
-        spec:
-          host: "reviews_svc"
-          subsets:
-          - name: v1
-            labels: {version: v1}
-          - name: v1
-            labels: {version: "*"}
-          - name: V2
-          - name: ""
-            trafficPolicy: {}
-          workloadSelector: {matchLabels: {}}
-          exportTo: [".", other]
+        r#"DestinationRule default/reviews
+        host: "reviews_svc"
+        subsets:
+        - name: v1
+          labels: {version: v1}
+        - name: v1
+          labels: {version: "*"}
+        - name: V2
+        - name: ""
+          trafficPolicy: {}
+        workloadSelector: {matchLabels: {}}
+        exportTo: [".", other]
         "#,
         &[
             "DestinationRule default/reviews: spec.host: host \"reviews_svc\" is invalid: label \"reviews_svc\" must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
@@ -76,33 +68,29 @@ fn host_and_subsets() {
 #[test]
 fn load_balancers() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: ratings, namespace: default}
-        spec:
-          host: ratings.default.svc.cluster.local
-          trafficPolicy:
-            loadBalancer:
-              simple: ROUND_ROBIN
-              consistentHash:
-                httpHeaderName: x-user
-                useSourceIp: true
-                minimumRingSize: 1024
-                ringHash: {minimumRingSize: 2048}
-                maglev: {tableSize: 65536}
-              localityLbSetting:
-                distribute:
-                - from: us-west/zone1/*
-                  to: {"us-west/zone1/*": 80, "us-west/zone2/*": 30}
-                failover:
-                - {from: us-east, to: us-east}
-            portLevelSettings:
-            - loadBalancer:
-                consistentHash: {}
-            - port: {number: 9080}
-            - port: {number: 9080}
-              tls: {mode: SIMPLE}
+        r#"DestinationRule default/ratings
+        host: ratings.default.svc.cluster.local
+        trafficPolicy:
+          loadBalancer:
+            simple: ROUND_ROBIN
+            consistentHash:
+              httpHeaderName: x-user
+              useSourceIp: true
+              minimumRingSize: 1024
+              ringHash: {minimumRingSize: 2048}
+              maglev: {tableSize: 65536}
+            localityLbSetting:
+              distribute:
+              - from: us-west/zone1/*
+                to: {"us-west/zone1/*": 80, "us-west/zone2/*": 30}
+              failover:
+              - {from: us-east, to: us-east}
+          portLevelSettings:
+          - loadBalancer:
+              consistentHash: {}
+          - port: {number: 9080}
+          - port: {number: 9080}
+            tls: {mode: SIMPLE}
         "#,
         &[
             "DestinationRule default/ratings: spec.trafficPolicy.loadBalancer: set at most one of simple and consistentHash",
@@ -128,30 +116,26 @@ fn load_balancers() {
 #[test]
 fn connection_pools_and_outlier_detection() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: details, namespace: default}
-        spec:
-          host: details
+        r#"DestinationRule default/details
+        host: details
+        trafficPolicy:
+          connectionPool:
+            tcp: {maxConnections: -1, connectTimeout: "10", tcpKeepalive: {time: 0s}, idleTimeout: 0s}
+            http: {maxRetries: -3, h2UpgradePolicy: UPGRADE, useClientProtocol: true, idleTimeout: 0s}
+          outlierDetection:
+            consecutiveErrors: 5
+            consecutiveLocalOriginFailures: 3
+            maxEjectionPercent: 150
+            interval: 0.5ms
+        subsets:
+        - name: v1
           trafficPolicy:
-            connectionPool:
-              tcp: {maxConnections: -1, connectTimeout: "10", tcpKeepalive: {time: 0s}, idleTimeout: 0s}
-              http: {maxRetries: -3, h2UpgradePolicy: UPGRADE, useClientProtocol: true, idleTimeout: 0s}
-            outlierDetection:
-              consecutiveErrors: 5
-              consecutiveLocalOriginFailures: 3
-              maxEjectionPercent: 150
-              interval: 0.5ms
-          subsets:
-          - name: v1
-            trafficPolicy:
-              connectionPool: {}
-              tunnel: {protocol: GET, targetHost: "bad host", targetPort: 0}
-              proxyProtocol: {version: V1}
-          - name: v2
-            trafficPolicy:
-              retryBudget: {percent: {value: 120}, budgetInterval: "10"}
+            connectionPool: {}
+            tunnel: {protocol: GET, targetHost: "bad host", targetPort: 0}
+            proxyProtocol: {version: V1}
+        - name: v2
+          trafficPolicy:
+            retryBudget: {percent: {value: 120}, budgetInterval: "10"}
         "#,
         &[
             "DestinationRule default/details: spec.trafficPolicy.connectionPool.http.maxRetries: maxRetries is -3: use 0 or more",
@@ -178,35 +162,31 @@ fn connection_pools_and_outlier_detection() {
 #[test]
 fn client_tls() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: external, namespace: default}
-        spec:
-          host: api.example.com
+        r#"DestinationRule default/external
+        host: api.example.com
+        trafficPolicy:
+          tls: {mode: MUTUAL, caCertificates: /etc/certs/ca.pem}
+          portLevelSettings:
+          - port: {number: 443}
+            tls: {mode: SIMPLE, credentialName: api-cert, caCertificates: /etc/ca.pem, insecureSkipVerify: true}
+          - port: {number: 8443}
+            tls: {mode: ISTIO_MUTUAL, clientCertificate: /etc/cert.pem, privateKey: /etc/key.pem}
+        subsets:
+        # Verified against the CA, with the SNI set: nothing to say.
+        - name: v1
           trafficPolicy:
-            tls: {mode: MUTUAL, caCertificates: /etc/certs/ca.pem}
-            portLevelSettings:
-            - port: {number: 443}
-              tls: {mode: SIMPLE, credentialName: api-cert, caCertificates: /etc/ca.pem, insecureSkipVerify: true}
-            - port: {number: 8443}
-              tls: {mode: ISTIO_MUTUAL, clientCertificate: /etc/cert.pem, privateKey: /etc/key.pem}
-          subsets:
-          # Verified against the CA, with the SNI set: nothing to say.
-          - name: v1
-            trafficPolicy:
-              tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, sni: api.example.com}
-          # Not verified, though it names the server.
-          - name: v2
-            trafficPolicy:
-              tls: {mode: SIMPLE, subjectAltNames: [api.example.com], sni: api.example.com}
-          # Not verified, on purpose.
-          - name: v3
-            trafficPolicy:
-              tls: {mode: SIMPLE, insecureSkipVerify: true, sni: api.example.com}
-          - name: v4
-            trafficPolicy:
-              tls: {mode: DISABLE}
+            tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, sni: api.example.com}
+        # Not verified, though it names the server.
+        - name: v2
+          trafficPolicy:
+            tls: {mode: SIMPLE, subjectAltNames: [api.example.com], sni: api.example.com}
+        # Not verified, on purpose.
+        - name: v3
+          trafficPolicy:
+            tls: {mode: SIMPLE, insecureSkipVerify: true, sni: api.example.com}
+        - name: v4
+          trafficPolicy:
+            tls: {mode: DISABLE}
         "#,
         &[
             "DestinationRule default/external: spec.trafficPolicy.tls.clientCertificate: MUTUAL TLS needs clientCertificate (or credentialName)",
@@ -224,20 +204,16 @@ fn client_tls() {
 #[test]
 fn tcp_keepalive_is_sent_in_whole_seconds_within_linux_s_bounds() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: db, namespace: default}
-        spec:
-          host: db
+        r#"DestinationRule default/db
+        host: db
+        trafficPolicy:
+          connectionPool:
+            tcp: {tcpKeepalive: {time: 1500ms, interval: 10h, probes: 200}}
+        subsets:
+        - name: v1
           trafficPolicy:
             connectionPool:
-              tcp: {tcpKeepalive: {time: 1500ms, interval: 10h, probes: 200}}
-          subsets:
-          - name: v1
-            trafficPolicy:
-              connectionPool:
-                tcp: {tcpKeepalive: {time: 7200s, interval: 75s, probes: 9}}
+              tcp: {tcpKeepalive: {time: 7200s, interval: 75s, probes: 9}}
         "#,
         &[
             "warning: DestinationRule default/db: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: time \"1500ms\" is sent in whole seconds: 2s is used",

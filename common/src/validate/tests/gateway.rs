@@ -5,30 +5,26 @@ use super::check;
 #[test]
 fn bookinfo_gateway_is_valid() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata: {name: bookinfo-gateway, namespace: default}
-        spec:
-          selector: {istio: ingressgateway}
-          servers:
-          - port: {number: 80, name: http, protocol: HTTP}
-            hosts: ["*"]
-            tls: {httpsRedirect: true}
-          - port: {number: 443, name: https, protocol: HTTPS}
-            hosts: ["default/bookinfo.example.com", "*.example.com", "./192.0.2.10"]
-            tls: {mode: SIMPLE, credentialName: bookinfo-cert, minProtocolVersion: TLSV1_2}
-          - port: {number: 8443, name: mtls, protocol: HTTPS}
-            hosts: [bookinfo.example.com]
-            tls:
-              mode: MUTUAL
-              serverCertificate: /etc/certs/cert.pem
-              privateKey: /etc/certs/key.pem
-              caCertificates: /etc/certs/ca.pem
-              cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, "-AES128-SHA"]
-          - port: {number: 15443, name: tls, protocol: TLS}
-            hosts: ["*.local"]
-            tls: {mode: AUTO_PASSTHROUGH}
+        r#"Gateway default/bookinfo-gateway
+        selector: {istio: ingressgateway}
+        servers:
+        - port: {number: 80, name: http, protocol: HTTP}
+          hosts: ["*"]
+          tls: {httpsRedirect: true}
+        - port: {number: 443, name: https, protocol: HTTPS}
+          hosts: ["default/bookinfo.example.com", "*.example.com", "./192.0.2.10"]
+          tls: {mode: SIMPLE, credentialName: bookinfo-cert, minProtocolVersion: TLSV1_2}
+        - port: {number: 8443, name: mtls, protocol: HTTPS}
+          hosts: [bookinfo.example.com]
+          tls:
+            mode: MUTUAL
+            serverCertificate: /etc/certs/cert.pem
+            privateKey: /etc/certs/key.pem
+            caCertificates: /etc/certs/ca.pem
+            cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, "-AES128-SHA"]
+        - port: {number: 15443, name: tls, protocol: TLS}
+          hosts: ["*.local"]
+          tls: {mode: AUTO_PASSTHROUGH}
         "#,
         &[],
     )]);
@@ -38,12 +34,8 @@ fn bookinfo_gateway_is_valid() {
 fn servers_ports_and_hosts() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: my.gateway, namespace: default}
-            spec:
-              selector: {"istio": "ingress gateway"}
+            r#"Gateway default/my.gateway
+            selector: {"istio": "ingress gateway"}
             "#,
             &[
                 "Gateway default/my.gateway: metadata.name: gateway name \"my.gateway\" is invalid: VirtualServices refer to gateways as namespace/name, so use a DNS label (lowercase letters, digits and '-', no dots)",
@@ -52,20 +44,16 @@ fn servers_ports_and_hosts() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              servers:
-              - port: {number: 0, name: http, protocol: HTTPX, targetPort: 8080}
-                hosts: []
-              - port: {number: 8080, name: http, protocol: http}
-                hosts: [reviews, "Bad_NS/foo.example.com", "ns/", "*/foo*.example.com"]
-                bind: localhost
-              - port: {number: 9000, protocol: TCP}
-                hosts: ["*"]
-                tls: {httpsRedirect: true}
+            r#"Gateway default/edge
+            servers:
+            - port: {number: 0, name: http, protocol: HTTPX, targetPort: 8080}
+              hosts: []
+            - port: {number: 8080, name: http, protocol: http}
+              hosts: [reviews, "Bad_NS/foo.example.com", "ns/", "*/foo*.example.com"]
+              bind: localhost
+            - port: {number: 9000, protocol: TCP}
+              hosts: ["*"]
+              tls: {httpsRedirect: true}
             "#,
             &[
                 "Gateway default/edge: spec.servers[0].hosts: list at least one host, e.g. \"*\" or \"bookinfo.example.com\"",
@@ -89,36 +77,32 @@ fn servers_ports_and_hosts() {
 #[test]
 fn server_tls() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata: {name: secure, namespace: default}
-        spec:
-          servers:
-          - port: {number: 443, name: https, protocol: HTTPS}
-            hosts: ["*"]
-          - port: {number: 444, name: simple, protocol: HTTPS}
-            hosts: ["*"]
-            tls:
-              mode: SIMPLE
-              caCrl: /etc/crl.pem
-              minProtocolVersion: TLSV1_3
-              maxProtocolVersion: TLSV1_2
-          - port: {number: 445, name: mutual, protocol: HTTPS}
-            hosts: ["*"]
-            tls: {mode: MUTUAL, credentialName: cert, caCrl: /etc/crl.pem, cipherSuites: [NOT-A-CIPHER, AES128-SHA, AES128-SHA]}
-          - port: {number: 446, name: istio, protocol: TLS}
-            hosts: ["*"]
-            tls: {mode: ISTIO_MUTUAL, credentialName: cert, minProtocolVersion: TLSV1_0}
-          - port: {number: 447, name: pass, protocol: TLS}
-            hosts: ["*"]
-            tls: {mode: PASSTHROUGH, serverCertificate: /etc/cert.pem}
-          - port: {number: 80, name: http, protocol: HTTP}
-            hosts: ["*"]
-            tls: {mode: SIMPLE, credentialName: cert}
-          - port: {number: 448, name: mutual-files, protocol: HTTPS}
-            hosts: ["*"]
-            tls: {mode: OPTIONAL_MUTUAL, serverCertificate: /etc/cert.pem}
+        r#"Gateway default/secure
+        servers:
+        - port: {number: 443, name: https, protocol: HTTPS}
+          hosts: ["*"]
+        - port: {number: 444, name: simple, protocol: HTTPS}
+          hosts: ["*"]
+          tls:
+            mode: SIMPLE
+            caCrl: /etc/crl.pem
+            minProtocolVersion: TLSV1_3
+            maxProtocolVersion: TLSV1_2
+        - port: {number: 445, name: mutual, protocol: HTTPS}
+          hosts: ["*"]
+          tls: {mode: MUTUAL, credentialName: cert, caCrl: /etc/crl.pem, cipherSuites: [NOT-A-CIPHER, AES128-SHA, AES128-SHA]}
+        - port: {number: 446, name: istio, protocol: TLS}
+          hosts: ["*"]
+          tls: {mode: ISTIO_MUTUAL, credentialName: cert, minProtocolVersion: TLSV1_0}
+        - port: {number: 447, name: pass, protocol: TLS}
+          hosts: ["*"]
+          tls: {mode: PASSTHROUGH, serverCertificate: /etc/cert.pem}
+        - port: {number: 80, name: http, protocol: HTTP}
+          hosts: ["*"]
+          tls: {mode: SIMPLE, credentialName: cert}
+        - port: {number: 448, name: mutual-files, protocol: HTTPS}
+          hosts: ["*"]
+          tls: {mode: OPTIONAL_MUTUAL, serverCertificate: /etc/cert.pem}
         "#,
         &[
             "Gateway default/secure: spec.servers[0].tls: HTTPS servers need tls settings: set tls.mode and credentialName",

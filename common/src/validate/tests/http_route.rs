@@ -6,24 +6,20 @@ use super::check;
 #[test]
 fn a_rule_has_exactly_one_action() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: web, namespace: default}
-        spec:
-          hosts: [web]
-          http:
-          - match: [{uri: {prefix: /old}}]
-            route: [{destination: {host: web}}]
-            redirect: {uri: /new}
-            fault: {abort: {httpStatus: 500}}
-          - match: [{uri: {prefix: /down}}]
-            directResponse: {status: 503, body: {string: "down for maintenance"}}
-            rewrite: {uri: /x}
-          - match: [{uri: {prefix: /nothing}}]
-          - match: [{uri: {prefix: /teapot}}]
-            directResponse: {status: 700}
-          - route: [{destination: {host: web}}]
+        r#"VirtualService default/web
+        hosts: [web]
+        http:
+        - match: [{uri: {prefix: /old}}]
+          route: [{destination: {host: web}}]
+          redirect: {uri: /new}
+          fault: {abort: {httpStatus: 500}}
+        - match: [{uri: {prefix: /down}}]
+          directResponse: {status: 503, body: {string: "down for maintenance"}}
+          rewrite: {uri: /x}
+        - match: [{uri: {prefix: /nothing}}]
+        - match: [{uri: {prefix: /teapot}}]
+          directResponse: {status: 700}
+        - route: [{destination: {host: web}}]
         "#,
         &[
             "VirtualService default/web: spec.http[0]: set at most one of route, redirect, directResponse and delegate (found route and redirect)",
@@ -38,30 +34,26 @@ fn a_rule_has_exactly_one_action() {
 #[test]
 fn matches() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: web, namespace: default}
-        spec:
-          hosts: [web]
-          http:
-          - match:
-            - uri: {regex: "a(b"}
-              method: {exact: ""}
-              headers:
-                "x_ok-Header": {exact: ""}
-                "bad header": {prefix: a}
-                "@request.auth.claims.group": {exact: admins}
-              queryParams:
-                v: {regex: "["}
-              ignoreUriCase: true
-              port: 0
-            - authority: {prefix: ""}
-              ignoreUriCase: true
-              gateways: [mesh]
-            - uri: {prefix: /api}
-              ignoreUriCase: true
-            route: [{destination: {host: web}}]
+        r#"VirtualService default/web
+        hosts: [web]
+        http:
+        - match:
+          - uri: {regex: "a(b"}
+            method: {exact: ""}
+            headers:
+              "x_ok-Header": {exact: ""}
+              "bad header": {prefix: a}
+              "@request.auth.claims.group": {exact: admins}
+            queryParams:
+              v: {regex: "["}
+            ignoreUriCase: true
+            port: 0
+          - authority: {prefix: ""}
+            ignoreUriCase: true
+            gateways: [mesh]
+          - uri: {prefix: /api}
+            ignoreUriCase: true
+          route: [{destination: {host: web}}]
         "#,
         &[
             "VirtualService default/web: spec.http[0].match[0].uri.regex: regex \"a(b\" does not compile: unclosed group",
@@ -80,22 +72,18 @@ fn matches() {
 #[test]
 fn string_matches_set_one_pattern_and_empty_means_present() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: web, namespace: default}
-        spec:
-          hosts: [web]
-          http:
-          - match:
-            - uri: {exact: /a, prefix: /b}
-              headers:
-                x-present: {}
-                x-two: {prefix: a, regex: "a.*"}
-              queryParams:
-                debug: {}
-            - uri: {}
-            route: [{destination: {host: web}}]
+        r#"VirtualService default/web
+        hosts: [web]
+        http:
+        - match:
+          - uri: {exact: /a, prefix: /b}
+            headers:
+              x-present: {}
+              x-two: {prefix: a, regex: "a.*"}
+            queryParams:
+              debug: {}
+          - uri: {}
+          route: [{destination: {host: web}}]
         "#,
         &[
             "VirtualService default/web: spec.http[0].match[0].uri: set only one of exact, prefix and regex (found exact and prefix)",
@@ -108,31 +96,27 @@ fn string_matches_set_one_pattern_and_empty_means_present() {
 #[test]
 fn redirects_rewrites_and_timeouts() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: web, namespace: default}
-        spec:
-          hosts: [web]
-          http:
-          - match: [{uri: {prefix: /a}}]
-            redirect: {redirectCode: 200, scheme: ftp, port: 8443, derivePort: FROM_REQUEST_PORT}
-          - match: [{uri: {prefix: /b}}]
-            redirect: {}
-          - match: [{uri: {prefix: /c}}]
-            route: [{destination: {host: web}}]
-            rewrite: {uri: /x, uriRegexRewrite: {match: "^/c/(.*", rewrite: ""}}
-            timeout: 1x
-          - match: [{uri: {prefix: /d}}]
-            route: [{destination: {host: web}}]
-            rewrite: {}
-            timeout: 0s
-          - route: [{destination: {host: web}}]
-            rewrite: {authority: new.example.com}
-            headers:
-              request:
-                set: {host: other.example.com}
-            timeout: 1500us
+        r#"VirtualService default/web
+        hosts: [web]
+        http:
+        - match: [{uri: {prefix: /a}}]
+          redirect: {redirectCode: 200, scheme: ftp, port: 8443, derivePort: FROM_REQUEST_PORT}
+        - match: [{uri: {prefix: /b}}]
+          redirect: {}
+        - match: [{uri: {prefix: /c}}]
+          route: [{destination: {host: web}}]
+          rewrite: {uri: /x, uriRegexRewrite: {match: "^/c/(.*", rewrite: ""}}
+          timeout: 1x
+        - match: [{uri: {prefix: /d}}]
+          route: [{destination: {host: web}}]
+          rewrite: {}
+          timeout: 0s
+        - route: [{destination: {host: web}}]
+          rewrite: {authority: new.example.com}
+          headers:
+            request:
+              set: {host: other.example.com}
+          timeout: 1500us
         "#,
         &[
             "VirtualService default/web: spec.http[0].redirect.redirectCode: redirectCode 200 is not a redirect status: use 301, 302, 303, 307 or 308",
@@ -154,27 +138,23 @@ fn redirects_rewrites_and_timeouts() {
 #[test]
 fn retries_and_faults() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: ratings, namespace: default}
-        spec:
-          hosts: [ratings]
-          http:
-          - match: [{uri: {prefix: /a}}]
-            route: [{destination: {host: ratings}}]
-            retries: {attempts: 0, perTryTimeout: 1s, retryOn: "5xx", backoff: 100ms}
-            fault:
-              delay: {exponentialDelay: 1s, percentage: {value: 120}}
-              abort: {grpcStatus: NOPE, httpStatus: 503}
-          - match: [{uri: {prefix: /b}}]
-            route: [{destination: {host: ratings}}]
-            retries: {attempts: -1, retryOn: "5xx,gateway-eror,503,", backoff: 0s}
-            fault:
-              delay: {fixedDelay: 5s, percent: 50}
-              abort: {percentage: {value: 10}}
-          - route: [{destination: {host: ratings}}]
-            fault: {}
+        r#"VirtualService default/ratings
+        hosts: [ratings]
+        http:
+        - match: [{uri: {prefix: /a}}]
+          route: [{destination: {host: ratings}}]
+          retries: {attempts: 0, perTryTimeout: 1s, retryOn: "5xx", backoff: 100ms}
+          fault:
+            delay: {exponentialDelay: 1s, percentage: {value: 120}}
+            abort: {grpcStatus: NOPE, httpStatus: 503}
+        - match: [{uri: {prefix: /b}}]
+          route: [{destination: {host: ratings}}]
+          retries: {attempts: -1, retryOn: "5xx,gateway-eror,503,", backoff: 0s}
+          fault:
+            delay: {fixedDelay: 5s, percent: 50}
+            abort: {percentage: {value: 10}}
+        - route: [{destination: {host: ratings}}]
+          fault: {}
         "#,
         &[
             "VirtualService default/ratings: spec.http[0].retries.attempts: retries are disabled (attempts is 0): set attempts, or remove perTryTimeout, retryOn and backoff",
@@ -196,36 +176,32 @@ fn retries_and_faults() {
 #[test]
 fn mirrors_cors_and_header_edits() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: web, namespace: default}
-        spec:
-          hosts: [web]
-          http:
-          - match: [{uri: {prefix: /a}}]
-            route:
-            - destination: {host: web}
-              headers:
-                response:
-                  set: {host: x}
-            mirror: {host: web-shadow}
-            mirrors: [{destination: {host: web-shadow-2}, percentage: {value: 101}}]
-            mirrorPercent: 50
-          - match: [{uri: {prefix: /b}}]
-            route: [{destination: {host: web}}]
-            mirrorPercentage: {value: 10}
-            corsPolicy:
-              allowOrigin: ["https://example.com"]
-              allowOrigins: [{exact: ""}, {regex: "https://.*\\.example\\.com"}]
-              allowMethods: [GET, get]
-              allowHeaders: ["*", "x-custom", "bad header"]
-              maxAge: 1500ms
+        r#"VirtualService default/web
+        hosts: [web]
+        http:
+        - match: [{uri: {prefix: /a}}]
+          route:
+          - destination: {host: web}
             headers:
-              request:
-                set: {":path": /x, x-ok: "100%%", x-var: "%HOSTNAME%"}
-                add: {x-bad: "50%"}
-                remove: [host]
+              response:
+                set: {host: x}
+          mirror: {host: web-shadow}
+          mirrors: [{destination: {host: web-shadow-2}, percentage: {value: 101}}]
+          mirrorPercent: 50
+        - match: [{uri: {prefix: /b}}]
+          route: [{destination: {host: web}}]
+          mirrorPercentage: {value: 10}
+          corsPolicy:
+            allowOrigin: ["https://example.com"]
+            allowOrigins: [{exact: ""}, {regex: "https://.*\\.example\\.com"}]
+            allowMethods: [GET, get]
+            allowHeaders: ["*", "x-custom", "bad header"]
+            maxAge: 1500ms
+          headers:
+            request:
+              set: {":path": /x, x-ok: "100%%", x-var: "%HOSTNAME%"}
+              add: {x-bad: "50%"}
+              remove: [host]
         "#,
         &[
             "VirtualService default/web: spec.http[0].route[0].headers.response.set.host: header \"host\" can only be set or added on requests: the authority is needed to route (rewrite it with rewrite.authority)",

@@ -6,73 +6,57 @@ use super::check;
 fn valid_policies() {
     check(&[
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: productpage-viewer, namespace: bookinfo}
-            spec:
-              selector: {matchLabels: {app: productpage}}
-              action: ALLOW
-              rules:
-              - from:
-                - source:
-                    principals: ["cluster.local/ns/bookinfo/sa/bookinfo-gateway"]
-                    namespaces: ["istio-*"]
-                    ipBlocks: [198.18.0.0/16]
-                to:
-                - operation:
-                    methods: [GET]
-                    paths: ["/productpage", "/static/*", "*.css", "/api/{*}/ratings/{**}"]
-                    ports: ["9080"]
-                when:
-                - key: request.auth.claims[groups]
-                  values: [reviewers]
-                - key: source.ip
-                  notValues: [198.18.0.9]
+            r#"AuthorizationPolicy bookinfo/productpage-viewer
+            selector: {matchLabels: {app: productpage}}
+            action: ALLOW
+            rules:
+            - from:
+              - source:
+                  principals: ["cluster.local/ns/bookinfo/sa/bookinfo-gateway"]
+                  namespaces: ["istio-*"]
+                  ipBlocks: [198.18.0.0/16]
+              to:
+              - operation:
+                  methods: [GET]
+                  paths: ["/productpage", "/static/*", "*.css", "/api/{*}/ratings/{**}"]
+                  ports: ["9080"]
+              when:
+              - key: request.auth.claims[groups]
+                values: [reviewers]
+              - key: source.ip
+                notValues: [198.18.0.9]
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: ext-authz, namespace: bookinfo}
-            spec:
-              action: CUSTOM
-              provider: {name: opa}
-              rules:
-              - to: [{operation: {paths: [/admin/*]}}]
+            r#"AuthorizationPolicy bookinfo/ext-authz
+            action: CUSTOM
+            provider: {name: opa}
+            rules:
+            - to: [{operation: {paths: [/admin/*]}}]
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1beta1
-            kind: PeerAuthentication
-            metadata: {name: ratings, namespace: bookinfo}
-            spec:
-              selector: {matchLabels: {app: ratings}}
-              mtls: {mode: STRICT}
-              portLevelMtls:
-                9080: {mode: PERMISSIVE}
+            r#"security.istio.io/v1beta1 PeerAuthentication bookinfo/ratings
+            selector: {matchLabels: {app: ratings}}
+            mtls: {mode: STRICT}
+            portLevelMtls:
+              9080: {mode: PERMISSIVE}
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: RequestAuthentication
-            metadata: {name: jwt, namespace: bookinfo}
-            spec:
-              targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: bookinfo-gateway}
-              jwtRules:
-              - issuer: https://accounts.example.com
-                jwksUri: https://accounts.example.com:8443/.well-known/jwks.json
-                fromHeaders: [{name: x-jwt, prefix: "Bearer "}]
-                outputClaimToHeaders: [{header: x-user, claim: sub}]
-                timeout: 5s
-              - issuer: local
-                jwks: '{"keys": []}'
+            r#"RequestAuthentication bookinfo/jwt
+            targetRef: {kind: Gateway, group: gateway.networking.k8s.io, name: bookinfo-gateway}
+            jwtRules:
+            - issuer: https://accounts.example.com
+              jwksUri: https://accounts.example.com:8443/.well-known/jwks.json
+              fromHeaders: [{name: x-jwt, prefix: "Bearer "}]
+              outputClaimToHeaders: [{header: x-user, claim: sub}]
+              timeout: 5s
+            - issuer: local
+              jwks: '{"keys": []}'
             "#,
             &[],
         ),
@@ -83,14 +67,10 @@ fn valid_policies() {
 fn authorization_policy_actions() {
     check(&[
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: custom, namespace: bookinfo}
-            spec:
-              action: CUSTOM
-              selector: {matchLabels: {app: web}}
-              targetRefs: [{kind: Deployment, group: apps, name: web, namespace: other}]
+            r#"AuthorizationPolicy bookinfo/custom
+            action: CUSTOM
+            selector: {matchLabels: {app: web}}
+            targetRefs: [{kind: Deployment, group: apps, name: web, namespace: other}]
             "#,
             &[
                 "AuthorizationPolicy bookinfo/custom: spec: set only one of selector, targetRef and targetRefs (found selector and targetRefs)",
@@ -101,13 +81,9 @@ fn authorization_policy_actions() {
             ],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: deny, namespace: bookinfo}
-            spec:
-              action: DENY
-              provider: {name: opa}
+            r#"AuthorizationPolicy bookinfo/deny
+            action: DENY
+            provider: {name: opa}
             "#,
             &[
                 "AuthorizationPolicy bookinfo/deny: spec.rules: a DENY policy without rules never applies: add rules (an empty rule {} matches every request)",
@@ -115,16 +91,12 @@ fn authorization_policy_actions() {
             ],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: custom, namespace: bookinfo}
-            spec:
-              action: CUSTOM
-              provider: {name: ""}
-              rules:
-              - from: [{source: {principals: ["*"], ipBlocks: [198.18.0.0/16]}}]
-                when: [{key: request.auth.principal, values: ["*"]}]
+            r#"AuthorizationPolicy bookinfo/custom
+            action: CUSTOM
+            provider: {name: ""}
+            rules:
+            - from: [{source: {principals: ["*"], ipBlocks: [198.18.0.0/16]}}]
+              when: [{key: request.auth.principal, values: ["*"]}]
             "#,
             &[
                 "AuthorizationPolicy bookinfo/custom: spec.provider.name: name the extension provider (declared in the mesh config) that decides",
@@ -138,37 +110,33 @@ fn authorization_policy_actions() {
 #[test]
 fn authorization_policy_rules() {
     check(&[(
-        r#"
-        apiVersion: security.istio.io/v1
-        kind: AuthorizationPolicy
-        metadata: {name: rules, namespace: bookinfo}
-        spec:
-          action: DENY
-          rules:
-          - from:
-            - source: {}
-            - source:
-                requestPrincipals: ["", "a*b"]
-                ipBlocks: [198.18.0.0/40]
-            to:
-            - operation: {}
-            - operation:
-                ports: ["80", "http", "70000"]
-                paths: [admin, "/a/{name}/{*}", "/x*y"]
-          - to: [{operation: {methods: [POST]}}]
-            when:
-            - key: ""
-            - key: request.headers
-              values: [x]
-            - key: source.ip
-              values: [not-an-ip]
-            - key: destination.port
-              notValues: ["99999"]
-            - key: destination.labels[app]
-              values: [web]
-            - key: request.body
-              values: [x]
-            - key: connection.sni
+        r#"AuthorizationPolicy bookinfo/rules
+        action: DENY
+        rules:
+        - from:
+          - source: {}
+          - source:
+              requestPrincipals: ["", "a*b"]
+              ipBlocks: [198.18.0.0/40]
+          to:
+          - operation: {}
+          - operation:
+              ports: ["80", "http", "70000"]
+              paths: [admin, "/a/{name}/{*}", "/x*y"]
+        - to: [{operation: {methods: [POST]}}]
+          when:
+          - key: ""
+          - key: request.headers
+            values: [x]
+          - key: source.ip
+            values: [not-an-ip]
+          - key: destination.port
+            notValues: ["99999"]
+          - key: destination.labels[app]
+            values: [web]
+          - key: request.body
+            values: [x]
+          - key: connection.sni
         "#,
         &[
             "AuthorizationPolicy bookinfo/rules: spec.rules[0].from[0].source: the source is empty: set principals, requestPrincipals, namespaces, ipBlocks or serviceAccounts (or a not- form), or remove this entry",
@@ -197,29 +165,21 @@ fn authorization_policy_rules() {
 fn peer_authentication() {
     check(&[
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: PeerAuthentication
-            metadata: {name: default, namespace: mesh-system}
-            spec:
-              mtls: {mode: STRICT}
-              portLevelMtls:
-                8080: {mode: DISABLE}
+            r#"PeerAuthentication mesh-system/default
+            mtls: {mode: STRICT}
+            portLevelMtls:
+              8080: {mode: DISABLE}
             "#,
             &[
                 "PeerAuthentication mesh-system/default: spec.portLevelMtls: portLevelMtls requires a workload selector",
             ],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: PeerAuthentication
-            metadata: {name: web, namespace: default}
-            spec:
-              selector: {matchLabels: {app: web}}
-              portLevelMtls:
-                0: {mode: DISABLE}
-                70000: {mode: STRICT}
+            r#"PeerAuthentication default/web
+            selector: {matchLabels: {app: web}}
+            portLevelMtls:
+              0: {mode: DISABLE}
+              70000: {mode: STRICT}
             "#,
             &[
                 "PeerAuthentication default/web: spec.portLevelMtls.0: port 0 is out of range: use 1 to 65535",
@@ -227,14 +187,10 @@ fn peer_authentication() {
             ],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: PeerAuthentication
-            metadata: {name: web, namespace: default}
-            spec:
-              selector: {matchLabels: {}}
-              portLevelMtls:
-                8080: {mode: DISABLE}
+            r#"PeerAuthentication default/web
+            selector: {matchLabels: {}}
+            portLevelMtls:
+              8080: {mode: DISABLE}
             "#,
             &[
                 "warning: PeerAuthentication default/web: spec.selector: the selector has no labels, so it selects every workload of the namespace: add labels or remove the selector",
@@ -248,19 +204,15 @@ fn peer_authentication() {
 fn request_authentication() {
     check(&[
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: RequestAuthentication
-            metadata: {name: jwt, namespace: default}
-            spec:
-              selector: {matchLabels: {app: web}}
-              targetRef: {kind: Service, name: ""}
-              jwtRules:
-              - issuer: ""
-                audiences: [""]
-                fromHeaders: [{name: ""}]
-                fromParams: [""]
-                fromCookies: [""]
+            r#"RequestAuthentication default/jwt
+            selector: {matchLabels: {app: web}}
+            targetRef: {kind: Service, name: ""}
+            jwtRules:
+            - issuer: ""
+              audiences: [""]
+              fromHeaders: [{name: ""}]
+              fromParams: [""]
+              fromCookies: [""]
             "#,
             &[
                 "RequestAuthentication default/jwt: spec: set only one of selector, targetRef and targetRefs (found selector and targetRef)",
@@ -273,21 +225,17 @@ fn request_authentication() {
             ],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: RequestAuthentication
-            metadata: {name: keys, namespace: default}
-            spec:
-              jwtRules:
-              - issuer: https://example.com
-                jwksUri: ftp://keys.example.com/jwks
-                jwks: "not json"
-              - issuer: https://example.com
-                jwksUri: "https://:80/keys"
-              - issuer: https://example.com
-                jwksUri: "https://keys.example.com:https/keys"
-              - issuer: https://example.com
-                jwks: '{"kty": "RSA"}'
+            r#"RequestAuthentication default/keys
+            jwtRules:
+            - issuer: https://example.com
+              jwksUri: ftp://keys.example.com/jwks
+              jwks: "not json"
+            - issuer: https://example.com
+              jwksUri: "https://:80/keys"
+            - issuer: https://example.com
+              jwksUri: "https://keys.example.com:https/keys"
+            - issuer: https://example.com
+              jwks: '{"kty": "RSA"}'
             "#,
             &[
                 "RequestAuthentication default/keys: spec.jwtRules[0]: set at most one of jwks and jwksUri",
@@ -299,17 +247,13 @@ fn request_authentication() {
             ],
         ),
         (
-            r#"
-            apiVersion: security.istio.io/v1
-            kind: RequestAuthentication
-            metadata: {name: outputs, namespace: default}
-            spec:
-              targetRefs: [{kind: Service, name: web}, {kind: ServiceEntry, group: networking.istio.io, name: api}]
-              jwtRules:
-              - issuer: https://example.com
-                outputPayloadToHeader: "x payload"
-                outputClaimToHeaders: [{header: "x user", claim: ""}]
-                timeout: -1s
+            r#"RequestAuthentication default/outputs
+            targetRefs: [{kind: Service, name: web}, {kind: ServiceEntry, group: networking.istio.io, name: api}]
+            jwtRules:
+            - issuer: https://example.com
+              outputPayloadToHeader: "x payload"
+              outputClaimToHeaders: [{header: "x user", claim: ""}]
+              timeout: -1s
             "#,
             &[
                 "RequestAuthentication default/outputs: spec.jwtRules[0].outputPayloadToHeader: header name \"x payload\" is invalid: use letters, digits, '-' and '_'",

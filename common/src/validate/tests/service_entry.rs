@@ -6,39 +6,31 @@ use super::check;
 fn valid_service_entries() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: external-api, namespace: default}
-            spec:
-              hosts: [api.example.com]
-              location: MESH_EXTERNAL
-              ports:
-              - {number: 443, name: https, protocol: TLS}
-              resolution: DNS
+            r#"ServiceEntry default/external-api
+            hosts: [api.example.com]
+            location: MESH_EXTERNAL
+            ports:
+            - {number: 443, name: https, protocol: TLS}
+            resolution: DNS
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: ratings-vm, namespace: bookinfo}
-            spec:
-              hosts: [ratings.bookinfo.svc.cluster.local]
-              addresses: [198.19.0.20]
-              location: MESH_INTERNAL
-              ports:
-              - {number: 9080, name: http, protocol: HTTP, targetPort: 19080}
-              resolution: STATIC
-              endpoints:
-              - address: 198.18.0.20
-                ports: {http: 19080}
-                labels: {app: ratings, version: v1}
-                locality: us-east1/zone-a
-              - address: "2001:db8::20"
-                weight: 2
-              exportTo: ["~"]
+            r#"ServiceEntry bookinfo/ratings-vm
+            hosts: [ratings.bookinfo.svc.cluster.local]
+            addresses: [198.19.0.20]
+            location: MESH_INTERNAL
+            ports:
+            - {number: 9080, name: http, protocol: HTTP, targetPort: 19080}
+            resolution: STATIC
+            endpoints:
+            - address: 198.18.0.20
+              ports: {http: 19080}
+              labels: {app: ratings, version: v1}
+              locality: us-east1/zone-a
+            - address: "2001:db8::20"
+              weight: 2
+            exportTo: ["~"]
             "#,
             &[],
         ),
@@ -48,20 +40,16 @@ fn valid_service_entries() {
 #[test]
 fn hosts_addresses_and_ports() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: bad, namespace: default}
-        spec:
-          hosts: ["*", "db.example.com", "Bad.example.com"]
-          addresses: [10.0.0.0/8, 10.1.2.300]
-          ports:
-          - {number: 3306, name: mysql, protocol: MYSQL}
-          - {number: 3306, name: mysql, protocol: SQL}
-          - {number: 70000, name: Web_Port, protocol: TCP, targetPort: 0}
-          resolution: DNS
-          endpoints: [{address: db.internal}]
-          exportTo: ["~", "*"]
+        r#"ServiceEntry default/bad
+        hosts: ["*", "db.example.com", "Bad.example.com"]
+        addresses: [10.0.0.0/8, 10.1.2.300]
+        ports:
+        - {number: 3306, name: mysql, protocol: MYSQL}
+        - {number: 3306, name: mysql, protocol: SQL}
+        - {number: 70000, name: Web_Port, protocol: TCP, targetPort: 0}
+        resolution: DNS
+        endpoints: [{address: db.internal}]
+        exportTo: ["~", "*"]
         "#,
         &[
             "ServiceEntry default/bad: spec.hosts[0]: host \"*\" would capture every host: name the service, e.g. \"api.example.com\" or \"*.example.com\"",
@@ -85,20 +73,16 @@ fn hosts_addresses_and_ports() {
 fn endpoints_follow_the_resolution() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: static, namespace: default}
-            spec:
-              hosts: [static.example.com]
-              ports: [{number: 80, name: http, protocol: HTTP}]
-              resolution: STATIC
-              endpoints:
-              - address: vm.example.com
-                ports: {grpc: 9090}
-              - address: unix://relative.sock
-                weight: 0
-              workloadSelector: {}
+            r#"ServiceEntry default/static
+            hosts: [static.example.com]
+            ports: [{number: 80, name: http, protocol: HTTP}]
+            resolution: STATIC
+            endpoints:
+            - address: vm.example.com
+              ports: {grpc: 9090}
+            - address: unix://relative.sock
+              weight: 0
+            workloadSelector: {}
             "#,
             &[
                 "warning: ServiceEntry default/static: spec.workloadSelector: the selector has no labels, so it selects every workload of the namespace: add labels or remove the selector",
@@ -110,15 +94,11 @@ fn endpoints_follow_the_resolution() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: dns, namespace: default}
-            spec:
-              hosts: ["*.wikipedia.org"]
-              ports: [{number: 443, name: https, protocol: TLS}]
-              resolution: DNS_ROUND_ROBIN
-              workloadSelector: {}
+            r#"ServiceEntry default/dns
+            hosts: ["*.wikipedia.org"]
+            ports: [{number: 443, name: https, protocol: TLS}]
+            resolution: DNS_ROUND_ROBIN
+            workloadSelector: {}
             "#,
             &[
                 "warning: ServiceEntry default/dns: spec.workloadSelector: the selector has no labels, so it selects every workload of the namespace: add labels or remove the selector",
@@ -127,14 +107,10 @@ fn endpoints_follow_the_resolution() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: none, namespace: default}
-            spec:
-              hosts: [none.example.com]
-              ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]
-              endpoints: [{address: 10.0.0.1}]
+            r#"ServiceEntry default/none
+            hosts: [none.example.com]
+            ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]
+            endpoints: [{address: 10.0.0.1}]
             "#,
             &[
                 "warning: ServiceEntry default/none: spec.ports[0].targetPort: targetPort has no effect with resolution NONE: the proxy connects to the port the client dialled",
@@ -142,13 +118,9 @@ fn endpoints_follow_the_resolution() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: empty, namespace: default}
-            spec:
-              hosts: [empty.example.com]
-              resolution: STATIC
+            r#"ServiceEntry default/empty
+            hosts: [empty.example.com]
+            resolution: STATIC
             "#,
             &[
                 "warning: ServiceEntry default/empty: spec: resolution STATIC with neither endpoints nor a workloadSelector has no endpoints, so requests fail: add one of them",
@@ -161,29 +133,21 @@ fn endpoints_follow_the_resolution() {
 fn workload_entries() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: WorkloadEntry
-            metadata: {name: ratings-vm, namespace: bookinfo}
-            spec:
-              address: 198.18.0.20
-              ports: {http: 9080}
-              labels: {app: ratings, version: v1}
-              serviceAccount: bookinfo-ratings
-              weight: 10
+            r#"WorkloadEntry bookinfo/ratings-vm
+            address: 198.18.0.20
+            ports: {http: 9080}
+            labels: {app: ratings, version: v1}
+            serviceAccount: bookinfo-ratings
+            weight: 10
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: WorkloadEntry
-            metadata: {name: bad, namespace: default}
-            spec:
-              address: "not an address"
-              ports: {Http: 0}
-              labels: {"-app": x}
-              locality: a//b
+            r#"WorkloadEntry default/bad
+            address: "not an address"
+            ports: {Http: 0}
+            labels: {"-app": x}
+            locality: a//b
             "#,
             &[
                 "WorkloadEntry default/bad: spec.address: address \"not an address\" is not an IP address, a DNS name or a unix:// socket",
@@ -194,25 +158,17 @@ fn workload_entries() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: WorkloadEntry
-            metadata: {name: sockets, namespace: default}
-            spec:
-              address: unix:///var/run/app.sock
-              ports: {http: 80}
+            r#"WorkloadEntry default/sockets
+            address: unix:///var/run/app.sock
+            ports: {http: 80}
             "#,
             &[
                 "WorkloadEntry default/sockets: spec.ports: \"unix:///var/run/app.sock\" is a unix socket, which has no ports: remove ports",
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: WorkloadEntry
-            metadata: {name: remote, namespace: default}
-            spec:
-              network: network-2
+            r#"WorkloadEntry default/remote
+            network: network-2
             "#,
             &[
                 "warning: WorkloadEntry default/remote: spec.address: address is empty: the workload is reached through the gateway of network \"network-2\"",

@@ -5,26 +5,22 @@ use super::check;
 #[test]
 fn valid_sidecars() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: Sidecar
-        metadata: {name: ratings, namespace: bookinfo}
-        spec:
-          ingress:
-          - port: {number: 9080, protocol: HTTP, name: http}
-            defaultEndpoint: 127.0.0.1:8080
-          - port: {number: 9443, protocol: HTTPS, name: https}
-            defaultEndpoint: "[::1]:8443"
-            tls: {mode: SIMPLE, serverCertificate: /etc/cert.pem, privateKey: /etc/key.pem}
-          - port: {number: 9090, protocol: GRPC, name: grpc}
-            defaultEndpoint: unix:///var/run/app.sock
-          egress:
-          - port: {number: 3306, protocol: MYSQL, name: mysql}
-            hosts: ["*/mysql.example.com"]
-          - hosts: ["./*", "istio-system/*", "~/*"]
-          outboundTrafficPolicy:
-            mode: ALLOW_ANY
-            egressProxy: {host: egress.example.com, port: {number: 3128}}
+        r#"Sidecar bookinfo/ratings
+        ingress:
+        - port: {number: 9080, protocol: HTTP, name: http}
+          defaultEndpoint: 127.0.0.1:8080
+        - port: {number: 9443, protocol: HTTPS, name: https}
+          defaultEndpoint: "[::1]:8443"
+          tls: {mode: SIMPLE, serverCertificate: /etc/cert.pem, privateKey: /etc/key.pem}
+        - port: {number: 9090, protocol: GRPC, name: grpc}
+          defaultEndpoint: unix:///var/run/app.sock
+        egress:
+        - port: {number: 3306, protocol: MYSQL, name: mysql}
+          hosts: ["*/mysql.example.com"]
+        - hosts: ["./*", "istio-system/*", "~/*"]
+        outboundTrafficPolicy:
+          mode: ALLOW_ANY
+          egressProxy: {host: egress.example.com, port: {number: 3128}}
         "#,
         &[
             "warning: Sidecar bookinfo/ratings: spec.ingress[2].defaultEndpoint: mesh-proxy cannot forward to a unix socket, so port 9090 will not be served: forward to 127.0.0.1:PORT instead",
@@ -36,42 +32,33 @@ fn valid_sidecars() {
 fn listeners_and_hosts() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: default, namespace: bookinfo}
-            spec: {}
-            "#,
+            r#"Sidecar bookinfo/default"#,
             &[
                 "Sidecar bookinfo/default: spec: the Sidecar configures nothing: set egress, ingress, outboundTrafficPolicy or inboundConnectionPool",
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: bad, namespace: bookinfo}
-            spec:
-              workloadSelector: {}
-              ingress:
-              - port: {number: 9080, protocol: HTTP, targetPort: 8080}
-                defaultEndpoint: 10.0.0.1:8080
-                bind: not-an-ip
-              - port: {number: 9080, protocol: TCP}
-                defaultEndpoint: "127.0.0.1:http"
-                tls: {mode: ISTIO_MUTUAL, credentialName: cert}
-                connectionPool: {http: {maxRetries: 3}}
-              egress:
-              - hosts: ["./*"]
-              - port: {number: 80, protocol: HTTP}
-                hosts: [reviews.bookinfo.svc.cluster.local, "Bad/*", "./reviews", "./*", "./*"]
-              - port: {number: 80, protocol: HTTP}
-                hosts: []
-              - port: {number: 0}
-                bind: 127.0.0.1
-                captureMode: IPTABLES
-                hosts: ["*/*"]
-              - hosts: ["*/*"]
+            r#"Sidecar bookinfo/bad
+            workloadSelector: {}
+            ingress:
+            - port: {number: 9080, protocol: HTTP, targetPort: 8080}
+              defaultEndpoint: 10.0.0.1:8080
+              bind: not-an-ip
+            - port: {number: 9080, protocol: TCP}
+              defaultEndpoint: "127.0.0.1:http"
+              tls: {mode: ISTIO_MUTUAL, credentialName: cert}
+              connectionPool: {http: {maxRetries: 3}}
+            egress:
+            - hosts: ["./*"]
+            - port: {number: 80, protocol: HTTP}
+              hosts: [reviews.bookinfo.svc.cluster.local, "Bad/*", "./reviews", "./*", "./*"]
+            - port: {number: 80, protocol: HTTP}
+              hosts: []
+            - port: {number: 0}
+              bind: 127.0.0.1
+              captureMode: IPTABLES
+              hosts: ["*/*"]
+            - hosts: ["*/*"]
             "#,
             &[
                 "warning: Sidecar bookinfo/bad: spec.workloadSelector: the selector has no labels, so it selects every workload of the namespace: add labels or remove the selector",
@@ -97,29 +84,21 @@ fn listeners_and_hosts() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: egress, namespace: bookinfo}
-            spec:
-              outboundTrafficPolicy:
-                mode: REGISTRY_ONLY
-                egressProxy: {host: egress.example.com, port: {number: 3128}}
+            r#"Sidecar bookinfo/egress
+            outboundTrafficPolicy:
+              mode: REGISTRY_ONLY
+              egressProxy: {host: egress.example.com, port: {number: 3128}}
             "#,
             &[
                 "Sidecar bookinfo/egress: spec.outboundTrafficPolicy.egressProxy: egressProxy applies only with mode ALLOW_ANY: set mode: ALLOW_ANY or remove egressProxy",
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: Sidecar
-            metadata: {name: egress, namespace: bookinfo}
-            spec:
-              inboundConnectionPool: {tcp: {idleTimeout: 1h}}
-              outboundTrafficPolicy:
-                mode: ALLOW_ANY
-                egressProxy: {host: "*.example.com"}
+            r#"Sidecar bookinfo/egress
+            inboundConnectionPool: {tcp: {idleTimeout: 1h}}
+            outboundTrafficPolicy:
+              mode: ALLOW_ANY
+              egressProxy: {host: "*.example.com"}
             "#,
             &[
                 "Sidecar bookinfo/egress: spec.outboundTrafficPolicy.egressProxy.host: host \"*.example.com\" cannot have a wildcard here: name one host",

@@ -6,34 +6,26 @@ use super::check;
 fn valid_telemetry() {
     check(&[
         (
-            r#"
-            apiVersion: telemetry.istio.io/v1
-            kind: Telemetry
-            metadata: {name: mesh-default, namespace: istio-system}
-            spec:
-              tracing:
-              - providers: [{name: otel}]
-                randomSamplingPercentage: 10.5
-                disableSpanReporting: false
-                useRequestIdForTraceSampling: true
-                enableIstioTags: true
-                customTags:
-                  team: {literal: {value: books}}
-                  user: {header: {name: x-user, defaultValue: anonymous}}
-                  host: {environment: {name: HOSTNAME}}
+            r#"Telemetry istio-system/mesh-default
+            tracing:
+            - providers: [{name: otel}]
+              randomSamplingPercentage: 10.5
+              disableSpanReporting: false
+              useRequestIdForTraceSampling: true
+              enableIstioTags: true
+              customTags:
+                team: {literal: {value: books}}
+                user: {header: {name: x-user, defaultValue: anonymous}}
+                host: {environment: {name: HOSTNAME}}
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: telemetry.istio.io/v1alpha1
-            kind: Telemetry
-            metadata: {name: reviews, namespace: bookinfo}
-            spec:
-              selector: {matchLabels: {app: reviews}}
-              tracing:
-              - match: {mode: SERVER}
-                randomSamplingPercentage: 0
+            r#"telemetry.istio.io/v1alpha1 Telemetry bookinfo/reviews
+            selector: {matchLabels: {app: reviews}}
+            tracing:
+            - match: {mode: SERVER}
+              randomSamplingPercentage: 0
             "#,
             &[],
         ),
@@ -44,20 +36,16 @@ fn valid_telemetry() {
 fn invalid_tracing() {
     check(&[
         (
-            r#"
-            apiVersion: telemetry.istio.io/v1
-            kind: Telemetry
-            metadata: {name: bad, namespace: bookinfo}
-            spec:
-              tracing:
-              - providers: [{name: ""}, {name: otel}]
-                randomSamplingPercentage: 101
-                customTags:
-                  none: {}
-                  both: {literal: {value: x}, header: {name: x-y}}
-                  empty: {literal: {value: ""}}
-                  nameless: {header: {name: ""}}
-                  unnamed: {environment: {name: ""}}
+            r#"Telemetry bookinfo/bad
+            tracing:
+            - providers: [{name: ""}, {name: otel}]
+              randomSamplingPercentage: 101
+              customTags:
+                none: {}
+                both: {literal: {value: x}, header: {name: x-y}}
+                empty: {literal: {value: ""}}
+                nameless: {header: {name: ""}}
+                unnamed: {environment: {name: ""}}
             "#,
             &[
                 "Telemetry bookinfo/bad: spec.tracing[0].providers[0].name: name an extensionProviders entry of the mesh config",
@@ -71,16 +59,12 @@ fn invalid_tracing() {
             ],
         ),
         (
-            r#"
-            apiVersion: telemetry.istio.io/v1
-            kind: Telemetry
-            metadata: {name: two, namespace: bookinfo}
-            spec:
-              selector: {matchLabels: {app: reviews}}
-              targetRefs: [{kind: Service, name: reviews}]
-              tracing:
-              - match: {mode: CLIENT}
-              - match: {mode: SERVER}
+            r#"Telemetry bookinfo/two
+            selector: {matchLabels: {app: reviews}}
+            targetRefs: [{kind: Service, name: reviews}]
+            tracing:
+            - match: {mode: CLIENT}
+            - match: {mode: SERVER}
             "#,
             &[
                 "Telemetry bookinfo/two: spec: set only one of selector, targetRef and targetRefs (found selector and targetRefs)",

@@ -6,45 +6,37 @@ use super::check;
 fn bookinfo_routes_are_valid() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - match:
-                - headers:
-                    end-user: {exact: jason}
-                route:
-                - destination: {host: reviews, subset: v2}
-              - route:
-                - destination: {host: reviews, subset: v1}
-                  weight: 50
-                - destination: {host: reviews, subset: v3}
-                  weight: 50
-                timeout: 10s
-                retries: {attempts: 3, perTryTimeout: 2s, retryOn: "5xx,connect-failure,503"}
+            r#"VirtualService default/reviews
+            hosts: [reviews]
+            http:
+            - match:
+              - headers:
+                  end-user: {exact: jason}
+              route:
+              - destination: {host: reviews, subset: v2}
+            - route:
+              - destination: {host: reviews, subset: v1}
+                weight: 50
+              - destination: {host: reviews, subset: v3}
+                weight: 50
+              timeout: 10s
+              retries: {attempts: 3, perTryTimeout: 2s, retryOn: "5xx,connect-failure,503"}
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1beta1
-            kind: VirtualService
-            metadata: {name: bookinfo, namespace: default}
-            spec:
-              hosts: ["*"]
-              gateways: [bookinfo-gateway]
-              http:
-              - match:
-                - uri: {exact: /productpage}
-                - uri: {prefix: /static}
-                - uri: {regex: "^/api/v1/products/[0-9]+$"}
-                route:
-                - destination:
-                    host: productpage
-                    port: {number: 9080}
+            r#"networking.istio.io/v1beta1 VirtualService default/bookinfo
+            hosts: ["*"]
+            gateways: [bookinfo-gateway]
+            http:
+            - match:
+              - uri: {exact: /productpage}
+              - uri: {prefix: /static}
+              - uri: {regex: "^/api/v1/products/[0-9]+$"}
+              route:
+              - destination:
+                  host: productpage
+                  port: {number: 9080}
             "#,
             &[],
         ),
@@ -55,35 +47,27 @@ fn bookinfo_routes_are_valid() {
 fn weights_must_sum_to_100() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - match: [{uri: {prefix: /v2}}]
-                route: [{destination: {host: reviews, subset: v2}}]
-              - route:
-                - {destination: {host: reviews, subset: v1}, weight: 50}
-                - {destination: {host: reviews, subset: v3}, weight: 40}
+            r#"VirtualService default/reviews
+            hosts: [reviews]
+            http:
+            - match: [{uri: {prefix: /v2}}]
+              route: [{destination: {host: reviews, subset: v2}}]
+            - route:
+              - {destination: {host: reviews, subset: v1}, weight: 50}
+              - {destination: {host: reviews, subset: v3}, weight: 40}
             "#,
             &["VirtualService default/reviews: spec.http[1].route: weights sum to 90, must be 100"],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - route:
-                - {destination: {host: reviews, subset: v1}, weight: 110}
-                - {destination: {host: reviews, subset: v3}, weight: -10}
-                - {destination: {host: reviews, subset: v2}}
-              - route:
-                - {destination: {host: reviews, subset: v1}, weight: 30}
+            r#"VirtualService default/reviews
+            hosts: [reviews]
+            http:
+            - route:
+              - {destination: {host: reviews, subset: v1}, weight: 110}
+              - {destination: {host: reviews, subset: v3}, weight: -10}
+              - {destination: {host: reviews, subset: v2}}
+            - route:
+              - {destination: {host: reviews, subset: v1}, weight: 30}
             "#,
             &[
                 "VirtualService default/reviews: spec.http[0].route[1].weight: weight -10 is negative: use 0 to 100",
@@ -99,15 +83,11 @@ fn weights_must_sum_to_100() {
 fn hosts_and_gateways() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: web, namespace: default}
-            spec:
-              hosts: ["*", "Reviews", "foo.*.com", "*.example.com", "api.example.com", "10.0.0.1"]
-              gateways: [mesh, istio-system/ingress, bad_gateway, ingress.istio-system.svc.cluster.local]
-              tcp:
-              - route: [{destination: {host: web}}]
+            r#"VirtualService default/web
+            hosts: ["*", "Reviews", "foo.*.com", "*.example.com", "api.example.com", "10.0.0.1"]
+            gateways: [mesh, istio-system/ingress, bad_gateway, ingress.istio-system.svc.cluster.local]
+            tcp:
+            - route: [{destination: {host: web}}]
             "#,
             &[
                 "VirtualService default/web: spec.gateways[2]: gateway \"bad_gateway\" is invalid: write \"name\" (this namespace), \"namespace/name\" or \"mesh\"",
@@ -118,16 +98,12 @@ fn hosts_and_gateways() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: web, namespace: default}
-            spec:
-              hosts: ["*.example.com", reviews, api.example.com, reviews]
-              gateways: [ingress]
-              http:
-              - route: [{destination: {host: web}}]
-              exportTo: [".", "*", default, "Bad_NS"]
+            r#"VirtualService default/web
+            hosts: ["*.example.com", reviews, api.example.com, reviews]
+            gateways: [ingress]
+            http:
+            - route: [{destination: {host: web}}]
+            exportTo: [".", "*", default, "Bad_NS"]
             "#,
             &[
                 "VirtualService default/web: spec.hosts[2]: host \"api.example.com\" overlaps \"*.example.com\" at spec.hosts[0]: list each host once",
@@ -138,12 +114,8 @@ fn hosts_and_gateways() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: empty, namespace: default}
-            spec:
-              hosts: [reviews]
+            r#"VirtualService default/empty
+            hosts: [reviews]
             "#,
             &[
                 "VirtualService default/empty: spec: the VirtualService routes nothing: add http, tls or tcp routes",
@@ -156,18 +128,14 @@ fn hosts_and_gateways() {
 fn delegates_have_no_hosts_gateways_or_l4_routes() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: root, namespace: default}
-            spec:
-              hosts: [bookinfo.example.com]
-              gateways: [ingress]
-              http:
-              - match: [{uri: {prefix: /reviews}}]
-                delegate: {name: reviews, namespace: bookinfo}
-              - match: [{uri: {regex: "/ratings/.*"}}]
-                delegate: {name: Ratings_VS}
+            r#"VirtualService default/root
+            hosts: [bookinfo.example.com]
+            gateways: [ingress]
+            http:
+            - match: [{uri: {prefix: /reviews}}]
+              delegate: {name: reviews, namespace: bookinfo}
+            - match: [{uri: {regex: "/ratings/.*"}}]
+              delegate: {name: Ratings_VS}
             "#,
             &[
                 "VirtualService default/root: spec.http[1].match[0].uri.regex: regex matches cannot be used with delegation: use exact or prefix",
@@ -175,18 +143,14 @@ fn delegates_have_no_hosts_gateways_or_l4_routes() {
             ],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: bookinfo}
-            spec:
-              gateways: [ingress]
-              http:
-              - match: [{headers: {x-canary: {regex: "on|yes"}}}]
-                route: [{destination: {host: reviews, subset: v2}}]
-              - delegate: {name: other}
-              tcp:
-              - route: [{destination: {host: reviews}}]
+            r#"VirtualService bookinfo/reviews
+            gateways: [ingress]
+            http:
+            - match: [{headers: {x-canary: {regex: "on|yes"}}}]
+              route: [{destination: {host: reviews, subset: v2}}]
+            - delegate: {name: other}
+            tcp:
+            - route: [{destination: {host: reviews}}]
             "#,
             &[
                 "VirtualService bookinfo/reviews: spec.gateways: a VirtualService without hosts is a delegate and cannot name gateways: add hosts, or remove gateways and delegate to it from a root VirtualService",
@@ -202,36 +166,28 @@ fn delegates_have_no_hosts_gateways_or_l4_routes() {
 fn tls_routes_need_sni_hosts_of_the_virtual_service() {
     check(&[
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: tls, namespace: default}
-            spec:
-              hosts: ["*.example.com"]
-              gateways: [mesh]
-              tls:
-              - match:
-                - sniHosts: [api.example.com]
-                  port: 443
-                route: [{destination: {host: api.example.com}}]
+            r#"VirtualService default/tls
+            hosts: ["*.example.com"]
+            gateways: [mesh]
+            tls:
+            - match:
+              - sniHosts: [api.example.com]
+                port: 443
+              route: [{destination: {host: api.example.com}}]
             "#,
             &[],
         ),
         (
-            r#"
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: tls, namespace: default}
-            spec:
-              hosts: ["*.example.com"]
-              tls:
-              - match:
-                - sniHosts: [api.other.org, 10.1.2.3]
-                  destinationSubnets: [10.0.0.0/33, 10.1.0.0/16]
-                  port: 70000
-                - destinationSubnets: [not-an-ip]
-                route: []
-              - route: [{destination: {host: api.example.com}}]
+            r#"VirtualService default/tls
+            hosts: ["*.example.com"]
+            tls:
+            - match:
+              - sniHosts: [api.other.org, 10.1.2.3]
+                destinationSubnets: [10.0.0.0/33, 10.1.0.0/16]
+                port: 70000
+              - destinationSubnets: [not-an-ip]
+              route: []
+            - route: [{destination: {host: api.example.com}}]
             "#,
             &[
                 "VirtualService default/tls: spec.tls[0].match[0].sniHosts[0]: SNI host \"api.other.org\" is not among the VirtualService's hosts [*.example.com]: add it to spec.hosts",
@@ -250,22 +206,18 @@ fn tls_routes_need_sni_hosts_of_the_virtual_service() {
 #[test]
 fn tcp_routes() {
     check(&[(
-        r#"
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: mongo, namespace: default}
-        spec:
-          hosts: [mongo]
-          tcp:
-          - match:
-            - port: 27017
-              sourceSubnet: 10.0.0.0/8
-              sourceLabels: {"app.kubernetes.io/name": client, "bad key": x}
-              sourceNamespace: Default
-            route:
-            - {destination: {host: mongo, subset: V1, port: {number: 0}}, weight: 80}
-            - {destination: {host: "*"}, weight: 20}
-          - route: [{destination: {host: ""}}]
+        r#"VirtualService default/mongo
+        hosts: [mongo]
+        tcp:
+        - match:
+          - port: 27017
+            sourceSubnet: 10.0.0.0/8
+            sourceLabels: {"app.kubernetes.io/name": client, "bad key": x}
+            sourceNamespace: Default
+          route:
+          - {destination: {host: mongo, subset: V1, port: {number: 0}}, weight: 80}
+          - {destination: {host: "*"}, weight: 20}
+        - route: [{destination: {host: ""}}]
         "#,
         &[
             "VirtualService default/mongo: spec.tcp[0].match[0].sourceLabels.bad key: label key \"bad key\" is invalid: use at most 63 letters, digits, '-', '_' or '.' (starting and ending with a letter or digit), optionally after a DNS prefix like \"app.kubernetes.io/\"",
