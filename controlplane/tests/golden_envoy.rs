@@ -215,6 +215,7 @@ fn envoy_accepts_the_gateway_goldens() {
         ("gateway-tls-simple", 2),
         ("gateway-tls-mutual", 1),
         ("gateway-tls-credential", 2),
+        ("gateway-auto-passthrough", 0),
     ] {
         if !validate(case, route_configs) {
             return;

@@ -6,9 +6,10 @@
 // Helpers outside `#[test]` functions are test code too: a failed fixture read is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::{fs, path::PathBuf};
 
-use envoy_types::pb::{envoy::config::core::v3::Node, google::protobuf::Struct};
 use k8s_openapi::api::{
     core::v1::{Namespace, Pod, Service},
     discovery::v1::EndpointSlice,
@@ -17,7 +18,7 @@ use mesh_common::{api::decode, well_known::node_metadata};
 use mesh_controlplane::{
     mesh_config::{MeshConfig, OutboundTrafficMode},
     model::{Objects, Snapshot},
-    translate::{self, Proxy, Resources, string_value},
+    translate::{self, Proxy, Resources},
 };
 use prost::Name;
 use serde_json::Value;
@@ -52,53 +53,59 @@ fn add(objects: &mut Objects, yaml: &str) {
     }
 }
 
-fn snapshot(config: &[&str], mesh: &MeshConfig) -> Snapshot {
+/// The snapshot a case translates: bookinfo, then the files of `config`, then `own` (the
+/// case's own config, if it has one), under `mesh`.
+fn snapshot(config: &[&str], own: Option<&str>, mesh: &MeshConfig) -> Snapshot {
     let mut objects = Objects::default();
     add(&mut objects, &data("bookinfo.yaml"));
     for file in config {
         add(&mut objects, &data(file));
+    }
+    if let Some(own) = own {
+        add(&mut objects, own);
     }
     let snapshot = Snapshot::build(&objects, mesh);
     assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
     snapshot
 }
 
-/// The sidecar of reviews-v1, as its Envoy introduces itself.
+/// Where a case keeps its golden files, and its own config.
+fn case_dir(case: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case)
+}
+
+/// The case's own `config.yaml`.
+fn own_config(case: &str) -> String {
+    fs::read_to_string(case_dir(case).join("config.yaml")).unwrap()
+}
+
+/// The case's own `mesh.yaml`, or the default mesh config when it has none.
+fn own_mesh(case: &str) -> MeshConfig {
+    match fs::read_to_string(case_dir(case).join("mesh.yaml")) {
+        Ok(text) => MeshConfig::from_yaml(&text).unwrap(),
+        Err(_) => MeshConfig::default(),
+    }
+}
+
+/// A proxy as its Envoy introduces itself.
+fn proxy(id: &str, metadata: &[(&str, &str)], labels: &[(&str, &str)]) -> Proxy {
+    Proxy::from_node(&support::node(id, metadata, labels)).unwrap()
+}
+
+/// The sidecar of reviews-v1.
 fn reviews_v1() -> Proxy {
-    let labels = Struct {
-        fields: [("app", "reviews"), ("version", "v1")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), string_value(v)))
-            .collect(),
-    };
-    let fields = [
-        (node_metadata::NAMESPACE, string_value("default")),
-        (
-            node_metadata::SERVICE_ACCOUNT,
-            string_value("bookinfo-reviews"),
-        ),
-        (node_metadata::INSTANCE_IPS, string_value("198.18.0.21")),
-        (node_metadata::WORKLOAD_NAME, string_value("reviews-v1")),
-        (
-            node_metadata::LABELS,
-            envoy_types::pb::google::protobuf::Value {
-                kind: Some(envoy_types::pb::google::protobuf::value::Kind::StructValue(
-                    labels,
-                )),
-            },
-        ),
-    ];
-    let node = Node {
-        id: "sidecar~198.18.0.21~reviews-v1-7d8f.default~default.svc.cluster.local".to_string(),
-        metadata: Some(Struct {
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        }),
-        ..Node::default()
-    };
-    Proxy::from_node(&node).unwrap()
+    proxy(
+        "sidecar~198.18.0.21~reviews-v1-7d8f.default~default.svc.cluster.local",
+        &[
+            (node_metadata::NAMESPACE, "default"),
+            (node_metadata::SERVICE_ACCOUNT, "bookinfo-reviews"),
+            (node_metadata::INSTANCE_IPS, "198.18.0.21"),
+            (node_metadata::WORKLOAD_NAME, "reviews-v1"),
+        ],
+        &[("app", "reviews"), ("version", "v1")],
+    )
 }
 
 fn pretty<M: prost::Message + Name>(messages: &[M]) -> String {
@@ -112,9 +119,7 @@ fn pretty<M: prost::Message + Name>(messages: &[M]) -> String {
 /// Compares each resource list with its golden file, or rewrites the files when
 /// `MESH_UPDATE_GOLDEN` is set.
 fn check(case: &str, resources: &Resources) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(case);
+    let dir = case_dir(case);
     let files = [
         ("clusters.json", pretty(&resources.clusters)),
         ("endpoints.json", pretty(&resources.endpoints)),
@@ -143,146 +148,111 @@ fn check(case: &str, resources: &Resources) {
     }
 }
 
-fn golden(case: &str, config: &[&str], mesh: &MeshConfig) {
-    let resources = translate::sidecar(&snapshot(config, mesh), &reviews_v1());
+/// Translates a case for `proxy` from two snapshots that `build` makes alike (translation is
+/// deterministic), compares the resources with the golden files and returns the snapshot.
+fn translated(
+    case: &str,
+    build: impl Fn() -> Snapshot,
+    proxy: &Proxy,
+    translate: fn(&Snapshot, &Proxy) -> Resources,
+) -> Snapshot {
+    let snapshot = build();
+    let resources = translate(&snapshot, proxy);
     assert_eq!(
-        translate::sidecar(&snapshot(config, mesh), &reviews_v1()),
+        translate(&build(), proxy),
         resources,
         "translation is deterministic"
     );
     check(case, &resources);
+    snapshot
+}
+
+/// The golden case of the reviews-v1 sidecar for bookinfo and the files of `config`.
+fn golden(case: &str, config: &[&str]) {
+    golden_under(case, config, &MeshConfig::default());
+}
+
+/// As [`golden`], under `mesh`.
+fn golden_under(case: &str, config: &[&str], mesh: &MeshConfig) {
+    let build = || snapshot(config, None, mesh);
+    translated(case, build, &reviews_v1(), translate::sidecar);
 }
 
 /// As [`golden`], with the case's own `config.yaml` after the files of `config`, under the
-/// case's `mesh.yaml` when it has one.
-fn golden_with_own(case: &str, config: &[&str]) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(case);
-    let own = fs::read_to_string(dir.join("config.yaml")).unwrap();
-    let mesh = match fs::read_to_string(dir.join("mesh.yaml")) {
-        Ok(text) => MeshConfig::from_yaml(&text).unwrap(),
-        Err(_) => MeshConfig::default(),
+/// case's `mesh.yaml` when it has one; returns the snapshot, for what the case reports.
+fn golden_with_own(case: &str, config: &[&str]) -> Snapshot {
+    let (own, mesh) = (own_config(case), own_mesh(case));
+    let build = || snapshot(config, Some(&own), &mesh);
+    translated(case, build, &reviews_v1(), translate::sidecar)
+}
+
+/// No report: the case configures nothing that is not served.
+const SERVED: &[&str] = &[];
+
+/// As [`golden_with_own`], with no shared files; returns what the case reports.
+fn reported(case: &str) -> Vec<String> {
+    let snapshot = golden_with_own(case, &[]);
+    translate::sidecar_report(&snapshot, &reviews_v1())
+}
+
+/// Declares one `#[test]` per line, named as its case: each is one call, and a table shows the
+/// cases better than a function each (a function cannot declare a test).
+macro_rules! tests {
+    ($($name:ident: $check:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $check;
+            }
+        )*
     };
-    let build = || {
-        let mut objects = Objects::default();
-        add(&mut objects, &data("bookinfo.yaml"));
-        for file in config {
-            add(&mut objects, &data(file));
-        }
-        add(&mut objects, &own);
-        let snapshot = Snapshot::build(&objects, &mesh);
-        assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
-        snapshot
-    };
-    let resources = translate::sidecar(&build(), &reviews_v1());
-    assert_eq!(
-        translate::sidecar(&build(), &reviews_v1()),
-        resources,
-        "translation is deterministic"
-    );
-    check(case, &resources);
 }
 
-#[test]
-fn default() {
-    golden("default", &[], &MeshConfig::default());
-}
-
-#[test]
-fn subsets_and_weights() {
-    golden(
-        "subsets-and-weights",
-        &["reviews-subsets.yaml", "subsets-and-weights.yaml"],
-        &MeshConfig::default(),
-    );
-}
-
-#[test]
-fn header_match() {
-    golden(
-        "header-match",
-        &["reviews-subsets.yaml", "header-match.yaml"],
-        &MeshConfig::default(),
-    );
-}
-
-#[test]
-fn retries_timeouts() {
-    golden(
-        "retries-timeouts",
-        &["retries-timeouts.yaml"],
-        &MeshConfig::default(),
-    );
-}
-
-#[test]
-fn connection_pool() {
-    golden(
-        "connection-pool",
-        &["connection-pool.yaml"],
-        &MeshConfig::default(),
-    );
+tests! {
+    default: golden("default", &[]);
+    subsets_and_weights:
+        golden("subsets-and-weights", &["reviews-subsets.yaml", "subsets-and-weights.yaml"]);
+    header_match: golden("header-match", &["reviews-subsets.yaml", "header-match.yaml"]);
+    retries_timeouts: golden("retries-timeouts", &["retries-timeouts.yaml"]);
+    connection_pool: golden("connection-pool", &["connection-pool.yaml"]);
+    sidecar_egress: golden_with_own("sidecar-egress", &[]);
+    tcp_tls_routes: golden_with_own("tcp-tls-routes", &[]);
+    http_actions: golden_with_own("http-actions", &["reviews-subsets.yaml"]);
+    fault_delay: golden_with_own("fault-delay", &[]);
+    fault_abort: golden_with_own("fault-abort", &[]);
+    mirror_cors: golden_with_own("mirror-cors", &["reviews-subsets.yaml"]);
+    circuit_breaking: golden_with_own("circuit-breaking", &[]);
+    consistent_hash: golden_with_own("consistent-hash", &[]);
+    vs_sources_delegate: golden_with_own("vs-sources-delegate", &[]);
+    sidecar_outbound_policy: assert_eq!(reported("sidecar-outbound-policy"), SERVED);
+    tracing: assert_eq!(reported("tracing"), SERVED);
+    upstream_tls: golden_with_own("upstream-tls", &[]);
+    upstream_tls_credential: golden_with_own("upstream-tls-credential", &[]);
+    retries_backoff: golden_with_own("retries-backoff", &[]);
+    fault_grpc_abort: golden_with_own("fault-grpc-abort", &[]);
+    hash_cookie: golden_with_own("hash-cookie", &[]);
+    idle_timeout_off: golden_with_own("idle-timeout-off", &[]);
+    gateway_bookinfo: assert_eq!(gateway_golden("gateway-bookinfo", &[]), SERVED);
+    gateway_servers:
+        assert_eq!(gateway_golden("gateway-servers", &["reviews-subsets.yaml"]), SERVED);
+    gateway_passthrough: assert_eq!(gateway_golden("gateway-passthrough", &[]), SERVED);
+    gateway_unselected: assert_eq!(gateway_golden("gateway-unselected", &[]), SERVED);
+    gateway_tls_simple: assert_eq!(gateway_golden("gateway-tls-simple", &[]), SERVED);
+    gateway_tls_mutual: assert_eq!(gateway_golden("gateway-tls-mutual", &[]), SERVED);
+    gateway_tls_credential: assert_eq!(gateway_golden("gateway-tls-credential", &[]), SERVED);
 }
 
 #[test]
 fn registry_only() {
     let mut mesh = MeshConfig::default();
     mesh.outbound_traffic_policy.mode = OutboundTrafficMode::RegistryOnly;
-    golden("registry-only", &[], &mesh);
-}
-
-#[test]
-fn sidecar_egress() {
-    golden_with_own("sidecar-egress", &[]);
-}
-
-#[test]
-fn tcp_tls_routes() {
-    golden_with_own("tcp-tls-routes", &[]);
-}
-
-#[test]
-fn http_actions() {
-    golden_with_own("http-actions", &["reviews-subsets.yaml"]);
-}
-
-#[test]
-fn fault_delay() {
-    golden_with_own("fault-delay", &[]);
-}
-
-#[test]
-fn fault_abort() {
-    golden_with_own("fault-abort", &[]);
-}
-
-#[test]
-fn mirror_cors() {
-    golden_with_own("mirror-cors", &["reviews-subsets.yaml"]);
-}
-
-#[test]
-fn circuit_breaking() {
-    golden_with_own("circuit-breaking", &[]);
-}
-
-#[test]
-fn consistent_hash() {
-    golden_with_own("consistent-hash", &[]);
-}
-
-#[test]
-fn vs_sources_delegate() {
-    golden_with_own("vs-sources-delegate", &[]);
+    golden_under("registry-only", &[], &mesh);
 }
 
 #[test]
 fn sidecar_ingress() {
-    golden_with_own("sidecar-ingress", &[]);
-    let snapshot = snapshot_of_own("sidecar-ingress");
     assert_eq!(
-        translate::sidecar_report(&snapshot, &reviews_v1()),
+        reported("sidecar-ingress"),
         vec![
             "Sidecar default/reviews ingress[3] (port 9093): defaultEndpoint \
              \"unix:///var/run/reviews.sock\" is a unix socket, which mesh-proxy cannot forward \
@@ -293,31 +263,9 @@ fn sidecar_ingress() {
 }
 
 #[test]
-fn sidecar_outbound_policy() {
-    golden_with_own("sidecar-outbound-policy", &[]);
-    let snapshot = snapshot_of_own("sidecar-outbound-policy");
-    assert_eq!(
-        translate::sidecar_report(&snapshot, &reviews_v1()),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn tracing() {
-    golden_with_own("tracing", &[]);
-    let snapshot = snapshot_of_own("tracing");
-    assert_eq!(
-        translate::sidecar_report(&snapshot, &reviews_v1()),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
 fn telemetry_tracing() {
-    golden_with_own("telemetry-tracing", &[]);
-    let snapshot = snapshot_of_own("telemetry-tracing");
     assert_eq!(
-        translate::sidecar_report(&snapshot, &reviews_v1()),
+        reported("telemetry-tracing"),
         vec![
             "Telemetry default/reviews spec.tracing[0].customTags.pod: environment tags are not \
              supported by mesh-proxy; the tag is left out"
@@ -326,85 +274,13 @@ fn telemetry_tracing() {
     );
 }
 
-/// The snapshot of a case's own config and mesh config, with bookinfo.
-fn snapshot_of_own(case: &str) -> Snapshot {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(case);
-    let mesh = match fs::read_to_string(dir.join("mesh.yaml")) {
-        Ok(text) => MeshConfig::from_yaml(&text).unwrap(),
-        Err(_) => MeshConfig::default(),
-    };
-    let mut objects = Objects::default();
-    add(&mut objects, &data("bookinfo.yaml"));
-    add(
-        &mut objects,
-        &fs::read_to_string(dir.join("config.yaml")).unwrap(),
-    );
-    Snapshot::build(&objects, &mesh)
-}
-
-#[test]
-fn upstream_tls() {
-    golden_with_own("upstream-tls", &[]);
-}
-
-#[test]
-fn upstream_tls_credential() {
-    golden_with_own("upstream-tls-credential", &[]);
-}
-
-#[test]
-fn retries_backoff() {
-    golden_with_own("retries-backoff", &[]);
-}
-
-#[test]
-fn fault_grpc_abort() {
-    golden_with_own("fault-grpc-abort", &[]);
-}
-
-#[test]
-fn hash_cookie() {
-    golden_with_own("hash-cookie", &[]);
-}
-
-#[test]
-fn idle_timeout_off() {
-    golden_with_own("idle-timeout-off", &[]);
-}
-
-/// The ingress gateway of `istio-system`, as its Envoy introduces itself.
+/// The ingress gateway of `istio-system`.
 fn ingress_gateway() -> Proxy {
-    let labels = Struct {
-        fields: [("istio", "ingressgateway"), ("app", "istio-ingressgateway")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), string_value(v)))
-            .collect(),
-    };
-    let fields = [
-        (node_metadata::NAMESPACE, string_value("istio-system")),
-        (
-            node_metadata::LABELS,
-            envoy_types::pb::google::protobuf::Value {
-                kind: Some(envoy_types::pb::google::protobuf::value::Kind::StructValue(
-                    labels,
-                )),
-            },
-        ),
-    ];
-    let node = Node {
-        id: "router~198.18.0.40~istio-ingressgateway-5c9d.istio-system~istio-system.svc.cluster.local"
-            .to_string(),
-        metadata: Some(Struct {
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        }),
-        ..Node::default()
-    };
-    let proxy = Proxy::from_node(&node).unwrap();
+    let proxy = proxy(
+        "router~198.18.0.40~istio-ingressgateway-5c9d.istio-system~istio-system.svc.cluster.local",
+        &[(node_metadata::NAMESPACE, "istio-system")],
+        &[("istio", "ingressgateway"), ("app", "istio-ingressgateway")],
+    );
     assert_eq!(proxy.kind, translate::ProxyKind::Router);
     proxy
 }
@@ -412,81 +288,14 @@ fn ingress_gateway() -> Proxy {
 /// Translates the ingress gateway's configuration for bookinfo, the files of `config` and the
 /// case's own `config.yaml`, compares it with the golden files and returns what was reported.
 fn gateway_golden(case: &str, config: &[&str]) -> Vec<String> {
-    let mut objects = Objects::default();
-    add(&mut objects, &data("bookinfo.yaml"));
-    for file in config {
-        add(&mut objects, &data(file));
-    }
-    let own = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(case)
-        .join("config.yaml");
-    add(&mut objects, &fs::read_to_string(&own).unwrap());
-    let snapshot = Snapshot::build(&objects, &MeshConfig::default());
-    assert_eq!(snapshot.config().rejected(), &[], "the fixture is valid");
+    let own = own_config(case);
+    let build = || snapshot(config, Some(&own), &MeshConfig::default());
     let proxy = ingress_gateway();
-    let resources = translate::gateway(&snapshot, &proxy);
-    assert_eq!(
-        translate::gateway(&snapshot, &proxy),
-        resources,
-        "translation is deterministic"
-    );
-    check(case, &resources);
+    let snapshot = translated(case, build, &proxy, translate::gateway);
     translate::gateway_report(&snapshot, &proxy)
 }
 
 #[test]
-fn gateway_bookinfo() {
-    assert_eq!(
-        gateway_golden("gateway-bookinfo", &[]),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn gateway_servers() {
-    assert_eq!(
-        gateway_golden("gateway-servers", &["reviews-subsets.yaml"]),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn gateway_passthrough() {
-    assert_eq!(
-        gateway_golden("gateway-passthrough", &[]),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn gateway_unselected() {
-    assert_eq!(
-        gateway_golden("gateway-unselected", &[]),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn gateway_tls_simple() {
-    assert_eq!(
-        gateway_golden("gateway-tls-simple", &[]),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn gateway_tls_mutual() {
-    assert_eq!(
-        gateway_golden("gateway-tls-mutual", &[]),
-        Vec::<String>::new()
-    );
-}
-
-#[test]
-fn gateway_tls_credential() {
-    assert_eq!(
-        gateway_golden("gateway-tls-credential", &[]),
-        Vec::<String>::new()
-    );
+fn gateway_auto_passthrough() {
+    assert_eq!(gateway_golden("gateway-auto-passthrough", &[]), SERVED);
 }

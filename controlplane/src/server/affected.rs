@@ -1,7 +1,10 @@
 //! Which proxies a change between two snapshots affects, as Istio's push context tells it
 //! (`ConfigsUpdated` and `ProxyDependentOnConfig`): a resource reaches the namespaces it is
 //! exported to, a Gateway reaches the gateways, a Sidecar its namespace, and a change to a
-//! service's endpoints alone reaches the load assignments of those who see the service.
+//! service's endpoints alone reaches the load assignments of those who see the service. A
+//! gateway reaches a service through the routes bound to its Gateways, or, once a Gateway has
+//! an `AUTO_PASSTHROUGH` server, through the SNI-DNAT clusters it then has of every service
+//! (Istio's `ContainsAutoPassthroughGateways`).
 //!
 //! Within those namespaces, a change to a service, a ServiceEntry, a VirtualService or a
 //! DestinationRule reaches only the sidecars whose `Sidecar` egress hosts may admit what it
@@ -15,7 +18,7 @@ mod egress;
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use mesh_common::api::{Kind, Resource};
+use mesh_common::api::{Kind, Resource, ServerTlsMode};
 use serde_json::Value;
 
 use self::egress::{Egress, completed, for_sidecars};
@@ -226,33 +229,58 @@ fn add(within: &mut Within, export_to: &ExportTo) {
 
 /// The hosts gateways route to, before and after: every host named anywhere in a
 /// VirtualService bound to a Gateway (each destination, each mirror, and its own hosts but
-/// wildcards), completed as translation completes them. A service none of them covers is not in any gateway's
-/// configuration.
+/// wildcards), completed as translation completes them. A service none of them covers is not
+/// in any gateway's configuration, unless a Gateway has an `AUTO_PASSTHROUGH` server: then its
+/// gateways have a cluster of every service they see.
 struct GatewayRoutes {
     hosts: Vec<String>,
+    auto_passthrough: bool,
 }
 
 impl GatewayRoutes {
     fn of(before: &Snapshot, after: &Snapshot) -> Self {
         let mut hosts = Vec::new();
+        let mut auto_passthrough = false;
         for snapshot in [before, after] {
             for config in snapshot.config().of_kind(Kind::VirtualService) {
                 if bound_to_gateway(config) {
                     collect_hosts(snapshot, config, &mut hosts);
                 }
             }
+            auto_passthrough |= has_auto_passthrough(snapshot);
         }
         hosts.sort();
         hosts.dedup();
-        GatewayRoutes { hosts }
+        GatewayRoutes {
+            hosts,
+            auto_passthrough,
+        }
     }
 
-    /// Whether a gateway may route to `host` (a name or a wildcard), either covering the other.
+    /// Whether a gateway may have a cluster of `host` (a name or a wildcard): it routes to a
+    /// host either covering the other, or it has the SNI-DNAT clusters of every host.
     fn reaches(&self, host: &str) -> bool {
-        self.hosts
-            .iter()
-            .any(|h| host_matches(h, host) || host_matches(host, h))
+        self.auto_passthrough
+            || self
+                .hosts
+                .iter()
+                .any(|h| host_matches(h, host) || host_matches(host, h))
     }
+}
+
+/// Whether a Gateway of the snapshot has an `AUTO_PASSTHROUGH` server. Which proxies it
+/// selects is left aside: a scope names gateways by namespace only.
+fn has_auto_passthrough(snapshot: &Snapshot) -> bool {
+    snapshot
+        .config()
+        .of_kind(Kind::Gateway)
+        .iter()
+        .any(|config| match &config.resource {
+            Resource::Gateway(gw) => gw.spec.servers.iter().any(|server| {
+                server.tls.as_ref().and_then(|tls| tls.mode) == Some(ServerTlsMode::AutoPassthrough)
+            }),
+            _ => false,
+        })
 }
 
 fn bound_to_gateway(config: &Config) -> bool {

@@ -61,8 +61,10 @@ const GATEWAY: &[Entry] = fields! {
         httpsRedirect           inherit;
         mode                    inherit
             "SIMPLE, MUTUAL and OPTIONAL_MUTUAL terminate TLS (a chain per server, matched by \
-             SNI); PASSTHROUGH routes by SNI; AUTO_PASSTHROUGH and ISTIO_MUTUAL servers are left \
-             out, and reported";
+             SNI); PASSTHROUGH routes by SNI; AUTO_PASSTHROUGH forwards TLS untouched to the \
+             SNI-DNAT cluster its SNI names (outbound_.<port>_.<subset>_.<host>, every service \
+             and subset, without the DestinationRule's tls); ISTIO_MUTUAL servers are left out, \
+             and reported";
         serverCertificate       inherit "a file the gateway proxy reads";
         privateKey              inherit "a file the gateway proxy reads";
         caCertificates          inherit

@@ -5,12 +5,14 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::{
     mesh_config::MeshConfig,
+    model::test_support::EDGE_GATEWAY as GATEWAY,
     server::fixtures::{
         API_1, PRIVATE_VS, WEB_1, WEB_2, service, snapshot, snapshot_with, two_namespaces,
     },
     xds::{ProxyClass, Reach, Target},
 };
 
+mod auto_passthrough;
 mod egress;
 
 fn set(names: &[&str]) -> BTreeSet<String> {
@@ -30,6 +32,14 @@ fn sidecar(namespace: &str, ip: &str) -> Target {
     }
 }
 
+/// The scope of a change that regenerates every type for `proxies`, and nothing else.
+fn all_types(proxies: Proxies) -> Scope {
+    Scope::Some(Affected {
+        all_types: proxies,
+        endpoints: Proxies::default(),
+    })
+}
+
 fn router(namespace: &str) -> Target {
     Target {
         class: Some(ProxyClass::Router),
@@ -37,18 +47,6 @@ fn router(namespace: &str) -> Target {
         ips: vec!["198.18.0.90".to_string()],
     }
 }
-
-const GATEWAY: &str = "
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: edge, namespace: a}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 8080, name: http, protocol: HTTP}
-    hosts: ['*']
-";
 
 const GATEWAY_VS: &str = "
 ---
@@ -69,12 +67,9 @@ fn a_private_virtual_service_reaches_the_sidecars_of_its_namespace() {
     let scope = scope_between(&base, &format!("{base}{PRIVATE_VS}"));
     assert_eq!(
         scope,
-        Scope::Some(Affected {
-            all_types: Proxies {
-                sidecars: Within::Namespaces(set(&["a"])),
-                ..Proxies::default()
-            },
-            endpoints: Proxies::default(),
+        all_types(Proxies {
+            sidecars: Within::Namespaces(set(&["a"])),
+            ..Proxies::default()
         })
     );
     assert_eq!(scope.reach(&sidecar("a", WEB_1)), Reach::All);
@@ -88,12 +83,9 @@ fn a_gateway_reaches_the_gateways_only() {
     let scope = scope_between(&base, &format!("{base}{GATEWAY}"));
     assert_eq!(
         scope,
-        Scope::Some(Affected {
-            all_types: Proxies {
-                routers: Within::All,
-                ..Proxies::default()
-            },
-            endpoints: Proxies::default(),
+        all_types(Proxies {
+            routers: Within::All,
+            ..Proxies::default()
         })
     );
     assert_eq!(scope.reach(&router("b")), Reach::All);
@@ -172,13 +164,10 @@ fn a_changed_service_reaches_every_type_of_those_who_see_it_and_its_workloads() 
     // Before, everyone saw it; and its workload serves it.
     assert_eq!(
         scope,
-        Scope::Some(Affected {
-            all_types: Proxies {
-                sidecars: Within::All,
-                addresses: set(&[API_1]),
-                ..Proxies::default()
-            },
-            endpoints: Proxies::default(),
+        all_types(Proxies {
+            sidecars: Within::All,
+            addresses: set(&[API_1]),
+            ..Proxies::default()
         })
     );
     // Once private, changing its port reaches b and its workload only.

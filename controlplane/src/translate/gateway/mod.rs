@@ -5,10 +5,12 @@
 //! by RDS (`http.<port>`), TCP servers proxy to the destination of the bound `tcp` route, and
 //! the HTTPS and TLS servers of a port share a listener with a chain per server, chosen by
 //! SNI (`secure`): a server that terminates TLS has its certificates there (`tls`), from
-//! files or over SDS, and a `PASSTHROUGH` server picks a `tls` route by SNI. `ISTIO_MUTUAL`
-//! and `AUTO_PASSTHROUGH` servers are left out and reported. The clusters are the destinations
-//! the routes name, built as a sidecar's are, and the tracing collector's when HTTP servers
-//! trace (`proxy::trace`).
+//! files or over SDS, a `PASSTHROUGH` server picks a `tls` route by SNI, and an
+//! `AUTO_PASSTHROUGH` server sends each connection, TLS untouched, to the cluster its SNI names
+//! (`sni_dnat`). `ISTIO_MUTUAL` servers are left out and reported. The clusters are the
+//! destinations the routes name, built as a sidecar's are, the SNI-DNAT clusters of every
+//! service when an `AUTO_PASSTHROUGH` server is served, and the tracing collector's when HTTP
+//! servers trace (`proxy::trace`).
 //!
 //! Gateways in every namespace apply (Istio's default; it can scope them to the proxy's
 //! namespace instead). The warnings go to the log each time a proxy's configuration is built;
@@ -17,6 +19,7 @@
 mod http;
 mod names;
 mod secure;
+mod sni_dnat;
 mod tcp;
 mod tls;
 
@@ -172,6 +175,7 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
 
     let mut out = Resources::default();
     let mut referenced = BTreeSet::new();
+    let mut sni_dnat = false;
     // The OTLP collector's cluster is built as a route's destination is.
     let traced = trace::for_proxy(snapshot, proxy, &|service, port| {
         service.resolution == Resolution::ClientSideLb
@@ -201,6 +205,7 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
                         referenced.extend(traced.collector.clone());
                     }
                     out.routes.extend(built.routes);
+                    sni_dnat |= built.sni_dnat;
                     (built.listener, built.clusters)
                 }),
         };
@@ -210,6 +215,9 @@ fn translate(snapshot: &Snapshot, proxy: &Proxy) -> (Resources, Vec<String>) {
         }
     }
     add_clusters(snapshot, proxy, &referenced, &mut out);
+    if sni_dnat {
+        sni_dnat::add_clusters(snapshot, proxy, &mut out);
+    }
     out.clusters.sort_by(|a, b| a.name.cmp(&b.name));
     out.endpoints
         .sort_by(|a, b| a.cluster_name.cmp(&b.cluster_name));
@@ -231,15 +239,11 @@ fn classify(server: &Server) -> Result<Class, String> {
             None
             | Some(
                 ServerTlsMode::Passthrough
+                | ServerTlsMode::AutoPassthrough
                 | ServerTlsMode::Simple
                 | ServerTlsMode::Mutual
                 | ServerTlsMode::OptionalMutual,
             ) => Ok(Class::Tls),
-            Some(ServerTlsMode::AutoPassthrough) => Err(
-                "tls mode AUTO_PASSTHROUGH is not supported yet: route by SNI with PASSTHROUGH \
-                 and a VirtualService's tls routes"
-                    .to_string(),
-            ),
             Some(ServerTlsMode::IstioMutual) => Err(
                 "tls mode ISTIO_MUTUAL is not supported yet: it needs the mesh's certificate \
                  authority; use MUTUAL with credentialName"

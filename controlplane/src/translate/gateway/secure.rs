@@ -3,7 +3,9 @@
 //! `MUTUAL`, `OPTIONAL_MUTUAL`) gets one chain for its hosts, with its certificates: an HTTPS
 //! server routes by its own route configuration (`https.<port>.<port name>.<gateway>.<ns>`), a
 //! TLS server forwards the decrypted stream by its `tcp` route. A `PASSTHROUGH` server gets a
-//! chain per `tls` route match (see [`tcp::passthrough_chains`]).
+//! chain per `tls` route match (see [`tcp::passthrough_chains`]), and an `AUTO_PASSTHROUGH`
+//! server one chain for its hosts that sends each connection to the cluster its SNI names
+//! ([`sni_dnat`]).
 
 use std::collections::BTreeSet;
 
@@ -17,7 +19,7 @@ use envoy_types::pb::envoy::{
 };
 use mesh_common::api::ServerTlsMode;
 
-use super::{Bound, Proxy, http, tcp, tls};
+use super::{Bound, Proxy, http, sni_dnat, tcp, tls};
 use crate::model::{Protocol, Snapshot};
 
 /// The listener of a TLS port and what its chains need.
@@ -28,6 +30,9 @@ pub struct Built {
     pub routes: Vec<RouteConfiguration>,
     /// The clusters its routes and TCP proxies send to.
     pub clusters: BTreeSet<String>,
+    /// Whether an `AUTO_PASSTHROUGH` server has a chain: the gateway needs its SNI-DNAT
+    /// clusters.
+    pub sni_dnat: bool,
 }
 
 /// The listener of a port whose servers all speak TLS; `None` when no server gets a chain (a
@@ -46,6 +51,7 @@ pub fn listener(
     let mut chains = Vec::new();
     let mut routes = Vec::new();
     let mut clusters = BTreeSet::new();
+    let mut sni_dnat = false;
     // The SNI names chains match so far; `*` for a chain that matches every name.
     let mut taken: BTreeSet<String> = BTreeSet::new();
     for bound in servers {
@@ -61,6 +67,17 @@ pub fn listener(
             clusters.extend(used);
             continue;
         }
+        if mode == ServerTlsMode::AutoPassthrough {
+            match free_names(bound, port, &taken) {
+                Ok((server_names, keys)) => {
+                    taken.extend(keys);
+                    chains.push(sni_dnat::chain(server_names));
+                    sni_dnat = true;
+                }
+                Err(why) => warnings.push(why),
+            }
+            continue;
+        }
         let https = Protocol::parse(&bound.server.port.protocol) == Some(Protocol::Https);
         let termination = match tls::termination(settings, https) {
             Ok(termination) => termination,
@@ -69,19 +86,13 @@ pub fn listener(
                 continue;
             }
         };
-        let server_names = tls::server_names(&bound.server.hosts);
-        let keys = if server_names.is_empty() {
-            vec!["*".to_string()]
-        } else {
-            server_names.clone()
+        let (server_names, keys) = match free_names(bound, port, &taken) {
+            Ok(names) => names,
+            Err(why) => {
+                warnings.push(why);
+                continue;
+            }
         };
-        if let Some(name) = keys.iter().find(|k| taken.contains(*k)) {
-            warnings.push(format!(
-                "{}: host {name} is already served on port {port} by an earlier server",
-                bound.what()
-            ));
-            continue;
-        }
         let filter = if https {
             let name = http::https_route_config_name(port, bound);
             let config = http::route_configuration(snapshot, proxy, name.clone(), port, &[*bound]);
@@ -126,7 +137,30 @@ pub fn listener(
         listener,
         routes,
         clusters,
+        sni_dnat,
     })
+}
+
+/// The SNI names of a server's chain and the names it takes from the port (`*` for every
+/// name), or, when an earlier server of the port took one of them, the warning.
+fn free_names(
+    bound: &Bound,
+    port: u16,
+    taken: &BTreeSet<String>,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let server_names = tls::server_names(&bound.server.hosts);
+    let keys = if server_names.is_empty() {
+        vec!["*".to_string()]
+    } else {
+        server_names.clone()
+    };
+    match keys.iter().find(|k| taken.contains(*k)) {
+        Some(name) => Err(format!(
+            "{}: host {name} is already served on port {port} by an earlier server",
+            bound.what()
+        )),
+        None => Ok((server_names, keys)),
+    }
 }
 
 fn bind<'a>(bound: &Bound<'a>) -> &'a str {

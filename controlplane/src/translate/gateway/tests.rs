@@ -133,9 +133,9 @@ fn intersection_keeps_the_narrower_host() {
     );
 }
 
-const AUTO_PASSTHROUGH: &str = "Gateway default/any-proxy server 1 (port 9000 TLS): tls mode \
-     AUTO_PASSTHROUGH is not supported yet: route by SNI with PASSTHROUGH and a VirtualService's \
-     tls routes";
+const ISTIO_MUTUAL: &str = "Gateway default/any-proxy server 1 (port 9000 TLS): tls mode \
+     ISTIO_MUTUAL is not supported yet: it needs the mesh's certificate authority; use MUTUAL \
+     with credentialName";
 
 const SERVERS: &str = r#"
 apiVersion: networking.istio.io/v1
@@ -163,9 +163,9 @@ spec:
   servers:
   - port: {number: 8443, name: http, protocol: HTTP}
     hosts: ["*"]
-  - port: {number: 9000, name: auto, protocol: TLS}
+  - port: {number: 9000, name: mesh, protocol: TLS}
     hosts: ["*.local"]
-    tls: {mode: AUTO_PASSTHROUGH}
+    tls: {mode: ISTIO_MUTUAL}
   - port: {number: 9001, name: https, protocol: HTTPS}
     hosts: [api.example.com]
     tls: {mode: MUTUAL, credentialName: api-cert}
@@ -192,7 +192,7 @@ fn reports_the_servers_it_leaves_out() {
             "Gateway default/any-proxy server 0 (port 8443 HTTP): port 8443 is already served \
              as TLS by Gateway istio-system/first"
                 .to_string(),
-            AUTO_PASSTHROUGH.to_string(),
+            ISTIO_MUTUAL.to_string(),
         ]
     );
     assert_eq!(gateway_report(&snapshot, &ingress()), warnings);
@@ -245,7 +245,7 @@ fn a_gateway_without_selector_applies_to_every_gateway_proxy() {
         routes,
         vec!["http.8443", "https.9001.https.any-proxy.default"]
     );
-    assert_eq!(warnings, vec![AUTO_PASSTHROUGH.to_string(),]);
+    assert_eq!(warnings, vec![ISTIO_MUTUAL.to_string(),]);
 }
 
 #[test]
@@ -378,6 +378,7 @@ spec:
     );
 }
 
+mod auto_passthrough;
 mod merge;
 mod selector;
 mod tls;

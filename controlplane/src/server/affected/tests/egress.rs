@@ -83,12 +83,9 @@ fn a_change_in_b_leaves_out_the_sidecars_whose_egress_hosts_do_not_admit_it() {
             let scope = scope_between(&base, &format!("{base}{API_VS}"));
             assert_eq!(
                 scope,
-                Scope::Some(Affected {
-                    all_types: Proxies {
-                        sidecars: Within::AllBut(set(&["a"])),
-                        ..Proxies::default()
-                    },
-                    endpoints: Proxies::default(),
+                all_types(Proxies {
+                    sidecars: Within::AllBut(set(&["a"])),
+                    ..Proxies::default()
                 })
             );
         }
@@ -176,12 +173,9 @@ fn the_root_namespace_sidecar_narrows_the_namespaces_without_their_own() {
     let scope = scope_between(&base, &format!("{base}{API_VS}"));
     assert_eq!(
         scope,
-        Scope::Some(Affected {
-            all_types: Proxies {
-                sidecars: Within::Namespaces(set(&["b"])),
-                ..Proxies::default()
-            },
-            endpoints: Proxies::default(),
+        all_types(Proxies {
+            sidecars: Within::Namespaces(set(&["b"])),
+            ..Proxies::default()
         })
     );
     assert_eq!(scope.reach(&sidecar("c", "198.18.0.30")), Reach::None);
