@@ -35,7 +35,10 @@ use super::metrics::Metrics;
 use crate::{
     model::Snapshot,
     translate::{self, Proxy, ProxyError, ProxyKind, Resources},
-    xds::{Encoded, GenerateError, Generator, ProxyClass, Reach, Scope, Subscription, Target},
+    xds::{
+        Encoded, GenerateError, Generator, ProxyClass, Reach, ResourceList, Scope, Subscription,
+        Target,
+    },
 };
 
 /// Translates the latest snapshot of a store for each proxy that asks.
@@ -112,6 +115,23 @@ impl Translated {
             selected.sort_by(|a, b| a.name().cmp(b.name()));
         }
         selected
+    }
+
+    /// Every encoded resource of one type, in name order: the very list of the part that has
+    /// any, shared with every proxy of its group, or the parts' lists merged when several have.
+    pub fn list(&self, resource_type: ResourceType) -> ResourceList {
+        let mut lists = (self.parts.iter())
+            .filter_map(|part| part.encoded.list(resource_type))
+            .filter(|list| !list.is_empty());
+        match (lists.next(), lists.next()) {
+            (None, _) => ResourceList::default(),
+            (Some(one), None) => one.clone(),
+            (Some(one), Some(two)) => [one, two]
+                .into_iter()
+                .chain(lists)
+                .flat_map(|list| list.iter().cloned())
+                .collect(),
+        }
     }
 
     /// Whether `other` is made of the very same parts: the translation was not made again.
@@ -276,14 +296,28 @@ impl Generator for ModelGenerator {
         resource_type: ResourceType,
         subscription: &Subscription,
     ) -> Result<Vec<Arc<Encoded>>, GenerateError> {
+        let list = self.generate_list(node, resource_type, subscription)?;
+        let subscribed = list.iter().filter(|r| subscription.contains(r.name()));
+        Ok(subscribed.cloned().collect())
+    }
+
+    /// Every resource of the type the proxy gets: for a sidecar's load assignments and routes,
+    /// the very list of its group's outbound side (secrets: those `subscription` names).
+    fn generate_list(
+        &self,
+        node: &Node,
+        resource_type: ResourceType,
+        subscription: &Subscription,
+    ) -> Result<ResourceList, GenerateError> {
         if resource_type == ResourceType::Secret {
             let namespace = crate::xds::generator::node_namespace(node);
             let snapshot = self.snapshot();
             let secrets = &self.secrets;
-            return Ok(secrets.generate(&snapshot, &node.id, namespace.as_deref(), subscription));
+            let served = secrets.generate(&snapshot, &node.id, namespace.as_deref(), subscription);
+            return Ok(ResourceList::new(served));
         }
         match self.translate(node) {
-            Ok(translated) => Ok(translated.select(resource_type, subscription)),
+            Ok(translated) => Ok(translated.list(resource_type)),
             Err(error) => {
                 self.metrics.push_failed(resource_type);
                 Err(GenerateError {

@@ -19,8 +19,8 @@ use super::{
     connection::{ConnectionState, TypeState},
     encoded::Encoded,
     generator::Subscription,
-    hash,
-    names::intern,
+    list::ResourceList,
+    names::{NameSet, intern, intern_set},
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
     wire::Outgoing,
 };
@@ -36,13 +36,13 @@ pub struct DeltaConnection {
 #[derive(Debug, Default)]
 pub struct DeltaType {
     wildcard: bool,
-    /// Interned: a proxy holds a pointer per name, not a copy.
-    names: BTreeSet<Arc<str>>,
+    /// Interned, and the set too: the streams that subscribed to the same names share one.
+    names: NameSet,
     /// Names subscribed since the last response: each gets an answer, if only "removed".
     new_names: BTreeSet<Arc<str>>,
-    /// What the proxy has (or was last sent), in name order: handles to the shared encodings,
-    /// so that a proxy costs a pointer per resource, not a copy of its name and version.
-    sent: Vec<Arc<Encoded>>,
+    /// What the proxy has (or was last sent): one handle to the list it was cut from, shared
+    /// with the streams that were sent the same.
+    sent: ResourceList,
     /// What a reconnecting proxy said it has and was not sent since: name → version.
     reported: BTreeMap<String, String>,
     progress: Progress,
@@ -80,13 +80,19 @@ impl DeltaConnection {
                 .collect();
         }
         let mut more = first;
+        // Copied on write: the set may be shared with other streams.
+        let mut names: Option<BTreeSet<Arc<str>>> = None;
         for name in &request.resource_names_subscribe {
             if name == "*" {
                 more |= !state.wildcard;
                 state.wildcard = true;
-            } else if !state.names.contains(name.as_str()) {
+            } else if !names
+                .as_ref()
+                .unwrap_or(&state.names)
+                .contains(name.as_str())
+            {
                 let name = intern(name);
-                state.names.insert(Arc::clone(&name));
+                (names.get_or_insert_with(|| (*state.names).clone())).insert(Arc::clone(&name));
                 state.new_names.insert(name);
                 more = true;
             }
@@ -94,17 +100,27 @@ impl DeltaConnection {
         for name in &request.resource_names_unsubscribe {
             if name == "*" {
                 state.wildcard = false;
-            } else {
-                state.names.remove(name.as_str());
+            } else if names
+                .as_ref()
+                .unwrap_or(&state.names)
+                .contains(name.as_str())
+            {
+                (names.get_or_insert_with(|| (*state.names).clone())).remove(name.as_str());
+            }
+            if name != "*" {
                 state.new_names.remove(name.as_str());
             }
+        }
+        if let Some(names) = names {
+            state.names = intern_set(names);
         }
         if !state.wildcard {
             // The proxy forgets what it unsubscribed from; so do we.
             let names = &state.names;
-            state
-                .sent
-                .retain(|resource| names.contains(resource.name()));
+            if state.sent.iter().any(|r| !names.contains(r.name())) {
+                let kept = state.sent.iter().filter(|r| names.contains(r.name()));
+                state.sent = kept.cloned().collect();
+            }
             state
                 .reported
                 .retain(|name, _| names.contains(name.as_str()));
@@ -129,48 +145,29 @@ impl DeltaConnection {
     pub fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Arc<Encoded>>,
+        resources: impl Into<ResourceList>,
         forced: bool,
     ) -> Option<Outgoing<DeltaDiscoveryResponse>> {
         let state = self.state.types().get_mut(&kind)?;
-        let mut current: Vec<Arc<Encoded>> = resources
-            .into_iter()
-            .filter(|resource| state.wildcard || state.names.contains(resource.name()))
-            .collect();
-        if !current.is_sorted_by(|a, b| a.name() <= b.name()) {
-            current.sort_by(|a, b| a.name().cmp(b.name()));
-        }
-        let exists = |name: &str| {
-            current
-                .binary_search_by(|resource| resource.name().cmp(name))
-                .is_ok()
+        let resources = resources.into();
+        let current = match state.wildcard {
+            true => resources,
+            false => resources.select(&state.names),
         };
-        let mut removed: BTreeSet<String> = state
-            .sent
-            .iter()
-            .map(|resource| resource.name())
-            .chain(state.reported.keys().map(String::as_str))
-            .filter(|name| !exists(name))
-            .map(str::to_owned)
-            .collect();
-        // A name subscribed to that does not exist is answered as removed, so the proxy does
-        // not wait for it.
-        removed.extend(
-            std::mem::take(&mut state.new_names)
-                .into_iter()
-                .filter(|name| !exists(name))
-                .map(|name| name.to_string()),
-        );
-        let system_version =
-            hash::response_version(current.iter().map(|r| (r.name(), r.version())));
-        let changed: Vec<&Arc<Encoded>> = current
-            .iter()
-            .filter(|r| state.known_version(r.name()) != Some(r.version()))
-            .collect();
-        if changed.is_empty() && removed.is_empty() && !forced {
+        let (resources, removed) = match state.reported.is_empty() && state.new_names.is_empty() {
+            // A push to a proxy that has what it was sent: the difference between two lists,
+            // worked out once for every stream that was sent the same.
+            true => {
+                let diff = current.changes_since(&state.sent);
+                let removed = diff.removed.iter().map(|name| name.to_string());
+                (diff.changed.clone(), removed.collect())
+            }
+            false => state.catch_up(&current),
+        };
+        if resources.is_empty() && removed.is_empty() && !forced {
             return None;
         }
-        let resources: Vec<Arc<Encoded>> = changed.into_iter().cloned().collect();
+        let system_version = current.version().to_string();
         // The proxy now has exactly the current resources: those it had unchanged, and those
         // just sent.
         state.reported.clear();
@@ -180,7 +177,7 @@ impl DeltaConnection {
             message: DeltaDiscoveryResponse {
                 system_version_info: system_version,
                 type_url: kind.type_url().to_string(),
-                removed_resources: removed.into_iter().collect(),
+                removed_resources: removed,
                 nonce,
                 ..DeltaDiscoveryResponse::default()
             },
@@ -192,14 +189,36 @@ impl DeltaConnection {
 // === impl DeltaType ===
 
 impl DeltaType {
+    /// What to send and what to name removed to bring the proxy to `current` when it reported
+    /// what it has, or subscribed to new names (each gets an answer, if only "removed").
+    fn catch_up(&mut self, current: &ResourceList) -> (Vec<Arc<Encoded>>, Vec<String>) {
+        let exists = |name: &str| current.find(name).is_some();
+        let mut removed: BTreeSet<String> = (self.sent.iter())
+            .map(|resource| resource.name())
+            .chain(self.reported.keys().map(String::as_str))
+            .filter(|name| !exists(name))
+            .map(str::to_owned)
+            .collect();
+        // A name subscribed to that does not exist is answered as removed, so the proxy does
+        // not wait for it.
+        removed.extend(
+            std::mem::take(&mut self.new_names)
+                .into_iter()
+                .filter(|name| !exists(name))
+                .map(|name| name.to_string()),
+        );
+        let changed = (current.iter())
+            .filter(|r| self.known_version(r.name()) != Some(r.version()))
+            .cloned()
+            .collect();
+        (changed, removed.into_iter().collect())
+    }
+
     /// The version the proxy has of `name`, if it has it.
     fn known_version(&self, name: &str) -> Option<&str> {
-        match self
-            .sent
-            .binary_search_by(|resource| resource.name().cmp(name))
-        {
-            Ok(at) => Some(self.sent[at].version()),
-            Err(_) => self.reported.get(name).map(String::as_str),
+        match self.sent.find(name) {
+            Some(resource) => Some(resource.version()),
+            None => self.reported.get(name).map(String::as_str),
         }
     }
 }

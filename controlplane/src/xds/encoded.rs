@@ -6,6 +6,10 @@
 //! every proxy the translation is shared with — clones the handle, not the work. The encoding
 //! itself is shared too: responses are framed around it (see [`wire`](super::wire)), not copied
 //! into each proxy's message.
+//!
+//! Equal encodings are one allocation, whoever made them ([`interner`]): groups of sidecars in
+//! namespaces that see the same clusters, and a translation made again that comes out equal,
+//! hold the same handle.
 
 use std::sync::Arc;
 
@@ -15,6 +19,8 @@ use mesh_xds::{Resource, ResourceType};
 use prost::Message as _;
 
 use super::{hash, names};
+
+mod interner;
 
 /// One resource as it goes on the wire.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,18 +36,25 @@ pub struct Encoded {
 // === impl Encoded ===
 
 impl Encoded {
-    /// Encodes `resource` and computes its version.
+    /// Encodes `resource` and computes its version: the encoding already made of an equal
+    /// resource (same type, name and version) if one is still held anywhere.
     pub fn new(resource: Resource) -> Arc<Encoded> {
         let name = names::intern(resource.name());
         let kind = resource.resource_type();
         let any = resource.into_any();
-        let version = hash::resource_version(&any);
-        Arc::new(Encoded {
-            name,
-            kind,
-            wire: Bytes::from(any.encode_to_vec()),
-            version,
-        })
+        let content = hash::resource_hash(&any);
+        if let Some(found) = interner::find(kind, &name, content) {
+            return found;
+        }
+        interner::insert(
+            content,
+            Arc::new(Encoded {
+                name,
+                kind,
+                wire: Bytes::from(any.encode_to_vec()),
+                version: hash::version_text(content),
+            }),
+        )
     }
 
     /// Encodes each of `resources`.
@@ -51,6 +64,11 @@ impl Encoded {
 
     /// The resource's name.
     pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The resource's name, interned.
+    pub fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 

@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, sync::Arc};
 use envoy_types::pb::{envoy::config::core::v3::Node, google::protobuf::value::Kind};
 use mesh_xds::ResourceType;
 
-use super::{encoded::Encoded, scope::Scope};
+use super::{encoded::Encoded, list::ResourceList, scope::Scope};
 
 /// What a proxy subscribed to for one resource type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +30,19 @@ pub trait Generator: Send + Sync + 'static {
         resource_type: ResourceType,
         subscription: &Subscription,
     ) -> Result<Vec<Arc<Encoded>>, GenerateError>;
+
+    /// The same, as one list, which may hold more than `subscription` names (streams cut it
+    /// down themselves). A generator that serves many proxies from one list returns that list,
+    /// so that what streams work out from it is worked out once (see [`ResourceList`]).
+    fn generate_list(
+        &self,
+        node: &Node,
+        resource_type: ResourceType,
+        subscription: &Subscription,
+    ) -> Result<ResourceList, GenerateError> {
+        self.generate(node, resource_type, subscription)
+            .map(ResourceList::new)
+    }
 }
 
 /// Why a generator produced nothing; the proxy keeps what it had.

@@ -31,8 +31,19 @@ fn feed(mut hash: u64, bytes: &[u8]) -> u64 {
 }
 
 /// The version of one resource.
+#[cfg(test)]
 pub(crate) fn resource_version(any: &Any) -> String {
-    format!("{:016x}", feed_any(OFFSET, &any.type_url, &any.value, 0))
+    version_text(resource_hash(any))
+}
+
+/// The content hash of one resource, which its version spells out.
+pub(crate) fn resource_hash(any: &Any) -> u64 {
+    feed_any(OFFSET, &any.type_url, &any.value, 0)
+}
+
+/// A hash as a version.
+pub(crate) fn version_text(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// The version of a whole response: every resource, in order, by its name and version.

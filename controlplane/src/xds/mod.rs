@@ -13,6 +13,8 @@
 //! - [`wire`]: the gRPC service, framing responses around the shared encodings and reading
 //!   requests without keeping a buffer between them.
 //! - [`names`]: resource names interned, shared by encodings and subscriptions.
+//! - [`list`]: the lists streams are served from, and what streams cut from them, worked out
+//!   once per list.
 
 pub mod connection;
 pub mod debounce;
@@ -20,6 +22,7 @@ pub mod delta;
 pub mod encoded;
 pub mod generator;
 mod hash;
+pub mod list;
 pub mod names;
 pub mod protocol;
 pub mod scope;
@@ -33,6 +36,7 @@ pub use self::{
     debounce::DebounceOptions,
     encoded::Encoded,
     generator::{Changed, GenerateError, Generator, Subscription},
+    list::ResourceList,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
     scope::{Affected, Proxies, ProxyClass, Reach, Scope, Target, Within},
     server::{Options, XdsServer, serve, serve_with_shutdown},

@@ -2,14 +2,19 @@
 //! encodings that carry it and by every stream that subscribes to it. A state-of-the-world
 //! sidecar names every load assignment it wants in each request; a thousand of them naming the
 //! same five thousand clusters hold pointers, not five million strings.
+//!
+//! Sets of names are interned too ([`intern_set`]): the sidecars of a group subscribe to the
+//! same names, and hold one set between them, which lists also know them by (see
+//! [`ResourceList::select`](super::list::ResourceList::select)).
 
 use std::{
     borrow::Borrow,
-    collections::{BTreeSet, HashSet},
-    sync::{Arc, OnceLock, PoisonError, RwLock},
+    collections::{BTreeSet, HashMap, HashSet},
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::{Arc, OnceLock, PoisonError, RwLock, Weak},
 };
 
-use super::generator::Subscription;
+use super::{generator::Subscription, list::ResourceList};
 
 /// The names in use, and how many there were after the last sweep.
 #[derive(Debug, Default)]
@@ -62,13 +67,87 @@ impl Interner {
     }
 }
 
+/// A set of interned names, itself interned: equal sets are one allocation.
+pub type NameSet = Arc<BTreeSet<Arc<str>>>;
+
+/// The sets in use, by a hash of their names, and how many there were after the last sweep.
+#[derive(Debug, Default)]
+struct Sets {
+    by_hash: HashMap<u64, Vec<Weak<BTreeSet<Arc<str>>>>>,
+    swept_at: usize,
+}
+
+fn sets() -> &'static RwLock<Sets> {
+    static SETS: OnceLock<RwLock<Sets>> = OnceLock::new();
+    SETS.get_or_init(RwLock::default)
+}
+
+/// The shared copy of `names` (whose names must come from [`intern`]).
+pub fn intern_set(names: BTreeSet<Arc<str>>) -> NameSet {
+    // Names are interned, so a set is known by its pointers: hashed and compared without
+    // reading a string.
+    let mut hasher = DefaultHasher::new();
+    for name in &names {
+        Arc::as_ptr(name).cast::<u8>().hash(&mut hasher);
+    }
+    let hash = hasher.finish();
+    // Every entry is a whole `Weak`: one left by a panicking thread is still valid.
+    let found = sets()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .find(hash, &names);
+    match found {
+        Some(found) => found,
+        None => sets()
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .intern(hash, names),
+    }
+}
+
+// === impl Sets ===
+
+impl Sets {
+    fn find(&self, hash: u64, names: &BTreeSet<Arc<str>>) -> Option<NameSet> {
+        let same = |set: &NameSet| {
+            set.len() == names.len() && set.iter().zip(names).all(|(a, b)| Arc::ptr_eq(a, b))
+        };
+        (self.by_hash.get(&hash)?.iter())
+            .filter_map(Weak::upgrade)
+            .find(same)
+    }
+
+    fn intern(&mut self, hash: u64, names: BTreeSet<Arc<str>>) -> NameSet {
+        if let Some(found) = self.find(hash, &names) {
+            return found;
+        }
+        // Sets nothing holds any more go once the map has doubled since the last sweep.
+        if self.by_hash.len() >= SETS_SWEEP_FLOOR.max(2 * self.swept_at) {
+            self.by_hash.retain(|_, sets| {
+                sets.retain(|set| set.strong_count() > 0);
+                !sets.is_empty()
+            });
+            self.swept_at = self.by_hash.len();
+        }
+        let shared = Arc::new(names);
+        let entry = self.by_hash.entry(hash).or_default();
+        entry.retain(|set| set.strong_count() > 0);
+        entry.push(Arc::downgrade(&shared));
+        shared
+    }
+}
+
+/// Sets never swept below this many hashes.
+const SETS_SWEEP_FLOOR: usize = 1024;
+
 /// What a stream subscribed to for one type, its names interned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interest {
     /// Every resource of the type.
     pub wildcard: bool,
-    /// These names (besides every resource, when `wildcard`).
-    pub names: BTreeSet<Arc<str>>,
+    /// These names (besides every resource, when `wildcard`): shared with every stream that
+    /// subscribed to the same.
+    pub names: NameSet,
 }
 
 // === impl Interest ===
@@ -87,9 +166,17 @@ impl Interest {
         }
     }
 
-    /// The names of `names`, interned.
-    pub fn names<S: Borrow<str>>(names: impl IntoIterator<Item = S>) -> BTreeSet<Arc<str>> {
-        names.into_iter().map(|n| intern(n.borrow())).collect()
+    /// The names of `names`, interned, as an interned set.
+    pub fn names<S: Borrow<str>>(names: impl IntoIterator<Item = S>) -> NameSet {
+        intern_set(names.into_iter().map(|n| intern(n.borrow())).collect())
+    }
+
+    /// The part of `list` it names: `list` itself for a wildcard.
+    pub fn select(&self, list: &ResourceList) -> ResourceList {
+        match self.wildcard {
+            true => list.clone(),
+            false => list.select(&self.names),
+        }
     }
 }
 
@@ -107,6 +194,23 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &intern("outbound|9080||ratings")));
         let set = Interest::names(["outbound|9080||reviews.default.svc.cluster.local"]);
         assert!(set.iter().all(|n| Arc::ptr_eq(n, &a)));
+    }
+
+    #[test]
+    fn equal_sets_are_one_allocation_until_none_holds_them() {
+        let one = Interest::names(["set-a", "set-b"]);
+        let two = Interest::names(vec![String::from("set-b"), String::from("set-a")]);
+        assert!(Arc::ptr_eq(&one, &two));
+        assert_eq!(Arc::strong_count(&one), 2, "the interner holds sets weakly");
+        let other = Interest::names(["set-a"]);
+        assert!(!Arc::ptr_eq(&one, &other));
+        assert_eq!(*other, BTreeSet::from([intern("set-a")]));
+        let weak = Arc::downgrade(&one);
+        drop((one, two));
+        assert!(weak.upgrade().is_none());
+        let again = Interest::names(["set-a", "set-b"]);
+        assert_eq!(again.len(), 2);
+        assert!(!std::ptr::eq(Arc::as_ptr(&again), weak.as_ptr()));
     }
 
     #[test]

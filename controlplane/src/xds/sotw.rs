@@ -17,7 +17,7 @@ use super::{
     connection::{ConnectionState, TypeState},
     encoded::Encoded,
     generator::Subscription,
-    hash,
+    list::ResourceList,
     names::Interest,
     protocol::{Action, IgnoreReason, Progress, ProtocolError},
     wire::Outgoing,
@@ -35,9 +35,9 @@ pub struct SotwType {
     /// Interned: a proxy holds a pointer per name, not a copy.
     subscription: Interest,
     progress: Progress,
-    /// Of a type asked for by name: what the proxy was sent, in name order (handles to the
-    /// shared encodings, not copies), so that a push carries only what changed.
-    sent: Vec<Arc<Encoded>>,
+    /// Of a type asked for by name: what the proxy was sent, so that a push carries only what
+    /// changed. One handle to the list it was cut from (shared with the group's streams).
+    sent: ResourceList,
 }
 
 // === impl SotwConnection ===
@@ -67,7 +67,7 @@ impl SotwConnection {
                 SotwType {
                     subscription,
                     progress: Progress::default(),
-                    sent: Vec::new(),
+                    sent: ResourceList::default(),
                 },
             );
             return Ok(Action::Respond);
@@ -99,32 +99,23 @@ impl SotwConnection {
     pub fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Arc<Encoded>>,
+        resources: impl Into<ResourceList>,
         forced: bool,
     ) -> Option<Outgoing<DiscoveryResponse>> {
         let state = self.state.types().get_mut(&kind)?;
-        let mut resources: Vec<_> = resources
-            .into_iter()
-            .filter(|resource| state.subscription.contains(resource.name()))
-            .collect();
-        if !resources.is_sorted_by(|a, b| a.name() <= b.name()) {
-            resources.sort_by(|a, b| a.name().cmp(b.name()));
-        }
-        let version = hash::response_version(resources.iter().map(|r| (r.name(), r.version())));
+        // The list and its version are shared by every stream with the same subscription:
+        // neither is worked out per stream.
+        let resources = state.subscription.select(&resources.into());
+        let version = resources.version().to_string();
         if !forced && state.progress.version_sent.as_ref() == Some(&version) {
             return None;
         }
-        let complete = forced || matches!(kind, ResourceType::Listener | ResourceType::Cluster);
-        let send: Vec<Arc<Encoded>> = if complete {
-            resources.clone()
-        } else {
-            resources
-                .iter()
-                .filter(|r| !was_sent(&state.sent, r))
-                .cloned()
-                .collect()
+        let whole = matches!(kind, ResourceType::Listener | ResourceType::Cluster);
+        let send: Vec<Arc<Encoded>> = match forced || whole {
+            true => resources.to_vec(),
+            false => resources.changes_since(&state.sent).changed.clone(),
         };
-        if !matches!(kind, ResourceType::Listener | ResourceType::Cluster) {
+        if !whole {
             state.sent = resources;
         }
         let nonce = self.state.sent(kind, version.clone());
@@ -138,14 +129,6 @@ impl SotwConnection {
             resources: send,
         })
     }
-}
-
-/// Whether `resource`, at its version, is among `sent` (in name order).
-fn was_sent(sent: &[Arc<Encoded>], resource: &Encoded) -> bool {
-    sent.binary_search_by(|s| s.name().cmp(resource.name()))
-        .is_ok_and(|at| {
-            std::ptr::eq(sent[at].as_ref(), resource) || sent[at].version() == resource.version()
-        })
 }
 
 // === impl SotwType ===
@@ -180,6 +163,9 @@ fn subscription(kind: ResourceType, names: &[String]) -> Interest {
         }
     }
 }
+
+#[cfg(test)]
+use super::hash;
 
 #[cfg(test)]
 mod tests;

@@ -16,8 +16,8 @@ use tonic::Status;
 use super::{
     connection::{ConnectionState, TypeState},
     delta::{DeltaConnection, DeltaType},
-    encoded::Encoded,
     generator::{Changed, Generator, Subscription},
+    list::ResourceList,
     protocol::{Action, ProtocolError},
     scope::Target,
     sotw::{SotwConnection, SotwType},
@@ -41,7 +41,7 @@ pub(crate) trait Connection: Send + 'static {
     fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Arc<Encoded>>,
+        resources: ResourceList,
         forced: bool,
     ) -> Option<Self::Response>;
 }
@@ -194,7 +194,7 @@ impl<C: Connection> StreamTask<C> {
         else {
             return Ok(());
         };
-        let resources = match self.shared.generator.generate(node, kind, &subscription) {
+        let resources = match (self.shared.generator).generate_list(node, kind, &subscription) {
             Ok(resources) => resources,
             Err(error) => {
                 // The proxy keeps what it has; the next change tries again.
@@ -261,7 +261,7 @@ impl Connection for SotwConnection {
     fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Arc<Encoded>>,
+        resources: ResourceList,
         forced: bool,
     ) -> Option<Outgoing<DiscoveryResponse>> {
         SotwConnection::respond(self, kind, resources, forced)
@@ -288,7 +288,7 @@ impl Connection for DeltaConnection {
     fn respond(
         &mut self,
         kind: ResourceType,
-        resources: Vec<Arc<Encoded>>,
+        resources: ResourceList,
         forced: bool,
     ) -> Option<Outgoing<DeltaDiscoveryResponse>> {
         DeltaConnection::respond(self, kind, resources, forced)

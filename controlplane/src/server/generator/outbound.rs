@@ -2,8 +2,11 @@
 //! snapshot, and carried to the next snapshot for the keys its change did not reach. A key the
 //! change reached for endpoints alone has only its load assignments translated again, and
 //! keys that had the same load assignments before get the same ones again without asking
-//! translation twice. A part made whole takes from the first part of its namespace the types
-//! it has equal (see [`Part::share`]).
+//! translation twice. A part made whole takes from the first part of its namespace, then from
+//! the first part of any namespace, the types it has equal (see [`Part::share`]).
+//!
+//! The parts of the snapshot before are kept only until their key's part is made again: they
+//! serve that making (a kept load assignment list, encodings to reuse), nothing after.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
@@ -37,6 +40,9 @@ pub(super) struct OutboundCache {
     endpoints_only: HashSet<OutboundKey>,
     /// The first part made whole of each namespace, which the next ones share types with.
     peers: HashMap<String, Arc<Part>>,
+    /// The first part made whole of any namespace: namespaces that see the same services
+    /// often have equal clusters.
+    first: Option<Arc<Part>>,
     /// The load assignments remade for a change of endpoints alone, by the list they replace.
     refreshed: Vec<Refreshed>,
 }
@@ -148,15 +154,15 @@ impl ModelGenerator {
                     previous.as_deref(),
                     &self.assignments,
                 );
-                let peer = {
+                let peers: Vec<Arc<Part>> = {
                     let cache = self.outbound.read().unwrap_or_else(PoisonError::into_inner);
-                    let peer = cache.peers.get(&key.namespace).filter(|_| same(&cache));
-                    peer.cloned()
+                    let peers = [cache.peers.get(&key.namespace), cache.first.as_ref()];
+                    match same(&cache) {
+                        true => peers.into_iter().flatten().cloned().collect(),
+                        false => Vec::new(),
+                    }
                 };
-                Arc::new(match peer {
-                    Some(peer) => part.share(&peer),
-                    None => part,
-                })
+                Arc::new(peers.iter().fold(part, |part, peer| part.share(peer)))
             }
         };
         let mut cache = self
@@ -167,6 +173,11 @@ impl ModelGenerator {
             if !cache.peers.contains_key(&key.namespace) {
                 cache.peers.insert(key.namespace.clone(), part.clone());
             }
+            if cache.first.is_none() {
+                cache.first = Some(part.clone());
+            }
+            // Made again: the part before has served its purpose.
+            cache.previous.remove(&key);
             cache.parts.entry(key).or_insert_with(|| part.clone());
         }
         part
@@ -187,7 +198,7 @@ impl ModelGenerator {
         Some(Part::with_list(
             kept,
             Arc::clone(&alike.after),
-            Arc::clone(&alike.encoded),
+            alike.encoded.clone(),
         ))
     }
 
@@ -225,6 +236,7 @@ impl ModelGenerator {
         let mut carried = HashMap::new();
         let mut endpoints_only = HashSet::new();
         let mut peers = HashMap::new();
+        let mut first = None;
         if *cache.selected == *selected && from < to {
             let group = |key: &OutboundKey| Target {
                 class: Some(ProxyClass::Sidecar),
@@ -234,6 +246,7 @@ impl ModelGenerator {
             for (key, part) in &parts {
                 match self.reach(from, to, &group(key)) {
                     Reach::None => {
+                        first.get_or_insert_with(|| Arc::clone(part));
                         peers
                             .entry(key.namespace.clone())
                             .or_insert_with(|| Arc::clone(part));
@@ -254,6 +267,7 @@ impl ModelGenerator {
             previous: parts,
             endpoints_only,
             peers,
+            first,
             refreshed: Vec::new(),
         };
         Ok(selected)

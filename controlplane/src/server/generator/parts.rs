@@ -17,7 +17,7 @@ use mesh_xds::{Resource, ResourceType};
 use super::assignments::{Assignment, Assignments};
 use crate::{
     translate::{AssignmentSource, Resources},
-    xds::{Encoded, Subscription},
+    xds::{Encoded, ResourceList, Subscription},
 };
 
 /// Resources translated together, and encoded for the wire once.
@@ -41,8 +41,8 @@ pub(super) type Typed<T> = Arc<Vec<T>>;
 /// Load assignments, in name order; shared.
 pub(super) type AssignmentList = Arc<[Arc<Assignment>]>;
 
-/// Encodings of one type, in name order; shared.
-pub(super) type EncodedList = Arc<[Arc<Encoded>]>;
+/// Encodings of one type, in name order; shared, and served to streams as it is.
+pub(super) type EncodedList = ResourceList;
 
 /// A translation encoded for the wire, type by type, in name order; each list shared.
 #[derive(Clone, Debug, Default)]
@@ -63,7 +63,9 @@ impl Part {
     /// Encodes `resources`, taking each type's encoding from `previous` when that type's
     /// resources are equal there: comparing costs far less than encoding and hashing, and an
     /// endpoint change leaves the other types as they were.
-    pub(super) fn reusing(resources: Resources, previous: Option<&Part>) -> Self {
+    pub(super) fn reusing(mut resources: Resources, previous: Option<&Part>) -> Self {
+        // Encodings are served in name order, and matched to their resources by position.
+        resources.sort();
         let Resources {
             clusters,
             endpoints,
@@ -117,7 +119,7 @@ impl Part {
         part.encoded.endpoints = match previous {
             Some(before) if same_assignments(&before.assignments, &assignments) => {
                 part.assignments = Arc::clone(&before.assignments);
-                Arc::clone(&before.encoded.endpoints)
+                before.encoded.endpoints.clone()
             }
             _ => {
                 part.assignments = assignments;
@@ -178,7 +180,7 @@ impl Part {
     pub(super) fn assignment_list(&self) -> (AssignmentList, EncodedList) {
         (
             Arc::clone(&self.assignments),
-            Arc::clone(&self.encoded.endpoints),
+            self.encoded.endpoints.clone(),
         )
     }
 
@@ -206,7 +208,7 @@ impl Part {
             && same_assignments(&self.assignments, &peer.assignments)
         {
             self.assignments = Arc::clone(&peer.assignments);
-            encoded.endpoints = Arc::clone(&theirs.endpoints);
+            encoded.endpoints = theirs.endpoints.clone();
         }
         self
     }
@@ -232,7 +234,7 @@ impl Part {
     /// Whether the list of `kind` is the very one `other` holds: shared, not a copy.
     pub fn shares_list(&self, other: &Part, kind: ResourceType) -> bool {
         let (a, b) = (self.encoded.list(kind), other.encoded.list(kind));
-        matches!((a, b), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+        matches!((a, b), (Some(a), Some(b)) if ResourceList::ptr_eq(a, b))
     }
 
     fn empty() -> Self {
@@ -267,7 +269,7 @@ impl EncodedResources {
         self.list(resource_type).map_or(&[], |list| &list[..])
     }
 
-    fn list(&self, resource_type: ResourceType) -> Option<&EncodedList> {
+    pub(super) fn list(&self, resource_type: ResourceType) -> Option<&EncodedList> {
         match resource_type {
             ResourceType::Cluster => Some(&self.clusters),
             ResourceType::ClusterLoadAssignment => Some(&self.endpoints),
@@ -298,7 +300,7 @@ fn take_equal<T: PartialEq>(
 ) {
     if !Arc::ptr_eq(ours.0, theirs.0) && **ours.0 == **theirs.0 {
         *ours.0 = Arc::clone(theirs.0);
-        *ours.1 = Arc::clone(theirs.1);
+        *ours.1 = theirs.1.clone();
     }
 }
 
@@ -312,7 +314,7 @@ fn reuse<T: Clone + PartialEq + Into<Resource>>(
     encoded: &EncodedList,
 ) -> (Typed<T>, EncodedList) {
     if before.len() == encoded.len() && items == **before {
-        return (Arc::clone(before), Arc::clone(encoded));
+        return (Arc::clone(before), encoded.clone());
     }
     let encodings = items
         .iter()
