@@ -55,7 +55,8 @@ pub struct RunArgs {
     /// Where the monitoring server (/ready, /metrics, /debug) listens.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:15014")]
     pub monitoring_address: SocketAddr,
-    /// How long config must be quiet before it is read and pushed (`100ms`, `1s`).
+    /// The debounce window (`100ms`, `1s`): a change after a quiet window is read and pushed at
+    /// once, the changes that follow within it once it has been quiet (at most 1 s later).
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
     /// Istio's MeshConfig, as YAML; Istio's defaults without it.

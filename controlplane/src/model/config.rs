@@ -27,6 +27,19 @@ pub struct IstioConfig {
     by_kind: BTreeMap<Kind, Vec<Arc<Config>>>,
     rejected: Vec<(ResourceKey, Vec<Finding>)>,
     warnings: Vec<(ResourceKey, Vec<Finding>)>,
+    /// Every resource as checked on its own, which the next build keeps for those that did not
+    /// change.
+    checked: BTreeMap<ResourceKey, Checked>,
+}
+
+/// One resource checked on its own: validated, its unsupported fields reported, its `exportTo`
+/// resolved — all that does not depend on the other resources.
+#[derive(Clone, Debug, PartialEq)]
+struct Checked {
+    /// As read; a VirtualService before delegation is expanded into it.
+    config: Arc<Config>,
+    /// [`support::report`] and [`validate`]'s.
+    findings: Vec<Finding>,
 }
 
 // === impl IstioConfig ===
@@ -46,29 +59,61 @@ impl IstioConfig {
         resources: impl IntoIterator<Item = &'a Resource>,
         mesh: &MeshConfig,
     ) -> Self {
+        Self::assemble(None, resources, mesh)
+    }
+
+    /// [`IstioConfig::build`] of `resources`, keeping what this config (built under the same
+    /// `mesh`) checked of every resource that did not change: only a changed or new resource
+    /// is validated and reported again, and an unchanged one keeps its `Arc`, so that the diff
+    /// skips it by pointer. The VirtualServices are settled again together (delegation and
+    /// host claims depend on all of them); one that settles as it did keeps its `Arc` too.
+    /// Equal to a whole build.
+    pub(super) fn next<'a>(
+        &self,
+        resources: impl IntoIterator<Item = &'a Resource>,
+        mesh: &MeshConfig,
+    ) -> Self {
+        Self::assemble(Some(self), resources, mesh)
+    }
+
+    fn assemble<'a>(
+        last: Option<&IstioConfig>,
+        resources: impl IntoIterator<Item = &'a Resource>,
+        mesh: &MeshConfig,
+    ) -> Self {
+        let checked: BTreeMap<ResourceKey, Checked> = resources
+            .into_iter()
+            .map(|resource| {
+                let key = resource.key();
+                let kept = last.and_then(|last| last.checked.get(&key));
+                let checked = match kept {
+                    Some(kept) if kept.config.resource == *resource => kept.clone(),
+                    _ => Checked::new(resource, mesh),
+                };
+                (key, checked)
+            })
+            .collect();
         let mut config = IstioConfig::default();
-        for resource in resources {
-            // Fields mesh.rs does not honour are warnings, never silently ignored.
-            let mut findings = support::report(resource);
-            findings.extend(validate(resource));
-            let key = resource.key();
-            if findings.iter().any(|f| f.severity == Severity::Error) {
-                config.rejected.push((key, findings));
+        for (key, checked) in &checked {
+            if checked
+                .findings
+                .iter()
+                .any(|f| f.severity == Severity::Error)
+            {
+                config
+                    .rejected
+                    .push((key.clone(), checked.findings.clone()));
                 continue;
             }
-            if !findings.is_empty() {
-                config.warnings.push((key, findings));
+            if !checked.findings.is_empty() {
+                config
+                    .warnings
+                    .push((key.clone(), checked.findings.clone()));
             }
-            let export_to = export_to(resource, mesh);
-            config
-                .by_kind
-                .entry(resource.kind())
-                .or_default()
-                .push(Arc::new(Config {
-                    resource: resource.clone(),
-                    export_to,
-                }));
+            let entries = config.by_kind.entry(key.kind).or_default();
+            entries.push(Arc::clone(&checked.config));
         }
+        config.checked = checked;
         for entries in config.by_kind.values_mut() {
             entries.sort_by(|a, b| {
                 let order = |c: &Config| {
@@ -92,6 +137,13 @@ impl IstioConfig {
                 }
             }
             config.warnings.sort_by(|a, b| a.0.cmp(&b.0));
+            if let Some(last) = last {
+                keep_settled(
+                    services,
+                    &config.checked,
+                    last.of_kind(Kind::VirtualService),
+                );
+            }
         }
         config
     }
@@ -122,6 +174,50 @@ impl IstioConfig {
     }
 }
 
+// === impl Checked ===
+
+impl Checked {
+    fn new(resource: &Resource, mesh: &MeshConfig) -> Self {
+        // Fields mesh.rs does not honour are warnings, never silently ignored.
+        let mut findings = support::report(resource);
+        findings.extend(validate(resource));
+        let config = Config {
+            resource: resource.clone(),
+            export_to: export_to(resource, mesh),
+        };
+        Self {
+            config: Arc::new(config),
+            findings,
+        }
+    }
+}
+
+/// Gives each VirtualService that settling rewrote (a root with delegation expanded) the `Arc`
+/// of `last`'s when it came out equal.
+fn keep_settled(
+    services: &mut [Arc<Config>],
+    checked: &BTreeMap<ResourceKey, Checked>,
+    last: &[Arc<Config>],
+) {
+    let mut last_by_key: Option<BTreeMap<ResourceKey, &Arc<Config>>> = None;
+    for service in services.iter_mut() {
+        let key = service.resource.key();
+        if checked
+            .get(&key)
+            .is_some_and(|c| Arc::ptr_eq(&c.config, service))
+        {
+            continue;
+        }
+        let last_by_key =
+            last_by_key.get_or_insert_with(|| last.iter().map(|c| (c.resource.key(), c)).collect());
+        if let Some(old) = last_by_key.get(&key)
+            && **old == *service
+        {
+            *service = Arc::clone(old);
+        }
+    }
+}
+
 fn export_to(resource: &Resource, mesh: &MeshConfig) -> ExportTo {
     let namespace = resource.namespace();
     match resource {
@@ -143,3 +239,6 @@ fn export_to(resource: &Resource, mesh: &MeshConfig) -> ExportTo {
         _ => ExportTo::All,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -48,8 +48,10 @@ impl Snapshot {
     /// The snapshot of `objects` now, built from this one: only the services the changes since
     /// touched are built again (a Kubernetes Service, its slices or their pods; every
     /// ServiceEntry's when an Istio resource or, with ServiceEntries around, a pod changed), and
-    /// the config only when an Istio resource changed. Whatever did not change is shared, the
-    /// services and the config by pointer. Equal to [`Snapshot::build`] of the same objects.
+    /// the config only when an Istio resource changed — then only the changed resources are
+    /// checked again ([`IstioConfig::next`]). Whatever did not change is shared, the services,
+    /// the config and each resource by pointer. Equal to [`Snapshot::build`] of the same
+    /// objects.
     ///
     /// `objects` must be those this snapshot was built from, since changed; anything else (or a
     /// change outside the objects, [`Objects::touch`]) builds the whole snapshot.
@@ -60,7 +62,7 @@ impl Snapshot {
         }
         let mesh = &*self.mesh;
         let config = match pending.resources {
-            true => Arc::new(IstioConfig::build(objects.resources().values(), mesh)),
+            true => Arc::new(self.config.next(objects.resources().values(), mesh)),
             false => Arc::clone(&self.config),
         };
         let entries =

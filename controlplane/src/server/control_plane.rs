@@ -30,10 +30,10 @@ use crate::{
     xds::{Changed, DebounceOptions, Options, StatusRegistry, serve_with_shutdown},
 };
 
-/// How the xDS server coalesces snapshots: not at all. The store has let the burst settle
-/// for the debounce window before it built the snapshot — it must, as building one is the
-/// expensive part and the config directories must be read once writes are complete — so a
-/// second window here would only make every change wait twice as long.
+/// How the xDS server coalesces snapshots: not at all. The store already debounces before it
+/// builds a snapshot — a lone change at once, a burst gathered until it is quiet — as building
+/// one is the expensive part and files must be read once their writes are complete; a second
+/// window here would only delay every change again.
 pub(super) const XDS_DEBOUNCE: DebounceOptions = DebounceOptions::NONE;
 
 /// How long a stop waits for the servers to close their connections before dropping them.
@@ -54,8 +54,8 @@ pub struct Config {
     pub xds_address: SocketAddr,
     /// Where the monitoring server listens; port 0 picks a free one.
     pub monitoring_address: SocketAddr,
-    /// How long config must be quiet before it is read and built into a snapshot, which is
-    /// then pushed at once: the one debounce a change waits for.
+    /// The store's debounce window: a change after a quiet window is built and pushed at
+    /// once; changes within it are gathered until config is quiet this long (at most 1 s).
     pub debounce: Duration,
     pub mesh: MeshConfig,
 }

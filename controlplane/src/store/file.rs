@@ -1,13 +1,15 @@
 //! The file store: directories of YAML and JSON (`--config-dir`), watched and fed to the model.
 //!
-//! A thin shell around [`FileSet`]: it watches the directories, lets a burst of file events
+//! A thin shell around [`FileSet`]: it watches the directories, reads a file renamed into place
+//! or closed after writing at once and lets the events that follow within the debounce window
 //! settle (editors write a temporary file and rename it; `kubectl cp` and `git checkout` touch
-//! many files at once), rereads the files the events name (everything after a lost event or a
-//! burst too large to follow), applies what changed to its [`Objects`] and publishes a new
-//! [`Snapshot`] when anything did.
+//! many files at once; see [`events`]), rereads the files the events name (everything after a
+//! lost event or a burst too large to follow), applies what changed to its [`Objects`] and
+//! publishes a new [`Snapshot`] when anything did.
+
+mod events;
 
 use std::{
-    collections::BTreeMap,
     path::PathBuf,
     sync::{
         Arc,
@@ -17,18 +19,19 @@ use std::{
 };
 
 use mesh_common::load::{LoadError, LoadOptions};
-use notify::{
-    EventKind, RecommendedWatcher, RecursiveMode, Watcher,
-    event::{AccessKind, AccessMode, CreateKind, RemoveKind},
-};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::{
     sync::{mpsc, watch},
     task::JoinHandle,
-    time::{Instant, timeout_at},
+    time::Instant,
 };
 use tracing::{debug, info, warn};
 
-use super::file_set::{ChangedPath, FileSet, Reread, RereadOutcome};
+use self::events::{Watched, settle, watched};
+use super::{
+    Window,
+    file_set::{FileSet, RereadOutcome},
+};
 use crate::{
     mesh_config::MeshConfig,
     model::{Objects, Snapshot},
@@ -40,7 +43,9 @@ pub struct FileStoreConfig {
     /// The directories to read, each with its subdirectories.
     pub dirs: Vec<PathBuf>,
     pub load: LoadOptions,
-    /// How long the directories must be quiet before a burst of changes is read.
+    /// The debounce window: a change after this long without any is read as soon as its writes
+    /// are closed; the changes that follow within it are read once the directories have been
+    /// quiet this long.
     pub debounce: Duration,
     /// The longest a reload waits for a burst to end: a file rewritten without pause is still
     /// read.
@@ -58,9 +63,6 @@ pub struct FileStore {
     task: JoinHandle<()>,
 }
 
-/// More changed paths than this in one burst (a checkout, a copied tree) reread everything.
-const MAX_PATHS: usize = 4096;
-
 /// Why the file store could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum FileStoreError {
@@ -70,14 +72,6 @@ pub enum FileStoreError {
         #[source]
         source: notify::Error,
     },
-}
-
-/// What the watcher saw.
-#[derive(Debug)]
-enum Watched {
-    Paths(Vec<ChangedPath>),
-    /// Events were lost: only reading everything again is sure.
-    Lost,
 }
 
 /// The state the watch task carries from one reload to the next.
@@ -228,8 +222,10 @@ async fn watch_loop(
     snapshots: watch::Sender<Arc<Snapshot>>,
     errors: watch::Sender<Arc<[LoadError]>>,
 ) {
+    let mut window = Window::new(config.debounce, config.max_delay);
     while let Some(first) = events.recv().await {
-        let reread = settle(first, &mut events, config.debounce, config.max_delay).await;
+        let burst = window.open(Instant::now());
+        let reread = settle(first, &mut events, &mut window, burst).await;
         let Some(mut files) = applier.files.take() else {
             return;
         };
@@ -267,71 +263,5 @@ async fn watch_loop(
             total_ms = started.elapsed().as_secs_f64() * 1e3,
             "config directory reread"
         );
-    }
-}
-
-/// The paths an event names, or `None` for an event that changes nothing (a read).
-fn watched(event: notify::Result<notify::Event>) -> Option<Watched> {
-    let event = match event {
-        Ok(event) if !event.need_rescan() => event,
-        // A lost event (an overflowing queue): read everything again to be sure.
-        _ => return Some(Watched::Lost),
-    };
-    let directory = match event.kind {
-        // Reading a file must not trigger another read; only a finished write counts.
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
-        EventKind::Access(_) => return None,
-        EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder) => true,
-        // Not saying what happened to what: assume the worst.
-        EventKind::Any | EventKind::Other if event.paths.is_empty() => {
-            return Some(Watched::Lost);
-        }
-        EventKind::Any | EventKind::Other => true,
-        _ => false,
-    };
-    let paths = event.paths.into_iter();
-    let paths = paths.map(|path| ChangedPath { path, directory });
-    Some(Watched::Paths(paths.collect()))
-}
-
-/// Gathers events until none has come for `debounce`, or `max_delay` has passed, into what to
-/// read again.
-async fn settle(
-    first: Watched,
-    events: &mut mpsc::UnboundedReceiver<Watched>,
-    debounce: Duration,
-    max_delay: Duration,
-) -> Reread {
-    let deadline = Instant::now() + max_delay;
-    let mut paths: Option<BTreeMap<PathBuf, bool>> = Some(BTreeMap::new());
-    let mut add = |watched: Watched| match (watched, &mut paths) {
-        (Watched::Paths(changed), Some(paths)) if paths.len() + changed.len() <= MAX_PATHS => {
-            for changed in changed {
-                *paths.entry(changed.path).or_default() |= changed.directory;
-            }
-        }
-        _ => paths = None,
-    };
-    add(first);
-    loop {
-        let quiet_until = (Instant::now() + debounce).min(deadline);
-        match timeout_at(quiet_until, events.recv()).await {
-            Ok(Some(watched)) => {
-                add(watched);
-                if Instant::now() >= deadline {
-                    break;
-                }
-            }
-            _ => break,
-        }
-    }
-    match paths {
-        Some(paths) => Reread::Paths(
-            paths
-                .into_iter()
-                .map(|(path, directory)| ChangedPath { path, directory })
-                .collect(),
-        ),
-        None => Reread::All,
     }
 }

@@ -5,9 +5,11 @@ mod file;
 mod file_set;
 pub mod kube;
 mod reconcile;
+mod window;
 
 pub use self::{
     file::{FileStore, FileStoreConfig, FileStoreError},
     file_set::{ChangedPath, FileSet, Reread, RereadOutcome},
     reconcile::{Change, PerFileState, Reconciled, reconcile},
+    window::{Burst, Window},
 };

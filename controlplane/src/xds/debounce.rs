@@ -1,14 +1,15 @@
-//! Coalesces bursts of config changes into one push.
+//! Coalesces bursts of config changes into few pushes.
 //!
 //! A `kubectl apply` of ten objects is ten changes in a few milliseconds; pushing each would
-//! send every proxy ten configs. A push waits until no change came for the debounce window,
-//! but never longer than the max delay after the first change, so that a steady trickle of
-//! changes cannot starve the proxies.
+//! send every proxy ten configs. The debounce [`Window`] has a leading edge: a change that comes
+//! after a quiet spell is pushed at once, and the changes that follow it within the window are
+//! pushed together once the window has been quiet, but never later than the max delay after
+//! the first of them, so that a steady trickle of changes cannot starve the proxies.
 //!
-//! The control plane's stores already let a burst settle before they build a snapshot (the
+//! The control plane's stores already apply that window before they build a snapshot (the
 //! snapshot is what is expensive to make, and the config directories must be read once a
-//! write is complete), so the control plane runs this with [`DebounceOptions::NONE`]: every
-//! change then waits one window in all, not one in the store and another here.
+//! write is complete), so the control plane runs this with [`DebounceOptions::NONE`]: a
+//! change is held by one window at most, not one in the store and another here.
 
 use std::time::Duration;
 
@@ -18,13 +19,15 @@ use tokio::{
 };
 
 use super::{generator::Changed, scope::Scope};
+use crate::store::Window;
 
 /// How changes are coalesced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DebounceOptions {
-    /// A push waits until no change came for this long.
+    /// A change after this long without any is pushed at once; those that follow within it
+    /// wait until no change came for this long.
     pub quiet: Duration,
-    /// ... but no longer than this after the first change it carries.
+    /// ... but no longer than this after the first change they carry.
     pub max_delay: Duration,
 }
 
@@ -58,17 +61,20 @@ pub async fn debounce(
 ) {
     let mut seen = changes.borrow_and_update().version;
     let mut sent = 0;
+    let mut window = Window::new(options.quiet, options.max_delay);
     while changes.changed().await.is_ok() {
-        let first = Instant::now();
+        let burst = window.open(Instant::now());
         let mut scope = take(&mut changes, &mut seen);
         let mut open = true;
-        // With no window, nothing waits: a change that came meanwhile is in `scope` already.
-        while open && !options.quiet.is_zero() {
-            let deadline = (Instant::now() + options.quiet).min(first + options.max_delay);
+        // A leading change goes at once; one that came with it is in `scope` already.
+        while open && !burst.leading {
             tokio::select! {
-                () = time::sleep_until(deadline) => break,
+                () = time::sleep_until(window.due(&burst)) => break,
                 changed = changes.changed() => match changed {
-                    Ok(()) => scope = scope.merge(take(&mut changes, &mut seen)),
+                    Ok(()) => {
+                        window.add(Instant::now());
+                        scope = scope.merge(take(&mut changes, &mut seen));
+                    }
                     Err(_) => open = false,
                 },
             }
@@ -93,102 +99,4 @@ fn take(changes: &mut watch::Receiver<Changed>, seen: &mut u64) -> Scope {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn namespaces(names: &[&str]) -> Scope {
-        Scope::Namespaces(names.iter().map(|n| n.to_string()).collect())
-    }
-
-    fn change(version: u64, names: &[&str]) -> Changed {
-        Changed {
-            version,
-            scope: namespaces(names),
-        }
-    }
-
-    fn start() -> (watch::Sender<Changed>, watch::Receiver<Changed>) {
-        let (changes_tx, changes_rx) = watch::channel(Changed::default());
-        let (pushes_tx, pushes_rx) = watch::channel(Changed::default());
-        let options = DebounceOptions {
-            quiet: Duration::from_millis(100),
-            max_delay: Duration::from_millis(250),
-        };
-        tokio::spawn(debounce(changes_rx, pushes_tx, options));
-        (changes_tx, pushes_rx)
-    }
-
-    /// Lets the debouncer take the current config as its baseline.
-    async fn started() -> (watch::Sender<Changed>, watch::Receiver<Changed>) {
-        let channels = start();
-        tokio::task::yield_now().await;
-        channels
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn changes_within_the_window_make_one_push() {
-        let (changes, mut pushes) = started().await;
-        let start = Instant::now();
-        changes.send_replace(change(1, &["a"]));
-        time::sleep(Duration::from_millis(60)).await;
-        assert!(!pushes.has_changed().unwrap());
-        changes.send_replace(change(2, &["b"]));
-        pushes.changed().await.unwrap();
-        assert_eq!(start.elapsed(), Duration::from_millis(160));
-        assert_eq!(*pushes.borrow_and_update(), change(1, &["a", "b"]));
-
-        changes.send_replace(change(3, &["c"]));
-        pushes.changed().await.unwrap();
-        assert_eq!(*pushes.borrow_and_update(), change(2, &["c"]));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_stream_of_changes_is_pushed_by_the_max_delay() {
-        let (changes, mut pushes) = started().await;
-        let start = Instant::now();
-        for version in 1..=5 {
-            changes.send_replace(change(version, &["a"]));
-            if version < 5 {
-                time::sleep(Duration::from_millis(60)).await;
-                assert!(!pushes.has_changed().unwrap(), "pushed before {version}");
-            }
-        }
-        pushes.changed().await.unwrap();
-        assert_eq!(start.elapsed(), Duration::from_millis(250));
-        assert_eq!(*pushes.borrow_and_update(), change(1, &["a"]));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn without_a_window_each_change_is_pushed_at_once() {
-        let (changes_tx, changes_rx) = watch::channel(Changed::default());
-        let (pushes_tx, mut pushes) = watch::channel(Changed::default());
-        tokio::spawn(debounce(changes_rx, pushes_tx, DebounceOptions::NONE));
-        tokio::task::yield_now().await;
-        let start = Instant::now();
-        changes_tx.send_replace(change(1, &["a"]));
-        pushes.changed().await.unwrap();
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        assert_eq!(*pushes.borrow_and_update(), change(1, &["a"]));
-        changes_tx.send_replace(change(2, &["b"]));
-        pushes.changed().await.unwrap();
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        assert_eq!(*pushes.borrow_and_update(), change(2, &["b"]));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_skipped_change_pushes_to_all_and_a_closed_source_flushes() {
-        let (changes, mut pushes) = started().await;
-        changes.send_replace(change(2, &["a"]));
-        drop(changes);
-        pushes.changed().await.unwrap();
-        assert_eq!(
-            *pushes.borrow_and_update(),
-            Changed {
-                version: 1,
-                scope: Scope::All
-            }
-        );
-        // The debouncer returned and dropped its sender.
-        assert!(pushes.changed().await.is_err());
-    }
-}
+mod tests;

@@ -4,8 +4,9 @@
 //!
 //! A thin shell around [`ClusterState`]: one kube-runtime watcher per kind (with the default
 //! backoff, so a failing API server is retried, never hammered) turns its events into
-//! [`Update`]s; one task applies them, lets a burst settle and publishes a new [`Snapshot`] when
-//! the model changed. Its outward surface is the file store's, so the server cannot tell them
+//! [`Update`]s; one task applies them and publishes a new [`Snapshot`] when the model changed:
+//! at once for an event after a quiet window, and for the events that follow within it once the
+//! window has been quiet ([`Window`]). Its outward surface is the file store's, so the server cannot tell them
 //! apart.
 //!
 //! The watchers feed [`ClusterState`] directly rather than through kube-runtime reflector
@@ -50,10 +51,11 @@ use tokio::{
 use tracing::{info, warn};
 
 pub use self::state::{ClusterState, Item, Update, decode_istio, trim, trim_pod};
+use super::{Burst, Window};
 use crate::{mesh_config::MeshConfig, model::Snapshot};
 
-/// How long the watches must be quiet before a burst of events is built into one snapshot,
-/// unless [`KubeStore::start_with`] says otherwise.
+/// The debounce window of the watches' events (see [`Window`]), unless
+/// [`KubeStore::start_with`] says otherwise.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The Secrets not watched (see [`watch_secrets`]).
 const SECRET_FIELDS: &str = "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1";
@@ -82,9 +84,11 @@ impl KubeStore {
         Self::start_with(client, mesh, DEBOUNCE)
     }
 
-    /// [`KubeStore::start`], building a snapshot once the watches have been quiet for
-    /// `debounce` (the control plane's `--debounce`) rather than [`DEBOUNCE`]. This is the
-    /// one debounce a change waits for: the xDS server pushes each snapshot as it comes.
+    /// [`KubeStore::start`] with a debounce window of `debounce` (the control plane's
+    /// `--debounce`) rather than [`DEBOUNCE`]: an event after a quiet window is built into a
+    /// snapshot at once, the events that follow it within the window once it has been quiet
+    /// (see [`Window`]). This is the one window a change can wait for: the xDS server pushes
+    /// each snapshot as it comes.
     pub fn start_with(client: Client, mesh: MeshConfig, debounce: Duration) -> Self {
         let (updates_tx, updates) = mpsc::unbounded_channel();
         let mut kinds = vec![
@@ -336,9 +340,11 @@ async fn build_loop(
     let mut changed = false;
     let mut published = false;
     let mut last = Arc::new(Snapshot::build(&Default::default(), &mesh));
+    let mut window = Window::new(debounce, MAX_DELAY);
     while let Some(update) = updates.recv().await {
+        let burst = window.open(Instant::now());
         changed |= state.apply(update);
-        changed |= settle(&mut state, &mut updates, debounce).await;
+        changed |= settle(&mut state, &mut updates, &mut window, burst).await;
         let errors = state.errors();
         outputs.errors.send_if_modified(|current| {
             for error in &errors {
@@ -365,23 +371,32 @@ async fn build_loop(
     }
 }
 
-/// Applies the updates that follow within `debounce` of each other, for at most
-/// [`MAX_DELAY`]; true when one changed the model.
+/// Applies the updates of `burst` that follow its first: those already queued, and, unless
+/// the burst is leading (it goes at once), those that come until the window is quiet or
+/// [`MAX_DELAY`] has passed; true when one changed the model.
 async fn settle(
     state: &mut ClusterState,
     updates: &mut mpsc::UnboundedReceiver<Update>,
-    debounce: Duration,
+    window: &mut Window,
+    burst: Burst,
 ) -> bool {
-    let deadline = Instant::now() + MAX_DELAY;
     let mut changed = false;
     loop {
-        let quiet_until = (Instant::now() + debounce).min(deadline);
-        match timeout_at(quiet_until, updates.recv()).await {
+        // What came with the first update (a relist's items, an apply of several objects), as
+        // long as the burst may last.
+        while Instant::now() < window.deadline(&burst)
+            && let Ok(update) = updates.try_recv()
+        {
+            window.add(Instant::now());
+            changed |= state.apply(update);
+        }
+        if burst.leading {
+            return changed;
+        }
+        match timeout_at(window.due(&burst), updates.recv()).await {
             Ok(Some(update)) => {
+                window.add(Instant::now());
                 changed |= state.apply(update);
-                if Instant::now() >= deadline {
-                    return changed;
-                }
             }
             _ => return changed,
         }
