@@ -8,18 +8,10 @@
 // Helpers outside `#[test]` functions are test code too: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    fs,
-    net::SocketAddr,
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+mod support;
 
-use mesh_controlplane::{
-    mesh_config::MeshConfig,
-    server::{Config, ControlPlane, Source},
-};
+use std::{fs, net::SocketAddr, sync::Arc, time::Duration};
+
 use mesh_testing::{
     Patience,
     external::{envoy_binary, skip_without},
@@ -29,7 +21,7 @@ use rustls::{
     ClientConfig, RootCertStore, ServerConfig,
     pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject},
 };
-use serde_json::json;
+use support::gateway::{EnvoyGateway, Identity, free_port};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -44,16 +36,6 @@ const EXCHANGE: Duration = Duration::from_secs(10);
 /// The service the endpoints serve, and its port, which the SNI names.
 const HOST: &str = "shop.mesh.local";
 const SERVICE_PORT: u16 = 9443;
-
-/// Envoy, killed when the test ends however it ends.
-struct Envoy(Child);
-
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The SNI that names the SNI-DNAT cluster of `subset` ("" for the whole service).
 fn sni(subset: &str) -> String {
@@ -111,15 +93,6 @@ async fn upstream(ca: &CertifiedIssuer<'static, KeyPair>, version: &str) -> Upst
     }
 }
 
-/// A port free on loopback now, for the gateway's listener.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The gateway's Istio config: the service with one endpoint per version, its subsets (and a
 /// TLS origination the SNI-DNAT clusters must leave out: its CA file does not exist, so Envoy
 /// would refuse a cluster that had it), and the Gateway.
@@ -161,47 +134,6 @@ spec:
     tls: {{mode: AUTO_PASSTHROUGH}}
 "#
     )
-}
-
-/// The bootstrap of an east-west gateway in `istio-system` whose configuration comes over ADS.
-fn bootstrap(xds: SocketAddr) -> serde_json::Value {
-    let ads = json!({"ads": {}, "resource_api_version": "V3"});
-    json!({
-        "node": {
-            "id": "router~127.0.0.1~eastwest-1.istio-system~istio-system.svc.cluster.local",
-            "cluster": "eastwest-gateway",
-            "metadata": {
-                "NAMESPACE": "istio-system",
-                "LABELS": {"istio": "eastwestgateway"}
-            }
-        },
-        "dynamic_resources": {
-            "ads_config": {
-                "api_type": "GRPC",
-                "transport_api_version": "V3",
-                "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]
-            },
-            "cds_config": ads,
-            "lds_config": ads
-        },
-        "static_resources": {"clusters": [{
-            "name": "xds-grpc",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "typed_extension_protocol_options": {
-                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "explicit_http_config": {"http2_protocol_options": {}}
-                }
-            },
-            "load_assignment": {
-                "cluster_name": "xds-grpc",
-                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                    "address": xds.ip().to_string(), "port_value": xds.port()
-                }}}}]}]
-            }
-        }]}
-    })
 }
 
 /// One exchange through the gateway with `sni`: the endpoint's answer and the certificate it
@@ -267,31 +199,17 @@ async fn envoy_passes_tls_through_to_the_cluster_the_sni_names() {
         config(gateway_port, v1.address, v2.address),
     )
     .unwrap();
-    let control_plane = ControlPlane::start(Config {
-        source: Source::ConfigDirs(vec![config_dir]),
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        monitoring_address: "127.0.0.1:0".parse().unwrap(),
-        debounce: Duration::from_millis(20),
-        mesh: MeshConfig::default(),
-    })
-    .await
-    .unwrap();
-    let bootstrap_path = dir.path().join("envoy.json");
-    fs::write(
-        &bootstrap_path,
-        serde_json::to_string_pretty(&bootstrap(control_plane.xds_address())).unwrap(),
+    let gateway = EnvoyGateway::start(
+        &envoy,
+        dir.path(),
+        config_dir,
+        Identity {
+            pod: "eastwest-1",
+            cluster: "eastwest-gateway",
+            istio_label: "eastwestgateway",
+        },
     )
-    .unwrap();
-    let log = fs::File::create(dir.path().join("envoy.log")).unwrap();
-    let _envoy = Envoy(
-        Command::new(envoy)
-            .args(["--disable-hot-restart", "--log-level", "info", "-c"])
-            .arg(&bootstrap_path)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("envoy starts"),
-    );
+    .await;
 
     // The client trusts the endpoints' CA only: a session proves it reached an endpoint.
     let mut roots = RootCertStore::empty();
@@ -306,7 +224,7 @@ async fn envoy_passes_tls_through_to_the_cluster_the_sni_names() {
         .every(Duration::from_millis(100))
         .eventually(|| exchange(&connector, gateway_port, &whole))
         .await;
-    let log_text = || fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default();
+    let log_text = || gateway.log();
     let (answer, presented) = served.unwrap_or_else(|e| {
         panic!(
             "the gateway never passed {whole} through: {:?}\nEnvoy's log:\n{}",
@@ -339,8 +257,5 @@ async fn envoy_passes_tls_through_to_the_cluster_the_sni_names() {
     };
     assert!(why.starts_with("handshake: "), "{why}");
 
-    timeout(Duration::from_secs(10), control_plane.stop())
-        .await
-        .expect("the control plane stops in time")
-        .unwrap();
+    gateway.stop().await;
 }

@@ -6,19 +6,10 @@
 // Helpers outside `#[test]` functions are test code too: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    fs,
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+mod support;
 
-use mesh_controlplane::{
-    mesh_config::MeshConfig,
-    server::{Config, ControlPlane, Source},
-};
+use std::{fs, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
 use mesh_testing::{
     Patience,
     external::{envoy_binary, skip_without},
@@ -30,7 +21,7 @@ use rustls::{
     ClientConfig, RootCertStore,
     pki_types::{CertificateDer, ServerName, pem::PemObject},
 };
-use serde_json::json;
+use support::gateway::{EnvoyGateway, Identity, free_port};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -44,16 +35,6 @@ const STARTUP: Duration = Duration::from_secs(60);
 const REQUEST: Duration = Duration::from_secs(10);
 const HOST: &str = "shop.example.com";
 const BACKEND_BODY: &str = "from the backend";
-
-/// Envoy, killed when the test ends however it ends.
-struct Envoy(Child);
-
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A CA, and a certificate for [`HOST`] it signed with its key: (CA PEM, cert PEM, key PEM).
 fn certificates() -> (String, String, String) {
@@ -98,15 +79,6 @@ async fn backend() -> SocketAddr {
     address
 }
 
-/// A port free on loopback now, for the gateway's listener.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The gateway's Istio config: the backend as a service, a Gateway with the HTTPS server, and
 /// a VirtualService bound to it.
 fn config(gateway_port: u16, backend: SocketAddr, certs: &Path) -> String {
@@ -148,47 +120,6 @@ spec:
     - destination: {{host: shop.backend.internal, port: {{number: {backend_port}}}}}
 "#
     )
-}
-
-/// The bootstrap of an ingress gateway in `istio-system` whose configuration comes over ADS.
-fn bootstrap(xds: SocketAddr) -> serde_json::Value {
-    let ads = json!({"ads": {}, "resource_api_version": "V3"});
-    json!({
-        "node": {
-            "id": "router~127.0.0.1~shop-gateway-1.istio-system~istio-system.svc.cluster.local",
-            "cluster": "shop-gateway",
-            "metadata": {
-                "NAMESPACE": "istio-system",
-                "LABELS": {"istio": "ingressgateway"}
-            }
-        },
-        "dynamic_resources": {
-            "ads_config": {
-                "api_type": "GRPC",
-                "transport_api_version": "V3",
-                "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]
-            },
-            "cds_config": ads,
-            "lds_config": ads
-        },
-        "static_resources": {"clusters": [{
-            "name": "xds-grpc",
-            "type": "STATIC",
-            "connect_timeout": "1s",
-            "typed_extension_protocol_options": {
-                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                    "explicit_http_config": {"http2_protocol_options": {}}
-                }
-            },
-            "load_assignment": {
-                "cluster_name": "xds-grpc",
-                "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {
-                    "address": xds.ip().to_string(), "port_value": xds.port()
-                }}}}]}]
-            }
-        }]}
-    })
 }
 
 /// One HTTPS request through the gateway with `sni` (and that `Host`): the response's status
@@ -250,31 +181,17 @@ async fn envoy_terminates_tls_for_the_server_host_with_file_certificates() {
         config(gateway_port, backend, &certs),
     )
     .unwrap();
-    let control_plane = ControlPlane::start(Config {
-        source: Source::ConfigDirs(vec![config_dir]),
-        xds_address: "127.0.0.1:0".parse().unwrap(),
-        monitoring_address: "127.0.0.1:0".parse().unwrap(),
-        debounce: Duration::from_millis(20),
-        mesh: MeshConfig::default(),
-    })
-    .await
-    .unwrap();
-    let bootstrap_path = dir.path().join("envoy.json");
-    fs::write(
-        &bootstrap_path,
-        serde_json::to_string_pretty(&bootstrap(control_plane.xds_address())).unwrap(),
+    let gateway = EnvoyGateway::start(
+        &envoy,
+        dir.path(),
+        config_dir,
+        Identity {
+            pod: "shop-gateway-1",
+            cluster: "shop-gateway",
+            istio_label: "ingressgateway",
+        },
     )
-    .unwrap();
-    let log = fs::File::create(dir.path().join("envoy.log")).unwrap();
-    let _envoy = Envoy(
-        Command::new(envoy)
-            .args(["--disable-hot-restart", "--log-level", "info", "-c"])
-            .arg(&bootstrap_path)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("envoy starts"),
-    );
+    .await;
 
     let mut roots = RootCertStore::empty();
     roots
@@ -289,7 +206,7 @@ async fn envoy_terminates_tls_for_the_server_host_with_file_certificates() {
         .every(Duration::from_millis(100))
         .eventually(|| request(&connector, gateway_port, HOST))
         .await;
-    let log_text = || fs::read_to_string(dir.path().join("envoy.log")).unwrap_or_default();
+    let log_text = || gateway.log();
     let served = served.unwrap_or_else(|e| {
         panic!(
             "the gateway never served {HOST}: {:?}\nEnvoy's log:\n{}",
@@ -309,8 +226,5 @@ async fn envoy_terminates_tls_for_the_server_host_with_file_certificates() {
     };
     assert!(why.starts_with("handshake: "), "{why}");
 
-    timeout(Duration::from_secs(10), control_plane.stop())
-        .await
-        .expect("the control plane stops in time")
-        .unwrap();
+    gateway.stop().await;
 }

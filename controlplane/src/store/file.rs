@@ -222,7 +222,7 @@ async fn watch_loop(
     snapshots: watch::Sender<Arc<Snapshot>>,
     errors: watch::Sender<Arc<[LoadError]>>,
 ) {
-    let mut window = Window::new(config.debounce, config.max_delay);
+    let mut window = Window::trailing(config.debounce, config.max_delay);
     while let Some(first) = events.recv().await {
         let burst = window.open(Instant::now());
         let reread = settle(first, &mut events, &mut window, burst).await;

@@ -2,12 +2,15 @@
 //! belongs to.
 //!
 //! Istio debounces every push (`PILOT_DEBOUNCE_AFTER`, 100 ms of quiet, at most
-//! `PILOT_DEBOUNCE_MAX` after the first change), so a lone change always waits one window. Here
-//! the window has a leading edge: a change that comes after `quiet` without any goes at once,
-//! and the changes that follow it within the window are gathered and go together once the
-//! window has been quiet (the trailing edge), or `max_delay` after the first of them. A lone
-//! change waits for nothing; a burst goes out twice (its first change, then the rest); steady
-//! churn goes out once per `max_delay`.
+//! `PILOT_DEBOUNCE_MAX` after the first change), so a lone change always waits one window, and
+//! the stores do the same ([`Window::trailing`]): objects applied together land together. A
+//! window may also have a leading edge ([`Window::new`]): a change that comes after `quiet`
+//! without any goes at once, and the changes that follow it within the window are gathered and
+//! go together once the window has been quiet (the trailing edge), or `max_delay` after the
+//! first of them. A lone change then waits for nothing; a burst goes out twice (its first
+//! change, then the rest) — which would show proxies a VirtualService without the
+//! DestinationRule applied with it, so the stores do not use it. Steady churn goes out once per
+//! `max_delay` either way.
 //!
 //! Pure bookkeeping over tokio's clock: the stores and the xDS debouncer drive it with their own
 //! channels.
@@ -21,6 +24,8 @@ use tokio::time::Instant;
 pub struct Window {
     quiet: Duration,
     max_delay: Duration,
+    /// Whether a change after a quiet spell goes at once.
+    leading_edge: bool,
     /// When the last change came.
     last: Option<Instant>,
 }
@@ -42,15 +47,29 @@ impl Window {
         Self {
             quiet,
             max_delay,
+            leading_edge: true,
             last: None,
         }
     }
 
-    /// A burst begins with a change at `now`; it is leading when no change came for `quiet`.
+    /// A window without a leading edge, as Istio debounces config: every change waits until
+    /// the window has been quiet, so objects applied together (a VirtualService and the
+    /// DestinationRule that defines its subsets) reach proxies together, never one alone.
+    pub fn trailing(quiet: Duration, max_delay: Duration) -> Self {
+        Self {
+            leading_edge: false,
+            ..Self::new(quiet, max_delay)
+        }
+    }
+
+    /// A burst begins with a change at `now`; it is leading when the window has a leading edge
+    /// and no change came for `quiet`, or when there is no window.
     pub fn open(&mut self, now: Instant) -> Burst {
-        let leading = self
-            .last
-            .is_none_or(|last| now.saturating_duration_since(last) >= self.quiet);
+        let leading = self.quiet.is_zero()
+            || (self.leading_edge
+                && self
+                    .last
+                    .is_none_or(|last| now.saturating_duration_since(last) >= self.quiet));
         self.last = Some(now);
         Burst {
             started: now,

@@ -1,7 +1,9 @@
 //! What the integration tests set up alike: the node a proxy introduces itself with, a control
-//! plane on loopback, and files saved the way editors save them.
+//! plane on loopback, files saved the way editors save them, and a live Envoy gateway.
 
 #![allow(dead_code)] // Each test binary uses a different part.
+
+pub mod gateway;
 
 use std::{collections::HashMap, fs, path::Path, time::Duration};
 

@@ -340,7 +340,7 @@ async fn build_loop(
     let mut changed = false;
     let mut published = false;
     let mut last = Arc::new(Snapshot::build(&Default::default(), &mesh));
-    let mut window = Window::new(debounce, MAX_DELAY);
+    let mut window = Window::trailing(debounce, MAX_DELAY);
     while let Some(update) = updates.recv().await {
         let burst = window.open(Instant::now());
         changed |= state.apply(update);

@@ -48,3 +48,17 @@ fn without_a_quiet_window_every_change_is_leading() {
         assert_eq!(window.due(&burst), t0 + ms(n));
     }
 }
+
+#[test]
+fn a_trailing_window_never_leads_unless_it_is_zero() {
+    let t0 = Instant::now();
+    let mut window = Window::trailing(QUIET, MAX);
+    let first = window.open(t0);
+    assert!(!first.leading);
+    assert_eq!(window.due(&first), t0 + ms(100));
+    let later = window.open(t0 + ms(500));
+    assert!(!later.leading);
+    assert_eq!(window.due(&later), t0 + ms(600));
+    let mut none = Window::trailing(Duration::ZERO, Duration::ZERO);
+    assert!(none.open(t0).leading);
+}

@@ -25,11 +25,12 @@ mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mesh_common::api::{Kind, Resource, Server, ServerTlsMode, VirtualServiceSpec};
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use mesh_common::api::{Kind, Resource, Server, ServerTlsMode, Subset, VirtualServiceSpec};
 
 pub use self::names::{Scope, resolve_gateway_name, selects};
 use super::{Proxy, Resources, cluster, endpoint, policy, proxy::trace};
-use crate::model::{Protocol, Resolution, Snapshot, istio_order};
+use crate::model::{Protocol, Resolution, Service, Snapshot, istio_order};
 
 /// The configuration of a gateway proxy. What cannot be served (a TLS mode mesh.rs does not
 /// serve yet, a protocol a gateway cannot speak, a port two servers claim with different
@@ -299,18 +300,26 @@ fn add_clusters(
                     &policy,
                     snapshot.mesh(),
                 );
-                let empty = BTreeMap::new();
-                let labels = subset.map_or(&empty, |s| &s.labels);
-                out.endpoints.push(endpoint::assignment(
-                    &cluster.name,
-                    service,
-                    port.number,
-                    labels,
-                ));
-                out.clusters.push(cluster);
+                push_with_assignment(out, cluster, service, port.number, subset);
             }
         }
     }
+}
+
+/// Adds `cluster` of `service`'s `port`, and its load assignment: the endpoints of `subset`,
+/// or all of them.
+fn push_with_assignment(
+    out: &mut Resources,
+    cluster: Cluster,
+    service: &Service,
+    port: u16,
+    subset: Option<&Subset>,
+) {
+    let empty = BTreeMap::new();
+    let labels = subset.map_or(&empty, |s| &s.labels);
+    out.endpoints
+        .push(endpoint::assignment(&cluster.name, service, port, labels));
+    out.clusters.push(cluster);
 }
 
 #[cfg(test)]

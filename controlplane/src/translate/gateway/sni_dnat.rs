@@ -14,7 +14,7 @@
 //! clusters. As in Istio, the clusters are built once a Gateway that selects the proxy has an
 //! `AUTO_PASSTHROUGH` server (its older releases asked for router mode `sni-dnat` instead).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use envoy_types::pb::envoy::{
     config::{
@@ -28,7 +28,7 @@ use envoy_types::pb::envoy::{
 };
 use envoy_types::util::pack_any;
 
-use super::{Proxy, Resources, cluster, endpoint, policy};
+use super::{Proxy, Resources, cluster, policy};
 use crate::{
     model::{Location, Protocol, Resolution, Snapshot},
     translate::{BLACKHOLE_CLUSTER, duration},
@@ -115,15 +115,7 @@ pub fn add_clusters(snapshot: &Snapshot, proxy: &Proxy, out: &mut Resources) {
                     ..cluster.eds_cluster_config.unwrap_or_default()
                 });
                 cluster.name = name;
-                let empty = BTreeMap::new();
-                let labels = subset.map_or(&empty, |s| &s.labels);
-                out.endpoints.push(endpoint::assignment(
-                    &cluster.name,
-                    service,
-                    port.number,
-                    labels,
-                ));
-                out.clusters.push(cluster);
+                super::push_with_assignment(out, cluster, service, port.number, subset);
             }
         }
     }
