@@ -365,6 +365,29 @@ fn the_plans_of_the_quick_and_the_full_run() {
 }
 
 #[test]
+fn services_and_sidecars_replace_the_planned_sizes() {
+    let sizes = |plan: Plan| -> Vec<(usize, usize, usize)> {
+        plan.sizes
+            .iter()
+            .map(|s| (s.services, s.endpoints, s.proxies))
+            .collect()
+    };
+    let full = Plan::new(false, None);
+    assert_eq!(
+        sizes(full.clone().resized(Some(5_000), None)),
+        [(5_000, 50_000, 1_000)]
+    );
+    assert_eq!(
+        sizes(full.clone().resized(None, Some(300))),
+        [(1_000, 10_000, 300), (5_000, 50_000, 300)]
+    );
+    let quick = Plan::new(true, None).resized(Some(1_000), Some(50));
+    assert_eq!(sizes(quick.clone()), [(1_000, 10_000, 50)]);
+    assert_eq!(quick.changes, 10);
+    assert_eq!(full.clone().resized(None, None), full);
+}
+
+#[test]
 fn the_controlplane_flag_refuses_the_proxy_bench_flags() {
     use clap::Parser as _;
     use xtask::{Cli, Command};

@@ -58,6 +58,14 @@ pub struct BenchArgs {
     /// `cargo build --release -p mesh-controlplane`.
     #[arg(long, value_name = "PATH", requires = "controlplane")]
     pub controlplane_binary: Option<PathBuf>,
+    /// With `--controlplane`, one mesh of this many services (ten endpoints each) instead of
+    /// the run's sizes: to measure the size a target names without the others.
+    #[arg(long, value_name = "N", requires = "controlplane", value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    pub services: Option<u32>,
+    /// With `--controlplane`, this many simulated sidecars per mesh (default: 1 000, or 100
+    /// with --quick).
+    #[arg(long, value_name = "N", requires = "controlplane", value_parser = clap::value_parser!(u32).range(1..=5_000))]
+    pub sidecars: Option<u32>,
     /// Where the report goes (default: `target/bench` of the workspace). Two runs at once
     /// must not share one: the control-plane bench rewrites its generated mesh there.
     #[arg(long, value_name = "DIR")]

@@ -114,6 +114,26 @@ impl Plan {
         }
     }
 
+    /// The plan with one mesh of `services` services (ten endpoints each) instead of its sizes,
+    /// and `sidecars` sidecars per mesh; either left as planned when `None`.
+    pub fn resized(mut self, services: Option<u32>, sidecars: Option<u32>) -> Plan {
+        if let Some(services) = services {
+            let proxies = self.sizes.first().map_or(1, |size| size.proxies);
+            let services = services as usize;
+            self.sizes = vec![Size {
+                services,
+                endpoints: services * 10,
+                proxies,
+            }];
+        }
+        if let Some(sidecars) = sidecars {
+            for size in &mut self.sizes {
+                size.proxies = sidecars as usize;
+            }
+        }
+        self
+    }
+
     /// How many changes the churn writes.
     pub fn churn_changes(&self) -> usize {
         (u128::from(self.churn_rate) * self.churn.as_millis() / 1000) as usize
@@ -122,7 +142,7 @@ impl Plan {
 
 /// Runs `cargo xtask bench --controlplane`, writing the report to `--out` (default `root/target/bench`).
 pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
-    let plan = Plan::new(args.quick, args.seconds);
+    let plan = Plan::new(args.quick, args.seconds).resized(args.services, args.sidecars);
     let out = args.out_dir(root);
     // Built before pinning: the build should have every CPU.
     let binary = match &args.controlplane_binary {
