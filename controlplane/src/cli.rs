@@ -55,10 +55,15 @@ pub struct RunArgs {
     /// Where the monitoring server (/ready, /metrics, /debug) listens.
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:15014")]
     pub monitoring_address: SocketAddr,
-    /// The debounce window (`100ms`, `1s`): a change after a quiet window is read and pushed at
-    /// once, the changes that follow within it once it has been quiet (at most 1 s later).
+    /// The debounce window (`100ms`, `1s`): a change is read and pushed once no change has come
+    /// for this long (at most 1 s after the first of a burst); an endpoint change (an
+    /// EndpointSlice or a Pod) after a quiet window goes at once, unless --debounce-endpoints.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
+    /// Endpoint changes wait for the debounce window as config changes do (Istio's default,
+    /// PILOT_ENABLE_EDS_DEBOUNCE=true): fewer pushes, each endpoint change a window later.
+    #[arg(long)]
+    pub debounce_endpoints: bool,
     /// Istio's MeshConfig, as YAML; Istio's defaults without it.
     #[arg(long, value_name = "FILE")]
     pub mesh_config: Option<PathBuf>,
@@ -116,6 +121,7 @@ impl RunArgs {
             xds_address: self.xds_address,
             monitoring_address: self.monitoring_address,
             debounce: self.debounce,
+            debounce_endpoints: self.debounce_endpoints,
             mesh,
         })
     }

@@ -90,6 +90,7 @@ async fn start(dir: &Path) -> ControlPlane {
         xds_address: "127.0.0.1:0".parse().unwrap(),
         monitoring_address: "127.0.0.1:0".parse().unwrap(),
         debounce: Duration::from_millis(20),
+        debounce_endpoints: false,
         mesh: MeshConfig::default(),
     })
     .await

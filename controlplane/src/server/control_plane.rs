@@ -57,6 +57,8 @@ pub struct Config {
     /// The store's debounce window: a change after a quiet window is built and pushed at
     /// once; changes within it are gathered until config is quiet this long (at most 1 s).
     pub debounce: Duration,
+    /// Endpoint changes wait for the window too (`--debounce-endpoints`); else a lone one goes at once.
+    pub debounce_endpoints: bool,
     pub mesh: MeshConfig,
 }
 
@@ -123,8 +125,7 @@ impl ControlPlane {
     /// every kind has been listed and the first snapshot is built — an empty configuration
     /// would take their routes away.
     pub async fn start(config: Config) -> Result<ControlPlane, StartError> {
-        let store =
-            Arc::new(Store::start(&config.source, config.debounce, config.mesh.clone()).await?);
+        let store = Arc::new(Store::start(&config, config.mesh.clone()).await?);
         let xds_listener = bind("the xDS server", config.xds_address).await?;
         let monitoring_listener = bind("the monitoring server", config.monitoring_address).await?;
         let local = |server, listener: &TcpListener, address| {

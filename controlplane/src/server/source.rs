@@ -76,20 +76,28 @@ impl Store {
     /// returns; a cluster store has only started listing (see [`Store::listed`]). Either lets
     /// a burst of changes settle for `debounce` before it builds a snapshot.
     pub(super) async fn start(
-        source: &Source,
-        debounce: std::time::Duration,
+        config: &super::control_plane::Config,
         mesh: MeshConfig,
     ) -> Result<Store, StartError> {
-        match source {
+        let (debounce, debounce_endpoints) = (config.debounce, config.debounce_endpoints);
+        match &config.source {
             Source::ConfigDirs(dirs) => {
                 check_dirs(dirs)?;
-                let mut config = FileStoreConfig::new(dirs.clone());
-                config.debounce = debounce;
+                let config = FileStoreConfig {
+                    debounce,
+                    debounce_endpoints,
+                    ..FileStoreConfig::new(dirs.clone())
+                };
                 Ok(Store::File(FileStore::start(config, mesh)?))
             }
             Source::Kubernetes(kube) => {
                 let client = client(kube).await?;
-                Ok(Store::Kube(KubeStore::start_with(client, mesh, debounce)))
+                Ok(Store::Kube(KubeStore::start_with(
+                    client,
+                    mesh,
+                    debounce,
+                    debounce_endpoints,
+                )))
             }
         }
     }

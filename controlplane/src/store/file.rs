@@ -5,7 +5,10 @@
 //! settle (editors write a temporary file and rename it; `kubectl cp` and `git checkout` touch
 //! many files at once; see [`events`]), rereads the files the events name (everything after a
 //! lost event or a burst too large to follow), applies what changed to its [`Objects`] and
-//! publishes a new [`Snapshot`] when anything did.
+//! publishes a new [`Snapshot`] when anything did. Which objects a change touched is known only
+//! once it is read: a lone change that touched endpoints alone is published at once; one that
+//! touched anything else is kept in the objects (the [`FileSet`] already holds it) and
+//! published with the rest of its burst at the window's trailing edge.
 
 mod events;
 
@@ -27,10 +30,10 @@ use tokio::{
 };
 use tracing::{debug, info, warn};
 
-use self::events::{Watched, settle, watched};
+use self::events::{Watched, settle, trail, watched};
 use super::{
-    Window,
-    file_set::{FileSet, RereadOutcome},
+    Change, Window,
+    file_set::{FileSet, Reread, RereadOutcome},
 };
 use crate::{
     mesh_config::MeshConfig,
@@ -44,12 +47,16 @@ pub struct FileStoreConfig {
     pub dirs: Vec<PathBuf>,
     pub load: LoadOptions,
     /// The debounce window: a change after this long without any is read as soon as its writes
-    /// are closed; the changes that follow within it are read once the directories have been
+    /// are closed (and published at once if it changed endpoints alone, else with the rest of
+    /// its burst); the changes that follow within it are read once the directories have been
     /// quiet this long.
     pub debounce: Duration,
     /// The longest a reload waits for a burst to end: a file rewritten without pause is still
     /// read.
     pub max_delay: Duration,
+    /// Whether endpoint changes wait for the window as config changes do. Without it, a read
+    /// after a quiet window that changed EndpointSlices and Pods alone is published at once.
+    pub debounce_endpoints: bool,
 }
 
 /// A running file store. Dropping it stops the watch.
@@ -95,6 +102,7 @@ impl FileStoreConfig {
             load: LoadOptions::default(),
             debounce: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
+            debounce_endpoints: false,
         }
     }
 }
@@ -208,11 +216,56 @@ impl Applier {
         changed
     }
 
+    /// Rereads what `reread` names off the runtime's workers and applies it; `None` when the
+    /// files are lost (only a panic in the loader does that).
+    async fn read(&mut self, reread: Reread) -> Option<Read> {
+        let mut files = self.files.take()?;
+        let started = Instant::now();
+        // Reading the files blocks; keep it off the runtime's workers.
+        let read = tokio::task::spawn_blocking(move || {
+            let outcome = files.reread(reread);
+            (files, outcome)
+        })
+        .await;
+        let Ok((files, outcome)) = read else {
+            // The loader does not panic; without the files, the store cannot go on.
+            warn!("config directory reread failed; the store stops following changes");
+            return None;
+        };
+        self.files = Some(files);
+        let (parsed, listed) = (outcome.files_parsed, outcome.listed);
+        let endpoints_only = outcome.changes.iter().all(Change::is_endpoint);
+        let changes = outcome.changes.len();
+        let read_ms = started.elapsed().as_secs_f64() * 1e3;
+        let changed = self.apply(outcome);
+        debug!(
+            files_parsed = parsed,
+            listed,
+            changes,
+            endpoints_only,
+            read_ms,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            "config directory reread"
+        );
+        Some(Read {
+            changed,
+            endpoints_only,
+        })
+    }
+
     /// The next snapshot, built from the last one and the changes since.
     fn snapshot(&mut self) -> Arc<Snapshot> {
         self.snapshot = Arc::new(self.snapshot.next(&mut self.objects));
         self.snapshot.clone()
     }
+}
+
+/// What one read of the files did.
+struct Read {
+    /// The model changed.
+    changed: bool,
+    /// Every object it changed is an endpoint kind ([`Change::is_endpoint`]).
+    endpoints_only: bool,
 }
 
 async fn watch_loop(
@@ -222,46 +275,48 @@ async fn watch_loop(
     snapshots: watch::Sender<Arc<Snapshot>>,
     errors: watch::Sender<Arc<[LoadError]>>,
 ) {
-    let mut window = Window::trailing(config.debounce, config.max_delay);
+    let mut window =
+        Window::for_store(config.debounce, config.max_delay, config.debounce_endpoints);
     while let Some(first) = events.recv().await {
         let burst = window.open(Instant::now());
-        let reread = settle(first, &mut events, &mut window, burst).await;
-        let Some(mut files) = applier.files.take() else {
-            return;
-        };
-        let started = Instant::now();
-        // Reading the files blocks; keep it off the runtime's workers.
-        let read = tokio::task::spawn_blocking(move || {
-            let outcome = files.reread(reread);
-            (files, outcome)
-        })
-        .await;
-        let Ok((files, outcome)) = read else {
-            // Only a panic in the loader gets here, and the loader does not panic; without the
-            // files, the store cannot go on.
-            warn!("config directory reread failed; the store stops following changes");
-            return;
-        };
-        applier.files = Some(files);
-        let (parsed, listed) = (outcome.files_parsed, outcome.listed);
-        let read = started.elapsed();
-        let changed = applier.apply(outcome);
+        let mut reread = settle(first, &mut events, &mut window, burst).await;
+        let mut changed = false;
+        let mut leading = burst.leading;
+        loop {
+            let Some(read) = applier.read(reread).await else {
+                return;
+            };
+            changed |= read.changed;
+            // A leading read goes at once when it changed endpoints alone; anything else it
+            // changed is applied to the objects but published only with the rest of its
+            // burst, at the trailing edge, so that config applied together lands together.
+            if !leading || read.endpoints_only {
+                break;
+            }
+            leading = false;
+            match trail(&mut events, &mut window, burst).await {
+                Some(rest) => reread = rest,
+                None => break,
+            }
+        }
         errors.send_if_modified(|current| {
             let modified = *current != applier.errors;
             *current = applier.errors.clone();
             modified
         });
         if changed {
+            let started = Instant::now();
             let snapshot = applier.snapshot();
             info!(version = snapshot.version(), "config directory changed");
             snapshots.send_replace(snapshot);
+            debug!(
+                build_ms = started.elapsed().as_secs_f64() * 1e3,
+                after_first_event_ms = burst.age(Instant::now()).as_secs_f64() * 1e3,
+                "snapshot published"
+            );
         }
-        debug!(
-            files_parsed = parsed,
-            listed,
-            read_ms = read.as_secs_f64() * 1e3,
-            total_ms = started.elapsed().as_secs_f64() * 1e3,
-            "config directory reread"
-        );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,5 +11,5 @@ pub use self::{
     file::{FileStore, FileStoreConfig, FileStoreError},
     file_set::{ChangedPath, FileSet, Reread, RereadOutcome},
     reconcile::{Change, PerFileState, Reconciled, reconcile},
-    window::{Burst, Window},
+    window::{Burst, Window, is_endpoint_kind},
 };

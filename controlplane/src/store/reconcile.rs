@@ -108,6 +108,15 @@ impl PerFileState {
 // === impl Change ===
 
 impl Change {
+    /// Whether it changes endpoints alone ([`is_endpoint_kind`](super::is_endpoint_kind)).
+    pub fn is_endpoint(&self) -> bool {
+        let kind = match self {
+            Change::Upsert(object) => object.kind(),
+            Change::Delete(key) => key.kind,
+        };
+        super::is_endpoint_kind(kind)
+    }
+
     /// Makes the change to `objects`; true when they changed.
     pub fn apply(self, objects: &mut Objects) -> bool {
         match self {

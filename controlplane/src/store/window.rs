@@ -2,21 +2,25 @@
 //! belongs to.
 //!
 //! Istio debounces every push (`PILOT_DEBOUNCE_AFTER`, 100 ms of quiet, at most
-//! `PILOT_DEBOUNCE_MAX` after the first change), so a lone change always waits one window, and
-//! the stores do the same ([`Window::trailing`]): objects applied together land together. A
-//! window may also have a leading edge ([`Window::new`]): a change that comes after `quiet`
-//! without any goes at once, and the changes that follow it within the window are gathered and
-//! go together once the window has been quiet (the trailing edge), or `max_delay` after the
-//! first of them. A lone change then waits for nothing; a burst goes out twice (its first
-//! change, then the rest) — which would show proxies a VirtualService without the
-//! DestinationRule applied with it, so the stores do not use it. Steady churn goes out once per
-//! `max_delay` either way.
+//! `PILOT_DEBOUNCE_MAX` after the first change), so a lone change always waits one window:
+//! objects applied together land together. A window may also have a leading edge
+//! ([`Window::new`]): a change that comes after `quiet` without any may go at once, and the
+//! changes that follow it within the window are gathered and go together once the window has
+//! been quiet (the trailing edge), or `max_delay` after the first of them. Steady churn goes out
+//! once per `max_delay` either way.
+//!
+//! The stores take the leading edge for endpoint changes alone ([`Window::for_store`],
+//! [`is_endpoint_kind`]), as Istio does with `PILOT_ENABLE_EDS_DEBOUNCE=false`: endpoint state
+//! is consistent object by object, while a config change (a VirtualService without the
+//! DestinationRule applied with it) is not, so a leading burst that changed anything else is
+//! held for its trailing edge, with whatever joins it.
 //!
 //! Pure bookkeeping over tokio's clock: the stores and the xDS debouncer drive it with their own
 //! channels.
 
 use std::time::Duration;
 
+use mesh_common::load::LoadedKind;
 use tokio::time::Instant;
 
 /// When changes go out; see the module.
@@ -36,6 +40,15 @@ pub struct Burst {
     started: Instant,
     /// It came after a quiet spell: it may go as soon as it is whole.
     pub leading: bool,
+}
+
+// === impl Burst ===
+
+impl Burst {
+    /// How long ago, at `now`, its first change came.
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started)
+    }
 }
 
 // === impl Window ===
@@ -59,6 +72,15 @@ impl Window {
         Self {
             leading_edge: false,
             ..Self::new(quiet, max_delay)
+        }
+    }
+
+    /// The window of a store: with a leading edge for endpoint changes, unless they are
+    /// debounced as config is (`--debounce-endpoints`, Istio's default), when no change leads.
+    pub fn for_store(quiet: Duration, max_delay: Duration, debounce_endpoints: bool) -> Self {
+        match debounce_endpoints {
+            true => Self::trailing(quiet, max_delay),
+            false => Self::new(quiet, max_delay),
         }
     }
 
@@ -93,6 +115,13 @@ impl Window {
     pub fn deadline(&self, burst: &Burst) -> Instant {
         burst.started + self.max_delay
     }
+}
+
+/// Whether a change of `kind` changes endpoints alone, and may go at a leading edge: an
+/// EndpointSlice, or a Pod, which feeds only the endpoints of the services that select it (its
+/// address, readiness, labels, service account, node and workload name).
+pub fn is_endpoint_kind(kind: LoadedKind) -> bool {
+    matches!(kind, LoadedKind::EndpointSlice | LoadedKind::Pod)
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ pub fn config(source: Source, debounce: Duration) -> Config {
         xds_address: ([127, 0, 0, 1], 0).into(),
         monitoring_address: ([127, 0, 0, 1], 0).into(),
         debounce,
+        debounce_endpoints: false,
         mesh: MeshConfig::default(),
     }
 }

@@ -1,12 +1,14 @@
 //! The file watch's events, and when a burst of them is read.
 //!
-//! A burst after a quiet window is read as soon as it is whole — every write it saw closed,
+//! A burst after a quiet window (a leading one) is read as soon as it is whole — every write it saw closed,
 //! and a path the store reads named — so that a file renamed into place, or written and
 //! closed, is read at once. Reading a file mid-write is what the debounce window guards
 //! against: a burst with a write not seen closed (or a platform that reports no closes), a
 //! lost event, an event that does not say what changed, or a new directory (whose first files
 //! may be written before the watch covers it) waits for the window to be quiet, as every burst
-//! that follows a read within the window does ([`Window`]).
+//! that follows a read within the window does ([`Window`]). A leading burst that changed more
+//! than endpoints is held, and the rest of its burst gathered until the trailing edge
+//! ([`trail`]).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -204,7 +206,7 @@ pub(super) async fn settle(
             window.add(Instant::now());
             gathered.add(watched);
         }
-        if burst.leading && gathered.is_whole() {
+        if (burst.leading && gathered.is_whole()) || Instant::now() >= window.due(&burst) {
             break;
         }
         match timeout_at(window.due(&burst), events.recv()).await {
@@ -216,6 +218,25 @@ pub(super) async fn settle(
         }
     }
     gathered.into_reread()
+}
+
+/// Gathers the rest of `burst` after its leading read was held back (it changed more than
+/// endpoints): what comes until the window is quiet or the burst's max delay has passed, read
+/// with it at the trailing edge; `None` when nothing came.
+pub(super) async fn trail(
+    events: &mut mpsc::UnboundedReceiver<Watched>,
+    window: &mut Window,
+    burst: Burst,
+) -> Option<Reread> {
+    let mut gathered: Option<Gathered> = None;
+    // Bounded by the burst's deadline: `due` never passes it.
+    while Instant::now() < window.due(&burst)
+        && let Ok(Some(watched)) = timeout_at(window.due(&burst), events.recv()).await
+    {
+        window.add(Instant::now());
+        gathered.get_or_insert_with(Gathered::new).add(watched);
+    }
+    gathered.map(Gathered::into_reread)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! A thin shell around [`ClusterState`]: one kube-runtime watcher per kind (with the default
 //! backoff, so a failing API server is retried, never hammered) turns its events into
 //! [`Update`]s; one task applies them and publishes a new [`Snapshot`] when the model changed:
-//! at once for an event after a quiet window, and for the events that follow within it once the
-//! window has been quiet ([`Window`]). Its outward surface is the file store's, so the server cannot tell them
+//! at once for an endpoint event (an EndpointSlice's or a Pod's) after a quiet window, and for
+//! any other event, and the events that follow one within the window, once the window has been
+//! quiet ([`Window`]). Its outward surface is the file store's, so the server cannot tell them
 //! apart.
 //!
 //! The watchers feed [`ClusterState`] directly rather than through kube-runtime reflector
@@ -81,15 +82,21 @@ impl KubeStore {
     /// wait for [`KubeStore::listed`] before serving, or proxies would be sent a mesh without
     /// the objects not listed yet.
     pub fn start(client: Client, mesh: MeshConfig) -> Self {
-        Self::start_with(client, mesh, DEBOUNCE)
+        Self::start_with(client, mesh, DEBOUNCE, false)
     }
 
     /// [`KubeStore::start`] with a debounce window of `debounce` (the control plane's
-    /// `--debounce`) rather than [`DEBOUNCE`]: an event after a quiet window is built into a
-    /// snapshot at once, the events that follow it within the window once it has been quiet
+    /// `--debounce`) rather than [`DEBOUNCE`]: an endpoint event after a quiet window is built
+    /// into a snapshot at once (unless `debounce_endpoints`, the `--debounce-endpoints`), any
+    /// other event, and the events that follow one within the window, once it has been quiet
     /// (see [`Window`]). This is the one window a change can wait for: the xDS server pushes
     /// each snapshot as it comes.
-    pub fn start_with(client: Client, mesh: MeshConfig, debounce: Duration) -> Self {
+    pub fn start_with(
+        client: Client,
+        mesh: MeshConfig,
+        debounce: Duration,
+        debounce_endpoints: bool,
+    ) -> Self {
         let (updates_tx, updates) = mpsc::unbounded_channel();
         let mut kinds = vec![
             LoadedKind::Namespace,
@@ -133,18 +140,19 @@ impl KubeStore {
             kinds.push(LoadedKind::Istio(kind));
             tasks.push(watch_istio(&client, kind, &updates_tx));
         }
-        let mut store = Self::from_updates(updates, kinds, mesh, debounce);
+        let window = Window::for_store(debounce, MAX_DELAY, debounce_endpoints);
+        let mut store = Self::from_updates(updates, kinds, mesh, window);
         store.tasks.extend(tasks);
         store
     }
 
-    /// A store fed `updates` rather than watches: the first snapshot is built once each of
-    /// `kinds` has been listed.
+    /// A store fed `updates` rather than watches, debounced by `window`: the first snapshot is
+    /// built once each of `kinds` has been listed.
     pub(crate) fn from_updates(
         updates: mpsc::UnboundedReceiver<Update>,
         kinds: Vec<LoadedKind>,
         mesh: MeshConfig,
-        debounce: Duration,
+        window: Window,
     ) -> Self {
         let empty = Snapshot::build(&Default::default(), &mesh);
         let (snapshots_tx, snapshots) = watch::channel(Arc::new(empty));
@@ -155,7 +163,7 @@ impl KubeStore {
             errors: errors_tx,
             listed: listed_tx,
         };
-        let build = tokio::spawn(build_loop(mesh, kinds, updates, outputs, debounce));
+        let build = tokio::spawn(build_loop(mesh, kinds, updates, outputs, window));
         Self {
             snapshots,
             errors,
@@ -334,17 +342,17 @@ async fn build_loop(
     kinds: Vec<LoadedKind>,
     mut updates: mpsc::UnboundedReceiver<Update>,
     outputs: Outputs,
-    debounce: Duration,
+    mut window: Window,
 ) {
     let mut state = ClusterState::default();
     let mut changed = false;
     let mut published = false;
     let mut last = Arc::new(Snapshot::build(&Default::default(), &mesh));
-    let mut window = Window::trailing(debounce, MAX_DELAY);
     while let Some(update) = updates.recv().await {
         let burst = window.open(Instant::now());
+        let endpoints = update.is_endpoint();
         changed |= state.apply(update);
-        changed |= settle(&mut state, &mut updates, &mut window, burst).await;
+        changed |= settle(&mut state, &mut updates, &mut window, burst, endpoints).await;
         let errors = state.errors();
         outputs.errors.send_if_modified(|current| {
             for error in &errors {
@@ -372,13 +380,15 @@ async fn build_loop(
 }
 
 /// Applies the updates of `burst` that follow its first: those already queued, and, unless
-/// the burst is leading (it goes at once), those that come until the window is quiet or
-/// [`MAX_DELAY`] has passed; true when one changed the model.
+/// the burst is leading and all of it endpoint events (`endpoints` says whether the first was
+/// one: it then goes at once), those that come until the window is quiet or [`MAX_DELAY`] has
+/// passed; true when one changed the model.
 async fn settle(
     state: &mut ClusterState,
     updates: &mut mpsc::UnboundedReceiver<Update>,
     window: &mut Window,
     burst: Burst,
+    mut endpoints: bool,
 ) -> bool {
     let mut changed = false;
     loop {
@@ -388,9 +398,10 @@ async fn settle(
             && let Ok(update) = updates.try_recv()
         {
             window.add(Instant::now());
+            endpoints &= update.is_endpoint();
             changed |= state.apply(update);
         }
-        if burst.leading {
+        if (burst.leading && endpoints) || Instant::now() >= window.due(&burst) {
             return changed;
         }
         match timeout_at(window.due(&burst), updates.recv()).await {

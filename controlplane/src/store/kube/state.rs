@@ -77,6 +77,21 @@ impl Item {
     }
 }
 
+// === impl Update ===
+
+impl Update {
+    /// Whether it is an EndpointSlice's or a Pod's add, change or deletion, which may go at a
+    /// window's leading edge ([`is_endpoint_kind`](crate::store::is_endpoint_kind)). A relist
+    /// is never one: it waits for the window with the rest of its kind.
+    pub fn is_endpoint(&self) -> bool {
+        match self {
+            Update::Apply(item) => crate::store::is_endpoint_kind(item.key.kind),
+            Update::Delete(key) => crate::store::is_endpoint_kind(key.kind),
+            Update::Relist(_) | Update::Listed(_) | Update::RelistDone(_) => false,
+        }
+    }
+}
+
 // === impl ClusterState ===
 
 impl ClusterState {

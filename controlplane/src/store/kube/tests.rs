@@ -366,3 +366,5 @@ fn the_first_snapshot_waits_for_every_kind() {
     state.apply(Update::RelistDone(LoadedKind::Istio(Kind::Gateway)));
     assert!(state.has_listed(&kinds));
 }
+
+mod window;

@@ -1,6 +1,7 @@
-//! One change reaches a proxy one debounce window after it was made: the store lets the burst
-//! settle for the window, and the xDS server adds none of its own. On tokio's paused clock the
-//! time is exact.
+//! A config change reaches a proxy one debounce window after it was made, a lone endpoint
+//! change at once: the store lets a burst settle for the window unless it changed endpoints
+//! alone, and the xDS server adds no window of its own. On tokio's paused clock the time is
+//! exact.
 
 use std::path::Path;
 
@@ -28,11 +29,15 @@ use crate::{
         control_plane::XDS_DEBOUNCE,
         fixtures::{API_1, WEB_1, WEB_2, service},
     },
-    store::kube::{Item, KubeStore, Update},
+    store::{
+        Window,
+        kube::{Item, KubeStore, Update},
+    },
     xds::{Outgoing, debounce::debounce, sotw::SotwConnection, stream},
 };
 
 const WINDOW: Duration = Duration::from_millis(100);
+const MAX_DELAY: Duration = Duration::from_secs(1);
 const NODE: &str = "sidecar~198.18.0.20~api-0.b~b.svc.cluster.local";
 const WEB_CLUSTER: &str = "outbound|80||web.a.svc.cluster.local";
 const KINDS: [LoadedKind; 3] = [
@@ -97,21 +102,32 @@ fn addresses(response: &DiscoveryResponse) -> Vec<String> {
 async fn recv(
     responses: &mut mpsc::Receiver<Result<Outgoing<DiscoveryResponse>, Status>>,
 ) -> DiscoveryResponse {
-    timeout(PATIENCE, responses.recv())
+    let response = timeout(PATIENCE, responses.recv())
         .await
         .expect("a response in time")
-        .expect("the stream is open")
-        .expect("a response, not an error")
-        .into_message()
+        .expect("the stream is open");
+    response.expect("a response, not an error").into_message()
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_change_reaches_a_proxy_one_debounce_window_after_it_was_made() {
-    let web = |pods: &[&str]| service("web", "a", "198.19.0.10", pods);
+/// A proxy of `api` following `web`'s load assignment, served through the control plane's chain
+/// from a cluster store fed by hand, which has listed `web` with one pod.
+struct Served {
+    updates: mpsc::UnboundedSender<Update>,
+    responses: mpsc::Receiver<Result<Outgoing<DiscoveryResponse>, Status>>,
+    // Kept so that the store and the stream last as long as the test.
+    _store: KubeStore,
+    _requests: mpsc::UnboundedSender<Result<DiscoveryRequest, Status>>,
+}
+
+fn web(pods: &[&str]) -> String {
+    service("web", "a", "198.19.0.10", pods)
+}
+
+async fn served() -> Served {
     let api = service("api", "b", "198.19.0.20", &[API_1]);
-    // The cluster store, fed by hand.
     let (updates, updates_rx) = mpsc::unbounded_channel();
-    let store = KubeStore::from_updates(updates_rx, KINDS.to_vec(), MeshConfig::default(), WINDOW);
+    let window = Window::for_store(WINDOW, MAX_DELAY, false);
+    let store = KubeStore::from_updates(updates_rx, KINDS.to_vec(), MeshConfig::default(), window);
     for kind in KINDS {
         updates.send(Update::Relist(kind)).unwrap();
     }
@@ -162,13 +178,52 @@ async fn a_change_reaches_a_proxy_one_debounce_window_after_it_was_made() {
     requests
         .send(Ok(request(eds, &[WEB_CLUSTER], Some(&first))))
         .unwrap();
+    Served {
+        updates,
+        responses,
+        _store: store,
+        _requests: requests,
+    }
+}
 
+#[tokio::test(start_paused = true)]
+async fn a_change_with_a_service_reaches_a_proxy_one_debounce_window_after_it_was_made() {
+    let mut served = served().await;
+    // The Service comes first (unchanged, as a re-apply sends it): the burst waits the window.
     let made = Instant::now();
     for item in items(&web(&[WEB_1, WEB_2])) {
-        updates.send(Update::Apply(item)).unwrap();
+        served.updates.send(Update::Apply(item)).unwrap();
     }
-    let pushed = recv(&mut responses).await;
+    let pushed = recv(&mut served.responses).await;
     assert_eq!(made.elapsed(), WINDOW);
-    assert_eq!(pushed.type_url, eds.type_url());
+    assert_eq!(
+        pushed.type_url,
+        ResourceType::ClusterLoadAssignment.type_url()
+    );
+    assert_eq!(addresses(&pushed), [WEB_1, WEB_2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_endpoint_change_reaches_a_proxy_at_once() {
+    let mut served = served().await;
+    // Past the window of the listing: the change is lone.
+    tokio::time::sleep(WINDOW).await;
+    let made = Instant::now();
+    // The new pod, then the slice naming it, as the watches deliver them.
+    let endpoints = items(&web(&[WEB_1, WEB_2]))
+        .into_iter()
+        .filter(|item| matches!(item.key.kind, LoadedKind::Pod | LoadedKind::EndpointSlice));
+    let mut sent = 0;
+    for item in endpoints {
+        served.updates.send(Update::Apply(item)).unwrap();
+        sent += 1;
+    }
+    assert_eq!(sent, 3, "two pods and one slice");
+    let pushed = recv(&mut served.responses).await;
+    assert_eq!(made.elapsed(), Duration::ZERO);
+    assert_eq!(
+        pushed.type_url,
+        ResourceType::ClusterLoadAssignment.type_url()
+    );
     assert_eq!(addresses(&pushed), [WEB_1, WEB_2]);
 }
