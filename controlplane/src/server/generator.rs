@@ -16,6 +16,7 @@
 
 mod assignments;
 mod history;
+mod inbound;
 mod outbound;
 mod parts;
 pub(crate) mod secrets;
@@ -30,7 +31,12 @@ use mesh_xds::ResourceType;
 use tokio::{sync::watch, time::Instant};
 
 pub use self::parts::{EncodedResources, Part};
-use self::{assignments::Assignments, history::History, outbound::OutboundCache};
+use self::{
+    assignments::Assignments,
+    history::History,
+    inbound::{Assembled, InboundParts},
+    outbound::OutboundCache,
+};
 use super::metrics::Metrics;
 use crate::{
     model::Snapshot,
@@ -52,6 +58,8 @@ pub struct ModelGenerator {
     outbound: RwLock<OutboundCache>,
     /// The load assignments of outbound sides, shared by every part that has the same one.
     assignments: Assignments,
+    /// Sidecars' inbound sides and their translations' lists, shared where equal.
+    inbound: InboundParts,
     /// The scopes of the latest changes.
     history: RwLock<History>,
     /// What SDS served each proxy, and what it could not.
@@ -65,9 +73,9 @@ pub struct Translated {
     pub version: u64,
     /// The proxy it was translated for.
     pub proxy: Proxy,
-    /// A sidecar's shared outbound side and its own inbound side, or a gateway's whole
-    /// configuration.
-    parts: Vec<Arc<Part>>,
+    /// A sidecar's outbound side and its inbound side (each shared with the sidecars that have
+    /// the same), or a gateway's whole configuration; with each type's list of them all.
+    assembled: Arc<Assembled>,
 }
 
 /// Why a proxy gets no configuration.
@@ -83,17 +91,22 @@ pub enum TranslateError {
 impl Translated {
     /// The translation of `proxy` at snapshot `version`, made of one part.
     pub fn new(version: u64, proxy: Proxy, resources: Resources) -> Self {
+        let parts = vec![Arc::new(Part::new(resources))];
         Self {
             version,
             proxy,
-            parts: vec![Arc::new(Part::new(resources))],
+            assembled: InboundParts::default().assemble(parts),
         }
+    }
+
+    fn parts(&self) -> &[Arc<Part>] {
+        &self.assembled.parts
     }
 
     /// Everything the proxy gets, each list in name order.
     pub fn resources(&self) -> Resources {
         let mut all = Resources::default();
-        for part in &self.parts {
+        for part in self.parts() {
             all.append(part.resources());
         }
         all.sort();
@@ -106,47 +119,31 @@ impl Translated {
         resource_type: ResourceType,
         subscription: &Subscription,
     ) -> Vec<Arc<Encoded>> {
-        let mut selected: Vec<Arc<Encoded>> = self
-            .parts
-            .iter()
+        let mut selected: Vec<Arc<Encoded>> = (self.parts().iter())
             .flat_map(|part| part.encoded.select(resource_type, subscription))
             .collect();
-        if self.parts.len() > 1 {
+        if self.parts().len() > 1 {
             selected.sort_by(|a, b| a.name().cmp(b.name()));
         }
         selected
     }
 
     /// Every encoded resource of one type, in name order: the very list of the part that has
-    /// any, shared with every proxy of its group, or the parts' lists merged when several have.
+    /// any, shared with every proxy of its group, or the parts' lists merged when several have
+    /// (once for every proxy made of the same parts).
     pub fn list(&self, resource_type: ResourceType) -> ResourceList {
-        let mut lists = (self.parts.iter())
-            .filter_map(|part| part.encoded.list(resource_type))
-            .filter(|list| !list.is_empty());
-        match (lists.next(), lists.next()) {
-            (None, _) => ResourceList::default(),
-            (Some(one), None) => one.clone(),
-            (Some(one), Some(two)) => [one, two]
-                .into_iter()
-                .chain(lists)
-                .flat_map(|list| list.iter().cloned())
-                .collect(),
-        }
+        self.assembled.list(resource_type)
     }
 
     /// Whether `other` is made of the very same parts: the translation was not made again.
     pub fn shares_parts_with(&self, other: &Translated) -> bool {
-        self.parts.len() == other.parts.len()
-            && self
-                .parts
-                .iter()
-                .zip(&other.parts)
-                .all(|(a, b)| Arc::ptr_eq(a, b))
+        let (ours, theirs) = (self.parts(), other.parts());
+        ours.len() == theirs.len() && ours.iter().zip(theirs).all(|(a, b)| Arc::ptr_eq(a, b))
     }
 
     /// Whether its part `index` is the very same as `other`'s.
     pub fn shares_part(&self, other: &Translated, index: usize) -> bool {
-        matches!((self.parts.get(index), other.parts.get(index)), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+        matches!((self.parts().get(index), other.parts().get(index)), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
     }
 }
 
@@ -161,6 +158,7 @@ impl ModelGenerator {
             cache: RwLock::new(BTreeMap::new()),
             outbound: RwLock::new(OutboundCache::default()),
             assignments: Assignments::default(),
+            inbound: InboundParts::default(),
             history: RwLock::new(History::default()),
             secrets: secrets::Served::default(),
         }
@@ -227,12 +225,12 @@ impl ModelGenerator {
         });
         // Two streams of one proxy may both get here and translate; the result is the same,
         // and holding the lock across translation would stall every other proxy.
-        let parts = match (cached, reach) {
+        let assembled = match (cached, reach) {
             // No change since reached it: what it has is what it would get.
-            (Some(cached), Reach::None) => cached.parts,
+            (Some(cached), Reach::None) => cached.assembled,
             (cached, reach) => {
                 let start = Instant::now();
-                let previous = |index: usize| cached.as_ref().and_then(|t| t.parts.get(index));
+                let previous = |index: usize| cached.as_ref().and_then(|t| t.parts().get(index));
                 let parts = match proxy.kind {
                     ProxyKind::Sidecar => {
                         let outbound = self.outbound_part(&snapshot, &proxy);
@@ -241,7 +239,7 @@ impl ModelGenerator {
                         // it as it was.
                         let inbound = match previous(1) {
                             Some(inbound) if reach == Reach::Endpoints => Arc::clone(inbound),
-                            before => Arc::new(Part::reusing(
+                            before => self.inbound.share(Part::reusing(
                                 translate::sidecar_inbound(&snapshot, &proxy),
                                 before.map(Arc::as_ref),
                             )),
@@ -254,13 +252,13 @@ impl ModelGenerator {
                     ))],
                 };
                 self.metrics.translated(start.elapsed());
-                parts
+                self.inbound.assemble(parts)
             }
         };
         let translated = Translated {
             version,
             proxy,
-            parts,
+            assembled,
         };
         self.write(|cache| {
             let newer = cache.get(node_id).is_some_and(|t| t.version > version);

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::{envoy::config::core::v3::Node, google::protobuf::Struct};
+use mesh_common::well_known::node_metadata;
 use mesh_xds::ResourceType;
 
 use super::{
@@ -22,9 +23,21 @@ pub trait TypeState {
     fn progress_mut(&mut self) -> &mut Progress;
 }
 
+/// The node metadata keys anything after a stream's first request reads (translation, push
+/// scopes, secrets): the rest of a node (Envoy's extension list and build, an agent's metadata)
+/// runs to kilobytes per proxy and is not kept.
+pub const KEPT_METADATA: [&str; 5] = [
+    node_metadata::NAMESPACE,
+    node_metadata::LABELS,
+    node_metadata::INSTANCE_IPS,
+    node_metadata::SERVICE_ACCOUNT,
+    node_metadata::WORKLOAD_NAME,
+];
+
 /// The per-stream state both variants share.
 #[derive(Debug)]
 pub struct ConnectionState<T> {
+    /// What is read of the proxy's node: its id and [`KEPT_METADATA`].
     node: Option<Node>,
     types: BTreeMap<ResourceType, T>,
     responses: u64,
@@ -51,12 +64,12 @@ impl<T: TypeState> ConnectionState<T> {
         type_url: &str,
     ) -> Result<Option<ResourceType>, ProtocolError> {
         if self.node.is_none() {
-            self.node = Some(node.cloned().ok_or(ProtocolError::MissingNode)?);
+            self.node = Some(node.map(kept_node).ok_or(ProtocolError::MissingNode)?);
         }
         Ok(ResourceType::from_type_url(type_url))
     }
 
-    /// The proxy, once its first request arrived.
+    /// The proxy, once its first request arrived: its id and [`KEPT_METADATA`].
     pub fn node(&self) -> Option<&Node> {
         self.node.as_ref()
     }
@@ -95,3 +108,21 @@ impl<T: TypeState> ConnectionState<T> {
         nonce
     }
 }
+
+/// What a stream keeps of `node`: its id and the metadata of [`KEPT_METADATA`].
+pub fn kept_node(node: &Node) -> Node {
+    let metadata = node.metadata.as_ref().map(|metadata| Struct {
+        fields: (metadata.fields.iter())
+            .filter(|(key, _)| KEPT_METADATA.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    });
+    Node {
+        id: node.id.clone(),
+        metadata,
+        ..Node::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

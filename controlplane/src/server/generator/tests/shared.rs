@@ -12,7 +12,7 @@ const WEB: &str = "outbound|80||web.a.svc.cluster.local";
 
 /// The load assignments of `translated`'s outbound side, by cluster name.
 fn assignments(translated: &Translated) -> Vec<(&str, &Arc<assignments::Assignment>)> {
-    translated.parts[0]
+    translated.parts()[0]
         .assignments
         .iter()
         .map(|a| (a.source().cluster_name.as_str(), a))
@@ -117,7 +117,7 @@ fn groups_share_the_types_they_have_equal_and_refresh_their_endpoints_once() {
         generator.translate(&web).unwrap(),
         generator.translate(&other).unwrap(),
     );
-    let (one, two) = (&first.parts[0], &second.parts[0]);
+    let (one, two) = (&first.parts()[0], &second.parts()[0]);
     assert!(!first.shares_part(&second, 0), "two groups");
     for kind in [
         ResourceType::Cluster,
@@ -140,7 +140,7 @@ fn groups_share_the_types_they_have_equal_and_refresh_their_endpoints_once() {
         generator.translate(&web).unwrap(),
         generator.translate(&other).unwrap(),
     );
-    let (one_after, two_after) = (&first_after.parts[0], &second_after.parts[0]);
+    let (one_after, two_after) = (&first_after.parts()[0], &second_after.parts()[0]);
     // Endpoints alone changed: both groups have the one new list of load assignments, and
     // kept everything else.
     assert_eq!(outbound_counts(&generator), (2, 2));
