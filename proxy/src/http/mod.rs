@@ -23,6 +23,7 @@ mod explicit;
 mod filters;
 mod forward;
 mod handler;
+mod header_timer;
 mod headers;
 pub mod local;
 mod retry;
@@ -35,10 +36,9 @@ use std::{convert::Infallible, future::Future, net::SocketAddr, pin::Pin, sync::
 use http::Response;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 
 pub(crate) use self::body::{End, Watch, Watched};
-use self::handler::Conn;
 pub use self::{
     body::ProxyBody,
     client_cert::{
@@ -47,6 +47,7 @@ pub use self::{
     handler::DEFAULT_STREAM_IDLE_TIMEOUT,
     shadow::{MAX_SHADOW_LIFETIME, MAX_SHADOWS, SHADOW_BODY_BUFFER},
 };
+use self::{handler::Conn, header_timer::HEADER_TIMEOUT};
 use crate::{
     access_log::{self, AccessLog},
     config::{Codec, ConfigStore, HttpConnectionManager},
@@ -64,6 +65,8 @@ pub struct HttpContext {
     shadows: shadow::ShadowLimit,
     /// Where finished tracing spans go.
     spans: SpanSink,
+    /// The HTTP/1.1 header timeout (see `header_timer.rs`).
+    header_timeout: std::time::Duration,
 }
 
 /// What the listener knows about a downstream connection.
@@ -119,7 +122,15 @@ impl HttpContext {
             telemetry,
             shadows: shadow::ShadowLimit::new(),
             spans: SpanSink::disabled(),
+            header_timeout: HEADER_TIMEOUT,
         }
+    }
+
+    /// How long a downstream HTTP/1.1 connection may take to send its first request head, and
+    /// the period after which an idle one is closed (30 s unless set).
+    pub fn with_header_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.header_timeout = timeout;
+        self
     }
 
     /// Sends the spans of connection managers with `tracing` to `spans` (an OTLP exporter);
@@ -167,6 +178,7 @@ pub async fn serve_connection<I>(
         HttpHandler::Chain(hcm) => hcm.http2_max_concurrent_streams,
         HttpHandler::Explicit => None,
     };
+    let header_timeout = ctx.header_timeout;
     let mut downstream = downstream;
     downstream.http2 = http2;
     let conn = Arc::new(Conn {
@@ -175,11 +187,18 @@ pub async fn serve_connection<I>(
         ctx,
         shutdown: shutdown.clone(),
     });
+    let activity = Arc::new(header_timer::Activity::default());
+    let requests = Arc::clone(&activity);
     let service = service_fn(move |request| {
         let conn = Arc::clone(&conn);
+        let in_flight = requests.start();
         // Boxed as `Send` here, where the compiler can prove it for the concrete types.
         let response: Pin<Box<dyn Future<Output = Response<ProxyBody>> + Send>> =
-            Box::pin(async move { conn.handle(request).await });
+            Box::pin(async move {
+                let response = conn.handle(request).await;
+                drop(in_flight);
+                response
+            });
         async move { Ok::<_, Infallible>(response.await) }
     });
     let io = TokioIo::new(io);
@@ -204,15 +223,32 @@ pub async fn serve_connection<I>(
         }
         log_end(conn.await);
     } else {
+        // hyper's header timer is armed per request; `header_timer` keeps one per connection.
         let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
+            .header_read_timeout(None)
             .serve_connection(io, service)
             .with_upgrades();
         tokio::pin!(conn);
-        tokio::select! {
-            result = conn.as_mut() => return log_end(result),
-            () = stop => conn.as_mut().graceful_shutdown(),
+        tokio::pin!(stop);
+        let mut timer = header_timer::HeaderTimer::default();
+        let wake = tokio::time::sleep(header_timeout);
+        tokio::pin!(wake);
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => return log_end(result),
+                () = &mut stop => break,
+                () = wake.as_mut() => match timer.check(&activity) {
+                    header_timer::Verdict::Keep => {}
+                    header_timer::Verdict::Drain => conn.as_mut().graceful_shutdown(),
+                    header_timer::Verdict::Close => {
+                        tracing::debug!("closing a connection that sent no request head in time");
+                        return;
+                    }
+                },
+            }
+            wake.as_mut().reset(Instant::now() + header_timeout);
         }
+        conn.as_mut().graceful_shutdown();
         log_end(conn.await);
     }
 }

@@ -10,6 +10,7 @@ mod forwarded_for;
 mod grpc_replies;
 mod h2_upgrade;
 mod hashing;
+mod header_timeout;
 mod lifecycle;
 mod mirror;
 mod outlier;

@@ -1,10 +1,17 @@
 //! A read-mostly map from a label combination to its registered metric handles, so that the
 //! request path finds its counters with one lock-free lookup and builds label strings only the
 //! first time a combination is seen.
+//!
+//! Keys are hashed with foldhash, seeded at random per process, not SipHash: a lookup per
+//! request hashes a whole label set. Some keys come from peers (a workload's metadata header),
+//! but the map is bounded ([`MAX_ENTRIES`]) and its seed unknown to them.
 
 use std::{borrow::Borrow, collections::HashMap, hash::Hash, sync::Arc};
 
 use arc_swap::ArcSwap;
+use foldhash::fast::RandomState;
+
+type Map<K, V> = HashMap<K, Arc<V>, RandomState>;
 
 /// Past this many combinations new ones are not cached: a label set that explodes (say, a
 /// peer that sends a new workload name per request) costs a registration per request rather
@@ -14,7 +21,7 @@ pub const MAX_ENTRIES: usize = 10_000;
 /// Handles by key; lookups never lock, inserts copy the map.
 #[derive(Debug)]
 pub struct Cache<K, V> {
-    entries: ArcSwap<HashMap<K, Arc<V>>>,
+    entries: ArcSwap<Map<K, V>>,
     limit: usize,
 }
 
@@ -30,7 +37,7 @@ impl<K, V> Cache<K, V> {
     /// A cache of at most `limit` keys.
     pub fn with_limit(limit: usize) -> Self {
         Self {
-            entries: ArcSwap::from_pointee(HashMap::new()),
+            entries: ArcSwap::from_pointee(Map::default()),
             limit,
         }
     }
@@ -55,7 +62,7 @@ impl<K: Clone + Eq + Hash, V> Cache<K, V> {
             if current.contains_key(key) {
                 return Arc::clone(current);
             }
-            let mut next = HashMap::clone(current);
+            let mut next = Map::clone(current);
             next.insert(owned.clone(), Arc::clone(&made));
             Arc::new(next)
         });

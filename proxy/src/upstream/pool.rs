@@ -34,6 +34,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use foldhash::fast::RandomState;
 use http::{Request, Response, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper_util::{
@@ -105,10 +106,14 @@ struct PoolKey {
     tls: Option<u64>,
 }
 
+/// The clients by cluster name, then by key; looked up on every request, so hashed with
+/// foldhash rather than SipHash (the keys come from the configuration, and are bounded).
+type Clients = HashMap<String, HashMap<PoolKey, UpstreamClient, RandomState>, RandomState>;
+
 /// Every upstream client of the process, by cluster name.
 #[derive(Default)]
 pub struct Pools {
-    clients: ArcSwap<HashMap<String, HashMap<PoolKey, UpstreamClient>>>,
+    clients: ArcSwap<Clients>,
     connections: Arc<UpstreamConnections>,
 }
 
@@ -184,9 +189,9 @@ impl Pools {
                 return Arc::clone(current);
             }
             let mut next = if count(current) >= MAX_CLIENTS {
-                HashMap::new()
+                Clients::default()
             } else {
-                HashMap::clone(current)
+                Clients::clone(current)
             };
             let client = made
                 .get_or_insert_with(|| self.build(cluster, key, tls))
@@ -219,7 +224,7 @@ impl Pools {
     }
 }
 
-fn count(clients: &HashMap<String, HashMap<PoolKey, UpstreamClient>>) -> usize {
+fn count(clients: &Clients) -> usize {
     clients.values().map(HashMap::len).sum()
 }
 

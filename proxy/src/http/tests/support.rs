@@ -159,9 +159,19 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy whose connections use `handler`; `http2` as the detection would tell.
     pub async fn start(snapshot: Snapshot, handler: HttpHandler, http2: bool) -> Self {
+        Self::start_with(snapshot, handler, http2, |ctx| ctx).await
+    }
+
+    /// As [`Proxy::start`], with the context that `configure` makes of the default one.
+    pub async fn start_with(
+        snapshot: Snapshot,
+        handler: HttpHandler,
+        http2: bool,
+        configure: impl FnOnce(HttpContext) -> HttpContext,
+    ) -> Self {
         let store = Arc::new(ConfigStore::new(snapshot));
         let (log, logs) = AccessLog::channel(1024);
-        let ctx = Arc::new(HttpContext::with_access_log(store, log));
+        let ctx = Arc::new(configure(HttpContext::with_access_log(store, log)));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (shutdown, stop) = watch::channel(false);
