@@ -18,10 +18,10 @@ use mesh_testing::{
 };
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::{
-    ClientConfig, RootCertStore, ServerConfig,
+    ServerConfig,
     pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject},
 };
-use support::gateway::{EnvoyGateway, Identity, free_port};
+use support::gateway::{EnvoyGateway, Identity, client_trusting, free_port};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -212,12 +212,7 @@ async fn envoy_passes_tls_through_to_the_cluster_the_sni_names() {
     .await;
 
     // The client trusts the endpoints' CA only: a session proves it reached an endpoint.
-    let mut roots = RootCertStore::empty();
-    roots.add(ca.der().clone()).unwrap();
-    let client = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = TlsConnector::from(Arc::new(client));
+    let connector = client_trusting(ca.der().clone());
 
     let whole = sni("");
     let served = Patience::new(STARTUP)

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::{fs, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{fs, net::SocketAddr, path::Path, time::Duration};
 
 use mesh_testing::{
     Patience,
@@ -17,11 +17,8 @@ use mesh_testing::{
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
-use rustls::{
-    ClientConfig, RootCertStore,
-    pki_types::{CertificateDer, ServerName, pem::PemObject},
-};
-use support::gateway::{EnvoyGateway, Identity, free_port};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use support::gateway::{EnvoyGateway, Identity, client_trusting, free_port};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -193,14 +190,7 @@ async fn envoy_terminates_tls_for_the_server_host_with_file_certificates() {
     )
     .await;
 
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
-        .unwrap();
-    let client = ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = TlsConnector::from(Arc::new(client));
+    let connector = client_trusting(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap());
 
     let served = Patience::new(STARTUP)
         .every(Duration::from_millis(100))

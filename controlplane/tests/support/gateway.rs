@@ -10,8 +10,10 @@ use std::{
 };
 
 use mesh_controlplane::server::{ControlPlane, Source};
+use rustls::{ClientConfig, RootCertStore, pki_types::CertificateDer};
 use serde_json::json;
 use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
 
 /// Who the gateway is: its pod, its Envoy cluster and its `istio` label (what Gateway
 /// selectors match).
@@ -138,4 +140,15 @@ fn bootstrap(xds: SocketAddr, identity: Identity<'_>) -> serde_json::Value {
             }
         }]}
     })
+}
+
+/// A TLS client that trusts `ca` alone and presents no certificate: a session it completes
+/// proves that whoever answered holds a certificate of `ca`.
+pub fn client_trusting(ca: CertificateDer<'static>) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca).expect("the CA is a certificate");
+    let client = ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(std::sync::Arc::new(client))
 }
